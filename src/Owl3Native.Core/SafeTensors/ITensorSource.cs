@@ -1,0 +1,15 @@
+namespace Owl3Native.Core.SafeTensors;
+
+/// <summary>A named collection of tensors: one safetensors file, or a sharded checkpoint.</summary>
+public interface ITensorSource
+{
+    /// <summary>Every tensor name.</summary>
+    IReadOnlyCollection<string> Names { get; }
+
+    /// <summary>Header information of one tensor, if present.</summary>
+    bool TryGetInfo(string name, out TensorInfo info);
+
+    /// <summary>A zero-copy view of one tensor.</summary>
+    /// <exception cref="KeyNotFoundException">No such tensor.</exception>
+    TensorView Get(string name);
+}
