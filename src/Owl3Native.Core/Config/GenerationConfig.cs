@@ -18,16 +18,16 @@ public sealed record GenerationConfig
     [JsonPropertyName("do_sample")] public bool DoSample { get; init; }
 
     /// <summary>`temperature` (transformers default 1.0).</summary>
-    [JsonPropertyName("temperature")] public double Temperature { get; init; } = 1.0;
+    [JsonPropertyName("temperature")] public double Temperature { get; set; } = 1.0;
 
     /// <summary>`top_p` (default 1.0).</summary>
-    [JsonPropertyName("top_p")] public double TopP { get; init; } = 1.0;
+    [JsonPropertyName("top_p")] public double TopP { get; set; } = 1.0;
 
     /// <summary>`top_k` (default 50, as transformers).</summary>
-    [JsonPropertyName("top_k")] public int TopK { get; init; } = 50;
+    [JsonPropertyName("top_k")] public int TopK { get; set; } = 50;
 
     /// <summary>`repetition_penalty` (default 1.0: none).</summary>
-    [JsonPropertyName("repetition_penalty")] public double RepetitionPenalty { get; init; } = 1.0;
+    [JsonPropertyName("repetition_penalty")] public double RepetitionPenalty { get; set; } = 1.0;
 
     /// <summary>`max_new_tokens`, when set.</summary>
     [JsonPropertyName("max_new_tokens")] public int? MaxNewTokens { get; init; }

@@ -30,19 +30,19 @@ public sealed record Owl3Config
     [JsonPropertyName("vocab_size"), JsonRequired] public int Vocab { get; init; }
 
     /// <summary>`rms_norm_eps`.</summary>
-    [JsonPropertyName("rms_norm_eps")] public double RmsNormEps { get; init; } = 1e-6;
+    [JsonPropertyName("rms_norm_eps")] public double RmsNormEps { get; set; } = 1e-6;
 
     /// <summary>`rope_theta` (Qwen2Config default 10000; every released checkpoint sets 1e6).</summary>
-    [JsonPropertyName("rope_theta")] public double RopeTheta { get; init; } = 10000.0;
+    [JsonPropertyName("rope_theta")] public double RopeTheta { get; set; } = 10000.0;
 
     /// <summary>`max_position_embeddings`: the context the model was trained for.</summary>
-    [JsonPropertyName("max_position_embeddings")] public int MaxPositionEmbeddings { get; init; } = 32768;
+    [JsonPropertyName("max_position_embeddings")] public int MaxPositionEmbeddings { get; set; } = 32768;
 
     /// <summary>`tie_word_embeddings`: lm_head is embed_tokens (1B, 2B).</summary>
     [JsonPropertyName("tie_word_embeddings")] public bool TieWordEmbeddings { get; init; }
 
     /// <summary>`hidden_act` (only `silu` exists in Qwen2).</summary>
-    [JsonPropertyName("hidden_act")] public string HiddenAct { get; init; } = "silu";
+    [JsonPropertyName("hidden_act")] public string HiddenAct { get; set; } = "silu";
 
     /// <summary>`use_sliding_window` (false in every release; true is refused).</summary>
     [JsonPropertyName("use_sliding_window")] public bool UseSlidingWindow { get; init; }
@@ -97,31 +97,31 @@ public sealed record VisionConfig
     };
 
     /// <summary>`hidden_size`.</summary>
-    [JsonPropertyName("hidden_size")] public int Hidden { get; init; } = 768;
+    [JsonPropertyName("hidden_size")] public int Hidden { get; set; } = 768;
 
     /// <summary>`intermediate_size`.</summary>
-    [JsonPropertyName("intermediate_size")] public int Intermediate { get; init; } = 3072;
+    [JsonPropertyName("intermediate_size")] public int Intermediate { get; set; } = 3072;
 
     /// <summary>`num_attention_heads`.</summary>
-    [JsonPropertyName("num_attention_heads")] public int Heads { get; init; } = 12;
+    [JsonPropertyName("num_attention_heads")] public int Heads { get; set; } = 12;
 
     /// <summary>`num_hidden_layers` (the model uses the output of layer Layers−2).</summary>
-    [JsonPropertyName("num_hidden_layers")] public int Layers { get; init; } = 12;
+    [JsonPropertyName("num_hidden_layers")] public int Layers { get; set; } = 12;
 
     /// <summary>`num_channels`.</summary>
-    [JsonPropertyName("num_channels")] public int Channels { get; init; } = 3;
+    [JsonPropertyName("num_channels")] public int Channels { get; set; } = 3;
 
     /// <summary>`image_size`: crop side S in pixels.</summary>
-    [JsonPropertyName("image_size")] public int ImageSize { get; init; } = 224;
+    [JsonPropertyName("image_size")] public int ImageSize { get; set; } = 224;
 
     /// <summary>`patch_size`.</summary>
-    [JsonPropertyName("patch_size")] public int PatchSize { get; init; } = 16;
+    [JsonPropertyName("patch_size")] public int PatchSize { get; set; } = 16;
 
     /// <summary>`hidden_act` (`gelu_pytorch_tanh`).</summary>
-    [JsonPropertyName("hidden_act")] public string HiddenAct { get; init; } = "gelu_pytorch_tanh";
+    [JsonPropertyName("hidden_act")] public string HiddenAct { get; set; } = "gelu_pytorch_tanh";
 
     /// <summary>`layer_norm_eps`.</summary>
-    [JsonPropertyName("layer_norm_eps")] public double LayerNormEps { get; init; } = 1e-6;
+    [JsonPropertyName("layer_norm_eps")] public double LayerNormEps { get; set; } = 1e-6;
 
     /// <summary>`model_type`.</summary>
     [JsonPropertyName("model_type")] public string? ModelType { get; init; }

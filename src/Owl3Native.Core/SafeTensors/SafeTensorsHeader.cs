@@ -86,6 +86,11 @@ public sealed class SafeTensorsHeader
             throw new SafeTensorsFormatException(path, SafeTensorsError.InvalidJson,
                 $"header is not valid JSON (byte {e.BytePositionInLine}): {FirstLine(e.Message)}", inner: e);
         }
+        catch (InvalidOperationException e)
+        {
+            // GetString() refuses strings that do not transcode (an escaped lone surrogate such as "\ud800").
+            throw new SafeTensorsFormatException(path, SafeTensorsError.InvalidJson, $"header holds an invalid string: {FirstLine(e.Message)}", inner: e);
+        }
 
         tensors.Sort((a, b) => a.DataBegin != b.DataBegin ? a.DataBegin.CompareTo(b.DataBegin) : a.DataEnd.CompareTo(b.DataEnd));
         CheckCoverage(path, tensors, dataLength);

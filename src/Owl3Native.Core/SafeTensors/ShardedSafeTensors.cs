@@ -97,6 +97,21 @@ public sealed class ShardedSafeTensors : ITensorSource, IDisposable
         }
         using (doc)
         {
+            try
+            {
+                return ReadWeightMap(indexPath, doc);
+            }
+            catch (InvalidOperationException e)
+            {
+                // A name or value that does not transcode (an escaped lone surrogate).
+                throw new SafeTensorsFormatException(indexPath, SafeTensorsError.InvalidIndex, $"`weight_map` holds an invalid string: {e.Message}", inner: e);
+            }
+        }
+    }
+
+    private static List<(string Tensor, string File)> ReadWeightMap(string indexPath, JsonDocument doc)
+    {
+        {
             if (doc.RootElement.ValueKind != JsonValueKind.Object ||
                 !doc.RootElement.TryGetProperty("weight_map", out var map) || map.ValueKind != JsonValueKind.Object)
                 throw new SafeTensorsFormatException(indexPath, SafeTensorsError.InvalidIndex, "no `weight_map` object");

@@ -56,7 +56,7 @@ public readonly struct TensorView
     /// <exception cref="InvalidOperationException">The element size of <typeparamref name="T"/> differs from the dtype's.</exception>
     public ReadOnlySpan<T> AsSpan<T>() where T : unmanaged
     {
-        int size = Marshal.SizeOf<T>();
+        int size = System.Runtime.CompilerServices.Unsafe.SizeOf<T>();
         if (size != DType.SizeOf())
             throw new InvalidOperationException($"tensor `{Name}` is {DType.SafeTensorsName()} ({DType.SizeOf()} bytes per element); cannot view it as {typeof(T).Name}");
         return MemoryMarshal.Cast<byte, T>(Bytes);

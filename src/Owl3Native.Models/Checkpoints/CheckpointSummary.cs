@@ -16,11 +16,12 @@ public sealed record CheckpointSummary
     public required IReadOnlyList<string> WeightFiles { get; init; }
     public required long WeightBytes { get; init; }
     public required int Tensors { get; init; }
+    [System.Text.Json.Serialization.JsonPropertyName("dtypes")]
     public required IReadOnlyDictionary<string, int> DTypes { get; init; }
     /// <summary>Per component: vision (used / unused), projector, language model parts, total.</summary>
     public required IReadOnlyDictionary<string, ParameterCount> Parameters { get; init; }
     public required IReadOnlyList<int> HyperLayersConfig { get; init; }
-    public required IReadOnlyList<int> HyperLayers0Based { get; init; }
+    public required IReadOnlyList<int> HyperLayersZeroBased { get; init; }
     public required int Hidden { get; init; }
     public required int Intermediate { get; init; }
     public required int Layers { get; init; }
@@ -96,7 +97,7 @@ public sealed record CheckpointSummary
             DTypes = dtypes,
             Parameters = parameters,
             HyperLayersConfig = c.HyperLayers.ToArray(),
-            HyperLayers0Based = c.HyperLayerIndices.ToArray(),
+            HyperLayersZeroBased = c.HyperLayerIndices.ToArray(),
             Hidden = c.Hidden,
             Intermediate = c.Intermediate,
             Layers = c.Layers,

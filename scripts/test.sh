@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# The README's test command: installs what the tests need (as root on Debian), builds the solution,
+# runs every test project, prints "N passed, N failed, N skipped" and exits non-zero on any failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+log() { echo "[test.sh] $*"; }
+
+# --- prerequisites ---------------------------------------------------------------------------------
+# libnvrtc11.2: NVRTC compiles kernels to CUBIN without a GPU (kernel budget tests).
+# ffmpeg: video decoding tests.
+# Never the CUDA toolkit, cuBLAS or python3-torch: the tests do not need them.
+packages=(libnvrtc11.2 ffmpeg)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && [ -f /etc/debian_version ]; then
+    codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
+    if [ -n "$codename" ] && ! grep -rqs "non-free" /etc/apt/sources.list /etc/apt/sources.list.d/; then
+      log "enabling Debian non-free for $codename (libnvrtc11.2 lives there)"
+      cat > /etc/apt/sources.list.d/debian-nonfree.sources <<SRC
+Types: deb
+URIs: http://deb.debian.org/debian
+Suites: $codename $codename-updates
+Components: contrib non-free
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SRC
+    fi
+    log "apt-get install ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  else
+    log "not root (or not Debian): missing ${missing[*]}; tests that need them skip and say why"
+  fi
+fi
+
+# --- shared goldens ------------------------------------------------------------------------------------
+shared="${OWL3_SHARED:-$root/../shared}"
+if [ ! -d "$shared/golden" ]; then
+  log "ERROR: golden data not found at $shared (set OWL3_SHARED); golden tests will fail"
+fi
+
+# --- build and test ----------------------------------------------------------------------------------
+results="$root/artifacts/test-results"
+rm -rf "$results"
+mkdir -p "$results"
+log "dotnet build Owl3Native.sln -c Release"
+dotnet build Owl3Native.sln -c Release -nologo -v quiet -clp:ErrorsOnly
+log "dotnet test Owl3Native.sln -c Release"
+set +e
+dotnet test Owl3Native.sln -c Release --no-build -nologo \
+  --logger "trx" --logger "console;verbosity=minimal" --results-directory "$results"
+test_rc=$?
+set -e
+
+# dotnet test prints no plain total: sum the TRX counters of every test project.
+passed=0; failed=0; skipped=0; total=0
+shopt -s nullglob
+for trx in "$results"/*.trx; do
+  counters=$(grep -o '<Counters [^>]*>' "$trx" | head -n 1)
+  get() { echo "$counters" | sed -n "s/.* $1=\"\([0-9]*\)\".*/\1/p"; }
+  total=$((total + $(get total)))
+  passed=$((passed + $(get passed)))
+  failed=$((failed + $(get failed) + $(get error) + $(get timeout) + $(get aborted)))
+  skipped=$((skipped + $(get notExecuted)))
+done
+echo "$passed passed, $failed failed, $skipped skipped"
+if [ "$test_rc" -ne 0 ] || [ "$failed" -ne 0 ]; then
+  log "FAILED (dotnet test exit $test_rc)"
+  exit 1
+fi
+if [ "$total" -eq 0 ]; then
+  log "FAILED: no test ran"
+  exit 1
+fi

@@ -1,0 +1,80 @@
+using Owl3Native.Cli.Commands;
+using Owl3Native.Core;
+
+namespace Owl3Native.Cli;
+
+/// <summary>Entry point of `owl3` (spellings in ../shared/CLI.md). Exit codes: 0 ok, 1 user error, 2 usage error.</summary>
+internal static class Program
+{
+    public static readonly IReadOnlyList<OptionSpec> GlobalOptions =
+    [
+        new("help", false, "show this help"),
+        new("verbose", false, "print stack traces with errors"),
+    ];
+
+    public static IReadOnlyList<Command> Commands { get; } =
+    [
+        new DemoCommand(), new InspectCommand(), new MakeTinyCommand(), new DoctorCommand(),
+        new NotBuiltCommand("verify", "--model <dir> --golden <dir> [--device cpu|cuda] [--dump <file>]", "compare the model with golden outputs", "the CPU engine (issue #3)"),
+        new NotBuiltCommand("generate", "--model <dir> --prompt S [...]", "one-shot generation", "the CPU engine and processing (issues #3, #4)"),
+        new NotBuiltCommand("chat", "--model <dir>", "interactive multi-turn chat", "the user surfaces (issue #7)"),
+        new NotBuiltCommand("serve", "--model <dir> [--host H] [--port P]", "OpenAI-compatible server", "the user surfaces (issue #7)"),
+        new NotBuiltCommand("bench", "(--shape 1b|2b|7b | --model <dir>) [...]", "end-to-end benchmark", "the CPU engine (issue #3)"),
+        new NotBuiltCommand("tokenize", "--model <dir> (--text S | --input F)", "Qwen2 tokenization", "processing (issue #4)"),
+        new NotBuiltCommand("preprocess", "--model <dir> --image <path>", "image preprocessing", "processing (issue #4)"),
+        new NotBuiltCommand("kernels", "[--arch sm_80,sm_90] [--json]", "compile every kernel through NVRTC", "the CUDA toolchain (issue #5)"),
+        new NotBuiltCommand("eval", "run|merge|score ...", "benchmark evaluation pipeline", "the evaluation pipeline (issue #8)"),
+    ];
+
+    public static int Main(string[] args) => Run(args, new Console(System.Console.Out, System.Console.Error));
+
+    public static int Run(IReadOnlyList<string> args, Console console)
+    {
+        if (args.Count == 0 || args[0] is "--help" or "-h" or "help")
+        {
+            console.Out.WriteLine(TopHelp());
+            return args.Count == 0 ? 2 : 0;
+        }
+        var command = Commands.FirstOrDefault(c => c.Name == args[0]);
+        if (command is null)
+        {
+            console.Error.WriteLine($"owl3: unknown command '{args[0]}' (see owl3 --help)");
+            return 2;
+        }
+        bool verbose = args.Contains("--verbose");
+        if (command is NotBuiltCommand notBuilt && !args.Contains("--help"))
+            return notBuilt.Refuse(console);
+        try
+        {
+            var parsed = ParsedArgs.Parse(args.Skip(1).ToArray(), command.Options.Concat(GlobalOptions).ToArray());
+            if (parsed.Flag("help"))
+            {
+                console.Out.WriteLine(command.Help());
+                return 0;
+            }
+            return command.Run(parsed, console);
+        }
+        catch (UsageException e)
+        {
+            console.Error.WriteLine($"owl3 {command.Name}: {e.Message}");
+            console.Error.WriteLine($"usage: owl3 {command.Usage}");
+            return 2;
+        }
+        catch (Exception e) when (e is CheckpointException or IOException or UnauthorizedAccessException or UserErrorException)
+        {
+            console.Error.WriteLine($"error: {e.Message}");
+            if (verbose) console.Error.WriteLine(e);
+            return 1;
+        }
+    }
+
+    private static string TopHelp()
+    {
+        var lines = new List<string> { "owl3: the Owl3Native engine for mPLUG-Owl3 models", "", "usage: owl3 <command> [options]   (owl3 <command> --help for details)", "", "commands:" };
+        foreach (var c in Commands) lines.Add($"  {c.Name,-12} {c.Summary}");
+        return string.Join('\n', lines);
+    }
+}
+
+/// <summary>A user error that is not about a checkpoint (exit code 1, one line).</summary>
+internal sealed class UserErrorException(string message) : Exception(message);

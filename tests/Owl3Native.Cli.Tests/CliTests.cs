@@ -1,0 +1,162 @@
+using System.Text.Json;
+using Owl3Native.TestKit;
+using Xunit;
+
+namespace Owl3Native.Cli.Tests;
+
+public sealed class CliTests
+{
+    [Theory]
+    [InlineData("tiny-a", "241101", new[] { 2, 4 }, new[] { 1, 3 }, 135)]
+    [InlineData("tiny-c", "240728", new[] { 1, 4 }, new[] { 0, 3 }, 137)]
+    public void Inspect_json_reports_the_golden_configs(string golden, string variant, int[] config, int[] zeroBased, int tensors)
+    {
+        var r = CliRunner.Run("inspect", SharedData.Golden(golden), "--json");
+        Assert.Equal(0, r.ExitCode);
+        using var doc = JsonDocument.Parse(r.Out); // stdout is exactly one JSON document
+        var root = doc.RootElement;
+        Assert.Equal(variant, root.GetProperty("variant").GetString());
+        Assert.Equal(config, root.GetProperty("hyper_layers_config").EnumerateArray().Select(e => e.GetInt32()));
+        Assert.Equal(zeroBased, root.GetProperty("hyper_layers_zero_based").EnumerateArray().Select(e => e.GetInt32()));
+        Assert.Equal(tensors, root.GetProperty("tensors").GetInt32());
+        Assert.Equal(512, root.GetProperty("vocab_rows").GetInt32());
+        Assert.Equal(64, root.GetProperty("hidden").GetInt32());
+        Assert.Equal(4, root.GetProperty("heads").GetInt32());
+        Assert.Equal(2, root.GetProperty("kv_heads").GetInt32());
+        Assert.Equal(16, root.GetProperty("head_dim").GetInt32());
+        Assert.Equal(9, root.GetProperty("image_tokens_per_crop").GetInt32());
+        Assert.Equal(640, root.GetProperty("kv_bytes_per_text_token").GetInt64());
+        Assert.Equal(tensors, root.GetProperty("dtypes").GetProperty("BF16").GetInt32());
+        Assert.True(root.GetProperty("parameters").GetProperty("total").GetProperty("parameters").GetInt64() > 0);
+        Assert.Equal("", r.Error);
+    }
+
+    [Fact]
+    public void Inspect_text_names_variant_and_hyper_layers()
+    {
+        var r = CliRunner.Run("inspect", SharedData.Golden("tiny-c"));
+        Assert.Equal(0, r.ExitCode);
+        Assert.Contains("240728 (A-dyn", r.Out);
+        Assert.Contains("[1, 4] in config.json (1-based) = layers [0, 3] (0-based)", r.Out);
+        Assert.Contains("6 edge pixels unused", r.Out);
+    }
+
+    [Fact]
+    public void Inspect_of_a_broken_folder_exits_1_with_one_line()
+    {
+        using var dir = new TempDirectory();
+        foreach (var f in new[] { "config.json", "generation_config.json" })
+            File.Copy(Path.Combine(SharedData.Golden("tiny-a"), f), Path.Combine(dir.Path, f));
+        byte[] weights = File.ReadAllBytes(Path.Combine(SharedData.Golden("tiny-a"), "model.safetensors"));
+        File.WriteAllBytes(Path.Combine(dir.Path, "model.safetensors"), weights[..1000]);
+        var r = CliRunner.Run("inspect", dir.Path);
+        Assert.Equal(1, r.ExitCode);
+        string line = Assert.Single(r.Error.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith("error: " + Path.Combine(dir.Path, "model.safetensors") + ":", line);
+        Assert.DoesNotContain("   at ", r.Error); // no stack trace without --verbose
+        Assert.Equal("", r.Out);
+    }
+
+    [Fact]
+    public void Inspect_of_an_empty_weights_file_and_a_missing_folder_exit_1()
+    {
+        using var dir = new TempDirectory();
+        Assert.Equal(1, CliRunner.Run("inspect", Path.Combine(dir.Path, "missing")).ExitCode);
+        File.Copy(Path.Combine(SharedData.Golden("tiny-a"), "config.json"), Path.Combine(dir.Path, "config.json"));
+        File.WriteAllBytes(Path.Combine(dir.Path, "model.safetensors"), []);
+        var r = CliRunner.Run("inspect", dir.Path, "--json");
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains("file is empty", r.Error);
+    }
+
+    [Fact]
+    public void Inspect_lists_warnings_and_exits_0()
+    {
+        using var dir = new TempDirectory();
+        foreach (var f in Directory.EnumerateFiles(SharedData.Golden("tiny-a")).Where(f => !Path.GetFileName(f).StartsWith("golden", StringComparison.Ordinal)))
+            File.Copy(f, Path.Combine(dir.Path, Path.GetFileName(f)));
+        File.Delete(Path.Combine(dir.Path, "generation_config.json"));
+        var r = CliRunner.Run("inspect", dir.Path, "--json");
+        Assert.Equal(0, r.ExitCode);
+        using var doc = JsonDocument.Parse(r.Out);
+        Assert.Contains(doc.RootElement.GetProperty("warnings").EnumerateArray(), w => w.GetString()!.Contains("generation_config.json"));
+    }
+
+    [Theory]
+    [InlineData("241101", "1")]
+    [InlineData("240728", "3")]
+    [InlineData("241014", "2")]
+    public void MakeTiny_then_inspect(string variant, string shards)
+    {
+        using var dir = new TempDirectory();
+        var make = CliRunner.Run("make-tiny", dir.Path, "--variant", variant, "--shards", shards, "--seed", "11", "--json");
+        Assert.Equal(0, make.ExitCode);
+        using (var doc = JsonDocument.Parse(make.Out))
+            Assert.Equal(variant, doc.RootElement.GetProperty("variant").GetString());
+        var r = CliRunner.Run("inspect", dir.Path, "--json");
+        Assert.Equal(0, r.ExitCode);
+        using var inspect = JsonDocument.Parse(r.Out);
+        Assert.Equal(variant, inspect.RootElement.GetProperty("variant").GetString());
+        Assert.Equal(int.Parse(shards, System.Globalization.CultureInfo.InvariantCulture), inspect.RootElement.GetProperty("weight_files").GetArrayLength());
+        Assert.Empty(inspect.RootElement.GetProperty("warnings").EnumerateArray());
+    }
+
+    [Theory]
+    [InlineData("inspect")]                                   // missing positional
+    [InlineData("inspect", "a", "--bogus")]                   // unknown option
+    [InlineData("make-tiny", "x", "--variant", "999999")]      // bad value
+    [InlineData("make-tiny", "x", "--shape", "13b")]
+    [InlineData("make-tiny", "x", "--shards", "0")]
+    [InlineData("make-tiny", "x", "--seed")]                  // missing value
+    [InlineData("frobnicate")]                                // unknown command
+    public void Usage_errors_exit_2(params string[] args)
+    {
+        var r = CliRunner.Run(args);
+        Assert.Equal(2, r.ExitCode);
+        Assert.NotEqual("", r.Error);
+    }
+
+    [Theory]
+    [InlineData("inspect")]
+    [InlineData("make-tiny")]
+    [InlineData("doctor")]
+    [InlineData("demo")]
+    public void Every_command_has_help(string command)
+    {
+        var r = CliRunner.Run(command, "--help");
+        Assert.Equal(0, r.ExitCode);
+        Assert.StartsWith($"usage: owl3 {command}", r.Out);
+    }
+
+    [Theory]
+    [InlineData("generate", "--model", "x", "--prompt", "hi")]
+    [InlineData("verify", "--model", "x", "--golden", "y")]
+    [InlineData("kernels")]
+    public void Commands_not_built_yet_say_so_and_exit_1(params string[] args)
+    {
+        var r = CliRunner.Run(args);
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains("is not built yet", r.Error);
+    }
+
+    [Fact]
+    public void Doctor_reports_the_machine_as_json()
+    {
+        var r = CliRunner.Run("doctor", "--json");
+        Assert.Equal(0, r.ExitCode);
+        using var doc = JsonDocument.Parse(r.Out);
+        Assert.Equal(4, doc.RootElement.GetProperty("libraries").GetArrayLength());
+        Assert.Equal(Environment.ProcessorCount, doc.RootElement.GetProperty("cores").GetInt32());
+        Assert.StartsWith("cpu", doc.RootElement.GetProperty("default_device").GetString());
+    }
+
+    [Fact]
+    public void Demo_makes_loads_and_inspects_a_tiny_checkpoint_and_names_missing_stages()
+    {
+        var r = CliRunner.Run("demo");
+        Assert.Equal(0, r.ExitCode);
+        Assert.Contains("making a tiny random-weight 241101 checkpoint", r.Out);
+        Assert.Contains("variant       241101", r.Out);
+        Assert.Contains("Not built yet", r.Out);
+    }
+}
