@@ -50,12 +50,20 @@ rm -rf "$results"
 mkdir -p "$results"
 log "dotnet build Owl3Native.sln -c Release"
 dotnet build Owl3Native.sln -c Release -nologo -v quiet -clp:ErrorsOnly
-log "dotnet test Owl3Native.sln -c Release"
-set +e
-dotnet test Owl3Native.sln -c Release --no-build -nologo \
-  --logger "trx" --logger "console;verbosity=minimal" --results-directory "$results"
-test_rc=$?
-set -e
+# One run per test project, each with its own TRX file (one shared results folder would let two projects that finish
+# in the same second overwrite each other's default-named TRX).
+test_rc=0
+for proj in tests/*/*.csproj; do
+  name=$(basename "$proj" .csproj)
+  grep -q '<IsTestProject>true</IsTestProject>' "$proj" || continue
+  log "dotnet test $name"
+  set +e
+  dotnet test "$proj" -c Release --no-build -nologo \
+    --logger "trx;LogFileName=$name.trx" --logger "console;verbosity=minimal" --results-directory "$results"
+  rc=$?
+  set -e
+  [ "$rc" -eq 0 ] || test_rc=$rc
+done
 
 # dotnet test prints no plain total: sum the TRX counters of every test project.
 passed=0; failed=0; skipped=0; total=0
