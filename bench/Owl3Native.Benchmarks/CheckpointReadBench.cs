@@ -12,7 +12,7 @@ namespace Owl3Native.Benchmarks;
 /// FileStream read of the same file, in the same run. Both fold every byte into a checksum so neither can skip work;
 /// after the first pass both read from the page cache, so the comparison is of the read paths, not of the disk.
 /// </summary>
-[SimpleJob(RunStrategy.Monitoring, launchCount: 1, warmupCount: 2, iterationCount: 8)]
+[SimpleJob(RunStrategy.Monitoring, launchCount: 1, warmupCount: 3, iterationCount: 20)]
 [MemoryDiagnoser]
 public class CheckpointReadBench
 {
