@@ -34,7 +34,7 @@ internal sealed class InspectCommand : Command
         o.WriteLine($"weights       {string.Join(", ", s.WeightFiles)} ({N(s.WeightBytes)} bytes), {s.Tensors} tensors, dtypes {string.Join(", ", s.DTypes.Select(d => $"{d.Key} x{d.Value}"))}");
         o.WriteLine("parameters");
         foreach (var (group, count) in s.Parameters)
-            o.WriteLine($"  {Label(group),-26} {N(count.Parameters),16} params {N(count.Bytes),16} bytes {count.Tensors,5} tensors");
+            o.WriteLine($"  {Label(group),-34} {N(count.Parameters),16} params {N(count.Bytes),16} bytes {count.Tensors,5} tensors");
         o.WriteLine($"language      hidden {s.Hidden}, {s.Layers} layers, {s.Heads} heads / {s.KvHeads} kv heads, head dim {s.HeadDim}, intermediate {s.Intermediate}{(s.TiedEmbeddings ? ", tied lm_head" : "")}");
         o.WriteLine($"hyper layers  {L(s.HyperLayersConfig)} in config.json (1-based) = layers {L(s.HyperLayersZeroBased)} (0-based)");
         string tok = s.TokenizerVocab is { } tv ? $"{N(tv)} tokenizer ids" : "no vocab.json";

@@ -58,7 +58,8 @@ internal static class TokenizerFiles
         vocab.AddRange(symbols);
         var merges = new StringBuilder(RealMerges * 10);
         var pairs = new List<string>(symbols.Count * symbols.Count);
-        foreach (var a in symbols)
+        // No merge line may start with '#': some merges.txt readers take such lines for comments.
+        foreach (var a in symbols.Where(x => x != "#"))
             foreach (var b in symbols)
             {
                 if (vocab.Count == RealRegularTokens) break;
