@@ -1,0 +1,166 @@
+using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
+using Owl3Native.Core.Backend;
+using Owl3Native.Core.Tensors;
+
+namespace Owl3Native.Core.Cpu;
+
+public sealed partial class CpuBackend
+{
+    /// <inheritdoc/>
+    public Tensor DenseAttention(Tensor q, Tensor k, Tensor v, int groupLength, int heads, int headDim)
+    {
+        if (q.Cols != heads * headDim || k.Cols != q.Cols || v.Cols != q.Cols || q.Rows % groupLength != 0 || k.Rows != q.Rows || v.Rows != q.Rows)
+            throw new ArgumentException($"dense attention of {q}, {k}, {v} in groups of {groupLength}, {heads}×{headDim}");
+        int groups = q.Rows / groupLength;
+        var y = new Tensor(q.Rows, q.Cols);
+        float scale = 1f / MathF.Sqrt(headDim);
+        ParallelChunks(groups * heads, (s, e) =>
+        {
+            var kh = new float[groupLength * headDim];
+            var vh = new float[groupLength * headDim];
+            var scores = new float[groupLength];
+            for (int item = s; item < e; item++)
+            {
+                int g = item / heads, h = item % heads, row0 = g * groupLength;
+                for (int j = 0; j < groupLength; j++)
+                {
+                    k.Row(row0 + j).Slice(h * headDim, headDim).CopyTo(kh.AsSpan(j * headDim, headDim));
+                    v.Row(row0 + j).Slice(h * headDim, headDim).CopyTo(vh.AsSpan(j * headDim, headDim));
+                }
+                for (int i = 0; i < groupLength; i++)
+                {
+                    var qi = q.Row(row0 + i).Slice(h * headDim, headDim);
+                    for (int j = 0; j < groupLength; j++) scores[j] = TensorPrimitives.Dot(qi, kh.AsSpan(j * headDim, headDim)) * scale;
+                    SoftmaxWeightedSum(scores, vh, headDim, y.Row(row0 + i).Slice(h * headDim, headDim));
+                }
+            }
+        });
+        return y;
+    }
+
+    /// <summary>out = Σ_j softmax(scores)_j · values[j] (fp32, max-subtracted).</summary>
+    private static void SoftmaxWeightedSum(Span<float> scores, ReadOnlySpan<float> values, int headDim, Span<float> output)
+    {
+        float max = TensorPrimitives.Max(scores);
+        float sum = 0;
+        for (int j = 0; j < scores.Length; j++) sum += scores[j] = MathF.Exp(scores[j] - max);
+        output.Clear();
+        float inv = 1f / sum;
+        for (int j = 0; j < scores.Length; j++)
+            TensorPrimitives.MultiplyAdd(values.Slice(j * headDim, headDim), scores[j] * inv, output, output);
+    }
+
+    /// <inheritdoc/>
+    public void WriteKv(AttentionBatch batch, int layer, Tensor k, Tensor v)
+    {
+        var cache = (CpuKvCache)batch.Cache;
+        int stride = cache.TokenStride;
+        if (k.Cols != stride || v.Cols != stride || k.Rows != batch.Tokens || v.Rows != batch.Tokens)
+            throw new ArgumentException($"K/V rows {k}, {v} do not match the cache ({stride} per token) or the batch ({batch.Tokens} tokens)");
+        foreach (var s in batch.Sequences)
+            for (int i = 0; i < s.TokenCount; i++)
+            {
+                int dst = cache.Offset(s.BlockTable, s.CachedLength + i);
+                k.Row(s.TokenStart + i).CopyTo(cache.K[layer].AsSpan(dst, stride));
+                v.Row(s.TokenStart + i).CopyTo(cache.V[layer].AsSpan(dst, stride));
+            }
+    }
+
+    /// <inheritdoc/>
+    public Tensor PagedAttention(Tensor q, AttentionBatch batch, int layer, int heads, bool fusedVisual)
+    {
+        var cache = (CpuKvCache)batch.Cache;
+        int headDim = cache.HeadDim, group = heads / cache.KvHeads;
+        if (q.Cols != heads * headDim || q.Rows != batch.Tokens)
+            throw new ArgumentException($"paged attention: q {q} for {batch.Tokens} tokens of {heads}×{headDim}");
+        var y = new Tensor(q.Rows, q.Cols);
+        float scale = 1f / MathF.Sqrt(headDim);
+        var items = WorkItems(batch, heads);
+        ParallelChunks(items.Length, (s, e) =>
+        {
+            float[] scores = [];
+            for (int it = s; it < e; it++)
+            {
+                var (seq, h) = items[it];
+                int kvh = h / group;
+                var visual = fusedVisual ? seq.Visual[layer] : null;
+                int visualTokens = visual?.ImageTokens ?? 0;
+                for (int i = 0; i < seq.TokenCount; i++)
+                {
+                    int t = seq.CachedLength + i, row = seq.TokenStart + i;
+                    var qi = q.Row(row).Slice(h * headDim, headDim);
+                    // Keys: [visible visual tokens ; text 0..t] in one softmax (241101 fused order; the mask carries causality).
+                    int visible = visual is null ? 0 : VisibleTokens(visual, t);
+                    int n = visible + t + 1;
+                    if (scores.Length < n) scores = new float[Math.Max(n, scores.Length * 2)];
+                    var sc = scores.AsSpan(0, n);
+                    for (int u = 0, m = 0; u < visualTokens && m < visible; u++)
+                        if (visual!.IsVisible(u / visual.TokensPerCrop, t))
+                            sc[m++] = TensorPrimitives.Dot(qi, visual.Keys.Data.AsSpan((kvh * visualTokens + u) * headDim, headDim)) * scale;
+                    for (int j = 0; j <= t; j++)
+                        sc[visible + j] = TensorPrimitives.Dot(qi, cache.K[layer].AsSpan(cache.Offset(seq.BlockTable, j) + kvh * headDim, headDim)) * scale;
+
+                    float max = TensorPrimitives.Max(sc), sum = 0;
+                    for (int j = 0; j < n; j++) sum += sc[j] = MathF.Exp(sc[j] - max);
+                    float inv = 1f / sum;
+                    var output = y.Row(row).Slice(h * headDim, headDim);
+                    for (int u = 0, m = 0; u < visualTokens && m < visible; u++)
+                        if (visual!.IsVisible(u / visual.TokensPerCrop, t))
+                            TensorPrimitives.MultiplyAdd(visual.Values.Data.AsSpan((kvh * visualTokens + u) * headDim, headDim), sc[m++] * inv, output, output);
+                    for (int j = 0; j <= t; j++)
+                        TensorPrimitives.MultiplyAdd(cache.V[layer].AsSpan(cache.Offset(seq.BlockTable, j) + kvh * headDim, headDim), sc[visible + j] * inv, output, output);
+                }
+            }
+        });
+        return y;
+    }
+
+    /// <inheritdoc/>
+    public Tensor CrossAttention(Tensor q, AttentionBatch batch, int layer, int heads, Span<int> visibleCrops)
+    {
+        if (visibleCrops.Length != batch.Tokens) throw new ArgumentException("one visible-crop count per row");
+        int headDim = batch.Cache.HeadDim, group = heads / batch.Cache.KvHeads;
+        var y = new Tensor(q.Rows, q.Cols);
+        foreach (var seq in batch.Sequences)
+            for (int i = 0; i < seq.TokenCount; i++)
+                visibleCrops[seq.TokenStart + i] = seq.Visual[layer]?.VisibleCrops(seq.CachedLength + i) ?? 0;
+        float scale = 1f / MathF.Sqrt(headDim);
+        var items = WorkItems(batch, heads);
+        ParallelChunks(items.Length, (s, e) =>
+        {
+            float[] scores = [];
+            for (int it = s; it < e; it++)
+            {
+                var (seq, h) = items[it];
+                var visual = seq.Visual[layer];
+                if (visual is null) continue;
+                int kvh = h / group, tokens = visual.ImageTokens;
+                if (scores.Length < tokens) scores = new float[tokens];
+                for (int i = 0; i < seq.TokenCount; i++)
+                {
+                    int t = seq.CachedLength + i, row = seq.TokenStart + i;
+                    int visible = VisibleTokens(visual, t);
+                    if (visible == 0) continue; // no image visible yet: zeros, and the mix leaves this row alone
+                    var qi = q.Row(row).Slice(h * headDim, headDim);
+                    var sc = scores.AsSpan(0, visible);
+                    for (int u = 0, m = 0; u < tokens && m < visible; u++)
+                        if (visual.IsVisible(u / visual.TokensPerCrop, t))
+                            sc[m++] = TensorPrimitives.Dot(qi, visual.Keys.Data.AsSpan((kvh * tokens + u) * headDim, headDim)) * scale;
+                    float max = TensorPrimitives.Max(sc), sum = 0;
+                    for (int j = 0; j < visible; j++) sum += sc[j] = MathF.Exp(sc[j] - max);
+                    float inv = 1f / sum;
+                    var output = y.Row(row).Slice(h * headDim, headDim);
+                    for (int u = 0, m = 0; u < tokens && m < visible; u++)
+                        if (visual.IsVisible(u / visual.TokensPerCrop, t))
+                            TensorPrimitives.MultiplyAdd(visual.Values.Data.AsSpan((kvh * tokens + u) * headDim, headDim), sc[m++] * inv, output, output);
+                }
+            }
+        });
+        return y;
+    }
+
+    private static int VisibleTokens(VisualKv visual, int t) => visual.VisibleCrops(t) * visual.TokensPerCrop;
+
+    private static (AttentionSequence Seq, int Head)[] WorkItems(AttentionBatch batch, int heads) =>
+        batch.Sequences.SelectMany(s => Enumerable.Range(0, heads).Select(h => (s, h))).ToArray();
+}

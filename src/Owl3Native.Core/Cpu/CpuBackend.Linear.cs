@@ -1,0 +1,66 @@
+using Owl3Native.Core.Tensors;
+
+namespace Owl3Native.Core.Cpu;
+
+public sealed partial class CpuBackend
+{
+    /// <summary>Output rows per parallel work item: a multiple of the micro-kernel's 4.</summary>
+    private const int RowsPerItem = 32;
+
+    /// <inheritdoc/>
+    public unsafe Tensor Linear(Tensor x, Weight w, Weight? bias = null)
+    {
+        if (x.Cols != w.Cols) throw new ArgumentException($"Linear: input rows have {x.Cols} features, `{w.Name}` expects {w.Cols}");
+        if (bias is not null && bias.Length != w.Rows) throw new ArgumentException($"`{bias.Name}` has {bias.Length} elements, `{w.Name}` has {w.Rows} rows");
+        int tokens = x.Rows, outF = w.Rows;
+        var y = new Tensor(tokens, outF);
+        int items = (outF + RowsPerItem - 1) / RowsPerItem;
+        ParallelChunks(items, (s, e) =>
+        {
+            int r0 = s * RowsPerItem, r1 = Math.Min(outF, e * RowsPerItem);
+            if (w.DType == DType.BF16) CpuGemm.Block<Bf16Loader>(x.Data, tokens, x.Cols, w.Bf16, r0, r1, y.Data, outF, r0);
+            else CpuGemm.Block<F32Loader>(x.Data, tokens, x.Cols, w.F32, r0, r1, y.Data, outF, r0);
+        });
+        if (bias is not null)
+        {
+            float[] b = bias.ToArray();
+            for (int t = 0; t < tokens; t++) System.Numerics.Tensors.TensorPrimitives.Add(y.Row(t), b, y.Row(t));
+        }
+        return y;
+    }
+
+    /// <inheritdoc/>
+    public unsafe Tensor SwiGlu(Tensor x, Weight gate, Weight up)
+    {
+        if (gate.Rows != up.Rows || gate.Cols != x.Cols || up.Cols != x.Cols)
+            throw new ArgumentException($"SwiGLU: `{gate.Name}` {gate.Shape}, `{up.Name}` {up.Shape}, input {x}");
+        int tokens = x.Rows, inter = gate.Rows;
+        var y = new Tensor(tokens, inter);
+        int items = (inter + RowsPerItem - 1) / RowsPerItem;
+        ParallelChunks(items, (s, e) =>
+        {
+            int r0 = s * RowsPerItem, r1 = Math.Min(inter, e * RowsPerItem), n = r1 - r0;
+            // Gate and up rows of the same block, back to back: both mapped tensors are read in one pass.
+            var g = new float[tokens * n];
+            var u = new float[tokens * n];
+            Block(x, gate, r0, r1, g, n);
+            Block(x, up, r0, r1, u, n);
+            for (int t = 0; t < tokens; t++)
+            {
+                var dst = y.Row(t).Slice(r0, n);
+                for (int i = 0; i < n; i++)
+                {
+                    float gv = g[t * n + i];
+                    dst[i] = gv / (1f + MathF.Exp(-gv)) * u[t * n + i];
+                }
+            }
+        });
+        return y;
+    }
+
+    private static unsafe void Block(Tensor x, Weight w, int r0, int r1, float[] y, int ldy)
+    {
+        if (w.DType == DType.BF16) CpuGemm.Block<Bf16Loader>(x.Data, x.Rows, x.Cols, w.Bf16, r0, r1, y, ldy, 0);
+        else CpuGemm.Block<F32Loader>(x.Data, x.Rows, x.Cols, w.F32, r0, r1, y, ldy, 0);
+    }
+}
