@@ -19,12 +19,15 @@ done
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && [ -f /etc/debian_version ]; then
     codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
-    if [ -n "$codename" ] && ! grep -rqs "non-free" /etc/apt/sources.list /etc/apt/sources.list.d/; then
+    # A non-comment line naming the `non-free` component itself (not only `non-free-firmware`).
+    if [ -n "$codename" ] && ! grep -rhsE '^[^#]*[[:space:]]non-free([[:space:]]|$)' /etc/apt/sources.list /etc/apt/sources.list.d/ >/dev/null; then
+      suites="$codename"
+      case "$codename" in sid|unstable) ;; *) suites="$codename $codename-updates" ;; esac
       log "enabling Debian non-free for $codename (libnvrtc11.2 lives there)"
       cat > /etc/apt/sources.list.d/debian-nonfree.sources <<SRC
 Types: deb
 URIs: http://deb.debian.org/debian
-Suites: $codename $codename-updates
+Suites: $suites
 Components: contrib non-free
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 SRC
@@ -53,9 +56,10 @@ dotnet build Owl3Native.sln -c Release -nologo -v quiet -clp:ErrorsOnly
 # One run per test project, each with its own TRX file (one shared results folder would let two projects that finish
 # in the same second overwrite each other's default-named TRX).
 test_rc=0
+# A test project is one that references the test SDK (TestKit does not); none may be skipped silently.
 for proj in tests/*/*.csproj; do
   name=$(basename "$proj" .csproj)
-  grep -q '<IsTestProject>true</IsTestProject>' "$proj" || continue
+  grep -q 'Include="Microsoft.NET.Test.Sdk"' "$proj" || { log "not a test project: $name"; continue; }
   log "dotnet test $name"
   set +e
   dotnet test "$proj" -c Release --no-build -nologo \

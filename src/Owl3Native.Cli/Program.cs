@@ -15,7 +15,7 @@ internal static class Program
     public static IReadOnlyList<Command> Commands { get; } =
     [
         new DemoCommand(), new InspectCommand(), new MakeTinyCommand(), new DoctorCommand(),
-        new NotBuiltCommand("verify", "--model <dir> --golden <dir> [--device cpu|cuda] [--dump <file>]", "compare the model with golden outputs", "the CPU engine (issue #3)"),
+        new VerifyCommand(),
         new NotBuiltCommand("generate", "--model <dir> --prompt S [...]", "one-shot generation", "the CPU engine and processing (issues #3, #4)"),
         new NotBuiltCommand("chat", "--model <dir>", "interactive multi-turn chat", "the user surfaces (issue #7)"),
         new NotBuiltCommand("serve", "--model <dir> [--host H] [--port P]", "OpenAI-compatible server", "the user surfaces (issue #7)"),
@@ -58,15 +58,36 @@ internal static class Program
         {
             console.Error.WriteLine($"owl3 {command.Name}: {e.Message}");
             console.Error.WriteLine($"usage: owl3 {command.Usage}");
+            WriteJsonError(args, console, e.Message);
             return 2;
         }
         catch (Exception e) when (e is CheckpointException or IOException or UnauthorizedAccessException or UserErrorException)
         {
-            console.Error.WriteLine($"error: {e.Message}");
+            console.Error.WriteLine($"error: {OneLine(e.Message)}");
             if (verbose) console.Error.WriteLine(e);
+            WriteJsonError(args, console, OneLine(e.Message));
+            return 1;
+        }
+        catch (Exception e)
+        {
+            // A bug of ours, not the user's: still one line (and the trace with --verbose), never a crash dump.
+            string message = $"internal error ({e.GetType().Name}): {OneLine(e.Message)}";
+            console.Error.WriteLine($"error: {message}{(verbose ? "" : " (run with --verbose for the stack trace)")}");
+            if (verbose) console.Error.WriteLine(e);
+            WriteJsonError(args, console, message);
             return 1;
         }
     }
+
+    /// <summary>With `--json`, stdout is one JSON document even on failure: `{"error": "..."}`.</summary>
+    private static void WriteJsonError(IReadOnlyList<string> args, Console console, string message)
+    {
+        if (args.Contains("--json"))
+            console.Out.WriteLine(System.Text.Json.JsonSerializer.Serialize(new ErrorDocument(message), JsonOutput.Default.ErrorDocument));
+    }
+
+    /// <summary>Control characters from hostile names would break the one-line contract.</summary>
+    private static string OneLine(string s) => string.Concat(s.Select(c => char.IsControl(c) ? $"\\u{(int)c:x4}" : c.ToString()));
 
     private static string TopHelp()
     {

@@ -15,11 +15,28 @@ internal sealed class DemoCommand : Command
     [
         new("model", true, "a checkpoint folder (default: a tiny random checkpoint made on the fly)", ValueName: "DIR"),
         new("variant", true, "variant of the tiny checkpoint (default 241101)", ValueName: "V"),
+        new("device", true, "auto (default), cpu or cuda", ValueName: "D"),
     ];
+
+    private static Owl3Variant TinyVariant(ParsedArgs args)
+    {
+        var variant = Owl3Variant.V241101;
+        if (args.Value("variant") is { } v && !Owl3VariantNames.TryParse(v, out variant))
+            throw new UsageException($"--variant must be 240728, 241014 or 241101, not '{v}'");
+        return variant;
+    }
 
     public override int Run(ParsedArgs args, Console console)
     {
         args.NoMorePositionals(0);
+        switch (args.Value("device") ?? "auto")
+        {
+            case "auto" or "cpu": break;
+            case "cuda": throw new UserErrorException("--device cuda: the CUDA backend is not built yet (issues #5, #6); use --device cpu");
+            case var d: throw new UsageException($"--device must be auto, cpu or cuda, not '{d}'");
+        }
+        if (args.Value("model") is not null && args.Value("variant") is not null)
+            throw new UsageException("--variant applies to the tiny checkpoint made when no --model is given");
         string? temp = null;
         string dir;
         if (args.Value("model") is { } model)
@@ -28,16 +45,17 @@ internal sealed class DemoCommand : Command
         }
         else
         {
-            var variant = Owl3Variant.V241101;
-            if (args.Value("variant") is { } v && !Owl3VariantNames.TryParse(v, out variant))
-                throw new UsageException($"--variant must be 240728, 241014 or 241101, not '{v}'");
-            temp = Path.Combine(Path.GetTempPath(), $"owl3-demo-{Environment.ProcessId}");
-            console.Out.WriteLine($"No --model given: making a tiny random-weight {variant.Tag()} checkpoint in {temp} (random weights: its text would be meaningless).");
-            CheckpointMaker.Write(temp, new MakeTinyOptions(variant));
+            TinyVariant(args); // validate before making anything
+            temp = Directory.CreateTempSubdirectory("owl3-demo-").FullName;
             dir = temp;
         }
         try
         {
+            if (temp is not null)
+            {
+                console.Out.WriteLine($"No --model given: making a tiny random-weight checkpoint in {temp} (random weights: its text would be meaningless).");
+                CheckpointMaker.Write(temp, new MakeTinyOptions(TinyVariant(args)));
+            }
             using (var ckpt = Owl3Checkpoint.Open(dir))
             {
                 console.Out.WriteLine($"Loaded {ckpt.Weights.Names.Count} tensors from {string.Join(", ", ckpt.WeightFiles.Select(Path.GetFileName))} (memory-mapped, validated against config.json).");

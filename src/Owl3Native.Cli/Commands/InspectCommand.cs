@@ -16,6 +16,7 @@ internal sealed class InspectCommand : Command
     public override int Run(ParsedArgs args, Console console)
     {
         string dir = args.Positional(0, "<model-dir>");
+        if (string.IsNullOrWhiteSpace(dir)) throw new UsageException("<model-dir> is empty");
         args.NoMorePositionals(1);
         using var ckpt = Owl3Checkpoint.Open(dir);
         var summary = CheckpointSummary.From(ckpt);

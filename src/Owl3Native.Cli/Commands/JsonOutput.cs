@@ -5,11 +5,13 @@ using Owl3Native.Models.Checkpoints;
 namespace Owl3Native.Cli.Commands;
 
 /// <summary>`--json` documents: snake_case keys, source-generated (the CLI is published trimmed).</summary>
-[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, WriteIndented = true)]
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, WriteIndented = true,
+    NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals, UseStringEnumConverter = true)]
 [JsonSerializable(typeof(CheckpointSummary))]
 [JsonSerializable(typeof(MakeTinyResult))]
 [JsonSerializable(typeof(DoctorReport))]
 [JsonSerializable(typeof(ErrorDocument))]
+[JsonSerializable(typeof(VerifyReport))]
 internal sealed partial class JsonOutput : JsonSerializerContext
 {
     public static void Write<T>(Console console, T value, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> info) =>

@@ -24,24 +24,26 @@ internal sealed class MakeTinyCommand : Command
         new("shape", true, "tiny (default), 1b, 2b or 7b", ValueName: "S"),
         new("seed", true, "seed of the random weights (default 0)", ValueName: "N"),
         new("shards", true, "write N shards plus model.safetensors.index.json (default 1)", ValueName: "N"),
+        new("force", false, "write into a folder that is not empty (its checkpoint files are replaced)"),
         new("json", false, "print exactly one JSON document on stdout"),
     ];
 
     public override int Run(ParsedArgs args, Console console)
     {
         string dir = args.Positional(0, "<out-dir>");
+        if (string.IsNullOrWhiteSpace(dir)) throw new UsageException("<out-dir> is empty");
         args.NoMorePositionals(1);
         if (!ModelShapeNames.TryParse(args.Value("shape") ?? "tiny", out var shape))
             throw new UsageException($"--shape must be tiny, 1b, 2b or 7b, not '{args.Value("shape")}'");
         var variant = shape.ReleasedVariant();
         if (args.Value("variant") is { } v && !Owl3VariantNames.TryParse(v, out variant))
             throw new UsageException($"--variant must be 240728, 241014 or 241101, not '{v}'");
-        var options = new MakeTinyOptions(variant, shape, args.ULong("seed", 0), args.Int("shards", 1, min: 1, max: 10_000));
+        var options = new MakeTinyOptions(variant, shape, args.ULong("seed", 0), args.Int("shards", 1, min: 1, max: 10_000), args.Flag("force"));
         var files = CheckpointMaker.Write(dir, options);
         long bytes = files.Sum(f => new FileInfo(f).Length);
         if (args.Flag("json"))
         {
-            JsonOutput.Write(console, new MakeTinyResult(Path.GetFullPath(dir), variant.Tag(), shape.Name(), options.Seed, options.Shards,
+            JsonOutput.Write(console, new MakeTinyResult(Path.GetFullPath(dir), variant.Tag(), shape.Name(), options.Seed, files.Count(f => f.EndsWith(".safetensors", StringComparison.Ordinal)),
                 files.Select(Path.GetFileName).ToArray()!, bytes), JsonOutput.Default.MakeTinyResult);
         }
         else

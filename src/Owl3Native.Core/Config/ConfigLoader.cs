@@ -55,6 +55,11 @@ public static partial class ConfigLoader
         Positive(path, "num_key_value_heads", c.KvHeads);
         Positive(path, "vocab_size", c.Vocab);
         Positive(path, "max_position_embeddings", c.MaxPositionEmbeddings);
+        AtMost(path, "hidden_size", c.Hidden, MaxWidth);
+        AtMost(path, "intermediate_size", c.Intermediate, MaxWidth);
+        AtMost(path, "num_hidden_layers", c.Layers, MaxLayers);
+        AtMost(path, "num_attention_heads", c.Heads, MaxHeads);
+        AtMost(path, "vocab_size", c.Vocab, MaxVocab);
         if (c.Hidden % c.Heads != 0)
             throw Field(path, "num_attention_heads", $"`hidden_size` {c.Hidden} is not divisible by `num_attention_heads` {c.Heads}");
         if (c.Heads % c.KvHeads != 0)
@@ -86,9 +91,8 @@ public static partial class ConfigLoader
         if (c.HyperLayers.Count == 0)
             warnings.Add($"{Path.GetFileName(path)}: `hyper_layers` is empty: images cannot influence the output");
 
-        foreach (var (name, id) in new[] { ("bos_token_id", c.BosTokenId) })
-            if (id is { } v && (v < 0 || v >= c.Vocab))
-                warnings.Add($"{Path.GetFileName(path)}: `{name}` {v} is outside the {c.Vocab} embedding rows");
+        if (c.BosTokenId is { } bos && (bos < 0 || bos >= c.Vocab))
+            warnings.Add($"{Path.GetFileName(path)}: `bos_token_id` {bos} is outside the {c.Vocab} embedding rows");
         foreach (int id in c.EosTokenIds ?? [])
             if (id < 0 || id >= c.Vocab)
                 warnings.Add($"{Path.GetFileName(path)}: `eos_token_id` {id} is outside the {c.Vocab} embedding rows");
@@ -107,6 +111,11 @@ public static partial class ConfigLoader
         Positive(path, p + "num_hidden_layers", v.Layers);
         Positive(path, p + "patch_size", v.PatchSize);
         Positive(path, p + "image_size", v.ImageSize);
+        AtMost(path, p + "hidden_size", v.Hidden, MaxWidth);
+        AtMost(path, p + "intermediate_size", v.Intermediate, MaxWidth);
+        AtMost(path, p + "num_attention_heads", v.Heads, MaxHeads);
+        AtMost(path, p + "num_hidden_layers", v.Layers, MaxLayers);
+        AtMost(path, p + "image_size", v.ImageSize, MaxImageSize);
         if (v.Hidden % v.Heads != 0)
             throw Field(path, p + "num_attention_heads",
                 $"`vision_config.hidden_size` {v.Hidden} is not divisible by `vision_config.num_attention_heads` {v.Heads}");
@@ -139,6 +148,14 @@ public static partial class ConfigLoader
                 ? "value of the wrong type or out of range" : e.Message.Split('\n')[0].Split(" Path:")[0];
             throw new CheckpointConfigException(path, $"invalid JSON{where}: {what}", e) { Field = e.Path?.TrimStart('$', '.') };
         }
+    }
+
+    // Sanity bounds far above any released model; they keep a hostile config from asking for billions of tensors.
+    private const int MaxWidth = 1 << 20, MaxLayers = 1024, MaxHeads = 1024, MaxVocab = 1 << 24, MaxImageSize = 16384;
+
+    private static void AtMost(string path, string field, int value, int max)
+    {
+        if (value > max) throw Field(path, field, $"`{field}` is {value}; more than {max} is not a plausible model");
     }
 
     private static void Positive(string path, string field, int value)

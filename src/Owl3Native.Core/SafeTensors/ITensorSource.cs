@@ -12,4 +12,7 @@ public interface ITensorSource
     /// <summary>A zero-copy view of one tensor.</summary>
     /// <exception cref="KeyNotFoundException">No such tensor.</exception>
     TensorView Get(string name);
+
+    /// <summary>The file holding <paramref name="name"/> (for error messages), or the source's main file.</summary>
+    string FileOf(string name);
 }

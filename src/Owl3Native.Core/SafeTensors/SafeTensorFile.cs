@@ -16,18 +16,29 @@ public sealed unsafe class SafeTensorFile : ITensorSource, IDisposable
     private byte* _base;
     private int _disposed;
 
-    private SafeTensorFile(string path, long fileLength, long dataStart, SafeTensorsHeader header)
+    private SafeTensorFile(string path, FileStream stream, long dataStart, SafeTensorsHeader header)
     {
         Path = path;
-        FileLength = fileLength;
+        FileLength = stream.Length;
         _dataStart = dataStart;
         Header = header;
         _byName = header.Tensors.ToDictionary(t => t.Name, StringComparer.Ordinal);
-        _map = MemoryMappedFile.CreateFromFile(path, FileMode.Open, mapName: null, capacity: 0, MemoryMappedFileAccess.Read);
-        _view = _map.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
-        byte* p = null;
-        _view.SafeMemoryMappedViewHandle.AcquirePointer(ref p);
-        _base = p + _view.PointerOffset;
+        try
+        {
+            // Map the very file that was validated (not the path again: it may have been replaced meanwhile).
+            _map = MemoryMappedFile.CreateFromFile(stream, mapName: null, capacity: 0, MemoryMappedFileAccess.Read, HandleInheritability.None, leaveOpen: false);
+            _view = _map.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
+            byte* p = null;
+            _view.SafeMemoryMappedViewHandle.AcquirePointer(ref p);
+            _base = p + _view.PointerOffset;
+        }
+        catch
+        {
+            _view?.Dispose();
+            _map?.Dispose();
+            stream.Dispose();
+            throw;
+        }
     }
 
     /// <summary>Full path of the file.</summary>
@@ -62,20 +73,23 @@ public sealed unsafe class SafeTensorFile : ITensorSource, IDisposable
         path = System.IO.Path.GetFullPath(path);
         if (!File.Exists(path))
             throw new CheckpointNotFoundException(path, "file not found");
-        SafeTensorsHeader header;
-        long length, dataStart;
-        using (var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read))
+        var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1);
+        try
         {
-            length = RandomAccess.GetLength(handle);
+            long length = stream.Length;
             Span<byte> first8 = stackalloc byte[8];
-            int got = length >= 8 ? RandomAccess.Read(handle, first8, 0) : 0;
+            int got = length >= 8 ? RandomAccess.Read(stream.SafeFileHandle, first8, 0) : 0;
             long n = SafeTensorsHeader.ValidateHeaderLength(path, first8[..got], length);
             var json = new byte[n];
-            ReadExactly(handle, json, 8);
-            dataStart = 8 + n;
-            header = SafeTensorsHeader.Parse(path, json, length - dataStart);
+            ReadExactly(stream.SafeFileHandle, json, 8);
+            var header = SafeTensorsHeader.Parse(path, json, length - 8 - n);
+            return new SafeTensorFile(path, stream, 8 + n, header);
         }
-        return new SafeTensorFile(path, length, dataStart, header);
+        catch
+        {
+            stream.Dispose();
+            throw;
+        }
     }
 
     private static void ReadExactly(Microsoft.Win32.SafeHandles.SafeFileHandle handle, Span<byte> buffer, long offset)
@@ -93,6 +107,9 @@ public sealed unsafe class SafeTensorFile : ITensorSource, IDisposable
     public bool TryGetInfo(string name, out TensorInfo info) => _byName.TryGetValue(name, out info!);
 
     /// <inheritdoc/>
+    public string FileOf(string name) => Path;
+
+    /// <inheritdoc/>
     public TensorView Get(string name)
     {
         if (!_byName.TryGetValue(name, out var info))
@@ -101,7 +118,10 @@ public sealed unsafe class SafeTensorFile : ITensorSource, IDisposable
         return new TensorView(this, info, _dataStart + info.DataBegin);
     }
 
-    /// <summary>Unmaps the file; views taken from it throw afterwards. Idempotent.</summary>
+    /// <summary>
+    /// Unmaps the file. Idempotent. Views taken from it throw on their next access, but spans and pointers already
+    /// obtained from a view must not outlive the file: whoever owns the file (the checkpoint) outlives every user.
+    /// </summary>
     public void Dispose()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;

@@ -30,6 +30,7 @@ public sealed class SafeTensorWriter
     /// <exception cref="ArgumentException">The name was added before.</exception>
     public void Add(string name, DType dtype, Shape shape, DataWriter write)
     {
+        if (name == "__metadata__") throw new ArgumentException("`__metadata__` is reserved for the header's metadata", nameof(name));
         if (!_names.Add(name)) throw new ArgumentException($"tensor `{name}` added twice", nameof(name));
         _tensors.Add((name, dtype, shape, checked(shape.ElementCount * dtype.SizeOf()), write));
     }

@@ -145,6 +145,9 @@ public sealed class ShardedSafeTensors : ITensorSource, IDisposable
     }
 
     /// <inheritdoc/>
+    public string FileOf(string name) => _owner.TryGetValue(name, out var shard) ? shard.Path : IndexPath;
+
+    /// <inheritdoc/>
     public TensorView Get(string name) =>
         _owner.TryGetValue(name, out var shard) ? shard.Get(name) : throw new KeyNotFoundException($"{IndexPath}: no tensor named `{name}`");
 

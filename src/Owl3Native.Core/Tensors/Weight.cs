@@ -32,6 +32,26 @@ public sealed unsafe class Weight
         Rows = Cols == 0 ? 0 : checked((int)(Shape.ElementCount / Cols));
     }
 
+    private Weight(Weight source, int rows, int cols)
+    {
+        _view = source._view;
+        _widened = source._widened;
+        Name = source.Name;
+        Shape = new Shape(rows, cols);
+        DType = source.DType;
+        Rows = rows;
+        Cols = cols;
+    }
+
+    /// <summary>
+    /// The same elements seen as a `[rows, cols]` matrix (no copy): a conv kernel `[out, c, kh, kw]` is the GEMM
+    /// weight `[out, c·kh·kw]`.
+    /// </summary>
+    /// <exception cref="ArgumentException">rows × cols differs from the element count.</exception>
+    public Weight AsMatrix(int rows, int cols) =>
+        (long)rows * cols == Length ? new Weight(this, rows, cols)
+            : throw new ArgumentException($"`{Name}` {Shape} has {Length} elements, not {rows}×{cols}");
+
     /// <summary>Checkpoint name.</summary>
     public string Name { get; }
 

@@ -47,25 +47,35 @@ public static class NativeLibraryResolver
         var dirs = new List<string>();
         if (Environment.GetEnvironmentVariable("CUDA_PATH") is { Length: > 0 } cudaPath)
             dirs.Add(Path.Combine(cudaPath, "lib64"));
-        if (Directory.Exists("/usr/local"))
-            dirs.AddRange(Directory.EnumerateDirectories("/usr/local", "cuda*").Order(StringComparer.Ordinal).Reverse().Select(d => Path.Combine(d, "lib64")));
+        dirs.AddRange(SafeEnumerate("/usr/local", "cuda*").Order(StringComparer.Ordinal).Reverse().Select(d => Path.Combine(d, "lib64")));
         if (Environment.GetEnvironmentVariable("LD_LIBRARY_PATH") is { Length: > 0 } ld)
             dirs.AddRange(ld.Split(':', StringSplitOptions.RemoveEmptyEntries));
         foreach (var root in PythonSitePackages())
         {
-            string nv = Path.Combine(root, "nvidia");
-            if (Directory.Exists(nv))
-                dirs.AddRange(Directory.EnumerateDirectories(nv).Select(d => Path.Combine(d, "lib")).Where(Directory.Exists));
+            dirs.AddRange(SafeEnumerate(Path.Combine(root, "nvidia"), "*").Select(d => Path.Combine(d, "lib")).Where(Directory.Exists));
         }
         return dirs.Distinct(StringComparer.Ordinal).ToArray();
+    }
+
+    /// <summary>Subfolders matching a pattern; an unreadable or missing folder yields none (probing must never throw).</summary>
+    private static string[] SafeEnumerate(string dir, string pattern)
+    {
+        try
+        {
+            return Directory.Exists(dir) ? Directory.GetDirectories(dir, pattern) : [];
+        }
+        catch (Exception e) when (e is UnauthorizedAccessException or IOException)
+        {
+            return [];
+        }
     }
 
     private static IEnumerable<string> PythonSitePackages()
     {
         foreach (var prefix in new[] { "/usr/lib", "/usr/local/lib", Environment.GetEnvironmentVariable("VIRTUAL_ENV") is { } venv ? Path.Combine(venv, "lib") : null })
         {
-            if (prefix is null || !Directory.Exists(prefix)) continue;
-            foreach (var py in Directory.EnumerateDirectories(prefix, "python3*"))
+            if (prefix is null) continue;
+            foreach (var py in SafeEnumerate(prefix, "python3*"))
                 foreach (var sub in new[] { "site-packages", "dist-packages" })
                     if (Directory.Exists(Path.Combine(py, sub))) yield return Path.Combine(py, sub);
         }

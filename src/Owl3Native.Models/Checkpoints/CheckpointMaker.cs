@@ -11,7 +11,8 @@ namespace Owl3Native.Models.Checkpoints;
 /// <param name="Shape">Sizes of a released checkpoint, or the goldens' tiny sizes.</param>
 /// <param name="Seed">Seed of the random weights; the same seed gives the same bytes.</param>
 /// <param name="Shards">1: one `model.safetensors`; more: shards plus `model.safetensors.index.json`.</param>
-public sealed record MakeTinyOptions(Owl3Variant Variant, ModelShape Shape = ModelShape.Tiny, ulong Seed = 0, int Shards = 1);
+/// <param name="Overwrite">Write into a folder that already holds files (checkpoint files in it are replaced).</param>
+public sealed record MakeTinyOptions(Owl3Variant Variant, ModelShape Shape = ModelShape.Tiny, ulong Seed = 0, int Shards = 1, bool Overwrite = false);
 
 /// <summary>
 /// Writes random-weight checkpoints in the exact real folder format: `config.json` with the real field names of
@@ -81,6 +82,8 @@ public static class CheckpointMaker
     public static IReadOnlyList<string> Write(string directory, MakeTinyOptions options)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(options.Shards, 1, nameof(options));
+        if (Directory.Exists(directory) && Directory.EnumerateFileSystemEntries(directory).Any() && !options.Overwrite)
+            throw new IOException($"{Path.GetFullPath(directory)}: folder is not empty; refusing to write a random checkpoint over it (use --force)");
         Directory.CreateDirectory(directory);
         var written = new List<string>();
         var configJson = BuildConfigJson(options.Variant, options.Shape);
@@ -164,7 +167,10 @@ public static class CheckpointMaker
             // Never leave a later shard empty: the last (shards - k) tensors go one per shard if needed.
             int target = (int)Math.Min(shards - 1, cumulative * shards / Math.Max(1, total));
             target = Math.Max(target, shards - (specs.Count - i));
-            if (i > 0) target = Math.Max(target, groups.FindLastIndex(g => g.Count > 0));
+            int last = groups.FindLastIndex(g => g.Count > 0);
+            if (i > 0) target = Math.Max(target, last);
+            target = Math.Min(target, last + 1); // never leave an empty shard behind
+
             groups[target].Add(specs[i]);
             cumulative += specs[i].Shape.ElementCount;
         }

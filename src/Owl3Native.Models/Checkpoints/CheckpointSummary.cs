@@ -144,7 +144,7 @@ public sealed record CheckpointSummary
             if (File.Exists(cfgPath))
             {
                 using var doc = JsonDocument.Parse(File.ReadAllBytes(cfgPath));
-                if (doc.RootElement.TryGetProperty("added_tokens_decoder", out var added) && added.ValueKind == JsonValueKind.Object)
+                if (doc.RootElement.ValueKind == JsonValueKind.Object && doc.RootElement.TryGetProperty("added_tokens_decoder", out var added) && added.ValueKind == JsonValueKind.Object)
                     foreach (var p in added.EnumerateObject())
                         if (long.TryParse(p.Name, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out long id)) ids.Add(id);
             }

@@ -87,6 +87,8 @@ public sealed class Owl3Checkpoint : IDisposable
     /// <exception cref="CheckpointFormatException">The weights disagree with the config.</exception>
     public static Owl3Checkpoint Open(string directory)
     {
+        if (string.IsNullOrWhiteSpace(directory))
+            throw new CheckpointNotFoundException("(empty path)", "no checkpoint folder given");
         directory = Path.GetFullPath(directory);
         if (!System.IO.Directory.Exists(directory))
             throw new CheckpointNotFoundException(directory, File.Exists(directory) ? "is a file; expected a checkpoint folder" : "folder not found");
@@ -101,7 +103,7 @@ public sealed class Owl3Checkpoint : IDisposable
         var (weights, owner, files) = OpenWeights(directory, warnings);
         try
         {
-            var detection = VariantDetector.Detect(config, weights, files[0]);
+            var detection = VariantDetector.Detect(config, weights, files.Count == 1 ? files[0] : Path.Combine(directory, IndexFile));
             warnings.AddRange(detection.Warnings);
             var manifest = WeightManifest.Build(config, detection.Variant, detection.Projector);
             var extras = CheckAgainstManifest(manifest, weights, config, warnings);
@@ -141,7 +143,7 @@ public sealed class Owl3Checkpoint : IDisposable
             if (!weights.TryGetInfo(spec.Name, out var info))
             {
                 if (spec.Role == WeightRole.Required)
-                    throw new CheckpointFormatException(Where(weights, spec.Name),
+                    throw new CheckpointFormatException(weights.FileOf(spec.Name),
                         $"missing tensor `{spec.Name}` (expected {spec.Shape} in BF16, F16 or F32)") { TensorName = spec.Name };
                 continue;
             }
@@ -150,10 +152,10 @@ public sealed class Owl3Checkpoint : IDisposable
             if (spec.Role == WeightRole.Required || (spec.Name == "language_model.lm_head.weight"))
             {
                 if (!shapeOk)
-                    throw new CheckpointFormatException(Where(weights, spec.Name),
+                    throw new CheckpointFormatException(weights.FileOf(spec.Name),
                         $"tensor `{spec.Name}` has shape {info.Shape}, expected {spec.Shape}") { TensorName = spec.Name };
                 if (!dtypeOk)
-                    throw new CheckpointFormatException(Where(weights, spec.Name),
+                    throw new CheckpointFormatException(weights.FileOf(spec.Name),
                         $"tensor `{spec.Name}` has dtype {info.DType.SafeTensorsName()}, expected BF16, F16 or F32") { TensorName = spec.Name };
             }
             else if (!shapeOk || !dtypeOk)
@@ -169,13 +171,6 @@ public sealed class Owl3Checkpoint : IDisposable
             warnings.Add($"{extras.Count} tensor(s) the model does not use: " + string.Join(", ", extras.Take(5).Select(e => $"`{e}`")) + (extras.Count > 5 ? ", ..." : ""));
         return extras;
     }
-
-    private static string Where(ITensorSource weights, string name) => weights switch
-    {
-        SafeTensorFile f => f.Path,
-        ShardedSafeTensors s => s.IndexPath,
-        _ => name,
-    };
 
     /// <summary>Unmaps the weights. Idempotent.</summary>
     public void Dispose() => _weightsOwner.Dispose();

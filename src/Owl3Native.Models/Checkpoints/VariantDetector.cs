@@ -71,6 +71,6 @@ public static partial class VariantDetector
 
     private static string Fmt(IEnumerable<int> xs) => "[" + string.Join(", ", xs) + "]";
 
-    [GeneratedRegex(@"^language_model\.model\.layers\.(\d+)\.self_attn\.(v_kv_proj\.weight|gate_proj\.0\.weight|gate)$")]
+    [GeneratedRegex(@"^language_model\.model\.layers\.([0-9]{1,9})\.self_attn\.(v_kv_proj\.weight|gate_proj\.0\.weight|gate)$")]
     private static partial Regex LayerKey();
 }

@@ -1,0 +1,132 @@
+using Owl3Native.Core.Backend;
+using Owl3Native.Core.Tensors;
+using Owl3Native.Models;
+using Owl3Native.Models.Owl3;
+
+namespace Owl3Native.Engine;
+
+/// <summary>One sequence's work in a step: the tokens to feed (a prefill chunk, or one decode token).</summary>
+public readonly record struct StepInput(SequenceState Sequence, int[] Tokens);
+
+/// <summary>
+/// Runs forward steps over the paged KV cache: admits sequences (encoding their images and computing visual K/V
+/// once), grows their block tables, feeds any mix of prefill chunks and decode tokens of several sequences in one
+/// batch (no padding), and frees their blocks. Chunked prefill uses absolute positions, so it equals a full pass.
+/// </summary>
+public sealed class ModelRunner : IDisposable
+{
+    private readonly Owl3Model _model;
+    private readonly KvCacheStorage _storage;
+    private int _nextId;
+
+    /// <summary>Creates a runner with a cache of <paramref name="numBlocks"/> blocks of <paramref name="blockSize"/> tokens.</summary>
+    public ModelRunner(Owl3Model model, int numBlocks, int blockSize = 16)
+    {
+        _model = model;
+        var c = model.Config;
+        _storage = model.Backend.CreateKvCache(c.Layers, numBlocks, blockSize, c.KvHeads, c.HeadDim);
+        Allocator = new BlockAllocator(numBlocks, blockSize);
+    }
+
+    /// <summary>The model.</summary>
+    public Owl3Model Model => _model;
+
+    /// <summary>The block allocator (counters for metrics and tests).</summary>
+    public BlockAllocator Allocator { get; }
+
+    /// <summary>
+    /// Admits a sequence. <paramref name="pixels"/> `[crops, 3, S, S]` (or null) are encoded now and turned into visual
+    /// K/V for every hyper layer; <paramref name="markerStarts"/> gives each crop's marker start s_j.
+    /// </summary>
+    public SequenceState Admit(Tensor? pixels, int[] markerStarts, ITrace? trace = null)
+    {
+        int crops = pixels?.Dim(0) ?? 0;
+        if (crops != markerStarts.Length)
+            throw new ArgumentException($"{markerStarts.Length} image marker(s) but {crops} crop(s) of pixels");
+        var visual = new VisualKv?[_model.Config.Layers];
+        if (crops > 0) visual = _model.PrepareVisual(_model.EncodeImages(pixels!, trace), markerStarts, trace);
+        return new SequenceState(new SequenceId(Interlocked.Increment(ref _nextId)), visual, markerStarts);
+    }
+
+    /// <summary>Admits a sequence from precomputed image embeddings `[crops·patches, hidden]`.</summary>
+    public SequenceState AdmitEmbeds(Tensor imageEmbeds, int[] markerStarts, ITrace? trace = null) =>
+        new(new SequenceId(Interlocked.Increment(ref _nextId)), _model.PrepareVisual(imageEmbeds, markerStarts, trace), markerStarts);
+
+    /// <summary>
+    /// Feeds each input's tokens and returns logits: all fed rows (<paramref name="allLogits"/>) or the last row of
+    /// each input, in input order. Blocks are reserved for the whole step before anything runs, so a step that does
+    /// not fit throws <see cref="KvCacheExhaustedException"/> and changes nothing.
+    /// </summary>
+    public Tensor Step(IReadOnlyList<StepInput> inputs, bool allLogits = false, ITrace? trace = null)
+    {
+        var reserved = Reserve(inputs);
+        var sequences = new List<AttentionSequence>(inputs.Count);
+        var ids = new List<int>();
+        foreach (var input in inputs)
+        {
+            var s = input.Sequence;
+            sequences.Add(new AttentionSequence(ids.Count, input.Tokens.Length, s.CachedLength, s.Blocks.Select(b => b.Value).ToArray(), s.Visual));
+            ids.AddRange(input.Tokens);
+        }
+        Tensor hidden;
+        try
+        {
+            hidden = _model.Forward(ids.ToArray(), new AttentionBatch(sequences, _storage), trace);
+        }
+        catch
+        {
+            foreach (var (seq, blocks) in reserved)
+            {
+                seq.Blocks.RemoveRange(seq.Blocks.Count - blocks.Length, blocks.Length);
+                Allocator.Free(blocks);
+            }
+            throw;
+        }
+        foreach (var input in inputs)
+        {
+            input.Sequence.Tokens.AddRange(input.Tokens);
+            input.Sequence.CachedLength += input.Tokens.Length;
+        }
+        if (allLogits) return _model.Logits(hidden);
+        var last = new Tensor(inputs.Count, hidden.Cols);
+        for (int i = 0; i < inputs.Count; i++)
+            hidden.Row(sequences[i].TokenStart + sequences[i].TokenCount - 1).CopyTo(last.Row(i));
+        return _model.Logits(last);
+    }
+
+    private List<(SequenceState, BlockId[])> Reserve(IReadOnlyList<StepInput> inputs)
+    {
+        var needs = new List<(SequenceState Seq, int Blocks)>();
+        foreach (var input in inputs)
+        {
+            var s = input.Sequence;
+            if (s.Released) throw new InvalidOperationException($"sequence {s.Id.Value} was released");
+            if (input.Tokens.Length == 0) throw new ArgumentException($"sequence {s.Id.Value}: a step needs at least one token");
+            if (needs.Any(n => n.Seq == s)) throw new ArgumentException($"sequence {s.Id.Value} appears twice in one step");
+            int needed = (s.CachedLength + input.Tokens.Length + Allocator.BlockSize - 1) / Allocator.BlockSize - s.Blocks.Count;
+            needs.Add((s, Math.Max(0, needed)));
+        }
+        int total = needs.Sum(n => n.Blocks);
+        if (total > Allocator.FreeBlocks) throw new KvCacheExhaustedException(total, Allocator.FreeBlocks, Allocator.BlockSize);
+        var reserved = new List<(SequenceState, BlockId[])>();
+        foreach (var (seq, count) in needs)
+        {
+            var blocks = Allocator.Allocate(count);
+            seq.Blocks.AddRange(blocks);
+            reserved.Add((seq, blocks));
+        }
+        return reserved;
+    }
+
+    /// <summary>Frees a sequence's blocks. Idempotent.</summary>
+    public void Release(SequenceState sequence)
+    {
+        if (sequence.Released) return;
+        sequence.Released = true;
+        Allocator.Free(sequence.Blocks);
+        sequence.Blocks.Clear();
+    }
+
+    /// <summary>Frees the cache storage.</summary>
+    public void Dispose() => _storage.Dispose();
+}
