@@ -19,7 +19,7 @@ internal static class Program
         new NotBuiltCommand("generate", "--model <dir> --prompt S [...]", "one-shot generation", "the CPU engine and processing (issues #3, #4)"),
         new NotBuiltCommand("chat", "--model <dir>", "interactive multi-turn chat", "the user surfaces (issue #7)"),
         new NotBuiltCommand("serve", "--model <dir> [--host H] [--port P]", "OpenAI-compatible server", "the user surfaces (issue #7)"),
-        new NotBuiltCommand("bench", "(--shape 1b|2b|7b | --model <dir>) [...]", "end-to-end benchmark", "the CPU engine (issue #3)"),
+        new BenchCommand(),
         new NotBuiltCommand("tokenize", "--model <dir> (--text S | --input F)", "Qwen2 tokenization", "processing (issue #4)"),
         new NotBuiltCommand("preprocess", "--model <dir> --image <path>", "image preprocessing", "processing (issue #4)"),
         new NotBuiltCommand("kernels", "[--arch sm_80,sm_90] [--json]", "compile every kernel through NVRTC", "the CUDA toolchain (issue #5)"),

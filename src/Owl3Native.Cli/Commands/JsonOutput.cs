@@ -12,6 +12,7 @@ namespace Owl3Native.Cli.Commands;
 [JsonSerializable(typeof(DoctorReport))]
 [JsonSerializable(typeof(ErrorDocument))]
 [JsonSerializable(typeof(VerifyReport))]
+[JsonSerializable(typeof(Owl3Native.Diagnostics.BenchResult))]
 internal sealed partial class JsonOutput : JsonSerializerContext
 {
     public static void Write<T>(Console console, T value, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> info) =>

@@ -18,8 +18,7 @@ public sealed partial class CpuBackend
         ParallelChunks(items, (s, e) =>
         {
             int r0 = s * RowsPerItem, r1 = Math.Min(outF, e * RowsPerItem);
-            if (w.DType == DType.BF16) CpuGemm.Block<Bf16Loader>(x.Data, tokens, x.Cols, w.Bf16, r0, r1, y.Data, outF, r0);
-            else CpuGemm.Block<F32Loader>(x.Data, tokens, x.Cols, w.F32, r0, r1, y.Data, outF, r0);
+            Gemm(x, w, r0, r1, y.Data, outF, r0);
         });
         if (bias is not null)
         {
@@ -58,9 +57,26 @@ public sealed partial class CpuBackend
         return y;
     }
 
-    private static unsafe void Block(Tensor x, Weight w, int r0, int r1, float[] y, int ldy)
+    private static void Block(Tensor x, Weight w, int r0, int r1, float[] y, int ldy) => Gemm(x, w, r0, r1, y, ldy, 0);
+
+    /// <summary>
+    /// Output rows [r0, r1) of x·Wᵀ into y (row stride ldy, first column yOffset). Four or more tokens: the panel kernel
+    /// (weights widened once per block); fewer: the dot kernel (decode is a weight-streaming GEMV).
+    /// </summary>
+    private static unsafe void Gemm(Tensor x, Weight w, int r0, int r1, float[] y, int ldy, int yOffset)
     {
-        if (w.DType == DType.BF16) CpuGemm.Block<Bf16Loader>(x.Data, x.Rows, x.Cols, w.Bf16, r0, r1, y, ldy, 0);
-        else CpuGemm.Block<F32Loader>(x.Data, x.Rows, x.Cols, w.F32, r0, r1, y, ldy, 0);
+        int tokens = x.Rows, k = x.Cols;
+        int panelRows = tokens >= 4 ? (r1 - r0) / CpuGemmPanel.Rows * CpuGemmPanel.Rows : 0;
+        if (panelRows > 0)
+        {
+            if (w.DType == DType.BF16) CpuGemmPanel.Block<Bf16Loader>(x.Data, tokens, k, w.Bf16, r0, panelRows / CpuGemmPanel.Rows, y, ldy, yOffset);
+            else CpuGemmPanel.Block<F32Loader>(x.Data, tokens, k, w.F32, r0, panelRows / CpuGemmPanel.Rows, y, ldy, yOffset);
+        }
+        if (r0 + panelRows < r1)
+        {
+            int start = r0 + panelRows;
+            if (w.DType == DType.BF16) CpuGemm.Block<Bf16Loader>(x.Data, tokens, k, w.Bf16, start, r1, y, ldy, yOffset + panelRows);
+            else CpuGemm.Block<F32Loader>(x.Data, tokens, k, w.F32, start, r1, y, ldy, yOffset + panelRows);
+        }
     }
 }

@@ -107,6 +107,21 @@ public static class CheckpointMaker
         return written;
     }
 
+    /// <summary>
+    /// Test hook: (re)writes random bf16 weights for <paramref name="config"/> as one `model.safetensors` in
+    /// <paramref name="directory"/>, replacing the weights there, so a test that edits `config.json` (head counts,
+    /// hyper layers, sizes) of a folder made by <see cref="Write"/> gets a consistent checkpoint. Same tensor set,
+    /// projector choice and initialisation as <see cref="Write"/>.
+    /// </summary>
+    /// <returns>The path of the weights file.</returns>
+    public static string WriteWeights(string directory, Owl3Config config, Owl3Variant variant, ulong seed)
+    {
+        var projector = variant == Owl3Variant.V241101 ? ProjectorKind.Mlp : ProjectorKind.Linear;
+        var specs = WeightManifest.Build(config, variant, projector).Specs
+            .Where(s => !(s.Name == "language_model.lm_head.weight" && config.TieWordEmbeddings)).ToList();
+        return WriteWeights(directory, specs, new MakeTinyOptions(variant, Seed: seed))[0];
+    }
+
     private static JsonObject BuildGenerationConfig(Owl3Variant variant, ModelShape shape)
     {
         if (shape == ModelShape.Tiny)

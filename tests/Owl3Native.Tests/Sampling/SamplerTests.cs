@@ -1,4 +1,5 @@
 using Owl3Native.Engine.Sampling;
+using Xunit;
 
 namespace Owl3Native.Tests.Sampling;
 

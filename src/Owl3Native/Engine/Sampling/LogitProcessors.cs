@@ -6,7 +6,7 @@ namespace Owl3Native.Engine.Sampling;
 /// The HuggingFace logits processors used by sampling, in float32 and in place on one row of logits (shape [vocab]).
 /// Each mirrors its transformers class; removed tokens become -inf like HF's <c>filter_value</c>.
 /// </summary>
-internal static class LogitProcessors
+internal static partial class LogitProcessors
 {
     /// <summary>NaN is never sampled: it becomes -inf, so it is neither a maximum nor a candidate.</summary>
     public static void ReplaceNaN(Span<float> logits)
@@ -47,7 +47,7 @@ internal static class LogitProcessors
 
     /// <summary>
     /// TopKLogitsWarper: remove <c>x &lt; kth</c>, where kth is the k-th largest value counting duplicates, so ties
-    /// with the k-th value stay. A size-k min-heap finds kth in O(vocab log k).
+    /// with the k-th value stay. kth comes from an O(vocab) radix select, as in torch.topk's CUDA kernel.
     /// </summary>
     public static void ApplyTopK(Span<float> logits, int topK)
     {
@@ -57,86 +57,45 @@ internal static class LogitProcessors
             if (logits[i] < kth) logits[i] = float.NegativeInfinity;
     }
 
-    /// <summary>
-    /// TopPLogitsWarper on fixed-point weights. In ascending (logit, token id) order, a token is removed while the
-    /// inclusive cumulative weight is ≤ (1 - topP)·total; the last (largest) token always stays (min_tokens_to_keep = 1).
-    /// The comparison is exact: with T = (1 - topP)·2^24 (an integer, as every 1f - topP is a multiple of 2^-24),
-    /// cum/total ≤ T/2^24 ⇔ cum ≤ floor(T·total / 2^24). Zero-weight tokens add nothing to any prefix and can
-    /// never be drawn, so only positive weights are sorted. Returns the new total.
-    /// </summary>
-    public static ulong ApplyTopP(Span<float> logits, Span<ulong> weights, ulong total, float topP)
-    {
-        if (topP >= 1f) return total;
-        ulong threshold = Sampler.MulFraction24((ulong)((1f - topP) * (1 << Philox.UniformBits)), total);
-
-        int candidates = 0;
-        foreach (ulong w in weights) if (w != 0) candidates++;
-        ulong[] rented = ArrayPool<ulong>.Shared.Rent(candidates);
-        try
-        {
-            Span<ulong> keys = rented.AsSpan(0, candidates); // (order-preserving logit bits << 32) | token id
-            for (int i = 0, c = 0; i < weights.Length; i++)
-                if (weights[i] != 0) keys[c++] = ((ulong)OrderedBits(logits[i]) << 32) | (uint)i;
-            keys.Sort();
-
-            ulong cumulative = 0, removed = 0;
-            for (int s = 0; s < keys.Length - 1; s++)
-            {
-                int token = (int)(uint)keys[s];
-                cumulative += weights[token];
-                if (cumulative > threshold) break;
-                removed += weights[token];
-                weights[token] = 0;
-                logits[token] = float.NegativeInfinity;
-            }
-            return total - removed;
-        }
-        finally
-        {
-            ArrayPool<ulong>.Shared.Return(rented);
-        }
-    }
-
-    /// <summary>k-th largest value of <paramref name="values"/> (1 ≤ k ≤ length), duplicates counted.</summary>
+    /// <summary>k-th largest value of <paramref name="values"/> (1 ≤ k ≤ length, no NaN), duplicates counted.</summary>
     internal static float KthLargest(ReadOnlySpan<float> values, int k)
     {
-        float[] rented = ArrayPool<float>.Shared.Rent(k);
+        // Radix select on order-preserving keys, most significant byte first: each pass counts one byte of the keys
+        // that share the bytes fixed so far, picks the byte holding the k-th largest and keeps only those keys.
+        uint[] rented = ArrayPool<uint>.Shared.Rent(values.Length);
         try
         {
-            Span<float> heap = rented.AsSpan(0, k); // min-heap of the k largest seen so far; heap[0] is the k-th
-            values[..k].CopyTo(heap);
-            for (int i = k / 2 - 1; i >= 0; i--) SiftDown(heap, i);
-            foreach (float x in values[k..])
+            Span<uint> keys = rented.AsSpan(0, values.Length);
+            for (int i = 0; i < values.Length; i++) keys[i] = OrderedBits(values[i]);
+            Span<int> counts = stackalloc int[256];
+            uint prefix = 0;
+            for (int shift = 24; ; shift -= 8)
             {
-                if (x <= heap[0]) continue;
-                heap[0] = x;
-                SiftDown(heap, 0);
+                counts.Clear();
+                foreach (uint key in keys) counts[(int)(key >> shift) & 0xFF]++;
+                int digit = 255;
+                for (; digit > 0 && counts[digit] < k; digit--) k -= counts[digit];
+                prefix |= (uint)digit << shift;
+                if (shift == 0) return FromOrderedBits(prefix);
+
+                int kept = 0;
+                foreach (uint key in keys) if (((int)(key >> shift) & 0xFF) == digit) keys[kept++] = key;
+                keys = keys[..kept];
             }
-            return heap[0];
         }
         finally
         {
-            ArrayPool<float>.Shared.Return(rented);
-        }
-    }
-
-    private static void SiftDown(Span<float> heap, int i)
-    {
-        while (true)
-        {
-            int smallest = i, left = 2 * i + 1, right = left + 1;
-            if (left < heap.Length && heap[left] < heap[smallest]) smallest = left;
-            if (right < heap.Length && heap[right] < heap[smallest]) smallest = right;
-            if (smallest == i) return;
-            (heap[i], heap[smallest]) = (heap[smallest], heap[i]);
-            i = smallest;
+            ArrayPool<uint>.Shared.Return(rented);
         }
     }
 
     /// <summary>Maps a float to a uint with the same order (-0 and +0 equal, as float comparison has them).</summary>
     internal static uint OrderedBits(float x)
     {
-        uint bits = BitConverter.SingleToUInt32Bits(x == 0f ? 0f : x);
-        return (bits & 0x8000_0000u) != 0 ? ~bits : bits | 0x8000_0000u;
+        uint bits = BitConverter.SingleToUInt32Bits(x + 0f);         // -0 + 0 = +0 in IEEE round-to-nearest
+        return bits ^ ((uint)((int)bits >> 31) | 0x8000_0000u);      // negative: flip all bits; positive: flip the sign
     }
+
+    private static float FromOrderedBits(uint key) =>
+        BitConverter.UInt32BitsToSingle((key & 0x8000_0000u) != 0 ? key & 0x7FFF_FFFFu : ~key);
 }

@@ -31,8 +31,12 @@ namespace Owl3Native.Engine.Sampling;
 /// </list>
 /// The walk uses a strict "&gt;" so that a weight-0 token is never drawn (u = 0 would otherwise select it), which
 /// makes P(i) = w_i / W up to u's 2^-24 grid. Because target ≤ W - 1 exactly, the walk always ends on a kept
-/// token; the fallback to the last kept token only guards the invariant. The deviation from transformers is confined
-/// to ties at float32 rounding level: HF rounds its float softmax and cumsum, this sampler does not.
+/// token; the fallback to the last kept token only guards the invariant.
+/// <para>Against transformers, only float32 rounding differs: HF rounds its softmax and cumsum, while here the
+/// weights carry exp's few-ulp error and a 2^-40 floor (tokens below e^-27.7 of the maximum weigh 0) and every sum
+/// is exact. The CUDA kernel reproduces the token when it evaluates the same float32 operations with IEEE rounding
+/// (no fast-math, no flush-to-zero, no FMA contraction outside <see cref="FixedPointSoftmax"/>'s explicit ones) and
+/// the same integer rules; how it orders sums, selects the k-th value or sorts is free.</para>
 /// </remarks>
 public static class Sampler
 {

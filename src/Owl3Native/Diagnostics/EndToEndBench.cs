@@ -1,0 +1,122 @@
+using System.Diagnostics;
+using Owl3Native.Core.Cpu;
+using Owl3Native.Core.Tensors;
+using Owl3Native.Engine;
+using Owl3Native.Models.Checkpoints;
+using Owl3Native.Models.Owl3;
+
+namespace Owl3Native.Diagnostics;
+
+/// <summary>Settings of `owl3 bench`.</summary>
+public sealed record BenchSettings(int Batch = 1, int PromptTokens = 128, int NewTokens = 64, int Images = 0, int Threads = 0, bool VisionCrop = true, ulong Seed = 1);
+
+/// <summary>Figures of one `owl3 bench` run (JSON keys of ../shared/CLI.md).</summary>
+public sealed record BenchResult(
+    string Model, string Variant, string Device, int Threads, int Batch, int PromptTokens, int NewTokens, int Images,
+    double DecodeTokS, double PrefillTokS, double TtftMs, double? VisionMsPerCrop, double PeakHostMb, double PeakDeviceMb,
+    double WeightGbPerDecodeStep, double DecodeWeightGbS, string Machine, string Runtime);
+
+/// <summary>
+/// End-to-end timing on random prompts: vision encode of one crop, prefill (chunked, all prompts), and decode steps
+/// only (greedy, every sequence of the batch advancing together). Decode figures exclude prefill and vision.
+/// </summary>
+public static class EndToEndBench
+{
+    /// <summary>Runs the benchmark on an opened checkpoint (CPU backend).</summary>
+    public static BenchResult Run(Owl3Checkpoint checkpoint, BenchSettings s, Action<string>? log = null)
+    {
+        var backend = new CpuBackend(s.Threads);
+        var model = new Owl3Model(checkpoint, backend);
+        var c = model.Config;
+        var rng = new Random((int)s.Seed);
+        int crop = c.Vision.ImageSize;
+
+        double? visionMs = null;
+        Tensor? onePixelCrop = null;
+        if (s.VisionCrop || s.Images > 0)
+        {
+            onePixelCrop = RandomPixels(rng, 1, crop);
+            model.EncodeImages(onePixelCrop); // warm-up: JIT and first touch of the mapped vision weights
+            var sw = Stopwatch.StartNew();
+            model.EncodeImages(onePixelCrop);
+            visionMs = sw.Elapsed.TotalMilliseconds;
+            log?.Invoke($"vision: {visionMs:F0} ms per crop");
+        }
+
+        int blockSize = 16;
+        int perSeq = (s.PromptTokens + s.NewTokens) / blockSize + 2;
+        using var runner = new ModelRunner(model, perSeq * s.Batch + 1, blockSize);
+
+        // Warm-up decode path on a throwaway sequence (JIT, page-in of every weight).
+        var warm = runner.Admit(null, []);
+        runner.Step([new StepInput(warm, RandomTokens(rng, Math.Min(8, s.PromptTokens), c.Vocab))]);
+        runner.Step([new StepInput(warm, [1])]);
+        runner.Release(warm);
+
+        var sequences = new List<SequenceState>();
+        var sw2 = Stopwatch.StartNew();
+        var last = new List<float[]>();
+        for (int b = 0; b < s.Batch; b++)
+        {
+            int[] prompt = RandomTokens(rng, s.PromptTokens, c.Vocab);
+            int[] starts = Enumerable.Range(0, s.Images).Select(j => Math.Min(s.PromptTokens - 1, 2 + j * 8)).ToArray();
+            var seq = runner.Admit(s.Images > 0 ? RandomPixels(rng, s.Images, crop) : null, starts);
+            sequences.Add(seq);
+            last.Add(runner.Step([new StepInput(seq, prompt)]).Row(0).ToArray());
+        }
+        double prefillMs = sw2.Elapsed.TotalMilliseconds;
+        int[] next = last.Select(l => Argmax(l)).ToArray();
+        double ttftMs = prefillMs / s.Batch;
+        log?.Invoke($"prefill: {s.Batch}×{s.PromptTokens} tokens in {prefillMs:F0} ms");
+
+        var sw3 = Stopwatch.StartNew();
+        for (int step = 0; step < s.NewTokens; step++)
+        {
+            var logits = runner.Step(sequences.Select((q, i) => new StepInput(q, [next[i]])).ToArray());
+            for (int i = 0; i < next.Length; i++) next[i] = Argmax(logits.Row(i));
+        }
+        double decodeMs = sw3.Elapsed.TotalMilliseconds;
+        foreach (var q in sequences) runner.Release(q);
+
+        double decodeTokS = s.Batch * s.NewTokens / (decodeMs / 1000);
+        double weightGb = DecodeWeightBytes(checkpoint) / 1e9;
+        return new BenchResult(
+            checkpoint.Directory, checkpoint.Variant.Tag(), "cpu", backend.Threads, s.Batch, s.PromptTokens, s.NewTokens, s.Images,
+            decodeTokS, s.Batch * s.PromptTokens / (prefillMs / 1000), ttftMs, visionMs,
+            Process.GetCurrentProcess().PeakWorkingSet64 / 1e6, 0,
+            weightGb, weightGb * (s.NewTokens / (decodeMs / 1000)),
+            $"{Environment.ProcessorCount} cores, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}",
+            System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription);
+    }
+
+    /// <summary>Bytes of LLM weights one decode step streams: every decoder weight, the final norm and lm_head (not the embedding gather).</summary>
+    public static long DecodeWeightBytes(Owl3Checkpoint checkpoint)
+    {
+        long bytes = 0;
+        foreach (var name in checkpoint.Weights.Names)
+        {
+            if (!name.StartsWith("language_model.", StringComparison.Ordinal) || name.Contains("v_kv_proj", StringComparison.Ordinal)) continue;
+            if (name.EndsWith("embed_tokens.weight", StringComparison.Ordinal) && !checkpoint.Config.TieWordEmbeddings) continue;
+            if (name.EndsWith("lm_head.weight", StringComparison.Ordinal) && checkpoint.Config.TieWordEmbeddings) continue;
+            checkpoint.Weights.TryGetInfo(name, out var info);
+            bytes += info.ByteLength;
+        }
+        return bytes;
+    }
+
+    private static int[] RandomTokens(Random rng, int n, int vocab) => Enumerable.Range(0, n).Select(_ => rng.Next(1, Math.Min(vocab, 150000))).ToArray();
+
+    private static Tensor RandomPixels(Random rng, int crops, int size)
+    {
+        var t = new Tensor(crops, 3, size, size);
+        for (int i = 0; i < t.Length; i++) t.Data[i] = (float)(rng.NextDouble() * 2 - 1);
+        return t;
+    }
+
+    private static int Argmax(ReadOnlySpan<float> x)
+    {
+        int best = 0;
+        for (int i = 1; i < x.Length; i++) if (x[i] > x[best]) best = i;
+        return best;
+    }
+}
