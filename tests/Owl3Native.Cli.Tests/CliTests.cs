@@ -130,7 +130,6 @@ public sealed class CliTests
 
     [Theory]
     [InlineData("generate", "--model", "x", "--prompt", "hi")]
-    [InlineData("verify", "--model", "x", "--golden", "y")]
     [InlineData("kernels")]
     public void Commands_not_built_yet_say_so_and_exit_1(params string[] args)
     {
@@ -158,5 +157,34 @@ public sealed class CliTests
         Assert.Contains("making a tiny random-weight checkpoint", r.Out);
         Assert.Contains("variant       241101", r.Out);
         Assert.Contains("Not built yet", r.Out);
+    }
+
+    [Theory]
+    [InlineData("tiny-a")]
+    [InlineData("tiny-c")]
+    public void Verify_passes_on_the_goldens_and_dumps_what_it_compared(string golden)
+    {
+        using var dir = new TempDirectory();
+        string dump = Path.Combine(dir.Path, "dump.safetensors");
+        var r = CliRunner.Run("verify", "--model", SharedData.Golden(golden), "--golden", SharedData.Golden(golden), "--dump", dump);
+        Assert.Equal(0, r.ExitCode);
+        Assert.Contains(" 0 failed", r.Out);
+        using var file = Owl3Native.Core.SafeTensors.SafeTensorFile.Open(dump);
+        using var g = Owl3Native.Core.SafeTensors.SafeTensorFile.Open(Path.Combine(SharedData.Golden(golden), "golden.safetensors"));
+        foreach (var name in file.Names)
+        {
+            Assert.Equal(g.Get(name).Shape, file.Get(name).Shape);
+            Assert.Equal(g.Get(name).DType == Owl3Native.Core.Tensors.DType.I64 ? Owl3Native.Core.Tensors.DType.I64 : Owl3Native.Core.Tensors.DType.F32, file.Get(name).DType);
+        }
+        Assert.Contains("case.one_image.logits", file.Names);
+    }
+
+    [Fact]
+    public void Verify_of_a_mismatched_golden_exits_1()
+    {
+        var r = CliRunner.Run("verify", "--model", SharedData.Golden("tiny-c"), "--golden", SharedData.Golden("tiny-a"), "--json");
+        Assert.Equal(1, r.ExitCode);
+        using var doc = JsonDocument.Parse(r.Out);
+        Assert.True(doc.RootElement.GetProperty("failed").GetInt32() > 0);
     }
 }

@@ -19,12 +19,17 @@ public enum FinishReason
 /// <param name="StopTokenIds">Terminators (from generation_config.json, else the tokenizer's end tokens).</param>
 /// <param name="StopStrings">Stop when the decoded new text contains one of these (needs <paramref name="Decode"/>).</param>
 /// <param name="Decode">Detokenizes new tokens for stop strings (null: stop strings unsupported).</param>
+/// <param name="Stream">
+/// Which random stream of the seed to draw from (the Philox counter's sequence word): 0 by default, so a seed alone
+/// decides the tokens whatever else runs in the batch; give n choices of one request streams 0..n−1.
+/// </param>
 public sealed record GenerationOptions(
     int MaxNewTokens,
     SamplingParams Sampling,
     IReadOnlyCollection<int> StopTokenIds,
     IReadOnlyList<string>? StopStrings = null,
-    Func<IReadOnlyList<int>, string>? Decode = null);
+    Func<IReadOnlyList<int>, string>? Decode = null,
+    ulong Stream = 0);
 
 /// <summary>A finished sequence: its new tokens (a terminator that stopped it is included) and why it stopped.</summary>
 public sealed record GenerationResult(SequenceId Id, IReadOnlyList<int> Tokens, FinishReason Reason, int PromptTokens);

@@ -56,7 +56,7 @@ public sealed class Generator(ModelRunner runner, int prefillChunk = 512)
                     var s = states[i];
                     if (s.Done is not null) continue;
                     if (cancellation.IsCancellationRequested) { Finish(i, FinishReason.Cancelled); continue; }
-                    int token = Sampler.Sample(s.Logits, s.Seq.Tokens.ToArray(), s.Req.Options.Sampling, (ulong)s.Seq.Id.Value, s.New.Count);
+                    int token = Sampler.Sample(s.Logits, s.Seq.Tokens.ToArray(), s.Req.Options.Sampling, s.Req.Options.Stream, s.New.Count);
                     s.New.Add(token);
                     onToken?.Invoke(new GeneratedToken(i, token, s.New.Count - 1));
                     var reason = StopReason(s.Req.Options, s.New, s.Seq.CachedLength + 1 >= maxContext);

@@ -31,6 +31,9 @@ public sealed class ModelRunner : IDisposable
     /// <summary>The model.</summary>
     public Owl3Model Model => _model;
 
+    /// <summary>The cache storage (tests poison unused slots through it).</summary>
+    internal KvCacheStorage Storage => _storage;
+
     /// <summary>The block allocator (counters for metrics and tests).</summary>
     public BlockAllocator Allocator { get; }
 

@@ -24,7 +24,9 @@ public sealed class LogitProcessorTests
     public void Kth_largest_counts_duplicates(int k)
     {
         var rng = new Random(k);
-        float[] x = Enumerable.Range(0, 1000).Select(_ => (float)rng.Next(-20, 20)).ToArray(); // many duplicates
+        float[] x = Enumerable.Range(0, 1000).Select(_ => rng.Next(-20, 20) / 8f).ToArray(); // many duplicates
+        for (int i = 0; i < 30; i++) x[rng.Next(x.Length)] = float.NegativeInfinity;
+        x[rng.Next(x.Length)] = -0f;
         Assert.Equal(x.OrderDescending().ElementAt(k - 1), LogitProcessors.KthLargest(x, k));
     }
 }
