@@ -72,6 +72,33 @@ public sealed class CpuOpsTests : IDisposable
         ReferenceAssert.NmseBelow(y.Data, expected, NmseBound, $"SwiGlu {dtype} [{rows}×{hidden}] → {intermediate}");
     }
 
+    [Theory]
+    [InlineData(DType.BF16)]
+    [InlineData(DType.F32)]
+    public void Embedding_and_row_adds_are_exact(DType dtype)
+    {
+        var rng = new Random(4);
+        var (table, tableRef) = MakeWeight(dtype, rng, 11, 13);                          // [vocab, hidden]
+        int[] ids = [10, 0, 3, 3, 7];
+
+        var x = _cpu.Embedding(table, ids);
+        var expected = ids.SelectMany(id => tableRef.AsSpan(id * 13, 13).ToArray()).ToArray();
+        ReferenceAssert.Identical(x.Data, expected, "embedding rows");
+
+        // Position embeddings of stacked crops: row r gets table row r mod rows (exact fp32 adds).
+        var y = RandomTensor(rng, [2 * 11 + 3, 13]);
+        var before = (float[])y.Data.Clone();
+        _cpu.AddRowsInPlace(y, table);
+        var sum = new float[y.Length];
+        for (int r = 0; r < y.Rows; r++)
+            for (int i = 0; i < 13; i++) sum[r * 13 + i] = before[r * 13 + i] + tableRef[(r % 11) * 13 + i];
+        ReferenceAssert.Identical(y.Data, sum, "AddRowsInPlace");
+
+        var z = Copy(y);
+        _cpu.AddInPlace(z, y);
+        ReferenceAssert.Identical(z.Data, [.. y.Data.Select(v => v + v)], "AddInPlace");
+    }
+
     // ---- Norms ----------------------------------------------------------------------------------------------------
 
     [Theory]
@@ -103,7 +130,10 @@ public sealed class CpuOpsTests : IDisposable
         var rng = new Random(rows * 37 + cols);
         var x = RandomTensor(rng, [rows, cols]);
         ScaleRows(x);
-        for (int i = 0; i < cols; i++) x.Row(0)[i] += 100;   // a large mean over a small spread: variance by cancellation
+        // The last row sits on a mean 50× its spread (variance by cancellation). Much larger ratios exceed what fp32 can
+        // give: the op rounds the mean to fp32 before subtracting, an error of ulp(mean)/spread (≈ 0.4 % at 1e5).
+        float offset = 50 * MathF.Pow(10, (rows - 1) % 7 - 3);
+        foreach (ref float v in x.Row(rows - 1)) v += offset;
         var (w, wRef) = MakeWeight(DType.F32, rng, cols);
         var (b, bRef) = MakeWeight(DType.BF16, rng, cols);
 
@@ -140,6 +170,23 @@ public sealed class CpuOpsTests : IDisposable
     }
 
     [Theory]
+    [InlineData(Activation.GeluErf, -6f)]
+    [InlineData(Activation.Sigmoid, -30f)]
+    public void Activation_stays_relatively_accurate_in_the_negative_tail(Activation op, float from)
+    {
+        // Tiny outputs must be relatively exact, not merely within 1e-5 of zero. GELU-erf evaluates 1 + erf in double, so
+        // it is relatively exact while erfc ≫ 1e-16 (z ≥ −6: erfc ≥ 2e-9; beyond that fp32 PyTorch returns 0 anyway);
+        // sigmoid has no cancellation at all. GELU-tanh is excluded: 1 + tanh cancels in fp32, in PyTorch as here.
+        int n = (int)(-from * 100) + 1;
+        var x = new Tensor(n);
+        for (int i = 0; i < n; i++) x.Data[i] = from + i * 0.01f;
+        var input = NaiveOps.ToDouble(x.Data);
+        if (op == Activation.GeluErf) _cpu.GeluErfInPlace(x); else _cpu.SigmoidInPlace(x);
+        var expected = NaiveOps.Map(input, op == Activation.GeluErf ? NaiveOps.GeluErf : NaiveOps.Sigmoid);
+        ReferenceAssert.MaxRelBelow(x.Data, expected, RelBound, floor: 1e-300, $"{op} on [{from}, 0]");
+    }
+
+    [Theory]
     [InlineData(0.0, 0.0)]
     [InlineData(0.1, 0.1124629160182849)]
     [InlineData(0.5, 0.5204998778130465)]
@@ -154,6 +201,17 @@ public sealed class CpuOpsTests : IDisposable
         Assert.True(Math.Abs(NaiveOps.Erf(x) - erf) <= 1e-12, $"erf({x}) = {NaiveOps.Erf(x):R}, expected {erf:R}");
         Assert.Equal(-NaiveOps.Erf(x), NaiveOps.Erf(-x));
     }
+
+    [Theory]
+    [InlineData(0.1, 0.8875370839817152)]
+    [InlineData(0.5, 0.4795001221869535)]
+    [InlineData(1.0, 0.15729920705028513)]
+    [InlineData(3.0, 2.2090496998585438e-05)]
+    [InlineData(5.0, 1.5374597944280351e-12)]
+    [InlineData(5.657, 1.2421110592263414e-15)]
+    [InlineData(10.0, 2.088487583762545e-45)]
+    public void Naive_erfc_is_relatively_accurate_to_1e_12(double x, double erfc) =>
+        Assert.True(Math.Abs(NaiveOps.Erfc(x) / erfc - 1) <= 1e-12, $"erfc({x}) = {NaiveOps.Erfc(x):R}, expected {erfc:R}");
 
     // ---- RoPE -----------------------------------------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ public sealed record BenchSettings(int Batch = 1, int PromptTokens = 128, int Ne
 public sealed record BenchResult(
     string Model, string Variant, string Device, int Threads, int Batch, int PromptTokens, int NewTokens, int Images,
     double DecodeTokS, double PrefillTokS, double TtftMs, double? VisionMsPerCrop, double PeakHostMb, double PeakDeviceMb,
-    double WeightGbPerDecodeStep, double DecodeWeightGbS, string Machine, string Runtime);
+    double WeightGbPerDecodeStep, double DecodeWeightGbS, double MemcpyGbS, string Machine, string Runtime);
 
 /// <summary>
 /// End-to-end timing on random prompts: vision encode of one crop, prefill (chunked, all prompts), and decode steps
@@ -84,7 +84,7 @@ public static class EndToEndBench
             checkpoint.Directory, checkpoint.Variant.Tag(), "cpu", backend.Threads, s.Batch, s.PromptTokens, s.NewTokens, s.Images,
             decodeTokS, s.Batch * s.PromptTokens / (prefillMs / 1000), ttftMs, visionMs,
             Process.GetCurrentProcess().PeakWorkingSet64 / 1e6, 0,
-            weightGb, weightGb * (s.NewTokens / (decodeMs / 1000)),
+            weightGb, weightGb * (s.NewTokens / (decodeMs / 1000)), MemcpyBandwidth(backend.Threads),
             $"{Environment.ProcessorCount} cores, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}",
             System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription);
     }
@@ -102,6 +102,31 @@ public static class EndToEndBench
             bytes += info.ByteLength;
         }
         return bytes;
+    }
+
+    /// <summary>
+    /// Memory-copy bandwidth with the same thread count: each thread copies its half of a 512 MiB buffer (far beyond
+    /// the caches); GB/s counts bytes read (as the weight-streaming figure does), best of 5.
+    /// </summary>
+    public static double MemcpyBandwidth(int threads)
+    {
+        const int bytes = 512 << 20;
+        var src = GC.AllocateUninitializedArray<byte>(bytes);
+        var dst = GC.AllocateUninitializedArray<byte>(bytes);
+        Array.Fill(src, (byte)1);
+        Array.Fill(dst, (byte)2);
+        double best = 0;
+        for (int rep = 0; rep < 5; rep++)
+        {
+            var sw = Stopwatch.StartNew();
+            Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, t =>
+            {
+                int start = (int)((long)bytes * t / threads), end = (int)((long)bytes * (t + 1) / threads);
+                src.AsSpan(start, end - start).CopyTo(dst.AsSpan(start, end - start));
+            });
+            best = Math.Max(best, bytes / sw.Elapsed.TotalSeconds / 1e9);
+        }
+        return best;
     }
 
     private static int[] RandomTokens(Random rng, int n, int vocab) => Enumerable.Range(0, n).Select(_ => rng.Next(1, Math.Min(vocab, 150000))).ToArray();
