@@ -68,7 +68,7 @@ internal sealed class BenchCommand : Command
         {
             var o = console.Out;
             o.WriteLine($"model         {result.Model} ({result.Variant}), {result.Device}, {result.Threads} threads");
-            o.WriteLine($"decode        {result.DecodeTokS:F2} tok/s (batch {result.Batch}, {result.NewTokens} steps); weights {result.WeightGbPerDecodeStep:F2} GB/step = {result.DecodeWeightGbS:F1} GB/s (memcpy {result.MemcpyGbS:F1} GB/s)");
+            o.WriteLine($"decode        {result.DecodeTokS:F2} tok/s (batch {result.Batch}, {result.NewTokens} steps); weights {result.WeightGbPerDecodeStep:F2} GB/step = {result.DecodeWeightGbS:F1} GB/s (memcpy {result.MemcpyGbS:F1} GB/s copied, read stream {result.MemoryReadGbS:F1} GB/s)");
             o.WriteLine($"prefill       {result.PrefillTokS:F1} tok/s ({result.PromptTokens} tokens), ttft {result.TtftMs:F0} ms");
             o.WriteLine($"vision        {(result.VisionMsPerCrop is { } vm ? $"{vm:F0} ms per crop" : "not measured")}");
             o.WriteLine($"peak host     {result.PeakHostMb:F0} MB");

@@ -18,6 +18,12 @@ public interface IBackend
     /// <summary>`x·wᵀ + b`: `[rows, in]` × `[out, in]` → `[rows, out]`.</summary>
     Tensor Linear(Tensor x, Weight w, Weight? bias = null);
 
+    /// <summary>
+    /// Several projections of the same input in one pass (q/k/v): one parallel sweep over all their rows, the separate
+    /// mapped weights read in place (no concatenated copy). Returns one `[rows, out_i]` tensor per weight.
+    /// </summary>
+    Tensor[] LinearMany(Tensor x, IReadOnlyList<Weight> weights, IReadOnlyList<Weight?> biases);
+
     /// <summary>SwiGLU on the fly: `silu(x·gateᵀ) ⊙ (x·upᵀ)` → `[rows, intermediate]`, reading both weights in one pass.</summary>
     Tensor SwiGlu(Tensor x, Weight gate, Weight up);
 

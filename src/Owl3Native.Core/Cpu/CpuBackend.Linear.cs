@@ -29,6 +29,39 @@ public sealed partial class CpuBackend
     }
 
     /// <inheritdoc/>
+    public Tensor[] LinearMany(Tensor x, IReadOnlyList<Weight> weights, IReadOnlyList<Weight?> biases)
+    {
+        if (weights.Count != biases.Count) throw new ArgumentException("one bias slot per weight");
+        var outputs = new Tensor[weights.Count];
+        var firstItem = new int[weights.Count + 1];
+        for (int i = 0; i < weights.Count; i++)
+        {
+            var w = weights[i];
+            if (x.Cols != w.Cols) throw new ArgumentException($"LinearMany: input rows have {x.Cols} features, `{w.Name}` expects {w.Cols}");
+            if (biases[i] is { } b && b.Length != w.Rows) throw new ArgumentException($"`{b.Name}` has {b.Length} elements, `{w.Name}` has {w.Rows} rows");
+            outputs[i] = new Tensor(x.Rows, w.Rows);
+            firstItem[i + 1] = firstItem[i] + (w.Rows + RowsPerItem - 1) / RowsPerItem;
+        }
+        ParallelChunks(firstItem[^1], (s, e) =>
+        {
+            for (int item = s; item < e; item++)
+            {
+                int i = Array.FindLastIndex(firstItem, f => f <= item);
+                var w = weights[i];
+                int r0 = (item - firstItem[i]) * RowsPerItem, r1 = Math.Min(w.Rows, r0 + RowsPerItem);
+                Gemm(x, w, r0, r1, outputs[i].Data, w.Rows, r0);
+            }
+        });
+        for (int i = 0; i < weights.Count; i++)
+            if (biases[i] is { } bias)
+            {
+                float[] b = bias.ToArray();
+                for (int t = 0; t < x.Rows; t++) System.Numerics.Tensors.TensorPrimitives.Add(outputs[i].Row(t), b, outputs[i].Row(t));
+            }
+        return outputs;
+    }
+
+    /// <inheritdoc/>
     public unsafe Tensor SwiGlu(Tensor x, Weight gate, Weight up)
     {
         if (gate.Rows != up.Rows || gate.Cols != x.Cols || up.Cols != x.Cols)

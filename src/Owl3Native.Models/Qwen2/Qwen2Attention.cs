@@ -34,9 +34,8 @@ internal sealed class Qwen2Attention
 
     public Tensor Forward(Tensor h, AttentionBatch batch, ITrace? trace) // h: [tokens, hidden]
     {
-        var q = _q.Forward(h);                                                  // [tokens, heads·headDim]
-        var k = _k.Forward(h);                                                  // [tokens, kvHeads·headDim]
-        var v = _v.Forward(h);
+        var qkv = _backend.LinearMany(h, [_q.Weight, _k.Weight, _v.Weight], [_q.Bias, _k.Bias, _v.Bias]);
+        Tensor q = qkv[0], k = qkv[1], v = qkv[2];                              // [tokens, heads·headDim], [tokens, kvHeads·headDim] ×2
         _backend.RopeInPlace(q, batch.Positions, _cfg.Heads, _cfg.HeadDim, _cfg.RopeTheta);
         _backend.RopeInPlace(k, batch.Positions, _cfg.KvHeads, _cfg.HeadDim, _cfg.RopeTheta);
         _backend.WriteKv(batch, _layer, k, v);

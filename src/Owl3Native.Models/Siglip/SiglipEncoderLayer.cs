@@ -32,7 +32,8 @@ internal sealed class SiglipEncoderLayer
     public Tensor Forward(Tensor x, int patches) // x: [crops·patches, visionHidden]
     {
         var a = _norm1.Forward(x);
-        var attn = _backend.DenseAttention(_q.Forward(a), _k.Forward(a), _v.Forward(a), patches, _heads, _headDim);
+        var qkv = _backend.LinearMany(a, [_q.Weight, _k.Weight, _v.Weight], [_q.Bias, _k.Bias, _v.Bias]);
+        var attn = _backend.DenseAttention(qkv[0], qkv[1], qkv[2], patches, _heads, _headDim);
         _backend.AddInPlace(x, _out.Forward(attn));
         var h = _fc1.Forward(_norm2.Forward(x));                 // [rows, visionIntermediate]
         _backend.GeluTanhInPlace(h);
