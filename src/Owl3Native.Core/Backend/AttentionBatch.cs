@@ -9,6 +9,17 @@ namespace Owl3Native.Core.Backend;
 /// </summary>
 public sealed record VisualKv(Tensor Keys, Tensor Values, int TokensPerCrop, int[] VisibleFrom)
 {
+    /// <summary>Crops appear in marker order, so <see cref="VisibleFrom"/> must ascend strictly.</summary>
+    public int[] VisibleFrom { get; } = Ascending(VisibleFrom);
+
+    private static int[] Ascending(int[] from)
+    {
+        for (int j = 1; j < from.Length; j++)
+            if (from[j] <= from[j - 1])
+                throw new ArgumentException($"image markers must appear in increasing positions; crop {j} starts at {from[j]} after {from[j - 1]}");
+        return from;
+    }
+
     /// <summary>Number of crops.</summary>
     public int Crops => VisibleFrom.Length;
 

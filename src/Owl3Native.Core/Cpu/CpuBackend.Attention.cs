@@ -84,7 +84,6 @@ public sealed partial class CpuBackend
                 var (seq, h) = items[it];
                 int kvh = h / group;
                 var visual = fusedVisual ? seq.Visual[layer] : null;
-                int visualTokens = visual?.ImageTokens ?? 0;
                 for (int i = 0; i < seq.TokenCount; i++)
                 {
                     int t = seq.CachedLength + i, row = seq.TokenStart + i;
@@ -94,9 +93,7 @@ public sealed partial class CpuBackend
                     int n = visible + t + 1;
                     if (scores.Length < n) scores = new float[Math.Max(n, scores.Length * 2)];
                     var sc = scores.AsSpan(0, n);
-                    for (int u = 0, m = 0; u < visualTokens && m < visible; u++)
-                        if (visual!.IsVisible(u / visual.TokensPerCrop, t))
-                            sc[m++] = TensorPrimitives.Dot(qi, visual.Keys.Data.AsSpan((kvh * visualTokens + u) * headDim, headDim)) * scale;
+                    if (visible > 0) ScoreVisual(qi, visual!, kvh, sc[..visible], scale);
                     for (int j = 0; j <= t; j++)
                         sc[visible + j] = TensorPrimitives.Dot(qi, cache.K[layer].AsSpan(cache.Offset(seq.BlockTable, j) + kvh * headDim, headDim)) * scale;
 
@@ -104,9 +101,7 @@ public sealed partial class CpuBackend
                     for (int j = 0; j < n; j++) sum += sc[j] = MathF.Exp(sc[j] - max);
                     float inv = 1f / sum;
                     var output = y.Row(row).Slice(h * headDim, headDim);
-                    for (int u = 0, m = 0; u < visualTokens && m < visible; u++)
-                        if (visual!.IsVisible(u / visual.TokensPerCrop, t))
-                            TensorPrimitives.MultiplyAdd(visual.Values.Data.AsSpan((kvh * visualTokens + u) * headDim, headDim), sc[m++] * inv, output, output);
+                    if (visible > 0) AccumulateVisual(sc[..visible], inv, visual!, kvh, output);
                     for (int j = 0; j <= t; j++)
                         TensorPrimitives.MultiplyAdd(cache.V[layer].AsSpan(cache.Offset(seq.BlockTable, j) + kvh * headDim, headDim), sc[visible + j] * inv, output, output);
                 }
@@ -134,8 +129,8 @@ public sealed partial class CpuBackend
                 var (seq, h) = items[it];
                 var visual = seq.Visual[layer];
                 if (visual is null) continue;
-                int kvh = h / group, tokens = visual.ImageTokens;
-                if (scores.Length < tokens) scores = new float[tokens];
+                int kvh = h / group;
+                if (scores.Length < visual.ImageTokens) scores = new float[visual.ImageTokens];
                 for (int i = 0; i < seq.TokenCount; i++)
                 {
                     int t = seq.CachedLength + i, row = seq.TokenStart + i;
@@ -143,23 +138,37 @@ public sealed partial class CpuBackend
                     if (visible == 0) continue; // no image visible yet: zeros, and the mix leaves this row alone
                     var qi = q.Row(row).Slice(h * headDim, headDim);
                     var sc = scores.AsSpan(0, visible);
-                    for (int u = 0, m = 0; u < tokens && m < visible; u++)
-                        if (visual.IsVisible(u / visual.TokensPerCrop, t))
-                            sc[m++] = TensorPrimitives.Dot(qi, visual.Keys.Data.AsSpan((kvh * tokens + u) * headDim, headDim)) * scale;
+                    ScoreVisual(qi, visual, kvh, sc, scale);
                     float max = TensorPrimitives.Max(sc), sum = 0;
                     for (int j = 0; j < visible; j++) sum += sc[j] = MathF.Exp(sc[j] - max);
-                    float inv = 1f / sum;
-                    var output = y.Row(row).Slice(h * headDim, headDim);
-                    for (int u = 0, m = 0; u < tokens && m < visible; u++)
-                        if (visual.IsVisible(u / visual.TokensPerCrop, t))
-                            TensorPrimitives.MultiplyAdd(visual.Values.Data.AsSpan((kvh * tokens + u) * headDim, headDim), sc[m++] * inv, output, output);
+                    AccumulateVisual(sc, 1f / sum, visual, kvh, y.Row(row).Slice(h * headDim, headDim));
                 }
             }
         });
         return y;
     }
 
+    /// <summary>
+    /// Visible visual tokens of position t: crops become visible in marker order (starts ascend), so they are the
+    /// first VisibleCrops(t)·TokensPerCrop image tokens.
+    /// </summary>
     private static int VisibleTokens(VisualKv visual, int t) => visual.VisibleCrops(t) * visual.TokensPerCrop;
+
+    /// <summary>scores[u] = q·K_img[kvh, u]·scale for the first scores.Length (visible) image tokens.</summary>
+    private static void ScoreVisual(ReadOnlySpan<float> q, VisualKv visual, int kvh, Span<float> scores, float scale)
+    {
+        int headDim = q.Length, tokens = visual.ImageTokens;
+        for (int u = 0; u < scores.Length; u++)
+            scores[u] = TensorPrimitives.Dot(q, visual.Keys.Data.AsSpan((kvh * tokens + u) * headDim, headDim)) * scale;
+    }
+
+    /// <summary>output += Σ_u weights[u]·inv·V_img[kvh, u] over the visible image tokens.</summary>
+    private static void AccumulateVisual(ReadOnlySpan<float> weights, float inv, VisualKv visual, int kvh, Span<float> output)
+    {
+        int headDim = output.Length, tokens = visual.ImageTokens;
+        for (int u = 0; u < weights.Length; u++)
+            TensorPrimitives.MultiplyAdd(visual.Values.Data.AsSpan((kvh * tokens + u) * headDim, headDim), weights[u] * inv, output, output);
+    }
 
     private static (AttentionSequence Seq, int Head)[] WorkItems(AttentionBatch batch, int heads) =>
         batch.Sequences.SelectMany(s => Enumerable.Range(0, heads).Select(h => (s, h))).ToArray();

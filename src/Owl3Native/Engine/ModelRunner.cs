@@ -46,6 +46,9 @@ public sealed class ModelRunner : IDisposable
         int crops = pixels?.Dim(0) ?? 0;
         if (crops != markerStarts.Length)
             throw new ArgumentException($"{markerStarts.Length} image marker(s) but {crops} crop(s) of pixels");
+        for (int j = 0; j < markerStarts.Length; j++)
+            if (markerStarts[j] < 0 || j > 0 && markerStarts[j] <= markerStarts[j - 1])
+                throw new ArgumentException($"image marker starts must be non-negative and increasing; got [{string.Join(", ", markerStarts)}]");
         var visual = new VisualKv?[_model.Config.Layers];
         if (crops > 0) visual = _model.PrepareVisual(_model.EncodeImages(pixels!, trace), markerStarts, trace);
         return new SequenceState(new SequenceId(Interlocked.Increment(ref _nextId)), visual, markerStarts);

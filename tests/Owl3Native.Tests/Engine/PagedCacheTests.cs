@@ -156,4 +156,31 @@ public sealed class PagedCacheTests(EngineFixture fx) : IClassFixture<EngineFixt
         runner.Step([new StepInput(seq, [9])]);
         Assert.Same(keys, seq.Visual.First(v => v is not null)!.Keys); // the same object through every step
     }
+
+    [Fact]
+    public void Marker_starts_out_of_order_are_refused_before_any_work()
+    {
+        var model = fx.Model(Owl3Variant.V241101);
+        using var runner = new ModelRunner(model, numBlocks: 4, blockSize: 4);
+        var e = Assert.Throws<ArgumentException>(() => runner.Admit(EngineFixture.Pixels(model, 2, seed: 1), [9, 3]));
+        Assert.Contains("non-negative and increasing", e.Message);
+        Assert.Throws<ArgumentException>(() => runner.Admit(EngineFixture.Pixels(model, 1, seed: 1), [-1]));
+    }
+
+    [Fact]
+    public void Long_context_decode_matches_the_full_pass()
+    {
+        // 600 cached tokens across 38 scattered blocks, then decode steps: the block-table walk at length.
+        var model = fx.Model(Owl3Variant.V240728);
+        int[] prompt = EngineFixture.Prompt(603, seed: 31);
+        var pixels = EngineFixture.Pixels(model, 2, seed: 32);
+        using var full = new ModelRunner(model, numBlocks: 64, blockSize: 16);
+        var expected = full.Step([new StepInput(full.Admit(pixels, [10, 400]), prompt)], allLogits: true);
+        using var runner = new ModelRunner(model, numBlocks: 64, blockSize: 16);
+        runner.Allocator.Free(runner.Allocator.Allocate(64).OrderBy(b => (b.Value * 37) % 64).ToArray());
+        var seq = runner.Admit(pixels, [10, 400]);
+        runner.Step([new StepInput(seq, prompt[..600])]);
+        for (int i = 600; i < 603; i++)
+            TensorAssertions.Close(expected.Row(i), runner.Step([new StepInput(seq, [prompt[i]])]).Row(0), Tolerance, $"step {i}");
+    }
 }
