@@ -1,0 +1,94 @@
+// common.cuh — shared helpers of every Owl3Native kernel: a header-free bf16/fp16 shim (NVRTC finds no CUDA headers),
+// warp and block reductions, 16-byte vector loads, and CUDA_KERNEL_ASSERT.
+// Precision policy everywhere: bf16 in memory, fp32 in registers, fp32 accumulation.
+#pragma once
+
+typedef unsigned short uint16_t;
+typedef unsigned int uint32_t;
+typedef unsigned long long uint64_t;
+typedef long long int64_t;
+
+// 16-bit storage types with the alignment of the real cuda_bf16.h / cuda_fp16.h types.
+struct __align__(2) bf16 { unsigned short bits; };
+struct __align__(4) bf16x2 { bf16 x, y; };
+struct __align__(2) fp16 { unsigned short bits; };
+
+// bf16 → f32 is exact: the bf16 bits are the top half of an f32.
+__device__ __forceinline__ float bf16_to_f32(bf16 v) { return __uint_as_float(((unsigned int)v.bits) << 16); }
+
+// f32 → bf16, round to nearest even (cvt.rn.bf16.f32 needs sm_80; the integer path is identical and works anywhere).
+__device__ __forceinline__ bf16 f32_to_bf16(float f)
+{
+    unsigned int u = __float_as_uint(f);
+    bf16 r;
+    if ((u & 0x7fffffffu) > 0x7f800000u) { r.bits = (unsigned short)((u >> 16) | 0x40u); return r; } // NaN stays quiet NaN
+    u += 0x7fffu + ((u >> 16) & 1u);
+    r.bits = (unsigned short)(u >> 16);
+    return r;
+}
+
+__device__ __forceinline__ float fp16_to_f32(fp16 v)
+{
+    float f;
+    asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(v.bits));
+    return f;
+}
+
+__device__ __forceinline__ fp16 f32_to_fp16(float f)
+{
+    fp16 r;
+    asm("cvt.rn.f16.f32 %0, %1;" : "=h"(r.bits) : "f"(f));
+    return r;
+}
+
+// Eight bf16 = 16 bytes: the unit of every vectorised load/store.
+struct __align__(16) bf16x8 { unsigned int w[4]; };
+
+__device__ __forceinline__ void bf16x8_to_f32(const bf16x8& v, float (&out)[8])
+{
+#pragma unroll
+    for (int i = 0; i < 4; ++i)
+    {
+        out[2 * i] = __uint_as_float(v.w[i] << 16);
+        out[2 * i + 1] = __uint_as_float(v.w[i] & 0xffff0000u);
+    }
+}
+
+__device__ __forceinline__ bf16x8 f32_to_bf16x8(const float (&in)[8])
+{
+    bf16x8 v;
+#pragma unroll
+    for (int i = 0; i < 4; ++i)
+        v.w[i] = (unsigned int)f32_to_bf16(in[2 * i]).bits | ((unsigned int)f32_to_bf16(in[2 * i + 1]).bits << 16);
+    return v;
+}
+
+#define CUDA_KERNEL_ASSERT(cond) do { if (!(cond)) { asm volatile("trap;"); } } while (0)
+
+template <typename T>
+__device__ __forceinline__ T warp_sum(T v)
+{
+#pragma unroll
+    for (int offset = 16; offset > 0; offset >>= 1) v += __shfl_xor_sync(0xffffffffu, v, offset);
+    return v;
+}
+
+template <typename T>
+__device__ __forceinline__ T warp_max(T v)
+{
+#pragma unroll
+    for (int offset = 16; offset > 0; offset >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, offset));
+    return v;
+}
+
+// Sum over the block; every thread receives the result. `scratch` holds one float per warp (≤ 32 warps).
+__device__ __forceinline__ float block_sum(float v, float* scratch)
+{
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = (blockDim.x + 31) >> 5;
+    v = warp_sum(v);
+    __syncthreads(); // scratch may still be read by a previous reduction
+    if (lane == 0) scratch[warp] = v;
+    __syncthreads();
+    v = lane < warps ? scratch[lane] : 0.0f;
+    return warp_sum(v);
+}
