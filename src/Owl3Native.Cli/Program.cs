@@ -22,7 +22,7 @@ internal static class Program
         new BenchCommand(),
         new NotBuiltCommand("tokenize", "--model <dir> (--text S | --input F)", "Qwen2 tokenization", "processing (issue #4)"),
         new NotBuiltCommand("preprocess", "--model <dir> --image <path>", "image preprocessing", "processing (issue #4)"),
-        new NotBuiltCommand("kernels", "[--arch sm_80,sm_90] [--json]", "compile every kernel through NVRTC", "the CUDA toolchain (issue #5)"),
+        new KernelsCommand(),
         new NotBuiltCommand("eval", "run|merge|score ...", "benchmark evaluation pipeline", "the evaluation pipeline (issue #8)"),
     ];
 

@@ -1,0 +1,52 @@
+namespace Owl3Native.Cuda.Kernels;
+
+/// <summary>One row of `owl3 kernels`: a kernel's resources on one architecture against its declared budget.</summary>
+public sealed record KernelCheckRow(string File, string Kernel, string Arch, int Registers, int SmemBytes, int SpillStoreBytes, int SpillLoadBytes, string Budget, bool Ok, string? Problem);
+
+/// <summary>
+/// Compiles every embedded kernel file for each architecture and checks each kernel against its budget: no spills,
+/// registers and static shared memory within the declared limits. Runs without a GPU (NVRTC only).
+/// </summary>
+public static class KernelCheck
+{
+    /// <summary>The architectures checked by default: A100 and H100/H200.</summary>
+    public static IReadOnlyList<string> DefaultArchitectures { get; } = ["sm_80", "sm_90"];
+
+    /// <summary>Compiles and checks; a file that fails to compile yields one failed row per architecture with the log's first error.</summary>
+    public static IReadOnlyList<KernelCheckRow> Run(IReadOnlyList<string>? architectures = null)
+    {
+        var rows = new List<KernelCheckRow>();
+        foreach (var file in KernelSources.Files)
+            foreach (var arch in architectures ?? DefaultArchitectures)
+            {
+                CompiledKernelFile compiled;
+                try
+                {
+                    compiled = KernelCompiler.Compile(file, arch);
+                }
+                catch (Runtime.KernelCompileException e)
+                {
+                    string first = e.Log.Split('\n').FirstOrDefault(l => l.Contains("error", StringComparison.Ordinal))?.Trim() ?? "compile error";
+                    rows.Add(new KernelCheckRow(file.Name, "*", arch, 0, 0, 0, 0, "-", false, first));
+                    continue;
+                }
+                foreach (var budget in file.Budgets)
+                {
+                    var r = compiled.Resources.FirstOrDefault(x => x.Kernel == budget.Kernel);
+                    string b = $"registers<={budget.MaxRegisters} smem<={budget.MaxSharedBytes}";
+                    if (r is null)
+                    {
+                        rows.Add(new KernelCheckRow(file.Name, budget.Kernel, arch, 0, 0, 0, 0, b, false, "no such kernel in the ptxas report"));
+                        continue;
+                    }
+                    string? problem =
+                        r.SpillStoreBytes > 0 || r.SpillLoadBytes > 0 ? $"spills {r.SpillStoreBytes} B stores / {r.SpillLoadBytes} B loads"
+                        : r.Registers > budget.MaxRegisters ? $"{r.Registers} registers > {budget.MaxRegisters}"
+                        : r.SharedBytes > budget.MaxSharedBytes ? $"{r.SharedBytes} B smem > {budget.MaxSharedBytes}"
+                        : null;
+                    rows.Add(new KernelCheckRow(file.Name, r.Kernel, arch, r.Registers, r.SharedBytes, r.SpillStoreBytes, r.SpillLoadBytes, b, problem is null, problem));
+                }
+            }
+        return rows;
+    }
+}

@@ -1,0 +1,60 @@
+using System.Runtime.InteropServices;
+
+namespace Owl3Native.Cuda.Kernels;
+
+// C# mirrors of the kernels' params structs, passed by value to cuLaunchKernel. Same field order and names
+// (PascalCase here); device pointers are 64-bit addresses. Layouts are checked against the .cu declarations by
+// tests/Owl3Native.Cuda.Tests (offsets recomputed from the C struct, size against the .cu static_assert).
+
+/// <summary>kernels/norm.cu: RMSNorm, residual RMSNorm, LayerNorm.</summary>
+[StructLayout(LayoutKind.Sequential)]
+public struct NormParams
+{
+    public ulong X, Residual, Weight, Bias, Y;
+    public int Rows, Hidden;
+    public float Eps;
+    public int Pad;
+}
+
+/// <summary>kernels/activation.cu: SwiGLU, GELU tanh/erf, bias add.</summary>
+[StructLayout(LayoutKind.Sequential)]
+public struct ActivationParams
+{
+    public ulong X, Bias, Y;
+    public long Rows;
+    public int Cols, Pad;
+}
+
+/// <summary>kernels/rope.cu: RoPE and MI-RoPE.</summary>
+[StructLayout(LayoutKind.Sequential)]
+public struct RopeParams
+{
+    public ulong X, Keys, Values, Positions;
+    public int Tokens, Heads, HeadDim, TokensPerCrop;
+    public float Theta;
+    public int Pad;
+}
+
+/// <summary>kernels/embedding.cu: token gather.</summary>
+[StructLayout(LayoutKind.Sequential)]
+public struct EmbeddingParams
+{
+    public ulong Table, Ids, Y;
+    public int Tokens, Hidden, Vocab, Pad;
+}
+
+/// <summary>kernels/embedding.cu: fp32 ↔ bf16.</summary>
+[StructLayout(LayoutKind.Sequential)]
+public struct ConvertParams
+{
+    public ulong X, Y;
+    public long Count;
+}
+
+/// <summary>kernels/sampling.cu: greedy argmax.</summary>
+[StructLayout(LayoutKind.Sequential)]
+public struct ArgmaxParams
+{
+    public ulong Logits, Ids;
+    public int Rows, Vocab;
+}

@@ -1,0 +1,63 @@
+using System.Runtime.InteropServices;
+using System.Text.RegularExpressions;
+using Owl3Native.Cuda.Kernels;
+using Xunit;
+
+namespace Owl3Native.Cuda.Tests.Abi;
+
+/// <summary>
+/// Each params struct of kernels/*.cu and its C# mirror have the same fields in the same order at the same offsets:
+/// offsets are recomputed from the C declaration with the natural-alignment rules both compilers use, and the size is
+/// also taken from the .cu's own `static_assert(sizeof(...) == N)`, which NVRTC enforces at compile time.
+/// </summary>
+public sealed partial class ParamsLayoutTests
+{
+    public static TheoryData<string, Type> Structs => new()
+    {
+        { "norm.cu", typeof(NormParams) },
+        { "activation.cu", typeof(ActivationParams) },
+        { "rope.cu", typeof(RopeParams) },
+        { "embedding.cu", typeof(EmbeddingParams) },
+        { "embedding.cu", typeof(ConvertParams) },
+        { "sampling.cu", typeof(ArgmaxParams) },
+    };
+
+    [Theory]
+    [MemberData(nameof(Structs))]
+    public void Csharp_mirror_matches_the_kernel_struct(string file, Type mirror)
+    {
+        string source = KernelSources.File(file).Source;
+        var body = Regex.Match(source, $@"struct\s+{mirror.Name}\s*\{{(.*?)\}};", RegexOptions.Singleline);
+        Assert.True(body.Success, $"{file} declares no struct {mirror.Name}");
+        var cFields = new List<(string Name, int Size)>();
+        foreach (Match m in FieldLine().Matches(body.Groups[1].Value))
+        {
+            int size = m.Groups[1].Value.Contains('*') || m.Groups[1].Value.StartsWith("long long", StringComparison.Ordinal) ? 8 : 4;
+            foreach (var name in m.Groups[2].Value.Split(',', StringSplitOptions.TrimEntries)) cFields.Add((name, size));
+        }
+        var csFields = mirror.GetFields().ToArray();
+        Assert.Equal(cFields.Count, csFields.Length);
+        int offset = 0, align = 1;
+        for (int i = 0; i < cFields.Count; i++)
+        {
+            var (name, size) = cFields[i];
+            offset = (offset + size - 1) / size * size;
+            align = Math.Max(align, size);
+            Assert.Equal(Pascal(name), csFields[i].Name);
+            Assert.Equal(offset, (int)Marshal.OffsetOf(mirror, csFields[i].Name));
+            Assert.Equal(size, Marshal.SizeOf(csFields[i].FieldType));
+            offset += size;
+        }
+        int cSize = (offset + align - 1) / align * align;
+        Assert.Equal(cSize, Marshal.SizeOf(mirror));
+        var asserted = Regex.Match(source, $@"static_assert\(sizeof\({mirror.Name}\)\s*==\s*(\d+)");
+        Assert.True(asserted.Success, $"{file} has no static_assert on sizeof({mirror.Name})");
+        Assert.Equal(cSize, int.Parse(asserted.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture));
+    }
+
+    private static string Pascal(string snake) => string.Concat(snake.Split('_').Select(p => char.ToUpperInvariant(p[0]) + p[1..]));
+
+    // "const bf16* x;", "int rows;", "long long count;", "float eps;"  (comments after the semicolon are ignored)
+    [GeneratedRegex(@"^\s*((?:const\s+)?(?:long long|int|float|unsigned int|void\*|[\w]+\*)(?:\s*\*)?)\s+([\w\s,]+?);", RegexOptions.Multiline)]
+    private static partial Regex FieldLine();
+}
