@@ -43,6 +43,25 @@ public sealed unsafe class Weight
         Cols = cols;
     }
 
+    private Weight(string name, float[] pinned, int rows, int cols)
+    {
+        _widened = pinned;
+        Name = name;
+        Shape = new Shape(rows, cols);
+        DType = DType.F32;
+        Rows = rows;
+        Cols = cols;
+    }
+
+    /// <summary>An fp32 weight held in memory (copied into a pinned array): for tests, checks and small synthetic tensors.</summary>
+    public static Weight FromArray(string name, ReadOnlySpan<float> values, int rows, int cols)
+    {
+        if ((long)rows * cols != values.Length) throw new ArgumentException($"{values.Length} values for {rows}×{cols}");
+        var pinned = GC.AllocateUninitializedArray<float>(values.Length, pinned: true);
+        values.CopyTo(pinned);
+        return new Weight(name, pinned, rows, cols);
+    }
+
     /// <summary>
     /// The same elements seen as a `[rows, cols]` matrix (no copy): a conv kernel `[out, c, kh, kw]` is the GEMM
     /// weight `[out, c·kh·kw]`.

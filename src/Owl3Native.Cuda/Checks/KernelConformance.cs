@@ -1,0 +1,196 @@
+using Owl3Native.Core.Cpu;
+using Owl3Native.Core.Tensors;
+using Owl3Native.Cuda.Kernels;
+using Owl3Native.Cuda.Runtime;
+
+namespace Owl3Native.Cuda.Checks;
+
+/// <summary>One kernel against its CPU twin on fresh random inputs (outputs poisoned with NaN before the launch).</summary>
+public sealed record ConformanceResult(string Kernel, string Shape, double MaxAbs, double Nmse, double Bound, bool Pass, double? GbPerSecond = null);
+
+/// <summary>
+/// Runs each kernel family on the GPU and the same op on <see cref="CpuBackend"/> (fp32 on the bf16-rounded inputs),
+/// judging bf16 outputs by NMSE ≤ 1e-5 and argmax exactly. Used by the GPU conformance tests and `gpu-check`.
+/// </summary>
+public sealed class KernelConformance(CudaContext context, KernelCache cache)
+{
+    private const double Bf16Nmse = 1e-5;
+    private readonly CpuBackend _cpu = new(1);
+    private readonly NormKernels _norm = new(cache);
+    private readonly ElementwiseKernels _ew = new(cache, context);
+
+    public IReadOnlyList<ConformanceResult> RunAll(int seed = 1) =>
+    [
+        RmsNorm(rows: 7, hidden: 896, seed),
+        RmsNorm(rows: 64, hidden: 3584, seed + 1),
+        LayerNorm(rows: 9, hidden: 1152, seed + 2),
+        SwiGlu(rows: 5, intermediate: 4864, seed + 3),
+        GeluTanh(rows: 3, cols: 4304, seed + 4),
+        Rope(tokens: 11, heads: 14, headDim: 64, seed + 5),
+        Argmax(rows: 4, vocab: 151851, seed + 6),
+    ];
+
+    public ConformanceResult RmsNorm(int rows, int hidden, int seed)
+    {
+        var rng = new Random(seed);
+        float[] x = RandomBf16(rng, rows * hidden, 2f), w = RandomBf16(rng, hidden, 1f, 1f);
+        var expected = _cpu.RmsNorm(new Tensor(x, rows, hidden), Weight.FromArray("w", w, 1, hidden), 1e-6f);
+        using var dx = Upload(x); using var dw = Upload(w); using var dy = Poisoned(rows * hidden);
+        using var stream = new CudaStream(context);
+        var p = new NormParams { X = dx.Pointer, Weight = dw.Pointer, Y = dy.Pointer, Rows = rows, Hidden = hidden, Eps = 1e-6f };
+        _norm.RmsNorm(stream, p);
+        stream.Synchronize();
+        double gbs = Bandwidth(stream, () => _norm.RmsNorm(stream, p), 2L * rows * hidden * 2);
+        return Judge("rms_norm_bf16", $"[{rows}, {hidden}]", Download(dy), expected.Data, gbs);
+    }
+
+    public ConformanceResult LayerNorm(int rows, int hidden, int seed)
+    {
+        var rng = new Random(seed);
+        float[] x = RandomBf16(rng, rows * hidden, 3f, 0.5f), w = RandomBf16(rng, hidden, 1f, 1f), b = RandomBf16(rng, hidden, 0.1f);
+        var expected = _cpu.LayerNorm(new Tensor(x, rows, hidden), Weight.FromArray("w", w, 1, hidden), Weight.FromArray("b", b, 1, hidden), 1e-6f);
+        using var dx = Upload(x); using var dw = Upload(w); using var db = Upload(b); using var dy = Poisoned(rows * hidden);
+        using var stream = new CudaStream(context);
+        _norm.LayerNorm(stream, new NormParams { X = dx.Pointer, Weight = dw.Pointer, Bias = db.Pointer, Y = dy.Pointer, Rows = rows, Hidden = hidden, Eps = 1e-6f });
+        stream.Synchronize();
+        return Judge("layer_norm_bf16", $"[{rows}, {hidden}]", Download(dy), expected.Data);
+    }
+
+    public ConformanceResult SwiGlu(int rows, int intermediate, int seed)
+    {
+        var rng = new Random(seed);
+        float[] gu = RandomBf16(rng, rows * 2 * intermediate, 3f);
+        var expected = new float[rows * intermediate];
+        for (int r = 0; r < rows; r++)
+            for (int i = 0; i < intermediate; i++)
+            {
+                float g = gu[r * 2 * intermediate + i], u = gu[r * 2 * intermediate + intermediate + i];
+                expected[r * intermediate + i] = g / (1f + MathF.Exp(-g)) * u;
+            }
+        using var dx = Upload(gu); using var dy = Poisoned(rows * intermediate);
+        using var stream = new CudaStream(context);
+        var p = new ActivationParams { X = dx.Pointer, Y = dy.Pointer, Rows = rows, Cols = intermediate };
+        _ew.SwiGlu(stream, p);
+        stream.Synchronize();
+        double gbs = Bandwidth(stream, () => _ew.SwiGlu(stream, p), 3L * rows * intermediate * 2);
+        return Judge("swiglu_bf16", $"[{rows}, {intermediate}]", Download(dy), expected, gbs);
+    }
+
+    public ConformanceResult GeluTanh(int rows, int cols, int seed)
+    {
+        var rng = new Random(seed);
+        float[] x = RandomBf16(rng, rows * cols, 4f);
+        var expected = new Tensor((float[])x.Clone(), rows, cols);
+        _cpu.GeluTanhInPlace(expected);
+        using var dx = Upload(x); using var dy = Poisoned(rows * cols);
+        using var stream = new CudaStream(context);
+        _ew.GeluTanh(stream, new ActivationParams { X = dx.Pointer, Y = dy.Pointer, Rows = rows, Cols = cols });
+        stream.Synchronize();
+        return Judge("gelu_tanh_bf16", $"[{rows}, {cols}]", Download(dy), expected.Data);
+    }
+
+    public ConformanceResult Rope(int tokens, int heads, int headDim, int seed)
+    {
+        var rng = new Random(seed);
+        float[] x = RandomBf16(rng, tokens * heads * headDim, 2f);
+        int[] positions = Enumerable.Range(0, tokens).Select(t => t * 37 + 5).ToArray();
+        var expected = new Tensor((float[])x.Clone(), tokens, heads * headDim);
+        _cpu.RopeInPlace(expected, positions, heads, headDim, 1e6);
+        using var dx = Upload(x);
+        using var dpos = new DeviceBuffer<int>(context, tokens);
+        dpos.CopyFrom(positions);
+        using var stream = new CudaStream(context);
+        _ew.Rope(stream, new RopeParams { X = dx.Pointer, Positions = dpos.Pointer, Tokens = tokens, Heads = heads, HeadDim = headDim, Theta = 1e6f });
+        stream.Synchronize();
+        return Judge("rope_bf16", $"[{tokens}, {heads}x{headDim}]", Download(dx), expected.Data);
+    }
+
+    public ConformanceResult Argmax(int rows, int vocab, int seed)
+    {
+        var rng = new Random(seed);
+        var logits = new float[rows * vocab];
+        for (int i = 0; i < logits.Length; i++) logits[i] = (float)(rng.NextDouble() * 10 - 5);
+        logits[vocab - 1] = 100; // row 0: the very last row of the vocabulary wins
+        if (rows > 1) { logits[vocab + 7] = 50; logits[vocab + 9] = 50; } // row 1: a tie → the lower index
+        var expected = new int[rows];
+        for (int r = 0; r < rows; r++)
+        {
+            int best = 0;
+            for (int v = 1; v < vocab; v++) if (logits[r * vocab + v] > logits[r * vocab + best]) best = v;
+            expected[r] = best;
+        }
+        using var dl = new DeviceBuffer<float>(context, logits.Length);
+        dl.CopyFrom(logits);
+        using var ids = new DeviceBuffer<int>(context, rows);
+        ids.FillBytes(0xFF);
+        using var stream = new CudaStream(context);
+        _ew.Argmax(stream, new ArgmaxParams { Logits = dl.Pointer, Ids = ids.Pointer, Rows = rows, Vocab = vocab });
+        stream.Synchronize();
+        int wrong = ids.ToArray().Zip(expected).Count(p => p.First != p.Second);
+        return new ConformanceResult("sample_argmax_f32", $"[{rows}, {vocab}]", wrong, wrong, 0, wrong == 0);
+    }
+
+    /// <summary>Device-to-device copy bandwidth (GB/s counting read + written bytes), the yardstick of memory-bound kernels.</summary>
+    public double CopyBandwidth(long bytes = 256L << 20)
+    {
+        using var a = new DeviceBuffer<byte>(context, bytes);
+        using var b = new DeviceBuffer<byte>(context, bytes);
+        using var stream = new CudaStream(context);
+        stream.Copy(b.Pointer, a.Pointer, bytes);
+        float ms = stream.Time(() => { for (int i = 0; i < 20; i++) stream.Copy(b.Pointer, a.Pointer, bytes); });
+        return 2.0 * bytes * 20 / (ms / 1000) / 1e9;
+    }
+
+    private static double Bandwidth(CudaStream stream, Action launch, long bytesPerLaunch)
+    {
+        float ms = stream.Time(() => { for (int i = 0; i < 50; i++) launch(); });
+        return bytesPerLaunch * 50 / (ms / 1000) / 1e9;
+    }
+
+    private static ConformanceResult Judge(string kernel, string shape, float[] actual, float[] expected, double? gbs = null)
+    {
+        double err = 0, norm = 0, maxAbs = 0;
+        for (int i = 0; i < expected.Length; i++)
+        {
+            double d = (double)actual[i] - expected[i];
+            if (double.IsNaN(d)) d = double.PositiveInfinity; // a poisoned output never written
+            err += d * d;
+            norm += (double)expected[i] * expected[i];
+            maxAbs = Math.Max(maxAbs, Math.Abs(d));
+        }
+        double nmse = norm == 0 ? err : err / norm;
+        return new ConformanceResult(kernel, shape, maxAbs, nmse, Bf16Nmse, nmse <= Bf16Nmse, gbs);
+    }
+
+    /// <summary>Random values already rounded to bf16 (so CPU and GPU see identical inputs).</summary>
+    private static float[] RandomBf16(Random rng, int n, float scale, float offset = 0f)
+    {
+        var a = new float[n];
+        for (int i = 0; i < n; i++) a[i] = BFloat16.ToSingle(BFloat16.FromSingle(offset + scale * (float)(rng.NextDouble() * 2 - 1)));
+        return a;
+    }
+
+    private DeviceBuffer<ushort> Upload(float[] values)
+    {
+        var bits = new ushort[values.Length];
+        BFloat16.FromSingle(values, bits);
+        var buffer = new DeviceBuffer<ushort>(context, bits.Length);
+        buffer.CopyFrom(bits);
+        return buffer;
+    }
+
+    private DeviceBuffer<ushort> Poisoned(int n)
+    {
+        var b = new DeviceBuffer<ushort>(context, n);
+        b.FillBytes(0xFF); // 0xFFFF is a bf16 NaN
+        return b;
+    }
+
+    private static float[] Download(DeviceBuffer<ushort> buffer)
+    {
+        var bits = buffer.ToArray();
+        var f = new float[bits.Length];
+        BFloat16.ToSingle(bits, f);
+        return f;
+    }
+}

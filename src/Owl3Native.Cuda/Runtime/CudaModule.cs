@@ -1,0 +1,70 @@
+using System.Text;
+using Owl3Native.Cuda.Interop;
+
+namespace Owl3Native.Cuda.Runtime;
+
+/// <summary>Launch geometry.</summary>
+public readonly record struct Dim3(uint X, uint Y = 1, uint Z = 1);
+
+/// <summary>A loaded CUBIN; keeps its context alive.</summary>
+public sealed unsafe class CudaModule : IDisposable
+{
+    private readonly CudaContext _context;
+    private nint _module;
+    private readonly Dictionary<string, CudaFunction> _functions = [];
+
+    public CudaModule(CudaContext context, byte[] cubin)
+    {
+        _context = context;
+        context.MakeCurrent();
+        nint m;
+        fixed (byte* p = cubin) Cu.Check(CuDriver.cuModuleLoadData(&m, p));
+        _module = m;
+    }
+
+    public CudaFunction Function(string name)
+    {
+        lock (_functions)
+        {
+            if (_functions.TryGetValue(name, out var f)) return f;
+            _context.MakeCurrent();
+            nint fn;
+            var bytes = Encoding.UTF8.GetBytes(name + "\0");
+            fixed (byte* p = bytes) Cu.Check(CuDriver.cuModuleGetFunction(&fn, _module, p));
+            return _functions[name] = new CudaFunction(_context, name, fn);
+        }
+    }
+
+    public void Dispose()
+    {
+        nint m = Interlocked.Exchange(ref _module, 0);
+        if (m == 0) return;
+        _context.MakeCurrent();
+        CuDriver.cuModuleUnload(m);
+    }
+}
+
+/// <summary>A kernel entry point; launches take the kernel's params struct by value (one argument).</summary>
+public sealed unsafe class CudaFunction
+{
+    private readonly CudaContext _context;
+    private readonly nint _function;
+
+    internal CudaFunction(CudaContext context, string name, nint function)
+    {
+        _context = context;
+        Name = name;
+        _function = function;
+    }
+
+    public string Name { get; }
+
+    /// <summary>Launches with <paramref name="p"/> as the kernel's single by-value parameter.</summary>
+    public void Launch<TParams>(CudaStream stream, Dim3 grid, Dim3 block, in TParams p, uint sharedBytes = 0) where TParams : unmanaged
+    {
+        _context.MakeCurrent();
+        TParams copy = p;
+        void* arg = &copy;
+        Cu.Check(CuDriver.cuLaunchKernel(_function, grid.X, grid.Y, grid.Z, block.X, block.Y, block.Z, sharedBytes, stream.Handle, &arg, null), $"cuLaunchKernel({Name})");
+    }
+}

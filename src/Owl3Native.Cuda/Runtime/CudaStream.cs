@@ -1,0 +1,116 @@
+using Owl3Native.Cuda.Interop;
+
+namespace Owl3Native.Cuda.Runtime;
+
+/// <summary>A CUDA stream, with events for timing and stream capture into a CUDA graph.</summary>
+public sealed unsafe class CudaStream : IDisposable
+{
+    private readonly CudaContext _context;
+    private nint _stream;
+
+    public CudaStream(CudaContext context)
+    {
+        _context = context;
+        context.MakeCurrent();
+        nint s;
+        Cu.Check(CuDriver.cuStreamCreate(&s, 1)); // CU_STREAM_NON_BLOCKING
+        _stream = s;
+    }
+
+    internal nint Handle => _stream != 0 ? _stream : throw new ObjectDisposedException(nameof(CudaStream));
+
+    public CudaContext Context => _context;
+
+    public void Synchronize()
+    {
+        _context.MakeCurrent();
+        Cu.Check(CuDriver.cuStreamSynchronize(Handle));
+    }
+
+    /// <summary>Milliseconds the work queued by <paramref name="work"/> takes on this stream (events around it).</summary>
+    public float Time(Action work)
+    {
+        _context.MakeCurrent();
+        nint start, end;
+        Cu.Check(CuDriver.cuEventCreate(&start, 0));
+        Cu.Check(CuDriver.cuEventCreate(&end, 0));
+        try
+        {
+            Cu.Check(CuDriver.cuEventRecord(start, Handle));
+            work();
+            Cu.Check(CuDriver.cuEventRecord(end, Handle));
+            Cu.Check(CuDriver.cuEventSynchronize(end));
+            float ms;
+            Cu.Check(CuDriver.cuEventElapsedTime(&ms, start, end));
+            return ms;
+        }
+        finally
+        {
+            CuDriver.cuEventDestroy_v2(start);
+            CuDriver.cuEventDestroy_v2(end);
+        }
+    }
+
+    /// <summary>Device-to-device copy on this stream.</summary>
+    public void Copy(ulong destination, ulong source, long bytes)
+    {
+        _context.MakeCurrent();
+        Cu.Check(CuDriver.cuMemcpyDtoDAsync_v2(destination, source, (nuint)bytes, Handle));
+    }
+
+    /// <summary>Captures the work queued by <paramref name="work"/> into a graph that can be replayed with one launch.</summary>
+    public CudaGraph Capture(Action work)
+    {
+        _context.MakeCurrent();
+        Cu.Check(CuDriver.cuStreamBeginCapture_v2(Handle, 0)); // CU_STREAM_CAPTURE_MODE_GLOBAL
+        nint graph;
+        try
+        {
+            work();
+        }
+        finally
+        {
+            Cu.Check(CuDriver.cuStreamEndCapture(Handle, &graph));
+        }
+        nint exec;
+        Cu.Check(CuDriver.cuGraphInstantiateWithFlags(&exec, graph, 0));
+        return new CudaGraph(_context, graph, exec);
+    }
+
+    public void Dispose()
+    {
+        nint s = Interlocked.Exchange(ref _stream, 0);
+        if (s == 0) return;
+        _context.MakeCurrent();
+        CuDriver.cuStreamDestroy_v2(s);
+    }
+}
+
+/// <summary>An instantiated CUDA graph.</summary>
+public sealed class CudaGraph : IDisposable
+{
+    private readonly CudaContext _context;
+    private nint _graph, _exec;
+
+    internal CudaGraph(CudaContext context, nint graph, nint exec)
+    {
+        _context = context;
+        _graph = graph;
+        _exec = exec;
+    }
+
+    public void Launch(CudaStream stream)
+    {
+        _context.MakeCurrent();
+        Cu.Check(CuDriver.cuGraphLaunch(_exec, stream.Handle));
+    }
+
+    public void Dispose()
+    {
+        if (_exec == 0) return;
+        _context.MakeCurrent();
+        CuDriver.cuGraphExecDestroy(_exec);
+        CuDriver.cuGraphDestroy(_graph);
+        _exec = _graph = 0;
+    }
+}

@@ -1,0 +1,88 @@
+using Owl3Native.Cuda.Interop;
+
+namespace Owl3Native.Cuda.Runtime;
+
+/// <summary>
+/// Device memory of <see cref="Length"/> elements of <typeparamref name="T"/>. Disposed explicitly; the finalizer only
+/// reports a leak (it frees nothing on a thread without a context).
+/// </summary>
+public sealed unsafe class DeviceBuffer<T> : IDisposable where T : unmanaged
+{
+    private readonly CudaContext _context;
+    private ulong _pointer;
+
+    /// <summary>Allocates <paramref name="length"/> elements (uninitialised).</summary>
+    /// <exception cref="DeviceOutOfMemoryException">Not enough device memory.</exception>
+    public DeviceBuffer(CudaContext context, long length)
+    {
+        _context = context;
+        Length = length;
+        long bytes = checked(length * sizeof(T));
+        context.MakeCurrent();
+        ulong p;
+        var r = CuDriver.cuMemAlloc_v2(&p, (nuint)Math.Max(bytes, 1));
+        if (r == CUresult.CUDA_ERROR_OUT_OF_MEMORY)
+        {
+            var (free, total) = context.MemoryInfo();
+            throw new DeviceOutOfMemoryException(bytes, free, total);
+        }
+        Cu.Check(r, "cuMemAlloc_v2");
+        _pointer = p;
+    }
+
+    public long Length { get; }
+
+    public long Bytes => Length * sizeof(T);
+
+    /// <summary>The device address (for params structs).</summary>
+    public ulong Pointer
+    {
+        get
+        {
+            ObjectDisposedException.ThrowIf(_pointer == 0, this);
+            return _pointer;
+        }
+    }
+
+    public void CopyFrom(ReadOnlySpan<T> source)
+    {
+        if (source.Length > Length) throw new ArgumentException($"{source.Length} elements into a buffer of {Length}");
+        _context.MakeCurrent();
+        fixed (T* s = source) Cu.Check(CuDriver.cuMemcpyHtoD_v2(Pointer, s, (nuint)(source.Length * sizeof(T))));
+    }
+
+    public void CopyTo(Span<T> destination)
+    {
+        if (destination.Length > Length) throw new ArgumentException($"{destination.Length} elements out of a buffer of {Length}");
+        _context.MakeCurrent();
+        fixed (T* d = destination) Cu.Check(CuDriver.cuMemcpyDtoH_v2(d, Pointer, (nuint)(destination.Length * sizeof(T))));
+    }
+
+    public T[] ToArray()
+    {
+        var a = new T[Length];
+        CopyTo(a);
+        return a;
+    }
+
+    /// <summary>Fills every byte with <paramref name="value"/> (tests poison outputs with 0xFF = NaN for floats).</summary>
+    public void FillBytes(byte value)
+    {
+        _context.MakeCurrent();
+        Cu.Check(CuDriver.cuMemsetD8_v2(Pointer, value, (nuint)Bytes));
+    }
+
+    public void Dispose()
+    {
+        ulong p = Interlocked.Exchange(ref _pointer, 0);
+        if (p == 0) return;
+        _context.MakeCurrent();
+        CuDriver.cuMemFree_v2(p);
+        GC.SuppressFinalize(this);
+    }
+
+    ~DeviceBuffer()
+    {
+        if (_pointer != 0) Console.Error.WriteLine($"Owl3Native: DeviceBuffer<{typeof(T).Name}> of {Bytes} bytes leaked (not disposed)");
+    }
+}

@@ -1,0 +1,64 @@
+using System.Security.Cryptography;
+using System.Text;
+using Owl3Native.Cuda.Kernels;
+
+namespace Owl3Native.Cuda.Runtime;
+
+/// <summary>
+/// Compiles each kernel file once per device architecture and caches the CUBIN on disk, keyed by
+/// hash(source + headers + options + arch + NVRTC version); loads modules lazily.
+/// </summary>
+public sealed class KernelCache : IDisposable
+{
+    private readonly CudaContext _context;
+    private readonly string _directory;
+    private readonly Dictionary<string, CudaModule> _modules = [];
+
+    public KernelCache(CudaContext context, string? directory = null)
+    {
+        _context = context;
+        _directory = directory ?? Path.Combine(Environment.GetEnvironmentVariable("XDG_CACHE_HOME") is { Length: > 0 } x ? x
+            : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache"), "owl3", "kernels");
+    }
+
+    /// <summary>The function <paramref name="kernel"/> of kernels/<paramref name="file"/>, compiled for this device.</summary>
+    public CudaFunction Get(string file, string kernel)
+    {
+        lock (_modules)
+        {
+            if (!_modules.TryGetValue(file, out var module))
+                _modules[file] = module = new CudaModule(_context, Cubin(KernelSources.File(file), _context.Arch));
+            return module.Function(kernel);
+        }
+    }
+
+    /// <summary>The cache key of a file for an architecture.</summary>
+    public static string Key(KernelFile file, string arch)
+    {
+        var text = new StringBuilder(file.Source);
+        foreach (var (name, source) in KernelSources.Headers) text.Append('\0').Append(name).Append('\0').Append(source);
+        text.Append('\0').AppendJoin(' ', KernelCompiler.Options(arch)).Append('\0').Append(arch).Append('\0').Append(KernelCompiler.NvrtcVersion()?.ToString());
+        return Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString())))[..32].ToLowerInvariant();
+    }
+
+    private byte[] Cubin(KernelFile file, string arch)
+    {
+        string path = Path.Combine(_directory, $"{Path.GetFileNameWithoutExtension(file.Name)}-{arch}-{Key(file, arch)}.cubin");
+        if (File.Exists(path)) return File.ReadAllBytes(path);
+        var compiled = KernelCompiler.Compile(file, arch);
+        Directory.CreateDirectory(_directory);
+        string tmp = path + $".{Environment.ProcessId}.tmp";
+        File.WriteAllBytes(tmp, compiled.Cubin);
+        File.Move(tmp, path, overwrite: true); // atomic: concurrent processes never see half a file
+        return compiled.Cubin;
+    }
+
+    public void Dispose()
+    {
+        lock (_modules)
+        {
+            foreach (var m in _modules.Values) m.Dispose();
+            _modules.Clear();
+        }
+    }
+}
