@@ -69,6 +69,17 @@ for proj in tests/*/*.csproj; do
   [ "$rc" -eq 0 ] || test_rc=$rc
 done
 
+# The GPU check bundle's self-test: it builds trimmed, starts, detects whether there is a GPU and writes its report.
+selftest_passed=0; selftest_failed=0
+log "scripts/gpu-check.sh selftest"
+if bash scripts/gpu-check.sh selftest "$root/artifacts/gpu-check" > "$root/artifacts/gpu-check.log" 2>&1 && [ -s "$root/artifacts/gpu-check/report.md" ]; then
+  selftest_passed=1
+  grep -E "^- GPU:|^Result:" "$root/artifacts/gpu-check/report.md" || true
+else
+  selftest_failed=1
+  tail -20 "$root/artifacts/gpu-check.log"
+fi
+
 # dotnet test prints no plain total: sum the TRX counters of every test project.
 passed=0; failed=0; skipped=0; total=0
 shopt -s nullglob
@@ -80,6 +91,7 @@ for trx in "$results"/*.trx; do
   failed=$((failed + $(get failed) + $(get error) + $(get timeout) + $(get aborted)))
   skipped=$((skipped + $(get notExecuted)))
 done
+passed=$((passed + selftest_passed)); failed=$((failed + selftest_failed))
 echo "$passed passed, $failed failed, $skipped skipped"
 if [ "$test_rc" -ne 0 ] || [ "$failed" -ne 0 ]; then
   log "FAILED (dotnet test exit $test_rc)"

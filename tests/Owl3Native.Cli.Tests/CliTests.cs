@@ -130,7 +130,7 @@ public sealed class CliTests
 
     [Theory]
     [InlineData("generate", "--model", "x", "--prompt", "hi")]
-    [InlineData("kernels")]
+    [InlineData("chat", "--model", "x")]
     public void Commands_not_built_yet_say_so_and_exit_1(params string[] args)
     {
         var r = CliRunner.Run(args);
@@ -186,5 +186,24 @@ public sealed class CliTests
         Assert.Equal(1, r.ExitCode);
         using var doc = JsonDocument.Parse(r.Out);
         Assert.True(doc.RootElement.GetProperty("failed").GetInt32() > 0);
+    }
+
+    [Fact]
+    public void Kernels_reports_every_kernel_as_json_or_says_nvrtc_is_missing()
+    {
+        var r = CliRunner.Run("kernels", "--json");
+        if (!Owl3Native.Cuda.Runtime.NativeLibraryResolver.Probe(Owl3Native.Cuda.Runtime.CudaLibrary.Nvrtc).Found)
+        {
+            Assert.Equal(1, r.ExitCode);
+            Assert.Contains("NVRTC not found", r.Error);
+            return;
+        }
+        Assert.Equal(0, r.ExitCode);
+        using var doc = JsonDocument.Parse(r.Out);
+        var rows = doc.RootElement.EnumerateArray().ToArray();
+        Assert.Contains(rows, row => row.GetProperty("kernel").GetString() == "rms_norm_bf16" && row.GetProperty("arch").GetString() == "sm_90");
+        Assert.All(rows, row => Assert.True(row.GetProperty("ok").GetBoolean()));
+        Assert.All(rows, row => Assert.Equal(0, row.GetProperty("spill_store_bytes").GetInt32()));
+        Assert.Equal(2, CliRunner.Run("kernels", "--arch", "x86").ExitCode);
     }
 }

@@ -1,0 +1,139 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Owl3Native.Cuda.Checks;
+using Owl3Native.Cuda.Kernels;
+using Owl3Native.Cuda.Runtime;
+
+namespace Owl3Native.GpuCheck;
+
+/// <summary>Everything one GPU check found.</summary>
+internal sealed record GpuCheckReport(
+    string Date, string Host, string Runtime, string Os, string? Gpu, string? Arch, int? Multiprocessors, long? MemoryBytes,
+    string Driver, string? Nvrtc, IReadOnlyList<LibraryLine> Libraries, IReadOnlyList<KernelCheckRow> Kernels,
+    IReadOnlyList<ConformanceResult> Conformance, double? CopyGbPerSecond, string? NoGpuReason, IReadOnlyList<string> Errors, bool Ok);
+
+internal sealed record LibraryLine(string Library, string? Path, int Tried, IReadOnlyList<string> MissingExports);
+
+[JsonSourceGenerationOptions(WriteIndented = true, PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
+[JsonSerializable(typeof(GpuCheckReport))]
+internal sealed partial class ReportJson : JsonSerializerContext;
+
+/// <summary>
+/// `owl3-gpu-check &lt;out-dir&gt;`: GPU, driver, NVRTC/cuBLAS versions and paths, every kernel compiled for the device's
+/// architecture within budget, each kernel against its CPU twin, memory-bound kernels' GB/s against a device copy.
+/// Without a GPU it still runs (the self-test) and says why there is none. Writes report.md and report.json.
+/// Exit 0 when every check that could run passed.
+/// </summary>
+internal static class Program
+{
+    public static int Main(string[] args)
+    {
+        if (args.Length != 1 || args[0].StartsWith('-'))
+        {
+            Console.Error.WriteLine("usage: owl3-gpu-check <out-dir>");
+            return 2;
+        }
+        var sw = Stopwatch.StartNew();
+        var errors = new List<string>();
+        var probe = DeviceProbe.Run();
+        var libraries = Enum.GetValues<CudaLibrary>().Select(l => Library(l)).ToArray();
+        string? gpu = null, arch = null, noGpu = null;
+        int? sms = null;
+        long? memory = null;
+        IReadOnlyList<KernelCheckRow> kernels = [];
+        IReadOnlyList<ConformanceResult> conformance = [];
+        double? copy = null;
+        CudaContext? ctx = null;
+        try
+        {
+            ctx = CudaContext.Open();
+            (gpu, arch, sms, memory) = (ctx.Name, ctx.Arch, ctx.Multiprocessors, ctx.TotalBytes);
+        }
+        catch (GpuUnavailableException e)
+        {
+            noGpu = e.Reason;
+        }
+        if (NativeLibraryResolver.Probe(CudaLibrary.Nvrtc).Found)
+            kernels = Step(errors, "kernel compile", () => KernelCheck.Run(arch is null ? KernelCheck.DefaultArchitectures : [arch])) ?? [];
+        else
+            errors.Add("NVRTC not found: kernels cannot be compiled");
+        if (ctx is not null)
+        {
+            using var cache = new KernelCache(ctx, Path.Combine(Path.GetTempPath(), "owl3-gpu-check-kernels"));
+            var checks = new KernelConformance(ctx, cache);
+            conformance = Step(errors, "conformance", () => checks.RunAll()) ?? [];
+            copy = Step(errors, "copy bandwidth", () => (double?)checks.CopyBandwidth());
+            ctx.Dispose();
+        }
+        bool ok = errors.Count == 0 && kernels.All(k => k.Ok) && conformance.All(c => c.Pass);
+        var report = new GpuCheckReport(DateTime.UtcNow.ToString("u"), Environment.MachineName, RuntimeInformation.FrameworkDescription,
+            RuntimeInformation.OSDescription, gpu, arch, sms, memory, probe.Summary,
+            probe.NvrtcMajor is { } ma ? $"{ma}.{probe.NvrtcMinor}" : null, libraries, kernels, conformance, copy, noGpu, errors, ok);
+        Directory.CreateDirectory(args[0]);
+        File.WriteAllText(Path.Combine(args[0], "report.json"), JsonSerializer.Serialize(report, ReportJson.Default.GpuCheckReport));
+        File.WriteAllText(Path.Combine(args[0], "report.md"), Markdown(report, sw.Elapsed));
+        Console.WriteLine(Markdown(report, sw.Elapsed));
+        return ok ? 0 : 1;
+    }
+
+    private static T? Step<T>(List<string> errors, string what, Func<T> run)
+    {
+        try
+        {
+            return run();
+        }
+        catch (Exception e) when (e is CudaException or GpuUnavailableException or DllNotFoundException or DeviceOutOfMemoryException or ArgumentException)
+        {
+            errors.Add($"{what}: {e.GetType().Name}: {e.Message}");
+            return default;
+        }
+    }
+
+    private static LibraryLine Library(CudaLibrary library)
+    {
+        var p = NativeLibraryResolver.Probe(library);
+        string[] names = library switch
+        {
+            CudaLibrary.Cublas => ["cublasCreate_v2", "cublasGemmEx", "cublasGemmStridedBatchedEx"],
+            CudaLibrary.CublasLt => ["cublasLtCreate", "cublasLtMatmul", "cublasLtMatmulDescSetAttribute"],
+            _ => [],
+        };
+        var missing = p.Found ? names.Where(n => !NativeLibrary.TryGetExport(NativeLibraryResolver.Handle(library), n, out _)).ToArray() : [];
+        return new LibraryLine(library.ToString(), p.LoadedFrom, p.Tried.Count, missing);
+    }
+
+    private static string Markdown(GpuCheckReport r, TimeSpan elapsed)
+    {
+        var s = new StringBuilder();
+        s.AppendLine($"# Owl3Native GPU check — {r.Date}");
+        s.AppendLine();
+        s.AppendLine($"- Host: {r.Host}, {r.Os}, {r.Runtime}; run took {elapsed.TotalSeconds:F1} s");
+        s.AppendLine($"- GPU: {(r.Gpu is null ? $"none ({r.NoGpuReason})" : $"{r.Gpu} ({r.Arch}, {r.Multiprocessors} SMs, {r.MemoryBytes / (1 << 30)} GiB)")}");
+        s.AppendLine($"- Driver: {r.Driver}; NVRTC: {r.Nvrtc ?? "not found"}");
+        foreach (var l in r.Libraries)
+            s.AppendLine($"- library {l.Library}: {l.Path ?? $"not found ({l.Tried} candidates tried)"}{(l.MissingExports.Count > 0 ? $", MISSING exports: {string.Join(", ", l.MissingExports)}" : "")}");
+        if (r.CopyGbPerSecond is { } c) s.AppendLine($"- Device-to-device copy: {c:F0} GB/s (read + write)");
+        s.AppendLine();
+        if (r.Kernels.Count > 0)
+        {
+            s.AppendLine("| kernel | arch | registers | smem | spills | budget | ok |");
+            s.AppendLine("|---|---|---:|---:|---:|---|---|");
+            foreach (var k in r.Kernels) s.AppendLine($"| {k.File}/{k.Kernel} | {k.Arch} | {k.Registers} | {k.SmemBytes} | {k.SpillStoreBytes + k.SpillLoadBytes} | {k.Budget} | {(k.Ok ? "ok" : "FAIL " + k.Problem)} |");
+            s.AppendLine();
+        }
+        if (r.Conformance.Count > 0)
+        {
+            s.AppendLine("| kernel vs CPU twin | shape | max-abs | NMSE | bound | GB/s | % of copy | ok |");
+            s.AppendLine("|---|---|---:|---:|---:|---:|---:|---|");
+            foreach (var k in r.Conformance)
+                s.AppendLine($"| {k.Kernel} | {k.Shape} | {k.MaxAbs:g3} | {k.Nmse:g3} | {k.Bound:g1} | {(k.GbPerSecond is { } g ? g.ToString("F0") : "-")} | {(k.GbPerSecond is { } g2 && r.CopyGbPerSecond is { } cp ? (100 * g2 / cp).ToString("F0") : "-")} | {(k.Pass ? "ok" : "FAIL")} |");
+            s.AppendLine();
+        }
+        foreach (var e in r.Errors) s.AppendLine($"- ERROR: {e}");
+        s.AppendLine($"Result: {(r.Ok ? "all checks that could run passed" : "FAILED")}{(r.Gpu is null ? " (no GPU: kernels compiled only)" : "")}.");
+        return s.ToString();
+    }
+}
