@@ -3,10 +3,6 @@
 // Precision policy everywhere: bf16 in memory, fp32 in registers, fp32 accumulation.
 #pragma once
 
-typedef unsigned short uint16_t;
-typedef unsigned int uint32_t;
-typedef unsigned long long uint64_t;
-typedef long long int64_t;
 
 // 16-bit storage types with the alignment of the real cuda_bf16.h / cuda_fp16.h types.
 struct __align__(2) bf16 { unsigned short bits; };

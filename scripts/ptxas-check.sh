@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# ptxas-check.sh NVCC ARCH FILE.cu INCLUDE_DIR — compile one kernel file to CUBIN with the resource report (-Xptxas=-v)
+# and fail on a compile error or any register spill. Used by CMakeLists.txt's CTest tests.
+set -euo pipefail
+nvcc=$1; arch=$2; cu=$3; inc=$4
+out=$("$nvcc" -cubin -std=c++17 -arch="$arch" -Xptxas=-v -I"$inc" -o /dev/null "$cu" 2>&1) || { echo "$out"; exit 1; }
+echo "$out"
+if echo "$out" | grep -qE '[1-9][0-9]* bytes spill (stores|loads)'; then echo "SPILL in $cu for $arch"; exit 1; fi
