@@ -20,7 +20,7 @@ internal static class Program
         new NotBuiltCommand("chat", "--model <dir>", "interactive multi-turn chat", "the user surfaces (issue #7)"),
         new NotBuiltCommand("serve", "--model <dir> [--host H] [--port P]", "OpenAI-compatible server", "the user surfaces (issue #7)"),
         new BenchCommand(),
-        new NotBuiltCommand("tokenize", "--model <dir> (--text S | --input F)", "Qwen2 tokenization", "processing (issue #4)"),
+        new TokenizeCommand(),
         new NotBuiltCommand("preprocess", "--model <dir> --image <path>", "image preprocessing", "processing (issue #4)"),
         new KernelsCommand(),
         new NotBuiltCommand("eval", "run|merge|score ...", "benchmark evaluation pipeline", "the evaluation pipeline (issue #8)"),
