@@ -16,12 +16,12 @@ internal static class Program
     [
         new DemoCommand(), new InspectCommand(), new MakeTinyCommand(), new DoctorCommand(),
         new VerifyCommand(),
-        new NotBuiltCommand("generate", "--model <dir> --prompt S [...]", "one-shot generation", "the CPU engine and processing (issues #3, #4)"),
+        new GenerateCommand(),
         new NotBuiltCommand("chat", "--model <dir>", "interactive multi-turn chat", "the user surfaces (issue #7)"),
         new NotBuiltCommand("serve", "--model <dir> [--host H] [--port P]", "OpenAI-compatible server", "the user surfaces (issue #7)"),
         new BenchCommand(),
         new TokenizeCommand(),
-        new NotBuiltCommand("preprocess", "--model <dir> --image <path>", "image preprocessing", "processing (issue #4)"),
+        new PreprocessCommand(),
         new KernelsCommand(),
         new NotBuiltCommand("eval", "run|merge|score ...", "benchmark evaluation pipeline", "the evaluation pipeline (issue #8)"),
     ];

@@ -12,6 +12,8 @@ namespace Owl3Native.Cli.Commands;
 [JsonSerializable(typeof(DoctorReport))]
 [JsonSerializable(typeof(ErrorDocument))]
 [JsonSerializable(typeof(VerifyReport))]
+[JsonSerializable(typeof(GenerateResult))]
+[JsonSerializable(typeof(PreprocessResult))]
 [JsonSerializable(typeof(IReadOnlyList<Owl3Native.Cuda.Kernels.KernelCheckRow>))]
 [JsonSerializable(typeof(Owl3Native.Diagnostics.BenchResult))]
 internal sealed partial class JsonOutput : JsonSerializerContext

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Owl3Native.Core.Cpu;
 
@@ -14,6 +15,7 @@ internal static unsafe class CpuGemmPanel
     public const int Rows = 32;
     private const int KChunk = 256;
     private const int TokenTile = 6;
+    private const int TokenTile512 = 8;
 
     /// <summary>y[t, yOffset + (o − rowStart)] = Σ_k x[t, k]·W[o, k] for o in [rowStart, rowStart + 32·n).</summary>
     public static void Block<TW>(float[] x, int tokens, int k, void* w, int rowStart, int rowBlocks, float[] y, int ldy, int yOffset)
@@ -33,6 +35,9 @@ internal static unsafe class CpuGemmPanel
                     Fill<TW>(pp, (byte*)w + o * rowBytes, rowBytes, k0, kc);
                     bool first = k0 == 0;
                     int t = 0;
+                    if (Avx512F.IsSupported)
+                        for (; t + TokenTile512 <= tokens; t += TokenTile512)
+                            Kernel8Avx512(px + (long)t * k + k0, k, pp, kc, yBlock + (long)t * ldy, ldy, first);
                     for (; t + TokenTile <= tokens; t += TokenTile)
                         Kernel6(px + (long)t * k + k0, k, pp, kc, yBlock + (long)t * ldy, ldy, first);
                     for (; t < tokens; t++)
@@ -105,6 +110,51 @@ internal static unsafe class CpuGemmPanel
             b10.Store(y4); b11.Store(y4 + 8); b12.Store(y4 + 16); b13.Store(y4 + 24);
             b20.Store(y5); b21.Store(y5 + 8); b22.Store(y5 + 16); b23.Store(y5 + 24);
         }
+    }
+
+    /// <summary>AVX-512: 8 tokens × 32 outputs = 16 zmm accumulators, two 16-wide panel loads and 16 FMAs per k.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Kernel8Avx512(float* x, int ldx, float* panel, int kc, float* y, int ldy, bool first)
+    {
+        Vector512<float> c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51, c60, c61, c70, c71;
+        if (first)
+        {
+            c00 = c01 = c10 = c11 = c20 = c21 = c30 = c31 = c40 = c41 = c50 = c51 = c60 = c61 = c70 = c71 = default;
+        }
+        else
+        {
+            c00 = Vector512.Load(y); c01 = Vector512.Load(y + 16);
+            c10 = Vector512.Load(y + ldy); c11 = Vector512.Load(y + ldy + 16);
+            c20 = Vector512.Load(y + 2 * ldy); c21 = Vector512.Load(y + 2 * ldy + 16);
+            c30 = Vector512.Load(y + 3 * ldy); c31 = Vector512.Load(y + 3 * ldy + 16);
+            c40 = Vector512.Load(y + 4 * ldy); c41 = Vector512.Load(y + 4 * ldy + 16);
+            c50 = Vector512.Load(y + 5 * ldy); c51 = Vector512.Load(y + 5 * ldy + 16);
+            c60 = Vector512.Load(y + 6 * ldy); c61 = Vector512.Load(y + 6 * ldy + 16);
+            c70 = Vector512.Load(y + 7 * ldy); c71 = Vector512.Load(y + 7 * ldy + 16);
+        }
+        float* x0 = x, x1 = x + ldx, x2 = x + 2 * ldx, x3 = x + 3 * ldx, x4 = x + 4 * ldx, x5 = x + 5 * ldx, x6 = x + 6 * ldx, x7 = x + 7 * ldx;
+        for (int kk = 0; kk < kc; kk++)
+        {
+            float* p = panel + kk * Rows;
+            var w0 = Vector512.Load(p);
+            var w1 = Vector512.Load(p + 16);
+            var s = Vector512.Create(x0[kk]); c00 = Avx512F.FusedMultiplyAdd(s, w0, c00); c01 = Avx512F.FusedMultiplyAdd(s, w1, c01);
+            s = Vector512.Create(x1[kk]); c10 = Avx512F.FusedMultiplyAdd(s, w0, c10); c11 = Avx512F.FusedMultiplyAdd(s, w1, c11);
+            s = Vector512.Create(x2[kk]); c20 = Avx512F.FusedMultiplyAdd(s, w0, c20); c21 = Avx512F.FusedMultiplyAdd(s, w1, c21);
+            s = Vector512.Create(x3[kk]); c30 = Avx512F.FusedMultiplyAdd(s, w0, c30); c31 = Avx512F.FusedMultiplyAdd(s, w1, c31);
+            s = Vector512.Create(x4[kk]); c40 = Avx512F.FusedMultiplyAdd(s, w0, c40); c41 = Avx512F.FusedMultiplyAdd(s, w1, c41);
+            s = Vector512.Create(x5[kk]); c50 = Avx512F.FusedMultiplyAdd(s, w0, c50); c51 = Avx512F.FusedMultiplyAdd(s, w1, c51);
+            s = Vector512.Create(x6[kk]); c60 = Avx512F.FusedMultiplyAdd(s, w0, c60); c61 = Avx512F.FusedMultiplyAdd(s, w1, c61);
+            s = Vector512.Create(x7[kk]); c70 = Avx512F.FusedMultiplyAdd(s, w0, c70); c71 = Avx512F.FusedMultiplyAdd(s, w1, c71);
+        }
+        c00.Store(y); c01.Store(y + 16);
+        c10.Store(y + ldy); c11.Store(y + ldy + 16);
+        c20.Store(y + 2 * ldy); c21.Store(y + 2 * ldy + 16);
+        c30.Store(y + 3 * ldy); c31.Store(y + 3 * ldy + 16);
+        c40.Store(y + 4 * ldy); c41.Store(y + 4 * ldy + 16);
+        c50.Store(y + 5 * ldy); c51.Store(y + 5 * ldy + 16);
+        c60.Store(y + 6 * ldy); c61.Store(y + 6 * ldy + 16);
+        c70.Store(y + 7 * ldy); c71.Store(y + 7 * ldy + 16);
     }
 
     private static void Kernel1(float* x, float* panel, int kc, float* y, bool first)

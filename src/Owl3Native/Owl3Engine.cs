@@ -1,0 +1,112 @@
+using Owl3Native.Core.Cpu;
+using Owl3Native.Engine;
+using Owl3Native.Engine.Sampling;
+using Owl3Native.Models.Checkpoints;
+using Owl3Native.Models.Owl3;
+using Owl3Native.Processing;
+using Owl3Native.Processing.Text;
+
+namespace Owl3Native;
+
+/// <summary>Options of <see cref="Owl3Engine.Load"/>.</summary>
+/// <param name="Device">`auto` (the embedded default: CPU until the CUDA backend lands), `cpu` or `cuda`.</param>
+/// <param name="Threads">CPU threads (0: all cores).</param>
+/// <param name="KvBlocks">KV-cache blocks of <paramref name="BlockSize"/> tokens.</param>
+/// <param name="BlockSize">Tokens per KV-cache block.</param>
+public sealed record EngineOptions(string Device = "auto", int Threads = 0, int KvBlocks = 4096, int BlockSize = 16);
+
+/// <summary>How to generate; null fields take the checkpoint's generation_config.json.</summary>
+public sealed record GenerationSettings(
+    int? MaxNewTokens = null, float? Temperature = null, int? TopK = null, float? TopP = null, float? RepetitionPenalty = null,
+    ulong Seed = 0, IReadOnlyList<string>? Stop = null, bool Cut = true, int MaxFrames = Processing.Video.FrameSampler.DefaultMaxFrames);
+
+/// <summary>What one generation produced.</summary>
+public sealed record GenerationOutput(string Text, IReadOnlyList<int> TokenIds, FinishReason FinishReason, int PromptTokens, double PrefillMs, double DecodeMs);
+
+/// <summary>
+/// The front door: a checkpoint folder loaded on a backend, with its processor. This first version (the CPU engine and
+/// processing) generates synchronously with a streaming callback; the asynchronous streaming API, chat sessions and
+/// <c>IChatClient</c> arrive with the user-surfaces issue (#7) behind the same object.
+/// </summary>
+public sealed class Owl3Engine : IDisposable
+{
+    private readonly Owl3Checkpoint _checkpoint;
+    private readonly ModelRunner _runner;
+    private readonly Lock _gate = new();
+
+    private Owl3Engine(Owl3Checkpoint checkpoint, Owl3Model model, Owl3Processor processor, EngineOptions options)
+    {
+        _checkpoint = checkpoint;
+        Model = model;
+        Processor = processor;
+        _runner = new ModelRunner(model, options.KvBlocks, options.BlockSize);
+        Terminators = Engine.Terminators.Resolve(checkpoint);
+    }
+
+    public Owl3Model Model { get; }
+    public Owl3Processor Processor { get; }
+    public IReadOnlyCollection<int> Terminators { get; }
+    public Owl3Checkpoint Checkpoint => _checkpoint;
+
+    /// <summary>Opens, validates and loads a checkpoint folder (weights stay memory-mapped).</summary>
+    /// <exception cref="Core.CheckpointException">The folder cannot be loaded.</exception>
+    /// <exception cref="Cuda.Runtime.GpuUnavailableException">`cuda` was asked for (the CUDA backend is not built yet).</exception>
+    public static Owl3Engine Load(string path, EngineOptions? options = null)
+    {
+        options ??= new EngineOptions();
+        if (options.Device == "cuda") throw new Cuda.Runtime.GpuUnavailableException("the CUDA backend is not built yet (issues #5, #6); use the CPU");
+        if (options.Device is not ("auto" or "cpu")) throw new ArgumentException($"device must be auto, cpu or cuda, not '{options.Device}'");
+        var checkpoint = Owl3Checkpoint.Open(path);
+        try
+        {
+            var model = new Owl3Model(checkpoint, new CpuBackend(options.Threads));
+            return new Owl3Engine(checkpoint, model, Owl3Processor.For(checkpoint), options);
+        }
+        catch
+        {
+            checkpoint.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>One chat completion: messages (end with the user turn), media per placeholder in text order.</summary>
+    public GenerationOutput Generate(IReadOnlyList<PromptMessage> messages, IReadOnlyList<MediaSource> media, GenerationSettings? settings = null,
+        Action<string>? onText = null, CancellationToken cancellation = default)
+    {
+        settings ??= new GenerationSettings();
+        var withPrompt = messages.Append(new PromptMessage(PromptRole.Assistant, "")).ToArray();
+        var request = Processor.Process(withPrompt, media, new ProcessorOptions(settings.Cut, settings.MaxFrames), cancellation);
+        var g = _checkpoint.GenerationConfig;
+        float temperature = settings.Temperature ?? (g.DoSample ? (float)g.Temperature : 0f);
+        var sampling = new SamplingParams(temperature, settings.TopK ?? (g.DoSample ? g.TopK : 0), settings.TopP ?? (g.DoSample ? (float)g.TopP : 1f),
+            settings.RepetitionPenalty ?? (float)g.RepetitionPenalty, settings.Seed);
+        var tokenizer = Processor.Tokenizer;
+        var options = new GenerationOptions(settings.MaxNewTokens ?? g.MaxNewTokens ?? 512, sampling, Terminators,
+            settings.Stop, settings.Stop is { Count: > 0 } ? ids => tokenizer.Decode(ids) : null);
+        var detok = new StreamingDetokenizer(tokenizer);
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        double prefillMs = 0;
+        IReadOnlyList<GenerationResult> results;
+        lock (_gate) // one generation at a time on this runner; the scheduler of #7 batches concurrent sessions
+        {
+            results = new Generator(_runner).Generate([new GenerationRequest(request.InputIds, request.Pixels, request.MarkerStarts, options)], t =>
+            {
+                if (t.Step == 0) prefillMs = sw.Elapsed.TotalMilliseconds;
+                if (!Terminators.Contains(t.Token)) onText?.Invoke(detok.Append(t.Token));
+            }, cancellation);
+        }
+        onText?.Invoke(detok.Flush());
+        var r = results[0];
+        var text = tokenizer.Decode(r.Tokens.Where(id => !Terminators.Contains(id)));
+        if (settings.Stop is { Count: > 0 } stops && r.Reason == FinishReason.Stop)
+            foreach (var s in stops)
+                if (s.Length > 0 && text.IndexOf(s, StringComparison.Ordinal) is int at and >= 0) text = text[..at];
+        return new GenerationOutput(text, r.Tokens, r.Reason, r.PromptTokens, prefillMs, sw.Elapsed.TotalMilliseconds - prefillMs);
+    }
+
+    public void Dispose()
+    {
+        _runner.Dispose();
+        _checkpoint.Dispose();
+    }
+}
