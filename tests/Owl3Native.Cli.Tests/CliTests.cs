@@ -129,7 +129,7 @@ public sealed class CliTests
     }
 
     [Theory]
-    [InlineData("generate", "--model", "x", "--prompt", "hi")]
+    [InlineData("serve", "--model", "x")]
     [InlineData("chat", "--model", "x")]
     public void Commands_not_built_yet_say_so_and_exit_1(params string[] args)
     {
@@ -150,13 +150,64 @@ public sealed class CliTests
     }
 
     [Fact]
-    public void Demo_makes_loads_and_inspects_a_tiny_checkpoint_and_names_missing_stages()
+    public void Demo_runs_an_image_chat_on_a_tiny_checkpoint_and_says_the_weights_are_random()
     {
         var r = CliRunner.Run("demo");
         Assert.Equal(0, r.ExitCode);
         Assert.Contains("making a tiny random-weight checkpoint", r.Out);
-        Assert.Contains("variant       241101", r.Out);
-        Assert.Contains("Not built yet", r.Out);
+        Assert.Contains("text is meaningless", r.Out);
+        Assert.Contains("Assistant: ", r.Out);
+        Assert.Contains("(7 image crops), 24 new tokens", r.Out); // a 320x240 image cut 2x3 + the global view
+        Assert.Equal(1, CliRunner.Run("demo", "--device", "cuda").ExitCode);
+    }
+
+    [Fact]
+    public void Generate_json_reproduces_the_golden_greedy_tokens_from_the_image_file()
+    {
+        string image = Path.Combine(SharedData.Root, "golden", "processor", "images", "grad_500x500.png");
+        var r = CliRunner.Run("generate", "--model", SharedData.Golden("tiny-a"), "--image", image, "--prompt", "<|image|>Describe this image.",
+            "--max-new-tokens", "16", "--temperature", "0", "--json");
+        Assert.Equal(0, r.ExitCode);
+        using var doc = JsonDocument.Parse(r.Out);
+        using var golden = Owl3Native.Verification.GoldenSet.Open(SharedData.Golden("tiny-a"));
+        Assert.Equal(golden.Longs("gen.processor_cut_image.new_tokens").Select(v => (int)v), doc.RootElement.GetProperty("token_ids").EnumerateArray().Select(e => e.GetInt32()));
+        Assert.Equal("length", doc.RootElement.GetProperty("finish_reason").GetString());
+        Assert.Equal(39, doc.RootElement.GetProperty("usage").GetProperty("prompt_tokens").GetInt32());
+    }
+
+    [Fact]
+    public void Generate_refuses_bad_media_with_one_line()
+    {
+        using var dir = new TempDirectory();
+        string bad = Path.Combine(dir.Path, "x.png");
+        File.WriteAllBytes(bad, [1, 2, 3, 4]);
+        var r = CliRunner.Run("generate", "--model", SharedData.Golden("tiny-a"), "--image", bad, "--prompt", "hi");
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains("x.png", r.Error);
+        var two = CliRunner.Run("generate", "--model", SharedData.Golden("tiny-a"), "--image", bad, "--prompt", "<|image|><|image|>two markers, one image");
+        Assert.Equal(1, two.ExitCode);
+    }
+
+    [Fact]
+    public void Tokenize_and_preprocess_follow_the_contract()
+    {
+        var t = CliRunner.Run("tokenize", "--model", Path.Combine(SharedData.Root, "tokenizer", "qwen2"), "--text", "Hello world");
+        Assert.Equal(0, t.ExitCode);
+        using (var doc = JsonDocument.Parse(t.Out))
+            Assert.Equal([9707, 1879], doc.RootElement[0].GetProperty("ids").EnumerateArray().Select(e => e.GetInt32()));
+        using var dir = new TempDirectory();
+        string dump = Path.Combine(dir.Path, "p.safetensors");
+        var p = CliRunner.Run("preprocess", "--model", SharedData.Golden("tiny-c"), "--image",
+            Path.Combine(SharedData.Root, "golden", "processor", "images", "grad_1280x720.png"), "--dump", dump, "--json");
+        Assert.Equal(0, p.ExitCode);
+        using (var doc = JsonDocument.Parse(p.Out))
+        {
+            Assert.Equal(2, doc.RootElement.GetProperty("grid_rows").GetInt32());
+            Assert.Equal(3, doc.RootElement.GetProperty("grid_cols").GetInt32());
+            Assert.Contains("Cut to 2 rows 3 columns", doc.RootElement.GetProperty("expanded_text").GetString());
+        }
+        using var file = Owl3Native.Core.SafeTensors.SafeTensorFile.Open(dump);
+        Assert.Equal(new Owl3Native.Core.Tensors.Shape(7, 3, 48, 48), file.Get("pixel_values").Shape);
     }
 
     [Theory]

@@ -1,4 +1,6 @@
 using Owl3Native.Models.Checkpoints;
+using Owl3Native.Processing;
+using Owl3Native.Processing.Text;
 
 namespace Owl3Native.Cli.Commands;
 
@@ -10,7 +12,17 @@ internal sealed class DemoCommand : Command
 {
     public override string Name => "demo";
     public override string Usage => "demo [--model <dir>] [--variant 241101|241014|240728]";
-    public override string Summary => "image chat end to end on the embedded default (today: make, load and inspect a tiny checkpoint)";
+    public override string Summary => "an image chat end to end on the embedded default (CPU); a tiny random checkpoint is made when no --model is given";
+    /// <summary>A 320×240 RGB gradient with a 32-pixel checkerboard in blue, as PNG.</summary>
+    private static void WriteDemoImage(string path)
+    {
+        using var img = new SixLabors.ImageSharp.Image<SixLabors.ImageSharp.PixelFormats.Rgb24>(320, 240);
+        for (int y = 0; y < img.Height; y++)
+            for (int x = 0; x < img.Width; x++)
+                img[x, y] = new SixLabors.ImageSharp.PixelFormats.Rgb24((byte)(x * 255 / 319), (byte)(y * 255 / 239), (byte)(((x / 32 + y / 32) % 2) == 0 ? 40 : 215));
+        SixLabors.ImageSharp.ImageExtensions.SaveAsPng(img, path);
+    }
+
     public override IReadOnlyList<OptionSpec> Options =>
     [
         new("model", true, "a checkpoint folder (default: a tiny random checkpoint made on the fly)", ValueName: "DIR"),
@@ -53,22 +65,26 @@ internal sealed class DemoCommand : Command
         {
             if (temp is not null)
             {
-                console.Out.WriteLine($"No --model given: making a tiny random-weight checkpoint in {temp} (random weights: its text would be meaningless).");
+                console.Out.WriteLine($"No --model given: making a tiny random-weight checkpoint in {temp} (random weights: its text is meaningless).");
                 CheckpointMaker.Write(temp, new MakeTinyOptions(TinyVariant(args)));
             }
-            using (var ckpt = Owl3Checkpoint.Open(dir))
-            {
-                console.Out.WriteLine($"Loaded {ckpt.Weights.Names.Count} tensors from {string.Join(", ", ckpt.WeightFiles.Select(Path.GetFileName))} (memory-mapped, validated against config.json).");
-                console.Out.WriteLine();
-                InspectCommand.Print(console.Out, CheckpointSummary.From(ckpt));
-            }
+            using var engine = GenerateCommand.LoadEngine(dir, threads: 0);
+            var summary = CheckpointSummary.From(engine.Checkpoint);
+            console.Out.WriteLine($"Loaded {summary.VariantDescription}: {summary.Parameters["total"].Parameters:N0} parameters, {summary.Tensors} tensors, memory-mapped; CPU backend.");
+            string image = Path.Combine(temp ?? Path.GetTempPath(), "owl3-demo-image.png");
+            WriteDemoImage(image);
+            const string question = "<|image|>What is in this picture?";
+            console.Out.WriteLine($"Image: {image} (a generated gradient with a checkerboard)");
+            console.Out.WriteLine($"User: {question}");
+            console.Out.Write("Assistant: ");
+            var output = engine.Generate([new PromptMessage(PromptRole.User, question)], [MediaSource.ImageFile(image)],
+                new GenerationSettings(MaxNewTokens: 24, Temperature: 0), text => console.Out.Write(text));
             console.Out.WriteLine();
-            console.Out.WriteLine("Built so far: checkpoint loading (safetensors, sharded, config, variant detection, weight manifest).");
-            console.Out.WriteLine("Not built yet, so no image chat runs today:");
-            console.Out.WriteLine("  - CPU backend and model forward / generation (issue #3)");
-            console.Out.WriteLine("  - tokenizer, chat template, image and video preprocessing (issue #4)");
-            console.Out.WriteLine("  - CUDA bindings and kernels (issues #5, #6)");
-            console.Out.WriteLine("  - library API, chat, server (issue #7)");
+            console.Out.WriteLine($"[{output.FinishReason.ToString().ToLowerInvariant()}: {output.PromptTokens} prompt tokens ({engine.Processor.Process(
+                [new PromptMessage(PromptRole.User, question), new PromptMessage(PromptRole.Assistant, "")], [MediaSource.ImageFile(image)]).MarkerStarts.Length} image crops), " +
+                $"{output.TokenIds.Count} new tokens, ttft {output.PrefillMs:F0} ms]");
+            if (temp is not null)
+                console.Out.WriteLine("Give --model <folder of a real checkpoint> for meaningful answers. Not built yet: the CUDA backend (#5, #6), chat/server (#7).");
             return 0;
         }
         finally
