@@ -21,6 +21,7 @@ public sealed class KernelConformance(CudaContext context, KernelCache cache)
 
     public IReadOnlyList<ConformanceResult> RunAll(int seed = 1) =>
     [
+        .. NativeLibraryResolver.Probe(CudaLibrary.Cublas).Found ? new[] { CublasLinear(rows: 17, inF: 896, outF: 4864, seed + 7) } : [],
         RmsNorm(rows: 7, hidden: 896, seed),
         RmsNorm(rows: 64, hidden: 3584, seed + 1),
         LayerNorm(rows: 9, hidden: 1152, seed + 2),
@@ -29,6 +30,20 @@ public sealed class KernelConformance(CudaContext context, KernelCache cache)
         Rope(tokens: 11, heads: 14, headDim: 64, seed + 5),
         Argmax(rows: 4, vocab: 151851, seed + 6),
     ];
+
+    /// <summary>cuBLAS bf16 GEMM (fp32 accumulation) against the CPU backend's Linear.</summary>
+    public ConformanceResult CublasLinear(int rows, int inF, int outF, int seed)
+    {
+        var rng = new Random(seed);
+        float[] x = RandomBf16(rng, rows * inF, 1f), w = RandomBf16(rng, outF * inF, 1f / MathF.Sqrt(inF));
+        var expected = _cpu.Linear(new Tensor(x, rows, inF), Weight.FromArray("w", w, outF, inF));
+        using var dx = Upload(x); using var dw = Upload(w); using var dy = Poisoned(rows * outF);
+        using var stream = new CudaStream(context);
+        using var blas = new Blas.CublasHandle(context, stream);
+        blas.Linear(dx.Pointer, dw.Pointer, dy.Pointer, rows, inF, outF);
+        stream.Synchronize();
+        return Judge("cublasGemmEx bf16→fp32", $"[{rows}, {inF}]x[{outF}, {inF}]T", Download(dy), expected.Data);
+    }
 
     public ConformanceResult RmsNorm(int rows, int hidden, int seed)
     {
