@@ -45,6 +45,16 @@ public sealed class ElementwiseKernels(KernelCache cache, CudaContext context)
 
     public void Bf16ToF32(CudaStream s, in ConvertParams p) => cache.Get("embedding.cu", "convert_bf16_f32").Launch(s, GridFor(p.Count), new Dim3(Threads), p);
 
+    /// <summary>
+    /// Seeded sampling per row (the CPU Sampler's twin): one block of 1024 threads per row; logits are processed in
+    /// place and Weights is a [rows, vocab] u64 scratch.
+    /// </summary>
+    public void Sample(CudaStream s, in SampleParams p)
+    {
+        if (p.Vocab > (1 << 23)) throw new ArgumentException($"vocab {p.Vocab} exceeds 2^23 (the fixed-point weights' range)");
+        cache.Get("sampling.cu", "sample_f32").Launch(s, new Dim3((uint)p.Rows), new Dim3(1024), p);
+    }
+
     /// <summary>Greedy token per row: one block of 1024 threads per row.</summary>
     public void Argmax(CudaStream s, in ArgmaxParams p) => cache.Get("sampling.cu", "sample_argmax_f32").Launch(s, new Dim3((uint)p.Rows), new Dim3(1024), p);
 }

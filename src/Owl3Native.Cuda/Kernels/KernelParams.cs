@@ -58,3 +58,11 @@ public struct ArgmaxParams
     public ulong Logits, Ids;
     public int Rows, Vocab;
 }
+
+/// <summary>kernels/sampling.cu: seeded temperature / top-k / top-p sampling (per-row settings arrays).</summary>
+[StructLayout(LayoutKind.Sequential)]
+public struct SampleParams
+{
+    public ulong Logits, Weights, PrevTokens, PrevOffsets, PrevScratch, Temperature, TopK, TopP, Penalty, Seed, Stream, Step, Ids;
+    public int Rows, Vocab;
+}

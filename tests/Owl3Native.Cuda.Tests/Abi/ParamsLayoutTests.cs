@@ -20,6 +20,7 @@ public sealed partial class ParamsLayoutTests
         { "embedding.cu", typeof(EmbeddingParams) },
         { "embedding.cu", typeof(ConvertParams) },
         { "sampling.cu", typeof(ArgmaxParams) },
+        { "sampling.cu", typeof(SampleParams) },
     };
 
     [Theory]
@@ -58,6 +59,6 @@ public sealed partial class ParamsLayoutTests
     private static string Pascal(string snake) => string.Concat(snake.Split('_').Select(p => char.ToUpperInvariant(p[0]) + p[1..]));
 
     // "const bf16* x;", "int rows;", "long long count;", "float eps;"  (comments after the semicolon are ignored)
-    [GeneratedRegex(@"^\s*((?:const\s+)?(?:long long|int|float|unsigned int|void\*|[\w]+\*)(?:\s*\*)?)\s+([\w\s,]+?);", RegexOptions.Multiline)]
+    [GeneratedRegex(@"^\s*((?:const\s+)?(?:unsigned long long\*|long long|int|float|unsigned int|void\*|[\w]+\*)(?:\s*\*)?)\s+([\w\s,]+?);", RegexOptions.Multiline)]
     private static partial Regex FieldLine();
 }
