@@ -29,7 +29,110 @@ public sealed class KernelConformance(CudaContext context, KernelCache cache)
         GeluTanh(rows: 3, cols: 4304, seed + 4),
         Rope(tokens: 11, heads: 14, headDim: 64, seed + 5),
         Argmax(rows: 4, vocab: 151851, seed + 6),
+        RmsNormResidual(rows: 5, hidden: 896, seed + 8),
+        GeluErf(rows: 3, cols: 3584, seed + 9),
+        BiasAdd(rows: 6, cols: 1152, seed + 10),
+        MiRope(crops: 3, tokensPerCrop: 9, kvHeads: 2, headDim: 64, seed + 11),
+        EmbeddingGather(tokens: 13, hidden: 896, vocab: 4096, seed + 12),
+        ConvertRoundTrip(count: 100_003, seed + 13),
     ];
+
+    public ConformanceResult RmsNormResidual(int rows, int hidden, int seed)
+    {
+        var rng = new Random(seed);
+        float[] x = RandomBf16(rng, rows * hidden, 2f), res = RandomBf16(rng, rows * hidden, 2f), w = RandomBf16(rng, hidden, 1f, 1f);
+        var sum = new float[x.Length];
+        for (int i = 0; i < sum.Length; i++) sum[i] = BFloat16.ToSingle(BFloat16.FromSingle(x[i] + res[i])); // the kernel stores the rounded sum
+        var expected = _cpu.RmsNorm(new Tensor(sum, rows, hidden), Weight.FromArray("w", w, 1, hidden), 1e-6f);
+        using var dx = Upload(x); using var dr = Upload(res); using var dw = Upload(w); using var dy = Poisoned(rows * hidden);
+        using var stream = new CudaStream(context);
+        _norm.RmsNormResidual(stream, new NormParams { X = dx.Pointer, Residual = dr.Pointer, Weight = dw.Pointer, Y = dy.Pointer, Rows = rows, Hidden = hidden, Eps = 1e-6f });
+        stream.Synchronize();
+        var y = Judge("rms_norm_residual_bf16", $"[{rows}, {hidden}]", Download(dy), expected.Data);
+        var r = Judge("rms_norm_residual_bf16 (residual out)", $"[{rows}, {hidden}]", Download(dr), sum);
+        return y.Pass ? r : y;
+    }
+
+    public ConformanceResult GeluErf(int rows, int cols, int seed)
+    {
+        var rng = new Random(seed);
+        float[] x = RandomBf16(rng, rows * cols, 4f);
+        var expected = new Tensor((float[])x.Clone(), rows, cols);
+        _cpu.GeluErfInPlace(expected);
+        using var dx = Upload(x); using var dy = Poisoned(rows * cols);
+        using var stream = new CudaStream(context);
+        _ew.GeluErf(stream, new ActivationParams { X = dx.Pointer, Y = dy.Pointer, Rows = rows, Cols = cols });
+        stream.Synchronize();
+        return Judge("gelu_erf_bf16", $"[{rows}, {cols}]", Download(dy), expected.Data);
+    }
+
+    public ConformanceResult BiasAdd(int rows, int cols, int seed)
+    {
+        var rng = new Random(seed);
+        float[] x = RandomBf16(rng, rows * cols, 2f), b = RandomBf16(rng, cols, 1f);
+        var expected = new float[x.Length];
+        for (int i = 0; i < x.Length; i++) expected[i] = x[i] + b[i % cols];
+        using var dx = Upload(x); using var db = Upload(b); using var dy = Poisoned(rows * cols);
+        using var stream = new CudaStream(context);
+        _ew.BiasAdd(stream, new ActivationParams { X = dx.Pointer, Bias = db.Pointer, Y = dy.Pointer, Rows = rows, Cols = cols });
+        stream.Synchronize();
+        return Judge("bias_add_bf16", $"[{rows}, {cols}]", Download(dy), expected);
+    }
+
+    public ConformanceResult MiRope(int crops, int tokensPerCrop, int kvHeads, int headDim, int seed)
+    {
+        var rng = new Random(seed);
+        int tokens = crops * tokensPerCrop;
+        float[] kv = RandomBf16(rng, tokens * 2 * kvHeads * headDim, 2f);
+        int[] positions = Enumerable.Range(0, crops).Select(j => 17 + 6 * j).ToArray();
+        var visual = _cpu.MakeVisualKv(new Tensor(kv, tokens, 2 * kvHeads * headDim), kvHeads, headDim, tokensPerCrop, positions, 1e6, positions);
+        using var dkv = Upload(kv); using var dk = Poisoned(kv.Length / 2); using var dv = Poisoned(kv.Length / 2);
+        using var dpos = new DeviceBuffer<int>(context, crops);
+        dpos.CopyFrom(positions);
+        using var stream = new CudaStream(context);
+        _ew.MiRope(stream, new RopeParams { X = dkv.Pointer, Keys = dk.Pointer, Values = dv.Pointer, Positions = dpos.Pointer, Tokens = tokens, Heads = kvHeads, HeadDim = headDim, TokensPerCrop = tokensPerCrop, Theta = 1e6f });
+        stream.Synchronize();
+        var keys = Judge("mi_rope_bf16 (keys)", $"[{kvHeads}, {tokens}, {headDim}]", Download(dk), visual.Keys.Data);
+        var values = Judge("mi_rope_bf16 (values)", $"[{kvHeads}, {tokens}, {headDim}]", Download(dv), visual.Values.Data);
+        return keys.Pass ? values : keys;
+    }
+
+    public ConformanceResult EmbeddingGather(int tokens, int hidden, int vocab, int seed)
+    {
+        var rng = new Random(seed);
+        float[] table = RandomBf16(rng, vocab * hidden, 1f);
+        int[] ids = Enumerable.Range(0, tokens).Select(t => t == 0 ? vocab - 1 : rng.Next(vocab)).ToArray();
+        var expected = _cpu.Embedding(Weight.FromArray("table", table, vocab, hidden), ids);
+        using var dt = Upload(table); using var dy = Poisoned(tokens * hidden);
+        using var dids = new DeviceBuffer<int>(context, tokens);
+        dids.CopyFrom(ids);
+        using var stream = new CudaStream(context);
+        _ew.EmbeddingGather(stream, new EmbeddingParams { Table = dt.Pointer, Ids = dids.Pointer, Y = dy.Pointer, Tokens = tokens, Hidden = hidden, Vocab = vocab });
+        stream.Synchronize();
+        return Judge("embedding_gather_bf16", $"[{tokens}, {hidden}] of {vocab}", Download(dy), expected.Data);
+    }
+
+    public ConformanceResult ConvertRoundTrip(int count, int seed)
+    {
+        var rng = new Random(seed);
+        var x = new float[count];
+        for (int i = 0; i < count; i++) x[i] = (float)(rng.NextDouble() * 200 - 100);
+        using var df = new DeviceBuffer<float>(context, count);
+        df.CopyFrom(x);
+        using var db = Poisoned(count);
+        using var back = new DeviceBuffer<float>(context, count);
+        back.FillBytes(0xFF);
+        using var stream = new CudaStream(context);
+        _ew.F32ToBf16(stream, new ConvertParams { X = df.Pointer, Y = db.Pointer, Count = count });
+        _ew.Bf16ToF32(stream, new ConvertParams { X = db.Pointer, Y = back.Pointer, Count = count });
+        stream.Synchronize();
+        var expectedBits = new ushort[count];
+        BFloat16.FromSingle(x, expectedBits);
+        int wrong = db.ToArray().Zip(expectedBits).Count(p => p.First != p.Second);
+        var roundTrip = back.ToArray();
+        for (int i = 0; i < count; i++) if (roundTrip[i] != BFloat16.ToSingle(expectedBits[i])) wrong++;
+        return new ConformanceResult("convert_f32_bf16 + convert_bf16_f32", $"[{count}]", wrong, wrong, 0, wrong == 0);
+    }
 
     /// <summary>cuBLAS bf16 GEMM (fp32 accumulation) against the CPU backend's Linear.</summary>
     public ConformanceResult CublasLinear(int rows, int inF, int outF, int seed)
