@@ -20,6 +20,12 @@ public sealed record GenerationSettings(
     int? MaxNewTokens = null, float? Temperature = null, int? TopK = null, float? TopP = null, float? RepetitionPenalty = null,
     ulong Seed = 0, IReadOnlyList<string>? Stop = null, bool Cut = true, int MaxFrames = Processing.Video.FrameSampler.DefaultMaxFrames);
 
+/// <summary>One streamed piece of a generation: new text (may be empty while a UTF-8 character is incomplete) and its token.</summary>
+/// <param name="Text">Text completed by this token.</param>
+/// <param name="TokenId">The token (a terminator that ends the sequence is reported too, with empty text).</param>
+/// <param name="Final">The last update carries the finish reason and usage.</param>
+public sealed record GenerationUpdate(string Text, int TokenId, GenerationOutput? Final = null);
+
 /// <summary>What one generation produced.</summary>
 public sealed record GenerationOutput(string Text, IReadOnlyList<int> TokenIds, FinishReason FinishReason, int PromptTokens, double PrefillMs, double DecodeMs);
 
@@ -42,6 +48,9 @@ public sealed class Owl3Engine : IDisposable
         _runner = new ModelRunner(model, options.KvBlocks, options.BlockSize);
         Terminators = Engine.Terminators.Resolve(checkpoint);
     }
+
+    /// <summary>The runner (tests check that cancelled sequences give their blocks back).</summary>
+    internal ModelRunner Runner => _runner;
 
     public Owl3Model Model { get; }
     public Owl3Processor Processor { get; }
@@ -71,7 +80,10 @@ public sealed class Owl3Engine : IDisposable
 
     /// <summary>One chat completion: messages (end with the user turn), media per placeholder in text order.</summary>
     public GenerationOutput Generate(IReadOnlyList<PromptMessage> messages, IReadOnlyList<MediaSource> media, GenerationSettings? settings = null,
-        Action<string>? onText = null, CancellationToken cancellation = default)
+        Action<string>? onText = null, CancellationToken cancellation = default) => Generate(messages, media, settings, onText, cancellation, null);
+
+    private GenerationOutput Generate(IReadOnlyList<PromptMessage> messages, IReadOnlyList<MediaSource> media, GenerationSettings? settings,
+        Action<string>? onText, CancellationToken cancellation, Action<int>? onToken)
     {
         settings ??= new GenerationSettings();
         var withPrompt = messages.Append(new PromptMessage(PromptRole.Assistant, "")).ToArray();
@@ -92,16 +104,63 @@ public sealed class Owl3Engine : IDisposable
             results = new Generator(_runner).Generate([new GenerationRequest(request.InputIds, request.Pixels, request.MarkerStarts, options)], t =>
             {
                 if (t.Step == 0) prefillMs = sw.Elapsed.TotalMilliseconds;
-                if (!Terminators.Contains(t.Token)) onText?.Invoke(detok.Append(t.Token));
+                if (!Terminators.Contains(t.Token) && onText is not null) onText(detok.Append(t.Token));
+                onToken?.Invoke(t.Token);
             }, cancellation);
         }
-        onText?.Invoke(detok.Flush());
+        if (onText is not null) onText(detok.Flush());
         var r = results[0];
         var text = tokenizer.Decode(r.Tokens.Where(id => !Terminators.Contains(id)));
         if (settings.Stop is { Count: > 0 } stops && r.Reason == FinishReason.Stop)
             foreach (var s in stops)
                 if (s.Length > 0 && text.IndexOf(s, StringComparison.Ordinal) is int at and >= 0) text = text[..at];
         return new GenerationOutput(text, r.Tokens, r.Reason, r.PromptTokens, prefillMs, sw.Elapsed.TotalMilliseconds - prefillMs);
+    }
+
+    /// <summary>
+    /// Streams a generation: text deltas as tokens are produced, then a final update with the finish reason and usage.
+    /// Cancelling <paramref name="cancellation"/> stops the sequence and frees its KV-cache blocks; the enumeration then
+    /// ends with a <see cref="FinishReason.Cancelled"/> final update.
+    /// </summary>
+    public async IAsyncEnumerable<GenerationUpdate> GenerateAsync(IReadOnlyList<PromptMessage> messages, IReadOnlyList<MediaSource> media,
+        GenerationSettings? settings = null, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellation = default)
+    {
+        // Bounded: the generator waits for the reader, so a cancel acts within a few tokens. `stopReading` is set when the
+        // reader leaves early (break/dispose): it cancels the generation too, and unblocks a pending write.
+        var channel = System.Threading.Channels.Channel.CreateBounded<GenerationUpdate>(
+            new System.Threading.Channels.BoundedChannelOptions(8) { SingleReader = true, SingleWriter = true });
+        using var stopReading = new CancellationTokenSource();
+        using var generation = CancellationTokenSource.CreateLinkedTokenSource(cancellation, stopReading.Token);
+        var detok = new StreamingDetokenizer(Processor.Tokenizer);
+        void Write(GenerationUpdate u)
+        {
+            try { channel.Writer.WriteAsync(u, stopReading.Token).AsTask().GetAwaiter().GetResult(); }
+            catch (OperationCanceledException) { /* the reader has gone; the generation is being cancelled */ }
+        }
+        var worker = Task.Run(() =>
+        {
+            try
+            {
+                var output = Generate(messages, media, settings, null, generation.Token,
+                    token => Write(new GenerationUpdate(Terminators.Contains(token) ? "" : detok.Append(token), token)));
+                Write(new GenerationUpdate(detok.Flush(), -1, output));
+                channel.Writer.Complete();
+            }
+            catch (Exception e)
+            {
+                channel.Writer.Complete(e);
+            }
+        }, CancellationToken.None);
+        try
+        {
+            await foreach (var update in channel.Reader.ReadAllAsync(CancellationToken.None).ConfigureAwait(false))
+                yield return update;
+        }
+        finally
+        {
+            stopReading.Cancel();
+            await worker.ConfigureAwait(false);
+        }
     }
 
     public void Dispose()
