@@ -129,8 +129,7 @@ public sealed class CliTests
     }
 
     [Theory]
-    [InlineData("serve", "--model", "x")]
-    [InlineData("chat", "--model", "x")]
+    [InlineData("eval", "run")]
     public void Commands_not_built_yet_say_so_and_exit_1(params string[] args)
     {
         var r = CliRunner.Run(args);

@@ -1,0 +1,65 @@
+using Owl3Native.Models.Checkpoints;
+using Owl3Native.Processing;
+using Owl3Native.Processing.Text;
+
+namespace Owl3Native.Cli.Commands;
+
+/// <summary>`owl3 chat --model &lt;dir&gt;`: a streaming multi-turn REPL; `/image PATH`, `/video PATH`, `/reset`, `/exit`.</summary>
+internal sealed class ChatCommand : Command
+{
+    public override string Name => "chat";
+    public override string Usage => "chat --model <dir> [--max-new-tokens N] [--temperature T] [--no-cut]";
+    public override string Summary => "interactive multi-turn chat, streamed (attach with /image PATH or /video PATH, /reset, /exit)";
+    public override IReadOnlyList<OptionSpec> Options =>
+    [
+        new("model", true, "checkpoint folder", ValueName: "DIR"),
+        new("max-new-tokens", true, "per answer (default 512)", ValueName: "N"),
+        new("temperature", true, "0 = greedy (default: generation_config.json)", ValueName: "T"),
+        new("no-cut", false, "no adaptive image cutting"),
+        new("threads", true, "CPU threads (default: all cores)", ValueName: "N"),
+    ];
+
+    public override int Run(ParsedArgs args, Console console)
+    {
+        args.NoMorePositionals(0);
+        string model = args.Value("model") ?? throw new UsageException("--model is required");
+        float? temperature = args.Value("temperature") is { } t && float.TryParse(t, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var tv) ? tv : null;
+        var settings = new GenerationSettings(MaxNewTokens: args.Int("max-new-tokens", 512, min: 1), Temperature: temperature, Cut: !args.Flag("no-cut"));
+        using var engine = GenerateCommand.LoadEngine(model, args.Int("threads", 0, min: 0, max: 1024));
+        console.Error.WriteLine($"owl3 chat: {engine.Model.Variant.Tag()} from {engine.Checkpoint.Directory}. /image PATH, /video PATH, /reset, /exit");
+        var history = new List<PromptMessage>();
+        var media = new List<MediaSource>();
+        var pending = new System.Text.StringBuilder();
+        while (true)
+        {
+            console.Out.Write("> ");
+            string? line = System.Console.In.ReadLine();
+            if (line is null || line.Trim() == "/exit") return 0;
+            if (line.Trim() == "/reset") { history.Clear(); media.Clear(); pending.Clear(); console.Out.WriteLine("(new conversation)"); continue; }
+            if (line.StartsWith("/image ", StringComparison.Ordinal) || line.StartsWith("/video ", StringComparison.Ordinal))
+            {
+                string path = line[7..].Trim();
+                bool video = line.StartsWith("/video", StringComparison.Ordinal);
+                media.Add(video ? MediaSource.VideoFile(path) : MediaSource.ImageFile(path));
+                pending.Append(video ? MediaTemplates.VideoMarker : MediaTemplates.ImageMarker);
+                console.Out.WriteLine($"(attached {path})");
+                continue;
+            }
+            history.Add(new PromptMessage(PromptRole.User, pending + line));
+            pending.Clear();
+            console.Out.Write("assistant: ");
+            try
+            {
+                var output = engine.Generate(history, media, settings, text => { console.Out.Write(text); console.Out.Flush(); });
+                console.Out.WriteLine();
+                history.Add(new PromptMessage(PromptRole.Assistant, output.Text));
+            }
+            catch (Exception e) when (e is MediaMismatchException or Processing.Images.ImageDecodeException or Processing.Video.VideoDecodeException or ArgumentException)
+            {
+                console.Out.WriteLine();
+                console.Error.WriteLine($"error: {e.Message}");
+                history.RemoveAt(history.Count - 1);
+            }
+        }
+    }
+}

@@ -1,0 +1,51 @@
+using Owl3Native.Models.Checkpoints;
+using Owl3Native.Server;
+
+namespace Owl3Native.Cli.Commands;
+
+/// <summary>`owl3 serve --model &lt;dir&gt; [--host 127.0.0.1] [--port 8080] [--api-key K]`.</summary>
+internal sealed class ServeCommand : Command
+{
+    public override string Name => "serve";
+    public override string Usage => "serve --model <dir> [--host 127.0.0.1] [--port 8080] [--api-key K] [--max-queue N]";
+    public override string Summary => "OpenAI-compatible HTTP server (/v1/chat/completions, /v1/models, /health, /metrics) plus the web chat page at /";
+    public override string? Details => "Binds loopback by default. Media must be sent as data: URLs (http(s) URLs and local paths are refused).";
+    public override IReadOnlyList<OptionSpec> Options =>
+    [
+        new("model", true, "checkpoint folder", ValueName: "DIR"),
+        new("host", true, "address to bind (default 127.0.0.1)", ValueName: "H"),
+        new("port", true, "port (default 8080; 0 = any free port)", ValueName: "P"),
+        new("api-key", true, "require Authorization: Bearer <key> on /v1", ValueName: "K"),
+        new("max-queue", true, "requests allowed to wait before 429 (default 16)", ValueName: "N"),
+        new("threads", true, "CPU threads (default: all cores)", ValueName: "N"),
+    ];
+
+    public override int Run(ParsedArgs args, Console console)
+    {
+        args.NoMorePositionals(0);
+        string model = args.Value("model") ?? throw new UsageException("--model is required");
+        var options = new ServerOptions
+        {
+            Host = args.Value("host") ?? "127.0.0.1",
+            Port = args.Int("port", 8080, min: 0, max: 65535),
+            ApiKey = args.Value("api-key"),
+            MaxQueue = args.Int("max-queue", 16, min: 0, max: 100000),
+        };
+        using var engine = GenerateCommand.LoadEngine(model, args.Int("threads", 0, min: 0, max: 1024));
+        var server = Owl3Server.Create(engine, options);
+        using var stop = new CancellationTokenSource();
+        System.Console.CancelKeyPress += (_, e) => { e.Cancel = true; stop.Cancel(); };
+        var address = server.StartAsync(stop.Token).GetAwaiter().GetResult();
+        console.Error.WriteLine($"owl3 serve: {engine.Model.Variant.Tag()} model from {engine.Checkpoint.Directory} at {address} (chat page: {address}, API: {address}v1/chat/completions); Ctrl+C stops");
+        try
+        {
+            Task.Delay(Timeout.Infinite, stop.Token).GetAwaiter().GetResult();
+        }
+        catch (OperationCanceledException)
+        {
+            // Ctrl+C
+        }
+        server.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        return 0;
+    }
+}
