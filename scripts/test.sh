@@ -9,9 +9,9 @@ log() { echo "[test.sh] $*"; }
 
 # --- prerequisites ---------------------------------------------------------------------------------
 # libnvrtc11.2: NVRTC compiles kernels to CUBIN without a GPU (kernel budget tests).
-# ffmpeg: video decoding tests.
+# ffmpeg: video decoding tests. chromium: the web page test (Microsoft.Playwright drives /usr/bin/chromium; no browser download).
 # Never the CUDA toolkit, cuBLAS or python3-torch: the tests do not need them.
-packages=(libnvrtc11.2 ffmpeg)
+packages=(libnvrtc11.2 ffmpeg chromium)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
