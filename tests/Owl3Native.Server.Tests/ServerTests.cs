@@ -145,7 +145,14 @@ public sealed class ServerTests : IAsyncLifetime
         var (s5, e5) = await Post("""{"messages":[]}""");
         Assert.Equal(HttpStatusCode.BadRequest, s5);
         Assert.Equal("messages", e5.GetProperty("code").GetString());
-        using var big = await _http.PostAsync("/v1/chat/completions", new StringContent("{\"messages\":\"" + new string('x', 2 << 20) + "\"}", Encoding.UTF8, "application/json"));
+        // Expect: 100-continue lets the server refuse by Content-Length before the client sends the body (otherwise the
+        // client may still be writing when the server answers and closes: a broken pipe instead of the 413).
+        using var bigRequest = new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions")
+        {
+            Content = new StringContent("{\"messages\":\"" + new string('x', 2 << 20) + "\"}", Encoding.UTF8, "application/json"),
+        };
+        bigRequest.Headers.ExpectContinue = true;
+        using var big = await _http.SendAsync(bigRequest);
         Assert.Equal(HttpStatusCode.RequestEntityTooLarge, big.StatusCode);
     }
 
