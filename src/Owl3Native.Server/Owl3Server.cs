@@ -18,9 +18,8 @@ public sealed class Owl3Server : IAsyncDisposable
 {
     private readonly Owl3Engine _engine;
     private readonly ServerOptions _options;
-    private readonly SemaphoreSlim _engineSlot = new(1, 1);
     private readonly WebApplication _app;
-    private int _waiting, _active;
+    private int _active;
     private long _generatedTokens, _requests;
     private double _lastTokensPerSecond;
 
@@ -62,7 +61,6 @@ public sealed class Owl3Server : IAsyncDisposable
     {
         await _app.StopAsync().ConfigureAwait(false);
         await _app.DisposeAsync().ConfigureAwait(false);
-        _engineSlot.Dispose();
     }
 
     private async Task Authorized(HttpContext c, Func<Task> next)
@@ -105,22 +103,13 @@ public sealed class Owl3Server : IAsyncDisposable
             return;
         }
 
-        if (Interlocked.Increment(ref _waiting) > _options.MaxQueue + 1)
+        // Requests run concurrently: the engine's scheduler batches them step by step. Refuse when too many already wait
+        // for KV blocks.
+        if (_engine.Scheduler.Waiting >= _options.MaxQueue)
         {
-            Interlocked.Decrement(ref _waiting);
             await Error(c, new ApiError(429, "the server is busy: the request queue is full, retry later", "rate_limit_exceeded", "queue_full")).ConfigureAwait(false);
             return;
         }
-        try
-        {
-            await _engineSlot.WaitAsync(c.RequestAborted).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
-        {
-            Interlocked.Decrement(ref _waiting);
-            return;
-        }
-        Interlocked.Decrement(ref _waiting);
         Interlocked.Increment(ref _active);
         Interlocked.Increment(ref _requests);
         try
@@ -130,7 +119,6 @@ public sealed class Owl3Server : IAsyncDisposable
         finally
         {
             Interlocked.Decrement(ref _active);
-            _engineSlot.Release();
         }
     }
 
@@ -258,8 +246,9 @@ public sealed class Owl3Server : IAsyncDisposable
             s.Append("# TYPE ").Append(name).Append(' ').Append(type).Append('\n');
             s.Append(name).Append(' ').Append(value.ToString(System.Globalization.CultureInfo.InvariantCulture)).Append('\n');
         }
-        Metric("owl3_queue_depth", "Requests waiting for the engine.", "gauge", Volatile.Read(ref _waiting));
-        Metric("owl3_active_sequences", "Requests being generated.", "gauge", Volatile.Read(ref _active));
+        Metric("owl3_queue_depth", "Requests waiting for KV-cache blocks.", "gauge", _engine.Scheduler.Waiting);
+        Metric("owl3_active_sequences", "Sequences being generated.", "gauge", _engine.Scheduler.Running);
+        Metric("owl3_http_requests_in_flight", "Chat completion requests being served.", "gauge", Volatile.Read(ref _active));
         Metric("owl3_kv_blocks_used", "KV-cache blocks in use.", "gauge", a.UsedBlocks);
         Metric("owl3_kv_blocks_free", "KV-cache blocks free.", "gauge", a.FreeBlocks);
         Metric("owl3_requests_total", "Chat completions served.", "counter", Interlocked.Read(ref _requests));

@@ -38,7 +38,7 @@ public sealed class Owl3Engine : IDisposable
 {
     private readonly Owl3Checkpoint _checkpoint;
     private readonly ModelRunner _runner;
-    private readonly Lock _gate = new();
+    private readonly Scheduler _scheduler;
 
     private Owl3Engine(Owl3Checkpoint checkpoint, Owl3Model model, Owl3Processor processor, EngineOptions options)
     {
@@ -46,6 +46,7 @@ public sealed class Owl3Engine : IDisposable
         Model = model;
         Processor = processor;
         _runner = new ModelRunner(model, options.KvBlocks, options.BlockSize);
+        _scheduler = new Scheduler(_runner);
         Terminators = Engine.Terminators.Resolve(checkpoint);
     }
 
@@ -98,18 +99,14 @@ public sealed class Owl3Engine : IDisposable
         var detok = new StreamingDetokenizer(tokenizer);
         var sw = System.Diagnostics.Stopwatch.StartNew();
         double prefillMs = 0;
-        IReadOnlyList<GenerationResult> results;
-        lock (_gate) // one generation at a time on this runner; the scheduler of #7 batches concurrent sessions
+        // Concurrent calls are batched together by the scheduler: each step advances every running sequence.
+        var r = _scheduler.Submit(new GenerationRequest(request.InputIds, request.Pixels, request.MarkerStarts, options), t =>
         {
-            results = new Generator(_runner).Generate([new GenerationRequest(request.InputIds, request.Pixels, request.MarkerStarts, options)], t =>
-            {
-                if (t.Step == 0) prefillMs = sw.Elapsed.TotalMilliseconds;
-                if (!Terminators.Contains(t.Token) && onText is not null) onText(detok.Append(t.Token));
-                onToken?.Invoke(t.Token);
-            }, cancellation);
-        }
+            if (t.Step == 0) prefillMs = sw.Elapsed.TotalMilliseconds;
+            if (!Terminators.Contains(t.Token) && onText is not null) onText(detok.Append(t.Token));
+            onToken?.Invoke(t.Token);
+        }, cancellation).GetAwaiter().GetResult();
         if (onText is not null) onText(detok.Flush());
-        var r = results[0];
         var text = tokenizer.Decode(r.Tokens.Where(id => !Terminators.Contains(id)));
         if (settings.Stop is { Count: > 0 } stops && r.Reason == FinishReason.Stop)
             foreach (var s in stops)
@@ -163,8 +160,12 @@ public sealed class Owl3Engine : IDisposable
         }
     }
 
+    /// <summary>The continuous-batching scheduler (queue depth and running sequences for metrics).</summary>
+    public Scheduler Scheduler => _scheduler;
+
     public void Dispose()
     {
+        _scheduler.Dispose();
         _runner.Dispose();
         _checkpoint.Dispose();
     }

@@ -1,0 +1,204 @@
+using System.Threading.Channels;
+using Owl3Native.Engine.Sampling;
+
+namespace Owl3Native.Engine;
+
+/// <summary>
+/// Continuous batching over one <see cref="ModelRunner"/>: requests arrive from any thread; one loop thread admits them
+/// while KV blocks allow, and every step feeds all running sequences together — one decode token each, plus prefill
+/// chunks of newly admitted prompts — so concurrent sessions share the weight streaming of each step. Finished and
+/// cancelled sequences leave at once and free their blocks.
+/// </summary>
+public sealed class Scheduler : IDisposable
+{
+    private readonly ModelRunner _runner;
+    private readonly int _prefillChunk;
+    private readonly Channel<Job> _incoming = Channel.CreateUnbounded<Job>(new() { SingleReader = true });
+    private readonly Thread _loop;
+    private int _waiting, _running;
+
+    private sealed class Job(GenerationRequest request, Action<GeneratedToken>? onToken, CancellationToken cancellation)
+    {
+        public GenerationRequest Request { get; } = request;
+        public Action<GeneratedToken>? OnToken { get; } = onToken;
+        public CancellationToken Cancellation { get; } = cancellation;
+        public TaskCompletionSource<GenerationResult> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public SequenceState? Sequence { get; set; }
+        public int Prefilled { get; set; }
+        public List<int> New { get; } = [];
+        /// <summary>What prefill feeds: the prompt, plus the tokens generated before a preemption (all but the last, which decode feeds).</summary>
+        public int[] Feed { get; set; } = request.PromptTokens;
+    }
+
+    public Scheduler(ModelRunner runner, int prefillChunk = 512)
+    {
+        _runner = runner;
+        _prefillChunk = prefillChunk;
+        _loop = new Thread(Loop) { IsBackground = true, Name = "owl3-scheduler" };
+        _loop.Start();
+    }
+
+    /// <summary>Requests waiting for blocks.</summary>
+    public int Waiting => Volatile.Read(ref _waiting);
+
+    /// <summary>Sequences being generated.</summary>
+    public int Running => Volatile.Read(ref _running);
+
+    /// <summary>Queues a request; the task completes when it finishes (stop, length or cancellation).</summary>
+    public Task<GenerationResult> Submit(GenerationRequest request, Action<GeneratedToken>? onToken = null, CancellationToken cancellation = default)
+    {
+        int maxContext = _runner.Model.Config.MaxPositionEmbeddings;
+        if (request.PromptTokens.Length == 0) throw new ArgumentException("a prompt needs at least one token");
+        if (request.PromptTokens.Length >= maxContext)
+            throw new ArgumentException($"prompt of {request.PromptTokens.Length} tokens does not fit the model's context of {maxContext}");
+        var job = new Job(request, onToken, cancellation);
+        Interlocked.Increment(ref _waiting);
+        if (!_incoming.Writer.TryWrite(job)) throw new ObjectDisposedException(nameof(Scheduler));
+        return job.Done.Task;
+    }
+
+    private void Loop()
+    {
+        var pending = new LinkedList<Job>();
+        var active = new List<Job>();
+        while (true)
+        {
+            if (active.Count == 0 && pending.Count == 0)
+            {
+                if (!_incoming.Reader.WaitToReadAsync().AsTask().GetAwaiter().GetResult()) break; // disposed
+            }
+            while (_incoming.Reader.TryRead(out var j)) pending.AddLast(j);
+            Admit(pending, active);
+            if (active.Count == 0) continue;
+            try
+            {
+                StepOnce(active, pending);
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                foreach (var job in active) Fail(job, e); // a model error fails the step's requests, not the loop
+                active.Clear();
+            }
+        }
+        foreach (var job in pending.Concat(active)) Fail(job, new ObjectDisposedException(nameof(Scheduler)));
+    }
+
+    private void Admit(LinkedList<Job> pending, List<Job> active)
+    {
+        while (pending.Count > 0)
+        {
+            var job = pending.First!.Value;
+            int needed = (Math.Min(job.Feed.Length, _prefillChunk) + 1 + _runner.Allocator.BlockSize - 1) / _runner.Allocator.BlockSize;
+            if (needed > _runner.Allocator.FreeBlocks && active.Count > 0) return; // wait for running sequences to finish
+            pending.RemoveFirst();
+            Interlocked.Decrement(ref _waiting);
+            if (job.Cancellation.IsCancellationRequested) { job.Done.TrySetResult(new GenerationResult(default, [], FinishReason.Cancelled, job.Request.PromptTokens.Length)); continue; }
+            try
+            {
+                job.Sequence = _runner.Admit(job.Request.Pixels, job.Request.MarkerStarts); // images encoded once, here
+                active.Add(job);
+                Interlocked.Increment(ref _running);
+            }
+            catch (Exception e) when (e is ArgumentException or KvCacheExhaustedException)
+            {
+                job.Done.TrySetException(e);
+            }
+        }
+    }
+
+    private void StepOnce(List<Job> active, LinkedList<Job> pending)
+    {
+        foreach (var job in active.Where(j => j.Cancellation.IsCancellationRequested).ToArray()) Finish(active, job, FinishReason.Cancelled);
+        if (active.Count == 0) return;
+        // Decode tokens first, then prefill chunks, as long as their blocks fit.
+        var inputs = new List<(Job Job, int[] Tokens)>();
+        int free = _runner.Allocator.FreeBlocks, bs = _runner.Allocator.BlockSize;
+        foreach (var job in active.OrderBy(j => j.Prefilled < j.Feed.Length ? 1 : 0))
+        {
+            var seq = job.Sequence!;
+            int[] tokens = job.Prefilled < job.Feed.Length
+                ? job.Feed[job.Prefilled..Math.Min(job.Feed.Length, job.Prefilled + _prefillChunk)]
+                : [job.New[^1]];
+            int needed = Math.Max(0, (seq.CachedLength + tokens.Length + bs - 1) / bs - seq.Blocks.Count);
+            if (needed > free)
+            {
+                if (inputs.Count == 0 && active.Count == 1) { Fail(active, job, new KvCacheExhaustedException(needed, free, bs)); return; }
+                continue; // waits for a later step
+            }
+            free -= needed;
+            inputs.Add((job, tokens));
+        }
+        if (inputs.Count == 0)
+        {
+            // Nothing fits: preempt the newest sequence by recomputation — free its blocks and queue it again at the
+            // front; it re-prefills its prompt and the tokens it already generated, then carries on unchanged.
+            var victim = active[^1];
+            _runner.Release(victim.Sequence!);
+            active.Remove(victim);
+            Interlocked.Decrement(ref _running);
+            victim.Sequence = null;
+            victim.Prefilled = 0;
+            victim.Feed = [.. victim.Request.PromptTokens, .. victim.New.Take(victim.New.Count - 1)];
+            pending.AddFirst(victim);
+            Interlocked.Increment(ref _waiting);
+            return;
+        }
+        var logits = _runner.Step(inputs.Select(i => new StepInput(i.Job.Sequence!, i.Tokens)).ToArray());
+        for (int row = 0; row < inputs.Count; row++)
+        {
+            var (job, tokens) = inputs[row];
+            bool prefill = job.Prefilled < job.Feed.Length;
+            if (prefill)
+            {
+                job.Prefilled += tokens.Length;
+                if (job.Prefilled < job.Feed.Length) continue; // more prompt to feed
+                if (job.New.Count > 0) continue; // a resumed sequence: its next token was sampled before the preemption
+            }
+            var o = job.Request.Options;
+            int token = Sampler.Sample(logits.Row(row), job.Sequence!.Tokens.ToArray(), o.Sampling, o.Stream, job.New.Count);
+            job.New.Add(token);
+            job.OnToken?.Invoke(new GeneratedToken(0, token, job.New.Count - 1));
+            var reason = StopReason(o, job.New, job.Sequence.CachedLength + 1 >= _runner.Model.Config.MaxPositionEmbeddings);
+            if (reason is not null) Finish(active, job, reason.Value);
+        }
+    }
+
+    private static FinishReason? StopReason(GenerationOptions o, List<int> generated, bool contextFull)
+    {
+        if (o.StopTokenIds.Contains(generated[^1])) return FinishReason.Stop;
+        if (o.StopStrings is { Count: > 0 } stops && o.Decode is not null)
+        {
+            string text = o.Decode(generated);
+            if (stops.Any(s => s.Length > 0 && text.Contains(s, StringComparison.Ordinal))) return FinishReason.Stop;
+        }
+        return generated.Count >= o.MaxNewTokens || contextFull ? FinishReason.Length : null;
+    }
+
+    private void Finish(List<Job> active, Job job, FinishReason reason)
+    {
+        _runner.Release(job.Sequence!);
+        active.Remove(job);
+        Interlocked.Decrement(ref _running);
+        job.Done.TrySetResult(new GenerationResult(job.Sequence!.Id, job.New, reason, job.Request.PromptTokens.Length));
+    }
+
+    private void Fail(List<Job> active, Job job, Exception e)
+    {
+        if (job.Sequence is not null) _runner.Release(job.Sequence);
+        if (active.Remove(job)) Interlocked.Decrement(ref _running);
+        job.Done.TrySetException(e);
+    }
+
+    private void Fail(Job job, Exception e)
+    {
+        if (job.Sequence is not null) { _runner.Release(job.Sequence); Interlocked.Decrement(ref _running); }
+        job.Done.TrySetException(e);
+    }
+
+    /// <summary>Stops the loop; requests still queued or running fail with <see cref="ObjectDisposedException"/>.</summary>
+    public void Dispose()
+    {
+        _incoming.Writer.TryComplete();
+        _loop.Join();
+    }
+}

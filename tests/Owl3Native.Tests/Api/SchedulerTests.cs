@@ -1,0 +1,46 @@
+using Owl3Native.Engine;
+using Owl3Native.Processing;
+using Owl3Native.Processing.Text;
+using Owl3Native.TestKit;
+using Xunit;
+
+namespace Owl3Native.Tests.Api;
+
+/// <summary>Continuous batching: concurrent requests share steps and still produce exactly what each produces alone.</summary>
+public sealed class SchedulerTests
+{
+    private static string Image(string name) => Path.Combine(SharedData.Root, "golden", "processor", "images", name);
+
+    [Fact]
+    public async Task Concurrent_requests_give_the_same_tokens_as_sequential_ones()
+    {
+        using var engine = Owl3Engine.Load(SharedData.Golden("tiny-a"), new EngineOptions(KvBlocks: 256));
+        var requests = new (PromptMessage[] Messages, MediaSource[] Media, int Max)[]
+        {
+            ([new(PromptRole.User, "<|image|>Describe this image.")], [MediaSource.ImageFile(Image("grad_500x500.png"))], 20),
+            ([new(PromptRole.User, "Hello there, how are you?")], [], 9),
+            ([new(PromptRole.User, "<|image|>And this one?")], [MediaSource.ImageFile(Image("grad_1280x720.png"))], 14),
+            ([new(PromptRole.System, "Be brief."), new(PromptRole.User, "What is a cut image?")], [], 25),
+        };
+        var alone = requests.Select(r => engine.Generate(r.Messages, r.Media, new GenerationSettings(MaxNewTokens: r.Max, Temperature: 0)).TokenIds).ToArray();
+        var together = await Task.WhenAll(requests.Select(r => Task.Run(() =>
+            engine.Generate(r.Messages, r.Media, new GenerationSettings(MaxNewTokens: r.Max, Temperature: 0)).TokenIds)));
+        for (int i = 0; i < requests.Length; i++) Assert.Equal(alone[i], together[i]);
+        Assert.Equal(0, engine.Runner.Allocator.UsedBlocks);
+        Assert.Equal(0, engine.Scheduler.Running);
+    }
+
+    [Fact]
+    public async Task Requests_wait_for_blocks_instead_of_failing_when_the_cache_is_small()
+    {
+        // 12 blocks of 16 tokens: two ~60-token conversations cannot both hold their cache at once.
+        using var engine = Owl3Engine.Load(SharedData.Golden("tiny-a"), new EngineOptions(KvBlocks: 12));
+        var settings = new GenerationSettings(MaxNewTokens: 60, Temperature: 0);
+        PromptMessage[] question = [new(PromptRole.User, "<|image|>Describe this image in detail.")];
+        var alone = engine.Generate(question, [MediaSource.ImageFile(Image("grad_500x500.png"))], settings).TokenIds;
+        var results = await Task.WhenAll(Enumerable.Range(0, 3).Select(_ => Task.Run(() =>
+            engine.Generate(question, [MediaSource.ImageFile(Image("grad_500x500.png"))], settings).TokenIds)));
+        Assert.All(results, r => Assert.Equal(alone, r));
+        Assert.Equal(0, engine.Runner.Allocator.UsedBlocks);
+    }
+}
