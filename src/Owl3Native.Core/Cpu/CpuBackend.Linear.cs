@@ -99,7 +99,8 @@ public sealed partial class CpuBackend
     private static unsafe void Gemm(Tensor x, Weight w, int r0, int r1, float[] y, int ldy, int yOffset)
     {
         int tokens = x.Rows, k = x.Cols;
-        int panelRows = tokens >= 4 ? (r1 - r0) / CpuGemmPanel.Rows * CpuGemmPanel.Rows : 0;
+        bool rowKernel = tokens <= CpuGemm.SmallBatch && w.DType == DType.BF16 && System.Runtime.Intrinsics.X86.Avx512F.IsSupported;
+        int panelRows = tokens >= 4 && !rowKernel ? (r1 - r0) / CpuGemmPanel.Rows * CpuGemmPanel.Rows : 0;
         if (panelRows > 0)
         {
             if (w.DType == DType.BF16) CpuGemmPanel.Block<Bf16Loader>(x.Data, tokens, k, w.Bf16, r0, panelRows / CpuGemmPanel.Rows, y, ldy, yOffset);

@@ -51,6 +51,9 @@ internal static unsafe class CpuGemm
 {
     private const int RowTile = 4;
 
+    /// <summary>Up to this many tokens, the row-sequential AVX-512 kernel beats widening panels.</summary>
+    public const int SmallBatch = 12;
+
     /// <summary>Output rows [rowStart, rowEnd) for every token; y is `[tokens, ldy]` and receives columns rowStart.. at yOffset.</summary>
     public static void Block<TW>(float[] x, int tokens, int k, void* w, int rowStart, int rowEnd, float[] y, int ldy, int yOffset)
         where TW : unmanaged, IWeightLoader
@@ -63,6 +66,18 @@ internal static unsafe class CpuGemm
                 // Decode: rows one after another = one sequential stream through the block (rows are contiguous).
                 for (int r = rowStart; r < rowEnd; r++)
                     py[yOffset + r - rowStart] = DotBf16Avx512(px, (ushort*)((byte*)w + r * rowBytes), k);
+                return;
+            }
+            if (tokens <= SmallBatch && typeof(TW) == typeof(Bf16Loader) && Avx512F.IsSupported)
+            {
+                // Batched decode: still one sequential pass over the rows; each row (in L1 after its first use) is dotted
+                // with up to 4 tokens at a time, so DRAM traffic stays one read of the weights per step.
+                for (int r = rowStart; r < rowEnd; r++)
+                {
+                    var wr = (ushort*)((byte*)w + r * rowBytes);
+                    for (int t = 0; t < tokens; t += 4)
+                        Dot4Bf16Avx512(px + (long)t * k, k, Math.Min(4, tokens - t), wr, py + (long)t * ldy + yOffset + r - rowStart, ldy);
+                }
                 return;
             }
             int o = rowStart;
@@ -186,6 +201,33 @@ internal static unsafe class CpuGemm
         float s = Vector512.Sum((a0 + a1) + (a2 + a3));
         for (; i < k; i++) s += BFloat16.ToSingle(w[i]) * x[i];
         return s;
+    }
+
+    /// <summary>One bf16 row dotted with n ≤ 4 token rows (x rows ldx = k apart), results strided by ldy.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Dot4Bf16Avx512(float* x, int k, int n, ushort* w, float* y, int ldy)
+    {
+        float* x0 = x, x1 = n > 1 ? x + k : x, x2 = n > 2 ? x + 2L * k : x, x3 = n > 3 ? x + 3L * k : x;
+        Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
+        int i = 0;
+        for (; i + 16 <= k; i += 16)
+        {
+            var wv = Widen16(w + i);
+            a0 = Avx512F.FusedMultiplyAdd(wv, Vector512.Load(x0 + i), a0);
+            a1 = Avx512F.FusedMultiplyAdd(wv, Vector512.Load(x1 + i), a1);
+            a2 = Avx512F.FusedMultiplyAdd(wv, Vector512.Load(x2 + i), a2);
+            a3 = Avx512F.FusedMultiplyAdd(wv, Vector512.Load(x3 + i), a3);
+        }
+        float s0 = Vector512.Sum(a0), s1 = Vector512.Sum(a1), s2 = Vector512.Sum(a2), s3 = Vector512.Sum(a3);
+        for (; i < k; i++)
+        {
+            float wi = BFloat16.ToSingle(w[i]);
+            s0 += wi * x0[i]; s1 += wi * x1[i]; s2 += wi * x2[i]; s3 += wi * x3[i];
+        }
+        y[0] = s0;
+        if (n > 1) y[ldy] = s1;
+        if (n > 2) y[2L * ldy] = s2;
+        if (n > 3) y[3L * ldy] = s3;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
