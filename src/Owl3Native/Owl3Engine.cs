@@ -160,6 +160,9 @@ public sealed class Owl3Engine : IDisposable
         }
     }
 
+    /// <summary>Starts a conversation that keeps its history and decoded media between turns.</summary>
+    public Owl3Chat StartChat(string? system = null) => new(this, system);
+
     /// <summary>The continuous-batching scheduler (queue depth and running sequences for metrics).</summary>
     public Scheduler Scheduler => _scheduler;
 

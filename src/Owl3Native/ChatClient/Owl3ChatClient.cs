@@ -12,8 +12,14 @@ namespace Owl3Native.ChatClient;
 /// Each image/video content becomes a placeholder at its position in the message. <see cref="ChatOptions"/> maps to
 /// max tokens, temperature (0 = greedy), top-p, top-k, seed and stop sequences.
 /// </summary>
+/// <remarks>
+/// With <see cref="ChatOptions.ConversationId"/> set, the client keeps that conversation (history and decoded images)
+/// and each call sends only its new messages; without it every call is stateless and carries the whole history.
+/// </remarks>
 public sealed class Owl3ChatClient(Owl3Engine engine, string modelId = "mplug-owl3") : IChatClient
 {
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Owl3Chat> _conversations = new(StringComparer.Ordinal);
+
     /// <inheritdoc/>
     public async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {
@@ -27,6 +33,7 @@ public sealed class Owl3ChatClient(Owl3Engine engine, string modelId = "mplug-ow
         var response = new ChatResponse(new ChatMessage(ChatRole.Assistant, final?.Text ?? text.ToString()))
         {
             ModelId = modelId,
+            ConversationId = options?.ConversationId,
             FinishReason = Map(final?.FinishReason),
             Usage = Usage(final),
         };
@@ -41,7 +48,7 @@ public sealed class Owl3ChatClient(Owl3Engine engine, string modelId = "mplug-ow
         {
             if (update.Final is { } f)
             {
-                var last = new ChatResponseUpdate(ChatRole.Assistant, update.Text) { ModelId = modelId, FinishReason = Map(f.FinishReason) };
+                var last = new ChatResponseUpdate(ChatRole.Assistant, update.Text) { ModelId = modelId, FinishReason = Map(f.FinishReason), ConversationId = options?.ConversationId };
                 last.Contents.Add(new UsageContent(Usage(f)!));
                 yield return last;
             }
@@ -68,8 +75,19 @@ public sealed class Owl3ChatClient(Owl3Engine engine, string modelId = "mplug-ow
         var settings = new GenerationSettings(
             MaxNewTokens: options?.MaxOutputTokens, Temperature: options?.Temperature, TopK: options?.TopK, TopP: options?.TopP,
             Seed: options?.Seed is { } seed ? unchecked((ulong)seed) : 0, Stop: options?.StopSequences?.ToArray());
-        return engine.GenerateAsync(prompt, media, settings, cancellation);
+        if (options?.ConversationId is not { } id) return engine.GenerateAsync(prompt, media, settings, cancellation);
+
+        // A kept conversation: everything before the last user message is appended to it, the last one is the turn.
+        var chat = _conversations.GetOrAdd(id, _ => engine.StartChat());
+        int last = prompt.Count - 1;
+        if (last < 0 || prompt[last].Role != PromptRole.User) throw new ArgumentException("the new messages must end with a user message");
+        int mediaBefore = prompt.Take(last).Where(m => m.Role == PromptRole.User).Sum(m => Count(m.Content));
+        chat.Append(prompt.Take(last), media.Take(mediaBefore));
+        return chat.SendAsync(prompt[last].Content, media.Skip(mediaBefore).ToArray(), settings, cancellation);
     }
+
+    private static int Count(string content) =>
+        System.Text.RegularExpressions.Regex.Matches(content, System.Text.RegularExpressions.Regex.Escape(MediaTemplates.ImageMarker) + "|" + System.Text.RegularExpressions.Regex.Escape(MediaTemplates.VideoMarker)).Count;
 
     /// <summary>Chat messages → prompt messages with placeholders where media contents stand, and the media in order.</summary>
     internal static (IReadOnlyList<PromptMessage> Messages, IReadOnlyList<MediaSource> Media) Convert(IEnumerable<ChatMessage> messages)
