@@ -84,7 +84,7 @@ public sealed class Owl3Engine : IDisposable
         Action<string>? onText = null, CancellationToken cancellation = default) => Generate(messages, media, settings, onText, cancellation, null);
 
     private GenerationOutput Generate(IReadOnlyList<PromptMessage> messages, IReadOnlyList<MediaSource> media, GenerationSettings? settings,
-        Action<string>? onText, CancellationToken cancellation, Action<int>? onToken)
+        Action<string>? onText, CancellationToken cancellation, Action<int>? onToken, Func<bool>? ready = null)
     {
         settings ??= new GenerationSettings();
         var withPrompt = messages.Append(new PromptMessage(PromptRole.Assistant, "")).ToArray();
@@ -105,7 +105,7 @@ public sealed class Owl3Engine : IDisposable
             if (t.Step == 0) prefillMs = sw.Elapsed.TotalMilliseconds;
             if (!Terminators.Contains(t.Token) && onText is not null) onText(detok.Append(t.Token));
             onToken?.Invoke(t.Token);
-        }, cancellation).GetAwaiter().GetResult();
+        }, cancellation, ready).GetAwaiter().GetResult();
         if (onText is not null) onText(detok.Flush());
         var text = tokenizer.Decode(r.Tokens.Where(id => !Terminators.Contains(id)));
         if (settings.Stop is { Count: > 0 } stops && r.Reason == FinishReason.Stop)
@@ -122,24 +122,21 @@ public sealed class Owl3Engine : IDisposable
     public async IAsyncEnumerable<GenerationUpdate> GenerateAsync(IReadOnlyList<PromptMessage> messages, IReadOnlyList<MediaSource> media,
         GenerationSettings? settings = null, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellation = default)
     {
-        // Bounded: the generator waits for the reader, so a cancel acts within a few tokens. `stopReading` is set when the
-        // reader leaves early (break/dispose): it cancels the generation too, and unblocks a pending write.
-        var channel = System.Threading.Channels.Channel.CreateBounded<GenerationUpdate>(
-            new System.Threading.Channels.BoundedChannelOptions(8) { SingleReader = true, SingleWriter = true });
+        // The scheduler never blocks on a reader (that would stall every sequence of the batch): updates go to an
+        // unbounded channel, and the sequence skips steps while more than 8 updates are unread, so a cancel acts within a
+        // few tokens. `stopReading` is set when the reader leaves early (break/dispose): it cancels the generation too.
+        var channel = System.Threading.Channels.Channel.CreateUnbounded<GenerationUpdate>(); // (single-reader channels cannot count)
         using var stopReading = new CancellationTokenSource();
         using var generation = CancellationTokenSource.CreateLinkedTokenSource(cancellation, stopReading.Token);
         var detok = new StreamingDetokenizer(Processor.Tokenizer);
-        void Write(GenerationUpdate u)
-        {
-            try { channel.Writer.WriteAsync(u, stopReading.Token).AsTask().GetAwaiter().GetResult(); }
-            catch (OperationCanceledException) { /* the reader has gone; the generation is being cancelled */ }
-        }
+        void Write(GenerationUpdate u) => channel.Writer.TryWrite(u);
         var worker = Task.Run(() =>
         {
             try
             {
                 var output = Generate(messages, media, settings, null, generation.Token,
-                    token => Write(new GenerationUpdate(Terminators.Contains(token) ? "" : detok.Append(token), token)));
+                    token => Write(new GenerationUpdate(Terminators.Contains(token) ? "" : detok.Append(token), token)),
+                    ready: () => channel.Reader.Count < 8);
                 Write(new GenerationUpdate(detok.Flush(), -1, output));
                 channel.Writer.Complete();
             }

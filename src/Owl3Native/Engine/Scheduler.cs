@@ -17,8 +17,10 @@ public sealed class Scheduler : IDisposable
     private readonly Thread _loop;
     private int _waiting, _running;
 
-    private sealed class Job(GenerationRequest request, Action<GeneratedToken>? onToken, CancellationToken cancellation)
+    private sealed class Job(GenerationRequest request, Action<GeneratedToken>? onToken, CancellationToken cancellation, Func<bool>? ready)
     {
+        /// <summary>False while the consumer is behind: the sequence skips steps instead of stalling the batch.</summary>
+        public Func<bool>? Ready { get; } = ready;
         public GenerationRequest Request { get; } = request;
         public Action<GeneratedToken>? OnToken { get; } = onToken;
         public CancellationToken Cancellation { get; } = cancellation;
@@ -44,14 +46,18 @@ public sealed class Scheduler : IDisposable
     /// <summary>Sequences being generated.</summary>
     public int Running => Volatile.Read(ref _running);
 
-    /// <summary>Queues a request; the task completes when it finishes (stop, length or cancellation).</summary>
-    public Task<GenerationResult> Submit(GenerationRequest request, Action<GeneratedToken>? onToken = null, CancellationToken cancellation = default)
+    /// <summary>
+    /// Queues a request; the task completes when it finishes (stop, length or cancellation). <paramref name="ready"/>,
+    /// when given, is asked before each decode step of this sequence: false (a slow stream reader) skips the step for
+    /// it alone. Callbacks run on the scheduler thread and must not block.
+    /// </summary>
+    public Task<GenerationResult> Submit(GenerationRequest request, Action<GeneratedToken>? onToken = null, CancellationToken cancellation = default, Func<bool>? ready = null)
     {
         int maxContext = _runner.Model.Config.MaxPositionEmbeddings;
         if (request.PromptTokens.Length == 0) throw new ArgumentException("a prompt needs at least one token");
         if (request.PromptTokens.Length >= maxContext)
             throw new ArgumentException($"prompt of {request.PromptTokens.Length} tokens does not fit the model's context of {maxContext}");
-        var job = new Job(request, onToken, cancellation);
+        var job = new Job(request, onToken, cancellation, ready);
         Interlocked.Increment(ref _waiting);
         if (!_incoming.Writer.TryWrite(job)) throw new ObjectDisposedException(nameof(Scheduler));
         return job.Done.Task;
@@ -113,8 +119,10 @@ public sealed class Scheduler : IDisposable
         // Decode tokens first, then prefill chunks, as long as their blocks fit.
         var inputs = new List<(Job Job, int[] Tokens)>();
         int free = _runner.Allocator.FreeBlocks, bs = _runner.Allocator.BlockSize;
+        bool blocked = false;
         foreach (var job in active.OrderBy(j => j.Prefilled < j.Feed.Length ? 1 : 0))
         {
+            if (job.Prefilled >= job.Feed.Length && job.Ready is { } ready && !ready()) continue; // its reader is behind
             var seq = job.Sequence!;
             int[] tokens = job.Prefilled < job.Feed.Length
                 ? job.Feed[job.Prefilled..Math.Min(job.Feed.Length, job.Prefilled + _prefillChunk)]
@@ -123,10 +131,16 @@ public sealed class Scheduler : IDisposable
             if (needed > free)
             {
                 if (inputs.Count == 0 && active.Count == 1) { Fail(active, job, new KvCacheExhaustedException(needed, free, bs)); return; }
+                blocked = true;
                 continue; // waits for a later step
             }
             free -= needed;
             inputs.Add((job, tokens));
+        }
+        if (inputs.Count == 0 && !blocked)
+        {
+            Thread.Sleep(1); // every running sequence waits for its reader
+            return;
         }
         if (inputs.Count == 0)
         {

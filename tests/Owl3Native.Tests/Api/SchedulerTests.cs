@@ -43,4 +43,19 @@ public sealed class SchedulerTests
         Assert.All(results, r => Assert.Equal(alone, r));
         Assert.Equal(0, engine.Runner.Allocator.UsedBlocks);
     }
+
+    [Fact]
+    public async Task A_slow_stream_reader_does_not_stall_other_sequences()
+    {
+        using var engine = Owl3Engine.Load(SharedData.Golden("tiny-a"));
+        var settings = new GenerationSettings(MaxNewTokens: 200, Temperature: 0);
+        await using var slow = engine.GenerateAsync([new(PromptRole.User, "Tell a long story.")], [], settings).GetAsyncEnumerator();
+        Assert.True(await slow.MoveNextAsync()); // then stop reading: this sequence pauses after a few tokens
+        var other = Task.Run(() => engine.Generate([new(PromptRole.User, "Hello!")], [], new GenerationSettings(MaxNewTokens: 30, Temperature: 0)));
+        Assert.Same(other, await Task.WhenAny(other, Task.Delay(TimeSpan.FromSeconds(60))));
+        Assert.Equal(30, (await other).TokenIds.Count);
+        int read = 1;
+        while (await slow.MoveNextAsync()) read++;
+        Assert.True(read > 200); // every token (plus the final update) still arrives
+    }
 }
