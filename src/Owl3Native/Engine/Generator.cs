@@ -86,7 +86,8 @@ public sealed class Generator(ModelRunner runner, int prefillChunk = 512)
         }
     }
 
-    private static FinishReason? StopReason(GenerationOptions o, List<int> generated, bool contextFull)
+    /// <summary>Why a sequence stops after its newest token, if it does (terminator, stop string, budget, context).</summary>
+    internal static FinishReason? StopReason(GenerationOptions o, List<int> generated, bool contextFull)
     {
         if (o.StopTokenIds.Contains(generated[^1])) return FinishReason.Stop;
         if (o.StopStrings is { Count: > 0 } stops)

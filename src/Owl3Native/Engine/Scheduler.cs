@@ -172,20 +172,9 @@ public sealed class Scheduler : IDisposable
             int token = Sampler.Sample(logits.Row(row), job.Sequence!.Tokens.ToArray(), o.Sampling, o.Stream, job.New.Count);
             job.New.Add(token);
             job.OnToken?.Invoke(new GeneratedToken(0, token, job.New.Count - 1));
-            var reason = StopReason(o, job.New, job.Sequence.CachedLength + 1 >= _runner.Model.Config.MaxPositionEmbeddings);
+            var reason = Generator.StopReason(o, job.New, job.Sequence.CachedLength + 1 >= _runner.Model.Config.MaxPositionEmbeddings);
             if (reason is not null) Finish(active, job, reason.Value);
         }
-    }
-
-    private static FinishReason? StopReason(GenerationOptions o, List<int> generated, bool contextFull)
-    {
-        if (o.StopTokenIds.Contains(generated[^1])) return FinishReason.Stop;
-        if (o.StopStrings is { Count: > 0 } stops && o.Decode is not null)
-        {
-            string text = o.Decode(generated);
-            if (stops.Any(s => s.Length > 0 && text.Contains(s, StringComparison.Ordinal))) return FinishReason.Stop;
-        }
-        return generated.Count >= o.MaxNewTokens || contextFull ? FinishReason.Length : null;
     }
 
     private void Finish(List<Job> active, Job job, FinishReason reason)
