@@ -65,7 +65,7 @@ internal static class Program
             using var cache = new KernelCache(ctx, Path.Combine(Path.GetTempPath(), "owl3-gpu-check-kernels"));
             var checks = new KernelConformance(ctx, cache);
             conformance = Step(errors, "conformance", () => checks.RunAll()) ?? [];
-            if (Step(errors, "sampler", () => SamplerCheck.Run(ctx, cache)) is { } sampler) conformance = [.. conformance, sampler];
+            if (Step(errors, "sampler", () => Owl3Native.Diagnostics.SamplerConformance.Run(ctx, cache)) is { } sampler) conformance = [.. conformance, sampler];
             copy = Step(errors, "copy bandwidth", () => (double?)checks.CopyBandwidth());
             ctx.Dispose();
         }

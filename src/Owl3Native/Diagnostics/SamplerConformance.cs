@@ -3,10 +3,13 @@ using Owl3Native.Cuda.Kernels;
 using Owl3Native.Cuda.Runtime;
 using Owl3Native.Engine.Sampling;
 
-namespace Owl3Native.GpuCheck;
+namespace Owl3Native.Diagnostics;
 
-/// <summary>sample_f32 on the device against the CPU Sampler: identical tokens over rows of mixed settings.</summary>
-internal static class SamplerCheck
+/// <summary>
+/// sample_f32 on the device against the CPU Sampler: identical tokens over rows of mixed settings (greedy, temperature,
+/// top-k, top-p, repetition penalty, seeds). Used by the GPU conformance test and by owl3-gpu-check.
+/// </summary>
+public static class SamplerConformance
 {
     public static ConformanceResult Run(CudaContext ctx, KernelCache cache, int rows = 32, int vocab = 151851)
     {
