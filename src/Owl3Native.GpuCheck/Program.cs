@@ -62,11 +62,14 @@ internal static class Program
             errors.Add("NVRTC not found: kernels cannot be compiled");
         if (ctx is not null)
         {
-            using var cache = new KernelCache(ctx, Path.Combine(Path.GetTempPath(), "owl3-gpu-check-kernels"));
-            var checks = new KernelConformance(ctx, cache);
-            conformance = Step(errors, "conformance", () => checks.RunAll()) ?? [];
-            if (Step(errors, "sampler", () => Owl3Native.Diagnostics.SamplerConformance.Run(ctx, cache)) is { } sampler) conformance = [.. conformance, sampler];
-            copy = Step(errors, "copy bandwidth", () => (double?)checks.CopyBandwidth());
+            // The cache's modules unload through the context: dispose the cache first, then the context.
+            using (var cache = new KernelCache(ctx, Path.Combine(Path.GetTempPath(), "owl3-gpu-check-kernels")))
+            {
+                var checks = new KernelConformance(ctx, cache);
+                conformance = Step(errors, "conformance", () => checks.RunAll()) ?? [];
+                if (Step(errors, "sampler", () => Owl3Native.Diagnostics.SamplerConformance.Run(ctx, cache)) is { } sampler) conformance = [.. conformance, sampler];
+                copy = Step(errors, "copy bandwidth", () => (double?)checks.CopyBandwidth());
+            }
             ctx.Dispose();
         }
         bool ok = errors.Count == 0 && kernels.All(k => k.Ok) && conformance.All(c => c.Pass);
@@ -86,7 +89,7 @@ internal static class Program
         {
             return run();
         }
-        catch (Exception e) when (e is CudaException or GpuUnavailableException or DllNotFoundException or DeviceOutOfMemoryException or ArgumentException)
+        catch (Exception e) // a diagnostics run records every failure and goes on to the next check
         {
             errors.Add($"{what}: {e.GetType().Name}: {e.Message}");
             return default;
