@@ -88,3 +88,56 @@ __device__ __forceinline__ float block_sum(float v, float* scratch)
     v = lane < warps ? scratch[lane] : 0.0f;
     return warp_sum(v);
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// Attention helpers (attention_prefill.cu, attention_decode_paged.cu). Softmax runs in the exp2 domain: scores are
+// q·k · (1/√D) · log2(e), so exp(x·scale − m) = exp2(s − m₂). A running state (m, l) per query row: m the largest score
+// seen, l = Σ exp2(s − m); merging two states rescales both to the larger m. A row that has seen only masked keys
+// keeps m = −inf and l = 0; exp2_from() treats such a max as 0 so no NaN is ever formed, and its output is 0.
+
+#define OWL3_NEG_INF (-__int_as_float(0x7f800000))
+
+// The exponent base for a running max that may still be −inf (nothing visible yet).
+__device__ __forceinline__ float softmax_base(float m) { return m == OWL3_NEG_INF ? 0.0f : m; }
+
+// Rescale factor of an old state with max m_old into a new max m_new (both possibly −inf).
+__device__ __forceinline__ float softmax_rescale(float m_old, float m_new)
+{
+    return m_old == OWL3_NEG_INF ? 0.0f : exp2f(m_old - softmax_base(m_new));
+}
+
+// 16-bit packing of two floats into one bf16x2 register (low half = a), round to nearest even.
+__device__ __forceinline__ unsigned int pack_bf16x2(float a, float b)
+{
+    return (unsigned int)f32_to_bf16(a).bits | ((unsigned int)f32_to_bf16(b).bits << 16);
+}
+
+// Tensor-core and async-copy primitives (sm_80+): D = A·B + D with A 16×16 bf16 (row), B 16×8 bf16 (col), fp32 D.
+__device__ __forceinline__ void mma_bf16_16816(float (&d)[4], const unsigned int (&a)[4], unsigned int b0, unsigned int b1)
+{
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+__device__ __forceinline__ unsigned int smem_addr(const void* p) { return (unsigned int)__cvta_generic_to_shared(p); }
+
+__device__ __forceinline__ void ldmatrix_x4(unsigned int (&r)[4], const void* p)
+{
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(smem_addr(p)));
+}
+
+__device__ __forceinline__ void ldmatrix_x4_trans(unsigned int (&r)[4], const void* p)
+{
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(smem_addr(p)));
+}
+
+// 16-byte global → shared copy; bytes < 16 zero-fills the rest (0 = a zero row: masked keys never read memory).
+__device__ __forceinline__ void cp_async_16(void* smem, const void* gmem, int bytes)
+{
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" :: "r"(smem_addr(smem)), "l"(gmem), "r"(bytes));
+}
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;"); }
+template <int N> __device__ __forceinline__ void cp_async_wait() { asm volatile("cp.async.wait_group %0;" :: "n"(N)); }

@@ -13,7 +13,7 @@ namespace Owl3Native.GpuCheck;
 internal sealed record GpuCheckReport(
     string Date, string Host, string Runtime, string Os, string? Gpu, string? Arch, int? Multiprocessors, long? MemoryBytes,
     string Driver, string? Nvrtc, IReadOnlyList<LibraryLine> Libraries, IReadOnlyList<KernelCheckRow> Kernels,
-    IReadOnlyList<ConformanceResult> Conformance, double? CopyGbPerSecond, string? NoGpuReason, IReadOnlyList<string> Errors, bool Ok);
+    IReadOnlyList<ConformanceResult> Conformance, IReadOnlyList<AttentionBenchRow> AttentionBench, double? CopyGbPerSecond, string? NoGpuReason, IReadOnlyList<string> Errors, bool Ok);
 
 internal sealed record LibraryLine(string Library, string? Path, int Tried, IReadOnlyList<string> MissingExports);
 
@@ -31,9 +31,9 @@ internal static class Program
 {
     public static int Main(string[] args)
     {
-        if (args.Length != 1 || args[0].StartsWith('-'))
+        if (args.Length is < 1 or > 2 || args[0].StartsWith('-') || (args.Length == 2 && args[1] != "--no-bench"))
         {
-            Console.Error.WriteLine("usage: owl3-gpu-check <out-dir>");
+            Console.Error.WriteLine("usage: owl3-gpu-check <out-dir> [--no-bench]");
             return 2;
         }
         var sw = Stopwatch.StartNew();
@@ -46,6 +46,7 @@ internal static class Program
         IReadOnlyList<KernelCheckRow> kernels = [];
         IReadOnlyList<ConformanceResult> conformance = [];
         double? copy = null;
+        IReadOnlyList<AttentionBenchRow> attentionBench = [];
         CudaContext? ctx = null;
         try
         {
@@ -69,13 +70,17 @@ internal static class Program
                 conformance = Step(errors, "conformance", () => checks.RunAll()) ?? [];
                 if (Step(errors, "sampler", () => Owl3Native.Diagnostics.SamplerConformance.Run(ctx, cache)) is { } sampler) conformance = [.. conformance, sampler];
                 copy = Step(errors, "copy bandwidth", () => (double?)checks.CopyBandwidth());
+                var attention = new AttentionConformance(ctx, cache);
+                conformance = [.. conformance, .. Step(errors, "attention conformance", () => attention.RunAll()) ?? []];
+                if (copy is { } c && !args.Contains("--no-bench"))
+                    attentionBench = Step(errors, "attention bench", () => attention.Bench(c)) ?? [];
             }
             ctx.Dispose();
         }
         bool ok = errors.Count == 0 && kernels.All(k => k.Ok) && conformance.All(c => c.Pass);
         var report = new GpuCheckReport(DateTime.UtcNow.ToString("u"), Environment.MachineName, RuntimeInformation.FrameworkDescription,
             RuntimeInformation.OSDescription, gpu, arch, sms, memory, probe.Summary,
-            probe.NvrtcMajor is { } ma ? $"{ma}.{probe.NvrtcMinor}" : null, libraries, kernels, conformance, copy, noGpu, errors, ok);
+            probe.NvrtcMajor is { } ma ? $"{ma}.{probe.NvrtcMinor}" : null, libraries, kernels, conformance, attentionBench, copy, noGpu, errors, ok);
         Directory.CreateDirectory(args[0]);
         File.WriteAllText(Path.Combine(args[0], "report.json"), JsonSerializer.Serialize(report, ReportJson.Default.GpuCheckReport));
         File.WriteAllText(Path.Combine(args[0], "report.md"), Markdown(report, sw.Elapsed));
@@ -134,6 +139,14 @@ internal static class Program
             s.AppendLine("|---|---|---:|---:|---:|---:|---:|---|");
             foreach (var k in r.Conformance)
                 s.AppendLine($"| {k.Kernel} | {k.Shape} | {k.MaxAbs:g3} | {k.Nmse:g3} | {k.Bound:g1} | {(k.GbPerSecond is { } g ? g.ToString("F0") : "-")} | {(k.GbPerSecond is { } g2 && r.CopyGbPerSecond is { } cp ? (100 * g2 / cp).ToString("F0") : "-")} | {(k.Pass ? "ok" : "FAIL")} |");
+            s.AppendLine();
+        }
+        if (r.AttentionBench.Count > 0)
+        {
+            s.AppendLine($"| attention benchmark ({r.Gpu}) | shape | ms | TFLOP/s | GB/s | % of copy |");
+            s.AppendLine("|---|---|---:|---:|---:|---:|");
+            foreach (var b in r.AttentionBench)
+                s.AppendLine($"| {b.Kernel} | {b.Shape} | {b.Ms:F3} | {(b.Tflops is { } t ? t.ToString("F0") : "-")} | {(b.GbPerSecond is { } g ? g.ToString("F0") : "-")} | {(b.PercentOfCopy is { } pc ? pc.ToString("F0") : "-")} |");
             s.AppendLine();
         }
         foreach (var e in r.Errors) s.AppendLine($"- ERROR: {e}");

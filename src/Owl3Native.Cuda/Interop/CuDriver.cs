@@ -63,6 +63,8 @@ internal static unsafe partial class CuDriver
     [LibraryImport(Library)] internal static partial CUresult cuModuleUnload(nint module);
     [LibraryImport(Library)] internal static partial CUresult cuModuleGetFunction(nint* function, nint module, byte* name);
 
+    [LibraryImport(Library)] internal static partial CUresult cuFuncSetAttribute(nint function, int attribute, int value);
+
     // Execution control. kernelParams: one pointer per kernel argument (ours: one, to the params struct).
     [LibraryImport(Library)]
     internal static partial CUresult cuLaunchKernel(nint function, uint gridX, uint gridY, uint gridZ, uint blockX, uint blockY, uint blockZ,

@@ -30,6 +30,9 @@ public static class KernelCheck
                     rows.Add(new KernelCheckRow(file.Name, "*", arch, 0, 0, 0, 0, "-", false, first));
                     continue;
                 }
+                // Kernels a macro stamps out escape the source scan: every kernel ptxas reports needs a budget line too.
+                foreach (var r in compiled.Resources.Where(r => file.Budgets.All(b => b.Kernel != r.Kernel)))
+                    rows.Add(new KernelCheckRow(file.Name, r.Kernel, arch, r.Registers, r.SharedBytes, r.SpillStoreBytes, r.SpillLoadBytes, "-", false, "no `// budget:` line"));
                 foreach (var budget in file.Budgets)
                 {
                     var r = compiled.Resources.FirstOrDefault(x => x.Kernel == budget.Kernel);

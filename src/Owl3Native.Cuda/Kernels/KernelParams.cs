@@ -66,3 +66,37 @@ public struct SampleParams
     public ulong Logits, Weights, PrevTokens, PrevOffsets, PrevScratch, Temperature, TopK, TopP, Penalty, Seed, Stream, Step, Ids;
     public int Rows, Vocab;
 }
+
+/// <summary>kernels/attention_decode_paged.cu: one query token per sequence against visual + paged text keys.</summary>
+[StructLayout(LayoutKind.Sequential)]
+public struct DecodeParams
+{
+    public ulong Q, O, KCache, VCache, BlockTables, TextLens, VisLens, VisK, VisV, VisTokens, PartO, PartMl;
+    public int Seqs, Heads, KvHeads, HeadDim;
+    public int BlockSize, MaxBlocks, Splits, SplitKeys;
+    public int QStride, OStride;
+    public float ScaleLog2;
+    public int Pad;
+}
+
+/// <summary>kernels/attention_prefill.cu: FlashAttention-2-style attention over packed variable-length sequences.</summary>
+[StructLayout(LayoutKind.Sequential)]
+public struct PrefillParams
+{
+    public ulong Q, O, K, V, BlockTables, SeqQStart, SeqKStart, SeqPos, Tiles, VisLens, VisK, VisV, VisTokens;
+    public int Heads, KvHeads, HeadDim, BlockSize;
+    public int MaxBlocks, TextMode;
+    public int QStride, OStride, KvStride;
+    public float ScaleLog2;
+}
+
+/// <summary>kernels/kv_write.cu: a step's keys (RoPE fused) and values into their cache slots.</summary>
+[StructLayout(LayoutKind.Sequential)]
+public struct KvWriteParams
+{
+    public ulong K, V, KCache, VCache, Slots, Positions;
+    public int Tokens, KvHeads, HeadDim, KStride;
+    public int VStride, Rope;
+    public float Theta;
+    public int Pad;
+}

@@ -58,6 +58,6 @@ public static partial class KernelSources
     [GeneratedRegex(@"^//\s*budget:\s*(\w+)\s+registers<=(\d+)\s+smem<=(\d+)\s*$", RegexOptions.Multiline)]
     private static partial Regex BudgetLine();
 
-    [GeneratedRegex(@"extern\s+""C""\s+__global__\s+void\s+(?:__launch_bounds__\([^)]*\)\s+)?(\w+)\s*\(")]
+    [GeneratedRegex(@"extern\s+""C""\s+__global__\s+void\s+(?:__launch_bounds__\([^)]*\)\s+)?(?!__launch_bounds__)(\w+)\s*\(")]
     private static partial Regex EntryPoint();
 }

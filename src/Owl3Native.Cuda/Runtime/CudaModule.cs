@@ -59,9 +59,24 @@ public sealed unsafe class CudaFunction
 
     public string Name { get; }
 
+    private int _maxDynamicShared = 48 * 1024;
+
+    /// <summary>
+    /// Raises the kernel's dynamic shared-memory limit (CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES) when a launch
+    /// needs more than the 48 KiB every kernel may use without opting in.
+    /// </summary>
+    public void EnsureDynamicShared(int bytes)
+    {
+        if (bytes <= Volatile.Read(ref _maxDynamicShared)) return;
+        _context.MakeCurrent();
+        Cu.Check(CuDriver.cuFuncSetAttribute(_function, 8, bytes), $"cuFuncSetAttribute({Name}, max dynamic shared = {bytes} B)");
+        Volatile.Write(ref _maxDynamicShared, bytes);
+    }
+
     /// <summary>Launches with <paramref name="p"/> as the kernel's single by-value parameter.</summary>
     public void Launch<TParams>(CudaStream stream, Dim3 grid, Dim3 block, in TParams p, uint sharedBytes = 0) where TParams : unmanaged
     {
+        if (sharedBytes > 48 * 1024) EnsureDynamicShared((int)sharedBytes);
         _context.MakeCurrent();
         TParams copy = p;
         void* arg = &copy;

@@ -21,6 +21,9 @@ public sealed partial class ParamsLayoutTests
         { "embedding.cu", typeof(ConvertParams) },
         { "sampling.cu", typeof(ArgmaxParams) },
         { "sampling.cu", typeof(SampleParams) },
+        { "attention_decode_paged.cu", typeof(DecodeParams) },
+        { "attention_prefill.cu", typeof(PrefillParams) },
+        { "kv_write.cu", typeof(KvWriteParams) },
     };
 
     [Theory]

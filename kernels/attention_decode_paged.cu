@@ -1,0 +1,223 @@
+// attention_decode_paged.cu — one query token per sequence against its paged K/V (flash-decoding), with
+// mPLUG-Owl3's visual keys in front (spec/MODEL.md §4): the keys of sequence s are the virtual list
+//     [ visual 0 .. vis_lens[s) ; text 0 .. text_lens[s) ]
+// in one softmax. 241101 fused hyper layers pass both; 240728/241014 cross-attention passes text_lens = 0 (a
+// sequence with no visible image then gets zeros, as the CPU twin); plain layers pass no visual pointers.
+//
+//   attention_decode_paged_bf16   grid (kvHeads, seqs, splits), 128 threads. All query heads of one KV head (the GQA
+//                                 group, ≤ 8) are served from one read of each K/V row. Split z covers virtual keys
+//                                 [z·split_keys, (z+1)·split_keys). A key row is read by D/8 lanes (rounded up to a
+//                                 power of two) with one 16-byte load each; lanes of a row reduce the dot by shuffles.
+//                                 Each row-slot keeps its own online-softmax state; slots merge by shuffles, warps
+//                                 through shared memory. splits == 1 writes bf16 output; otherwise fp32 partials.
+//   attention_decode_combine_bf16 grid (heads, seqs), 128 threads: merges the splits' (m, l, o) into the bf16 output.
+//
+// Layouts (bf16 unless said): q, o [seqs, heads·D] (row strides q_stride/o_stride elements); K/V cache
+// [numBlocks, blockSize, kvHeads, D]; block_tables int32 [seqs, max_blocks]; visual K/V of sequence s at the device
+// address vis_k[s]/vis_v[s] (0 = none), [kvHeads, vis_tokens[s], D]; partials fp32 part_o [seqs, heads, splits, D],
+// part_ml [seqs, heads, splits, 2]. D a multiple of 8, ≤ 256; heads / kvHeads ≤ 8.
+//
+// budget: attention_decode_paged_bf16 registers<=128 smem<=42000
+// budget: attention_decode_combine_bf16 registers<=40 smem<=0
+#include "common.cuh"
+
+#define DECODE_WARPS 4
+#define DECODE_MAX_GROUP 8
+#define DECODE_MAX_DIM 256
+
+struct DecodeParams
+{
+    const bf16* q;
+    bf16* o;
+    const bf16* k_cache;
+    const bf16* v_cache;
+    const int* block_tables;
+    const int* text_lens;                  // [seqs] text keys (the current token included); 0 = cross-attention
+    const int* vis_lens;                   // [seqs] visible visual keys (null = none anywhere)
+    const unsigned long long* vis_k;       // [seqs] device addresses (null array = none anywhere)
+    const unsigned long long* vis_v;
+    const int* vis_tokens;                 // [seqs] visual tokens per KV head (row count of that head's slab)
+    float* part_o;
+    float* part_ml;
+    int seqs, heads, kv_heads, head_dim;
+    int block_size, max_blocks, splits, split_keys;
+    int q_stride, o_stride;
+    float scale_log2;                      // log2(e) / sqrt(D)
+    int pad;
+};
+static_assert(sizeof(DecodeParams) == 144, "DecodeParams layout is mirrored in C#");
+
+// Address of virtual key j's row for KV head kvh (visual rows first, then the paged text rows).
+__device__ __forceinline__ const bf16* decode_row(const DecodeParams& p, const bf16* cache, const bf16* vis, int s, int kvh,
+                                                  int vis_len, int vis_tokens, int j)
+{
+    if (j < vis_len) return vis + ((long long)kvh * vis_tokens + j) * p.head_dim;
+    const int t = j - vis_len;
+    const int block = p.block_tables[(long long)s * p.max_blocks + t / p.block_size];
+    return cache + (((long long)block * p.block_size + t % p.block_size) * p.kv_heads + kvh) * p.head_dim;
+}
+
+extern "C" __global__ void __launch_bounds__(128) attention_decode_paged_bf16(const DecodeParams p)
+{
+    __shared__ float q_s[DECODE_MAX_GROUP * DECODE_MAX_DIM];                 // pre-scaled queries of the group
+    __shared__ float acc_s[DECODE_WARPS][DECODE_MAX_GROUP * DECODE_MAX_DIM / 2]; // half the dims per pass
+    __shared__ float m_s[DECODE_WARPS][DECODE_MAX_GROUP], l_s[DECODE_WARPS][DECODE_MAX_GROUP];
+
+    const int kvh = blockIdx.x, s = blockIdx.y, z = blockIdx.z;
+    const int D = p.head_dim, group = p.heads / p.kv_heads;
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+
+    const int vis_len = p.vis_lens != nullptr && p.vis_k != nullptr && p.vis_k[s] != 0ull ? p.vis_lens[s] : 0;
+    const int total = vis_len + p.text_lens[s];
+    const int begin = z * p.split_keys, end = min(total, begin + p.split_keys);
+    const bf16* vis_k = vis_len > 0 ? (const bf16*)p.vis_k[s] : nullptr;
+    const bf16* vis_v = vis_len > 0 ? (const bf16*)p.vis_v[s] : nullptr;
+    const int vis_tokens = vis_len > 0 ? p.vis_tokens[s] : 0;
+
+    for (int i = threadIdx.x; i < group * D; i += blockDim.x)
+    {
+        const int g = i / D, d = i % D;
+        q_s[g * DECODE_MAX_DIM + d] = bf16_to_f32(p.q[(long long)s * p.q_stride + (kvh * group + g) * D + d]) * p.scale_log2;
+    }
+    __syncthreads();
+
+    // Lanes per key row: D/8 rounded up to a power of two; slots = rows a warp reads at once.
+    int lpk = 1;
+    while (lpk * 8 < D) lpk <<= 1;
+    const int slots = 32 / lpk, slot = lane / lpk, sl = lane % lpk;
+    const bool has_dims = sl * 8 < D;
+
+    float m[DECODE_MAX_GROUP], l[DECODE_MAX_GROUP], acc[DECODE_MAX_GROUP][8];
+#pragma unroll
+    for (int g = 0; g < DECODE_MAX_GROUP; ++g)
+    {
+        m[g] = OWL3_NEG_INF;
+        l[g] = 0.0f;
+#pragma unroll
+        for (int e = 0; e < 8; ++e) acc[g][e] = 0.0f;
+    }
+
+    for (int j = begin + warp * slots + slot; j - slot < end; j += DECODE_WARPS * slots)
+    {
+        const bool valid = j < end && has_dims; // every lane joins the shuffles; invalid ones contribute nothing
+        float kf[8], vf[8];
+        if (valid)
+        {
+            const bf16* kr = decode_row(p, p.k_cache, vis_k, s, kvh, vis_len, vis_tokens, j);
+            const bf16* vr = decode_row(p, p.v_cache, vis_v, s, kvh, vis_len, vis_tokens, j);
+            const bf16x8 kv = *reinterpret_cast<const bf16x8*>(kr + sl * 8);
+            const bf16x8 vv = *reinterpret_cast<const bf16x8*>(vr + sl * 8);
+            bf16x8_to_f32(kv, kf);
+            bf16x8_to_f32(vv, vf);
+        }
+        else
+        {
+#pragma unroll
+            for (int e = 0; e < 8; ++e) kf[e] = vf[e] = 0.0f;
+        }
+#pragma unroll
+        for (int g = 0; g < DECODE_MAX_GROUP; ++g)
+        {
+            if (g >= group) break;
+            float dot = 0.0f;
+            if (has_dims)
+            {
+                const float4 q0 = *reinterpret_cast<const float4*>(&q_s[g * DECODE_MAX_DIM + sl * 8]);
+                const float4 q1 = *reinterpret_cast<const float4*>(&q_s[g * DECODE_MAX_DIM + sl * 8 + 4]);
+                dot = q0.x * kf[0] + q0.y * kf[1] + q0.z * kf[2] + q0.w * kf[3] + q1.x * kf[4] + q1.y * kf[5] + q1.z * kf[6] + q1.w * kf[7];
+            }
+            for (int off = lpk >> 1; off > 0; off >>= 1) dot += __shfl_xor_sync(0xffffffffu, dot, off);
+            if (j < end)
+            {
+                const float m_new = fmaxf(m[g], dot);
+                const float corr = softmax_rescale(m[g], m_new);
+                const float pr = exp2f(dot - m_new);
+                l[g] = l[g] * corr + pr;
+#pragma unroll
+                for (int e = 0; e < 8; ++e) acc[g][e] = acc[g][e] * corr + pr * vf[e];
+                m[g] = m_new;
+            }
+        }
+    }
+
+    // Merge the warp's slots (lanes with the same sl), then the warps through shared memory.
+#pragma unroll
+    for (int g = 0; g < DECODE_MAX_GROUP; ++g)
+    {
+        if (g >= group) break;
+        float mw = m[g];
+        for (int off = lpk; off < 32; off <<= 1) mw = fmaxf(mw, __shfl_xor_sync(0xffffffffu, mw, off));
+        const float c = softmax_rescale(m[g], mw);
+        float lw = l[g] * c;
+        for (int off = lpk; off < 32; off <<= 1) lw += __shfl_xor_sync(0xffffffffu, lw, off);
+#pragma unroll
+        for (int e = 0; e < 8; ++e)
+        {
+            float a = acc[g][e] * c;
+            for (int off = lpk; off < 32; off <<= 1) a += __shfl_xor_sync(0xffffffffu, a, off);
+            acc[g][e] = a;
+        }
+        m[g] = mw;
+        l[g] = lw;
+        if (lane == 0) { m_s[warp][g] = mw; l_s[warp][g] = lw; }
+    }
+    __syncthreads();
+
+    const long long row_o = (long long)s * p.heads + kvh * group; // first head of the group, as (seq, head) index
+    // Two passes over half the dims each keep acc_s at 16 KiB per warp set.
+    for (int half = 0; half < 2; ++half)
+    {
+        const int d_lo = half * (DECODE_MAX_DIM / 2);
+        if (slot == 0 && has_dims && sl * 8 >= d_lo && sl * 8 < d_lo + DECODE_MAX_DIM / 2)
+        {
+#pragma unroll
+            for (int g = 0; g < DECODE_MAX_GROUP; ++g)
+            {
+                if (g >= group) break;
+#pragma unroll
+                for (int e = 0; e < 8; ++e) acc_s[warp][g * (DECODE_MAX_DIM / 2) + sl * 8 - d_lo + e] = acc[g][e];
+            }
+        }
+        __syncthreads();
+        for (int i = threadIdx.x; i < group * (DECODE_MAX_DIM / 2); i += blockDim.x)
+        {
+            const int g = i / (DECODE_MAX_DIM / 2), d = d_lo + i % (DECODE_MAX_DIM / 2);
+            if (d >= D) continue;
+            float mf = OWL3_NEG_INF;
+            for (int w = 0; w < DECODE_WARPS; ++w) mf = fmaxf(mf, m_s[w][g]);
+            float lf = 0.0f, of = 0.0f;
+            for (int w = 0; w < DECODE_WARPS; ++w)
+            {
+                const float c = softmax_rescale(m_s[w][g], mf);
+                lf += l_s[w][g] * c;
+                of += acc_s[w][i] * c;
+            }
+            if (p.splits == 1)
+                p.o[(long long)s * p.o_stride + (kvh * group + g) * D + d] = f32_to_bf16(lf > 0.0f ? of / lf : 0.0f);
+            else
+            {
+                const long long part = ((row_o + g) * p.splits + z);
+                p.part_o[part * D + d] = of;
+                if (d == 0) { p.part_ml[part * 2] = mf; p.part_ml[part * 2 + 1] = lf; }
+            }
+        }
+        __syncthreads();
+    }
+}
+
+extern "C" __global__ void __launch_bounds__(128) attention_decode_combine_bf16(const DecodeParams p)
+{
+    const int h = blockIdx.x, s = blockIdx.y, D = p.head_dim;
+    const long long row = (long long)s * p.heads + h;
+    float mf = OWL3_NEG_INF;
+    for (int z = 0; z < p.splits; ++z) mf = fmaxf(mf, p.part_ml[(row * p.splits + z) * 2]);
+    float lf = 0.0f;
+    for (int z = 0; z < p.splits; ++z) lf += p.part_ml[(row * p.splits + z) * 2 + 1] * softmax_rescale(p.part_ml[(row * p.splits + z) * 2], mf);
+    for (int d = threadIdx.x; d < D; d += blockDim.x)
+    {
+        float of = 0.0f;
+        for (int z = 0; z < p.splits; ++z)
+            of += p.part_o[(row * p.splits + z) * D + d] * softmax_rescale(p.part_ml[(row * p.splits + z) * 2], mf);
+        p.o[(long long)s * p.o_stride + h * D + d] = f32_to_bf16(lf > 0.0f ? of / lf : 0.0f);
+    }
+}

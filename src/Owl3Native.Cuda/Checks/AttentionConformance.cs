@@ -1,0 +1,367 @@
+using Owl3Native.Core.Backend;
+using Owl3Native.Core.Cpu;
+using Owl3Native.Core.Tensors;
+using Owl3Native.Cuda.Kernels;
+using Owl3Native.Cuda.Runtime;
+
+namespace Owl3Native.Cuda.Checks;
+
+/// <summary>One sequence of an attention case: cached tokens, new tokens, and its images (null = none).</summary>
+public sealed record AttentionSeqSpec(int Cached, int New, int Crops = 0, int TokensPerCrop = 0, int[]? VisibleFrom = null);
+
+/// <summary>Which attention the case asks for.</summary>
+public enum AttentionMode
+{
+    /// <summary>Causal text keys, plus the visual keys in front when a sequence has images (241101 fused).</summary>
+    Fused,
+    /// <summary>Visual keys only (240728 / 241014 cross-attention); rows with no visible image give zeros.</summary>
+    Cross,
+}
+
+/// <summary>
+/// The attention kernels against their CPU twins (<see cref="CpuBackend.PagedAttention"/>, CrossAttention,
+/// DenseAttention) on fresh random bf16 inputs: scattered block tables, cache slots and outputs poisoned with NaN,
+/// images before/between text. Judged by NMSE ≤ 4e-5 and max-abs ≤ 1e-2 (outputs are convex mixes of values in
+/// [−1, 1]; P is rounded to bf16 for the tensor-core P·V as in FlashAttention-2). Also the kernels' benchmarks.
+/// </summary>
+public sealed class AttentionConformance(CudaContext context, KernelCache cache)
+{
+    private const double Nmse = 4e-5, MaxAbs = 1e-2;
+    private readonly CpuBackend _cpu = new(Math.Max(1, Environment.ProcessorCount));
+    private readonly AttentionKernels _attn = new(cache);
+
+    /// <summary>Every case the GPU check runs.</summary>
+    public IReadOnlyList<ConformanceResult> RunAll(int seed = 100) =>
+    [
+        // Decode: GQA 7 (1B), one token, lengths off the tile, a long context (split-K), images in front.
+        Case("decode", AttentionMode.Fused, heads: 14, kvHeads: 2, headDim: 64, blockSize: 16, seed,
+            [new(0, 1), new(16, 1), new(299, 1, 2, 9, [3, 100]), new(4100, 1)]),
+        Case("decode", AttentionMode.Fused, heads: 28, kvHeads: 4, headDim: 128, blockSize: 16, seed + 1,
+            [new(37, 1, 3, 16, [5, 6, 20]), new(1023, 1), new(17000, 1)]),
+        Case("decode", AttentionMode.Fused, heads: 4, kvHeads: 2, headDim: 16, blockSize: 4, seed + 2,
+            [new(9, 1, 1, 5, [2]), new(3, 1)]),
+        Case("decode", AttentionMode.Fused, heads: 8, kvHeads: 8, headDim: 256, blockSize: 16, seed + 3, [new(700, 1), new(5, 1)]),
+        Case("decode", AttentionMode.Cross, heads: 12, kvHeads: 2, headDim: 128, blockSize: 16, seed + 4,
+            [new(40, 1, 2, 27, [10, 30]), new(5, 1, 1, 27, [9]), new(12, 1)]),
+        // Prefill: chunked (cached > 0), images before / between text, hostile lengths, every dim family.
+        Case("prefill", AttentionMode.Fused, heads: 14, kvHeads: 2, headDim: 64, blockSize: 16, seed + 5,
+            [new(0, 1), new(0, 200, 2, 9, [3, 150]), new(37, 65), new(130, 64, 1, 20, [140])]),
+        Case("prefill", AttentionMode.Fused, heads: 28, kvHeads: 4, headDim: 128, blockSize: 16, seed + 6,
+            [new(0, 333, 3, 16, [5, 6, 300]), new(100, 17)]),
+        Case("prefill", AttentionMode.Fused, heads: 4, kvHeads: 2, headDim: 16, blockSize: 4, seed + 7, [new(0, 70, 1, 5, [2]), new(3, 9)]),
+        Case("prefill", AttentionMode.Fused, heads: 6, kvHeads: 3, headDim: 200, blockSize: 16, seed + 8, [new(10, 90)]),
+        Case("prefill", AttentionMode.Fused, heads: 8, kvHeads: 1, headDim: 256, blockSize: 8, seed + 9, [new(0, 129, 2, 30, [0, 64])]),
+        Case("prefill", AttentionMode.Cross, heads: 12, kvHeads: 2, headDim: 128, blockSize: 16, seed + 10,
+            [new(0, 150, 2, 27, [10, 100]), new(20, 40, 1, 27, [45])]),
+        Dense(groups: 2, length: 729, heads: 16, headDim: 72, seed + 11),
+        Dense(groups: 1, length: 100, heads: 4, headDim: 40, seed + 12),
+    ];
+
+    /// <summary>
+    /// A paged case: every sequence's cached + new tokens are written into a scattered, NaN-poisoned cache by
+    /// kv_write_bf16 (the CPU cache through WriteKv), then the step's rows attend (decode: one new token each).
+    /// </summary>
+    public ConformanceResult Case(string kind, AttentionMode mode, int heads, int kvHeads, int headDim, int blockSize, int seed,
+        IReadOnlyList<AttentionSeqSpec> seqs)
+    {
+        var rng = new Random(seed);
+        int stride = kvHeads * headDim, seqCount = seqs.Count;
+        int maxBlocks = seqs.Max(s => (s.Cached + s.New + blockSize - 1) / blockSize);
+        int usedBlocks = seqs.Sum(s => (s.Cached + s.New + blockSize - 1) / blockSize);
+        int numBlocks = usedBlocks * 2 + 3;
+        var perm = Enumerable.Range(0, numBlocks).OrderBy(_ => rng.Next()).ToArray();
+        var tables = new int[seqCount][];
+        for (int s = 0, next = 0; s < seqCount; s++)
+        {
+            tables[s] = new int[(seqs[s].Cached + seqs[s].New + blockSize - 1) / blockSize];
+            for (int b = 0; b < tables[s].Length; b++) tables[s][b] = perm[next++];
+        }
+        // K/V of every token, written once into both caches.
+        int allTokens = seqs.Sum(s => s.Cached + s.New);
+        float[] kAll = RandomBf16(rng, allTokens * stride), vAll = RandomBf16(rng, allTokens * stride);
+        var visual = new VisualKv?[seqCount];
+        for (int s = 0; s < seqCount; s++)
+            if (seqs[s].Crops > 0)
+            {
+                int n = seqs[s].Crops * seqs[s].TokensPerCrop;
+                visual[s] = new VisualKv(new Tensor(RandomBf16(rng, kvHeads * n * headDim), kvHeads * n, headDim),
+                    new Tensor(RandomBf16(rng, kvHeads * n * headDim), kvHeads * n, headDim), seqs[s].TokensPerCrop, seqs[s].VisibleFrom!);
+            }
+        using var cpuCache = _cpu.CreateKvCache(1, numBlocks, blockSize, kvHeads, headDim);
+        var writeSeqs = new List<AttentionSequence>();
+        for (int s = 0, row = 0; s < seqCount; s++)
+        {
+            int len = seqs[s].Cached + seqs[s].New;
+            writeSeqs.Add(new AttentionSequence(row, len, 0, tables[s], [visual[s]]));
+            row += len;
+        }
+        var writeBatch = new AttentionBatch(writeSeqs, cpuCache);
+        _cpu.WriteKv(writeBatch, 0, new Tensor(kAll, allTokens, stride), new Tensor(vAll, allTokens, stride));
+
+        // The step: new rows of every sequence.
+        int rows = seqs.Sum(s => s.New);
+        float[] q = RandomBf16(rng, rows * heads * headDim);
+        var stepSeqs = new List<AttentionSequence>();
+        for (int s = 0, row = 0; s < seqCount; s++)
+        {
+            stepSeqs.Add(new AttentionSequence(row, seqs[s].New, seqs[s].Cached, tables[s], [visual[s]]));
+            row += seqs[s].New;
+        }
+        var step = new AttentionBatch(stepSeqs, cpuCache);
+        var qt = new Tensor(q, rows, heads * headDim);
+        var expected = mode == AttentionMode.Fused ? _cpu.PagedAttention(qt, step, 0, heads, fusedVisual: true)
+            : _cpu.CrossAttention(qt, step, 0, heads, new int[rows]);
+
+        // GPU: the same cache through kv_write, the same step through the kernel.
+        using var stream = new CudaStream(context);
+        long cacheElems = (long)numBlocks * blockSize * stride;
+        using var kCache = Poisoned(cacheElems); using var vCache = Poisoned(cacheElems);
+        var slots = new int[allTokens];
+        for (int s = 0, t0 = 0; s < seqCount; s++)
+        {
+            int len = seqs[s].Cached + seqs[s].New;
+            for (int i = 0; i < len; i++) slots[t0 + i] = tables[s][i / blockSize] * blockSize + i % blockSize;
+            t0 += len;
+        }
+        using var dk = Upload(kAll); using var dv = Upload(vAll); using var dSlots = UploadInts(slots);
+        _attn.KvWrite(stream, new KvWriteParams
+        {
+            K = dk.Pointer, V = dv.Pointer, KCache = kCache.Pointer, VCache = vCache.Pointer, Slots = dSlots.Pointer,
+            Tokens = allTokens, KvHeads = kvHeads, HeadDim = headDim, KStride = stride, VStride = stride,
+        });
+        var flatTables = new int[seqCount * maxBlocks];
+        for (int s = 0; s < seqCount; s++) tables[s].CopyTo(flatTables, s * maxBlocks);
+        using var dTables = UploadInts(flatTables);
+        using var dq = Upload(q); using var dOut = Poisoned((long)rows * heads * headDim);
+        var visBuffers = new List<IDisposable>();
+        var visK = new ulong[seqCount]; var visV = new ulong[seqCount]; var visTokens = new int[seqCount];
+        for (int s = 0; s < seqCount; s++)
+            if (visual[s] is { } vk)
+            {
+                var bk = Upload(vk.Keys.Data); var bv = Upload(vk.Values.Data);
+                visBuffers.Add(bk); visBuffers.Add(bv);
+                (visK[s], visV[s], visTokens[s]) = (bk.Pointer, bv.Pointer, vk.ImageTokens);
+            }
+        using var dVisK = UploadLongs(visK); using var dVisV = UploadLongs(visV); using var dVisTokens = UploadInts(visTokens);
+        float scaleLog2 = (float)(1.0 / Math.Sqrt(headDim) * 1.4426950408889634);
+        string shape;
+        try
+        {
+            if (kind == "decode")
+            {
+                if (seqs.Any(s => s.New != 1)) throw new ArgumentException("decode cases have one new token per sequence");
+                var textLens = seqs.Select(s => mode == AttentionMode.Cross ? 0 : s.Cached + 1).ToArray();
+                var visLens = seqs.Select((s, i) => visual[i]?.VisibleCrops(s.Cached) * visual[i]!.TokensPerCrop ?? 0).ToArray();
+                int maxKeys = seqs.Select((s, i) => textLens[i] + visLens[i]).Max();
+                var (splitKeys, splits) = AttentionKernels.DecodeSplits(maxKeys, seqCount, kvHeads, context.Multiprocessors);
+                using var dText = UploadInts(textLens); using var dVis = UploadInts(visLens);
+                using var partO = new DeviceBuffer<float>(context, (long)seqCount * heads * splits * headDim);
+                using var partMl = new DeviceBuffer<float>(context, (long)seqCount * heads * splits * 2);
+                _attn.Decode(stream, new DecodeParams
+                {
+                    Q = dq.Pointer, O = dOut.Pointer, KCache = kCache.Pointer, VCache = vCache.Pointer, BlockTables = dTables.Pointer,
+                    TextLens = dText.Pointer, VisLens = dVis.Pointer, VisK = dVisK.Pointer, VisV = dVisV.Pointer, VisTokens = dVisTokens.Pointer,
+                    PartO = partO.Pointer, PartMl = partMl.Pointer, Seqs = seqCount, Heads = heads, KvHeads = kvHeads, HeadDim = headDim,
+                    BlockSize = blockSize, MaxBlocks = maxBlocks, Splits = splits, SplitKeys = splitKeys,
+                    QStride = heads * headDim, OStride = heads * headDim, ScaleLog2 = scaleLog2,
+                });
+                stream.Synchronize();
+                shape = $"{mode} {heads}/{kvHeads}×{headDim} b{blockSize} keys≤{maxKeys} splits {splits}";
+            }
+            else
+            {
+                var qStart = new int[seqCount + 1];
+                for (int s = 0; s < seqCount; s++) qStart[s + 1] = qStart[s] + seqs[s].New;
+                var visLens = new int[rows];
+                foreach (var sq in stepSeqs)
+                    for (int i = 0; i < sq.TokenCount; i++)
+                        visLens[sq.TokenStart + i] = sq.Visual[0] is { } vk ? vk.VisibleCrops(sq.CachedLength + i) * vk.TokensPerCrop : 0;
+                var tiles = AttentionKernels.PrefillTiles(qStart);
+                using var dQStart = UploadInts(qStart); using var dPos = UploadInts(seqs.Select(s => s.Cached).ToArray());
+                using var dTiles = UploadInts(tiles); using var dVis = UploadInts(visLens);
+                _attn.Prefill(stream, new PrefillParams
+                {
+                    Q = dq.Pointer, O = dOut.Pointer, K = kCache.Pointer, V = vCache.Pointer, BlockTables = dTables.Pointer,
+                    SeqQStart = dQStart.Pointer, SeqKStart = 0, SeqPos = dPos.Pointer, Tiles = dTiles.Pointer, VisLens = dVis.Pointer,
+                    VisK = dVisK.Pointer, VisV = dVisV.Pointer, VisTokens = dVisTokens.Pointer, Heads = heads, KvHeads = kvHeads,
+                    HeadDim = headDim, BlockSize = blockSize, MaxBlocks = maxBlocks, TextMode = mode == AttentionMode.Cross ? 0 : 1,
+                    QStride = heads * headDim, OStride = heads * headDim, KvStride = stride, ScaleLog2 = scaleLog2,
+                }, tiles.Length / 2);
+                stream.Synchronize();
+                shape = $"{mode} {heads}/{kvHeads}×{headDim} b{blockSize} rows {rows} ({string.Join(",", seqs.Select(s => $"{s.Cached}+{s.New}"))})";
+            }
+        }
+        finally
+        {
+            foreach (var b in visBuffers) b.Dispose();
+        }
+        return Judge($"attention_{kind}", shape, Download(dOut), expected.Data);
+    }
+
+    /// <summary>SigLIP-style attention: groups of <paramref name="length"/> rows attend within the group, no mask, dense K/V.</summary>
+    public ConformanceResult Dense(int groups, int length, int heads, int headDim, int seed)
+    {
+        var rng = new Random(seed);
+        int rows = groups * length, width = heads * headDim;
+        float[] q = RandomBf16(rng, rows * width), k = RandomBf16(rng, rows * width), v = RandomBf16(rng, rows * width);
+        var expected = _cpu.DenseAttention(new Tensor(q, rows, width), new Tensor(k, rows, width), new Tensor(v, rows, width), length, heads, headDim);
+        var qStart = Enumerable.Range(0, groups + 1).Select(g => g * length).ToArray();
+        var tiles = AttentionKernels.PrefillTiles(qStart);
+        using var stream = new CudaStream(context);
+        using var dq = Upload(q); using var dk = Upload(k); using var dv = Upload(v); using var dOut = Poisoned((long)rows * width);
+        using var dQStart = UploadInts(qStart); using var dKStart = UploadInts(qStart[..groups]); using var dPos = UploadInts(new int[groups]);
+        using var dTiles = UploadInts(tiles);
+        _attn.Prefill(stream, DenseParams(dq.Pointer, dk.Pointer, dv.Pointer, dOut.Pointer, dQStart.Pointer, dKStart.Pointer, dPos.Pointer, dTiles.Pointer, heads, headDim), tiles.Length / 2);
+        stream.Synchronize();
+        return Judge("attention_prefill (dense)", $"{groups}×{length} rows, {heads}×{headDim}, non-causal", Download(dOut), expected.Data);
+    }
+
+    private static PrefillParams DenseParams(ulong q, ulong k, ulong v, ulong o, ulong qStart, ulong kStart, ulong pos, ulong tiles, int heads, int headDim, bool causal = false) => new()
+    {
+        Q = q, O = o, K = k, V = v, SeqQStart = qStart, SeqKStart = kStart, SeqPos = pos, Tiles = tiles,
+        Heads = heads, KvHeads = heads, HeadDim = headDim, BlockSize = 1, TextMode = causal ? 1 : 2,
+        QStride = heads * headDim, OStride = heads * headDim, KvStride = heads * headDim,
+        ScaleLog2 = (float)(1.0 / Math.Sqrt(headDim) * 1.4426950408889634),
+    };
+
+    /// <summary>
+    /// Benchmarks: dense causal prefill TFLOP/s at head dim 128 (batch × heads filling the chip); decode GB/s of K/V read
+    /// (bf16, paged, block 16, GQA 7, 4 KV heads) at 1k–32k keys for batch 1 and 64 against the device copy bandwidth;
+    /// SigLIP attention (729 tokens, 16 × 72, non-causal) per crop.
+    /// </summary>
+    public IReadOnlyList<AttentionBenchRow> Bench(double copyGbPerSecond)
+    {
+        var rows = new List<AttentionBenchRow>();
+        using var stream = new CudaStream(context);
+        foreach (int len in new[] { 4096, 8192, 16384 })
+        {
+            int heads = 32, headDim = 128, batch = Math.Max(1, 16384 / len * 2);
+            long n = (long)batch * len * heads * headDim;
+            using var q = Random(n); using var k = Random(n); using var v = Random(n); using var o = new DeviceBuffer<ushort>(context, n);
+            var qStart = Enumerable.Range(0, batch + 1).Select(b => b * len).ToArray();
+            var tiles = AttentionKernels.PrefillTiles(qStart);
+            using var dQStart = UploadInts(qStart); using var dKStart = UploadInts(qStart[..batch]); using var dPos = UploadInts(new int[batch]);
+            using var dTiles = UploadInts(tiles);
+            var p = DenseParams(q.Pointer, k.Pointer, v.Pointer, o.Pointer, dQStart.Pointer, dKStart.Pointer, dPos.Pointer, dTiles.Pointer, heads, headDim, causal: true);
+            _attn.Prefill(stream, p, tiles.Length / 2);
+            float ms = stream.Time(() => { for (int i = 0; i < 5; i++) _attn.Prefill(stream, p, tiles.Length / 2); }) / 5;
+            double flops = 4.0 * batch * heads * headDim * len * (double)len / 2;
+            rows.Add(new AttentionBenchRow("prefill causal", $"{batch}×{len} tokens, {heads}×{headDim}", ms, flops / (ms / 1000) / 1e12, null, null));
+        }
+        foreach (int batch in new[] { 1, 64 })
+            foreach (int len in new[] { 1024, 4096, 16384, 32768 })
+            {
+                int kvHeads = 4, heads = 28, headDim = 128, blockSize = 16;
+                int blocksPer = len / blockSize, numBlocks = blocksPer * batch;
+                long cacheElems = (long)numBlocks * blockSize * kvHeads * headDim;
+                if (cacheElems * 2 * 2 > context.MemoryInfo().Free / 2) continue;
+                using var kc = Random(cacheElems); using var vc = Random(cacheElems);
+                var perm = Enumerable.Range(0, numBlocks).OrderBy(i => (i * 7919L) % numBlocks).ToArray();
+                using var tables = UploadInts(perm);
+                using var textLens = UploadInts(Enumerable.Repeat(len, batch).ToArray());
+                using var q = Random((long)batch * heads * headDim); using var o = new DeviceBuffer<ushort>(context, (long)batch * heads * headDim);
+                var (splitKeys, splits) = AttentionKernels.DecodeSplits(len, batch, kvHeads, context.Multiprocessors);
+                using var partO = new DeviceBuffer<float>(context, (long)batch * heads * splits * headDim);
+                using var partMl = new DeviceBuffer<float>(context, (long)batch * heads * splits * 2);
+                var p = new DecodeParams
+                {
+                    Q = q.Pointer, O = o.Pointer, KCache = kc.Pointer, VCache = vc.Pointer, BlockTables = tables.Pointer, TextLens = textLens.Pointer,
+                    PartO = partO.Pointer, PartMl = partMl.Pointer, Seqs = batch, Heads = heads, KvHeads = kvHeads, HeadDim = headDim,
+                    BlockSize = blockSize, MaxBlocks = blocksPer, Splits = splits, SplitKeys = splitKeys,
+                    QStride = heads * headDim, OStride = heads * headDim, ScaleLog2 = 0.1f,
+                };
+                _attn.Decode(stream, p);
+                float ms = stream.Time(() => { for (int i = 0; i < 20; i++) _attn.Decode(stream, p); }) / 20;
+                double bytes = 2.0 * batch * len * kvHeads * headDim * 2;
+                double gbs = bytes / (ms / 1000) / 1e9;
+                // K/V bytes read per second against the copy's bytes moved (read + written) per second.
+                rows.Add(new AttentionBenchRow("decode paged", $"batch {batch}, {len} keys, 28/4×128, splits {splits}", ms, null, gbs, 100 * gbs / copyGbPerSecond));
+            }
+        {
+            int crops = 64, length = 729, heads = 16, headDim = 72;
+            long n = (long)crops * length * heads * headDim;
+            using var q = Random(n); using var k = Random(n); using var v = Random(n); using var o = new DeviceBuffer<ushort>(context, n);
+            var qStart = Enumerable.Range(0, crops + 1).Select(b => b * length).ToArray();
+            var tiles = AttentionKernels.PrefillTiles(qStart);
+            using var dQStart = UploadInts(qStart); using var dKStart = UploadInts(qStart[..crops]); using var dPos = UploadInts(new int[crops]);
+            using var dTiles = UploadInts(tiles);
+            var p = DenseParams(q.Pointer, k.Pointer, v.Pointer, o.Pointer, dQStart.Pointer, dKStart.Pointer, dPos.Pointer, dTiles.Pointer, heads, headDim);
+            _attn.Prefill(stream, p, tiles.Length / 2);
+            float ms = stream.Time(() => { for (int i = 0; i < 5; i++) _attn.Prefill(stream, p, tiles.Length / 2); }) / 5;
+            double flops = 4.0 * crops * heads * headDim * length * (double)length;
+            rows.Add(new AttentionBenchRow("vision attention", $"{crops} crops × 729, 16×72, per crop (one layer)", ms / crops, flops / (ms / 1000) / 1e12, null, null));
+        }
+        return rows;
+    }
+
+    /// <summary>A benchmark operand: every element the same small bf16 value (timing does not depend on the data).</summary>
+    private DeviceBuffer<ushort> Random(long n)
+    {
+        var b = new DeviceBuffer<ushort>(context, n);
+        b.FillBytes(0x3C); // 0x3C3C ≈ 0.0115
+        return b;
+    }
+
+    private static ConformanceResult Judge(string kernel, string shape, float[] actual, float[] expected)
+    {
+        double err = 0, norm = 0, maxAbs = 0;
+        for (int i = 0; i < expected.Length; i++)
+        {
+            double d = (double)actual[i] - expected[i];
+            if (double.IsNaN(d)) d = double.PositiveInfinity;
+            err += d * d;
+            norm += (double)expected[i] * expected[i];
+            maxAbs = Math.Max(maxAbs, Math.Abs(d));
+        }
+        double nmse = norm == 0 ? err : err / norm;
+        return new ConformanceResult(kernel, shape, maxAbs, nmse, Nmse, nmse <= Nmse && maxAbs <= MaxAbs);
+    }
+
+    private static float[] RandomBf16(Random rng, int n)
+    {
+        var a = new float[n];
+        for (int i = 0; i < n; i++) a[i] = BFloat16.ToSingle(BFloat16.FromSingle((float)(rng.NextDouble() * 2 - 1)));
+        return a;
+    }
+
+    private DeviceBuffer<ushort> Upload(float[] values)
+    {
+        var bits = new ushort[values.Length];
+        BFloat16.FromSingle(values, bits);
+        var buffer = new DeviceBuffer<ushort>(context, Math.Max(1, bits.Length));
+        buffer.CopyFrom(bits);
+        return buffer;
+    }
+
+    private DeviceBuffer<int> UploadInts(int[] values)
+    {
+        var buffer = new DeviceBuffer<int>(context, Math.Max(1, values.Length));
+        buffer.CopyFrom(values);
+        return buffer;
+    }
+
+    private DeviceBuffer<ulong> UploadLongs(ulong[] values)
+    {
+        var buffer = new DeviceBuffer<ulong>(context, Math.Max(1, values.Length));
+        buffer.CopyFrom(values);
+        return buffer;
+    }
+
+    private DeviceBuffer<ushort> Poisoned(long n)
+    {
+        var b = new DeviceBuffer<ushort>(context, Math.Max(1, n));
+        b.FillBytes(0xFF);
+        return b;
+    }
+
+    private static float[] Download(DeviceBuffer<ushort> buffer)
+    {
+        var bits = buffer.ToArray();
+        var f = new float[bits.Length];
+        BFloat16.ToSingle(bits, f);
+        return f;
+    }
+}
+
+/// <summary>One attention benchmark figure (TFLOP/s for prefill-like work, GB/s and % of copy for decode).</summary>
+public sealed record AttentionBenchRow(string Kernel, string Shape, double Ms, double? Tflops, double? GbPerSecond, double? PercentOfCopy);

@@ -1,0 +1,102 @@
+using Owl3Native.Cuda.Runtime;
+
+namespace Owl3Native.Cuda.Kernels;
+
+/// <summary>
+/// Launchers of the attention kernels (kernels/attention_prefill.cu, attention_decode_paged.cu, kv_write.cu) and the
+/// host-side planning they need: the prefill instantiation and shared memory for a head dim, the packed (sequence,
+/// first row) tile list, and the split-K plan of a decode step.
+/// </summary>
+public sealed class AttentionKernels(KernelCache cache)
+{
+    /// <summary>Query rows per prefill CTA.</summary>
+    public const int PrefillRows = 64;
+
+    /// <summary>Head dims the prefill kernel is instantiated for (any multiple of 8 up to 256 runs on the next one up).</summary>
+    public static IReadOnlyList<int> PrefillDims { get; } = [16, 32, 48, 64, 80, 96, 128, 160, 192, 256];
+
+    /// <summary>The instantiation (padded head dim) for <paramref name="headDim"/>.</summary>
+    /// <exception cref="ArgumentException">headDim is not a multiple of 8 in 8..256.</exception>
+    public static int PrefillDim(int headDim)
+    {
+        if (headDim < 8 || headDim > 256 || headDim % 8 != 0)
+            throw new ArgumentException($"attention kernels take head dims that are multiples of 8 up to 256; got {headDim}");
+        return PrefillDims.First(d => d >= headDim);
+    }
+
+    /// <summary>Key rows per shared-memory tile of an instantiation (fewer for wide heads: registers).</summary>
+    public static int PrefillKeyTile(int paddedDim) => paddedDim > 128 ? 32 : 64;
+
+    /// <summary>Dynamic shared memory of one prefill CTA: Q, K and V tiles with a 16-byte row pad.</summary>
+    public static int PrefillSharedBytes(int paddedDim) => (PrefillRows + 2 * PrefillKeyTile(paddedDim)) * (paddedDim + 8) * 2;
+
+    /// <summary>
+    /// The CTA list of packed sequences: (sequence, first row within it) for every 64-row tile, from the cumulative row
+    /// offsets <paramref name="seqQStart"/> (length seqs + 1). Longest sequences' tiles first, so the tail of a launch
+    /// is the short work.
+    /// </summary>
+    public static int[] PrefillTiles(ReadOnlySpan<int> seqQStart)
+    {
+        var tiles = new List<(int Seq, int Row, int Work)>();
+        for (int s = 0; s + 1 < seqQStart.Length; s++)
+        {
+            int len = seqQStart[s + 1] - seqQStart[s];
+            if (len < 0) throw new ArgumentException($"sequence {s} has negative length {len}");
+            for (int r = 0; r < len; r += PrefillRows) tiles.Add((s, r, r));
+        }
+        var ordered = tiles.OrderByDescending(t => t.Work).ThenBy(t => t.Seq).ToArray();
+        var flat = new int[ordered.Length * 2];
+        for (int i = 0; i < ordered.Length; i++) (flat[2 * i], flat[2 * i + 1]) = (ordered[i].Seq, ordered[i].Row);
+        return flat;
+    }
+
+    /// <summary>
+    /// Split-K plan of a decode step: keys per split (a multiple of 256) and the number of splits, so that
+    /// kvHeads · seqs · splits CTAs cover the GPU about twice while no split is shorter than 256 keys.
+    /// </summary>
+    public static (int SplitKeys, int Splits) DecodeSplits(int maxKeys, int seqs, int kvHeads, int multiprocessors)
+    {
+        int ctas = Math.Max(1, seqs * kvHeads);
+        int wanted = Math.Clamp((2 * multiprocessors + ctas - 1) / ctas, 1, 64);
+        int splitKeys = Math.Max(256, (maxKeys + wanted - 1) / wanted);
+        splitKeys = (splitKeys + 255) / 256 * 256;
+        int splits = Math.Max(1, (maxKeys + splitKeys - 1) / splitKeys);
+        return (splitKeys, splits);
+    }
+
+    /// <summary>Prefill / chunked prefill / SigLIP attention; <paramref name="tiles"/> = PrefillTiles(...).Length / 2.</summary>
+    public void Prefill(CudaStream stream, in PrefillParams p, int tiles)
+    {
+        if (p.Heads % p.KvHeads != 0) throw new ArgumentException($"{p.Heads} query heads are not a multiple of {p.KvHeads} KV heads");
+        if (tiles == 0) return;
+        int dp = PrefillDim(p.HeadDim);
+        var f = cache.Get("attention_prefill.cu", $"attention_prefill_d{dp}_bf16");
+        f.Launch(stream, new Dim3((uint)p.Heads, (uint)tiles), new Dim3(128), p, (uint)PrefillSharedBytes(dp));
+    }
+
+    /// <summary>Decode attention (+ the split combine when p.Splits &gt; 1; PartO/PartMl must then hold
+    /// seqs·heads·splits·(D | 2) floats).</summary>
+    public void Decode(CudaStream stream, in DecodeParams p)
+    {
+        PrefillDim(p.HeadDim);
+        if (p.Heads % p.KvHeads != 0 || p.Heads / p.KvHeads > 8)
+            throw new ArgumentException($"decode attention serves GQA groups of at most 8 query heads; got {p.Heads} heads over {p.KvHeads} KV heads");
+        if (p.Seqs == 0) return;
+        if (p.Splits < 1 || p.SplitKeys < 1) throw new ArgumentException($"splits {p.Splits} × {p.SplitKeys} keys");
+        cache.Get("attention_decode_paged.cu", "attention_decode_paged_bf16")
+            .Launch(stream, new Dim3((uint)p.KvHeads, (uint)p.Seqs, (uint)p.Splits), new Dim3(128), p);
+        if (p.Splits > 1)
+            cache.Get("attention_decode_paged.cu", "attention_decode_combine_bf16")
+                .Launch(stream, new Dim3((uint)p.Heads, (uint)p.Seqs), new Dim3(128), p);
+    }
+
+    /// <summary>Writes a step's K/V rows into their cache slots (RoPE on the keys when p.Rope != 0).</summary>
+    public void KvWrite(CudaStream stream, in KvWriteParams p)
+    {
+        if (p.HeadDim % 2 != 0) throw new ArgumentException($"head dim {p.HeadDim} must be even");
+        long pairs = (long)p.Tokens * p.KvHeads * (p.HeadDim / 2);
+        if (pairs == 0) return;
+        uint blocks = (uint)Math.Min((pairs + 255) / 256, 65535);
+        cache.Get("kv_write.cu", "kv_write_bf16").Launch(stream, new Dim3(blocks), new Dim3(256), p);
+    }
+}
