@@ -17,13 +17,14 @@
 // address vis_k[s]/vis_v[s] (0 = none), [kvHeads, vis_tokens[s], D]; partials fp32 part_o [seqs, heads, splits, D],
 // part_ml [seqs, heads, splits, 2]. D a multiple of 8, ≤ 256; heads / kvHeads ≤ 8.
 //
-// budget: attention_decode_paged_bf16 registers<=128 smem<=42000
+// budget: attention_decode_paged_bf16 registers<=168 smem<=26000
 // budget: attention_decode_combine_bf16 registers<=40 smem<=0
 #include "common.cuh"
 
 #define DECODE_WARPS 4
 #define DECODE_MAX_GROUP 8
 #define DECODE_MAX_DIM 256
+#define DECODE_UNROLL 4
 
 struct DecodeParams
 {
@@ -97,45 +98,56 @@ extern "C" __global__ void __launch_bounds__(128) attention_decode_paged_bf16(co
         for (int e = 0; e < 8; ++e) acc[g][e] = 0.0f;
     }
 
-    for (int j = begin + warp * slots + slot; j - slot < end; j += DECODE_WARPS * slots)
+    // Each pass a slot reads DECODE_UNROLL rows (keys j, j + step, ...) with all loads in flight before any math.
+    const int step = DECODE_WARPS * slots;
+    for (int j0 = begin + warp * slots + slot; j0 - slot < end; j0 += DECODE_UNROLL * step)
     {
-        const bool valid = j < end && has_dims; // every lane joins the shuffles; invalid ones contribute nothing
-        float kf[8], vf[8];
-        if (valid)
-        {
-            const bf16* kr = decode_row(p, p.k_cache, vis_k, s, kvh, vis_len, vis_tokens, j);
-            const bf16* vr = decode_row(p, p.v_cache, vis_v, s, kvh, vis_len, vis_tokens, j);
-            const bf16x8 kv = *reinterpret_cast<const bf16x8*>(kr + sl * 8);
-            const bf16x8 vv = *reinterpret_cast<const bf16x8*>(vr + sl * 8);
-            bf16x8_to_f32(kv, kf);
-            bf16x8_to_f32(vv, vf);
-        }
-        else
-        {
+        bf16x8 kraw[DECODE_UNROLL], vraw[DECODE_UNROLL];
 #pragma unroll
-            for (int e = 0; e < 8; ++e) kf[e] = vf[e] = 0.0f;
-        }
-#pragma unroll
-        for (int g = 0; g < DECODE_MAX_GROUP; ++g)
+        for (int u = 0; u < DECODE_UNROLL; ++u)
         {
-            if (g >= group) break;
-            float dot = 0.0f;
-            if (has_dims)
+            const int j = j0 + u * step;
+            if (j < end && has_dims)
             {
-                const float4 q0 = *reinterpret_cast<const float4*>(&q_s[g * DECODE_MAX_DIM + sl * 8]);
-                const float4 q1 = *reinterpret_cast<const float4*>(&q_s[g * DECODE_MAX_DIM + sl * 8 + 4]);
-                dot = q0.x * kf[0] + q0.y * kf[1] + q0.z * kf[2] + q0.w * kf[3] + q1.x * kf[4] + q1.y * kf[5] + q1.z * kf[6] + q1.w * kf[7];
+                kraw[u] = *reinterpret_cast<const bf16x8*>(decode_row(p, p.k_cache, vis_k, s, kvh, vis_len, vis_tokens, j) + sl * 8);
+                vraw[u] = *reinterpret_cast<const bf16x8*>(decode_row(p, p.v_cache, vis_v, s, kvh, vis_len, vis_tokens, j) + sl * 8);
             }
-            for (int off = lpk >> 1; off > 0; off >>= 1) dot += __shfl_xor_sync(0xffffffffu, dot, off);
-            if (j < end)
+            else
             {
-                const float m_new = fmaxf(m[g], dot);
-                const float corr = softmax_rescale(m[g], m_new);
-                const float pr = exp2f(dot - m_new);
-                l[g] = l[g] * corr + pr;
 #pragma unroll
-                for (int e = 0; e < 8; ++e) acc[g][e] = acc[g][e] * corr + pr * vf[e];
-                m[g] = m_new;
+                for (int w = 0; w < 4; ++w) kraw[u].w[w] = vraw[u].w[w] = 0u; // every lane joins the shuffles
+            }
+        }
+#pragma unroll
+        for (int u = 0; u < DECODE_UNROLL; ++u)
+        {
+            const int j = j0 + u * step;
+            if (j - slot >= end) break; // warp-uniform: no row of this pass for any slot
+            float kf[8], vf[8];
+            bf16x8_to_f32(kraw[u], kf);
+            bf16x8_to_f32(vraw[u], vf);
+#pragma unroll
+            for (int g = 0; g < DECODE_MAX_GROUP; ++g)
+            {
+                if (g >= group) break;
+                float dot = 0.0f;
+                if (has_dims)
+                {
+                    const float4 q0 = *reinterpret_cast<const float4*>(&q_s[g * DECODE_MAX_DIM + sl * 8]);
+                    const float4 q1 = *reinterpret_cast<const float4*>(&q_s[g * DECODE_MAX_DIM + sl * 8 + 4]);
+                    dot = q0.x * kf[0] + q0.y * kf[1] + q0.z * kf[2] + q0.w * kf[3] + q1.x * kf[4] + q1.y * kf[5] + q1.z * kf[6] + q1.w * kf[7];
+                }
+                for (int off = lpk >> 1; off > 0; off >>= 1) dot += __shfl_xor_sync(0xffffffffu, dot, off);
+                if (j < end)
+                {
+                    const float m_new = fmaxf(m[g], dot);
+                    const float corr = softmax_rescale(m[g], m_new);
+                    const float pr = exp2f(dot - m_new);
+                    l[g] = l[g] * corr + pr;
+#pragma unroll
+                    for (int e = 0; e < 8; ++e) acc[g][e] = acc[g][e] * corr + pr * vf[e];
+                    m[g] = m_new;
+                }
             }
         }
     }

@@ -51,15 +51,15 @@ public sealed class AttentionKernels(KernelCache cache)
     }
 
     /// <summary>
-    /// Split-K plan of a decode step: keys per split (a multiple of 256) and the number of splits, so that
-    /// kvHeads · seqs · splits CTAs cover the GPU about twice while no split is shorter than 256 keys.
+    /// Split-K plan of a decode step: keys per split (a multiple of 64) and the number of splits, so that
+    /// kvHeads · seqs · splits CTAs cover the GPU about twice while no split is shorter than 64 keys.
     /// </summary>
     public static (int SplitKeys, int Splits) DecodeSplits(int maxKeys, int seqs, int kvHeads, int multiprocessors)
     {
         int ctas = Math.Max(1, seqs * kvHeads);
-        int wanted = Math.Clamp((2 * multiprocessors + ctas - 1) / ctas, 1, 64);
-        int splitKeys = Math.Max(256, (maxKeys + wanted - 1) / wanted);
-        splitKeys = (splitKeys + 255) / 256 * 256;
+        int wanted = Math.Clamp((2 * multiprocessors + ctas - 1) / ctas, 1, 128);
+        int splitKeys = Math.Max(64, (maxKeys + wanted - 1) / wanted);
+        splitKeys = (splitKeys + 63) / 64 * 64;
         int splits = Math.Max(1, (maxKeys + splitKeys - 1) / splitKeys);
         return (splitKeys, splits);
     }
