@@ -10,6 +10,11 @@
 //                                 power of two) with one 16-byte load each; lanes of a row reduce the dot by shuffles.
 //                                 Each row-slot keeps its own online-softmax state; slots merge by shuffles, warps
 //                                 through shared memory. splits == 1 writes bf16 output; otherwise fp32 partials.
+//   attention_decode_tc_d{DP}_bf16 the same contract on tensor cores: the GQA group's query heads are the rows of one
+//                                 m16 tile (≤ 16 heads; padding rows are zero), K/V stream through shared memory in
+//                                 double-buffered tiles of 64 keys (cp.async), each warp takes 16 keys of a tile
+//                                 (S = Q·Kᵀ and P·V by mma.sync m16n8k16, fp32 accumulation) with its own online
+//                                 softmax; warps merge through shared memory. Dynamic shared memory 2·2·64·(DP+8)·2 B.
 //   attention_decode_combine_bf16 grid (heads, seqs), 128 threads: merges the splits' (m, l, o) into the bf16 output.
 //
 // Layouts (bf16 unless said): q, o [seqs, heads·D] (row strides q_stride/o_stride elements); K/V cache
@@ -19,6 +24,16 @@
 //
 // budget: attention_decode_paged_bf16 registers<=168 smem<=26000
 // budget: attention_decode_combine_bf16 registers<=40 smem<=0
+// budget: attention_decode_tc_d16_bf16 registers<=128 smem<=0
+// budget: attention_decode_tc_d32_bf16 registers<=128 smem<=0
+// budget: attention_decode_tc_d48_bf16 registers<=128 smem<=0
+// budget: attention_decode_tc_d64_bf16 registers<=128 smem<=0
+// budget: attention_decode_tc_d80_bf16 registers<=160 smem<=0
+// budget: attention_decode_tc_d96_bf16 registers<=160 smem<=0
+// budget: attention_decode_tc_d128_bf16 registers<=200 smem<=0
+// budget: attention_decode_tc_d160_bf16 registers<=232 smem<=0
+// budget: attention_decode_tc_d192_bf16 registers<=255 smem<=0
+// budget: attention_decode_tc_d256_bf16 registers<=255 smem<=0
 #include "common.cuh"
 
 #define DECODE_WARPS 4
@@ -233,3 +248,195 @@ extern "C" __global__ void __launch_bounds__(128) attention_decode_combine_bf16(
         p.o[(long long)s * p.o_stride + h * D + d] = f32_to_bf16(lf > 0.0f ? of / lf : 0.0f);
     }
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// Tensor-core decode. Tile = 64 virtual keys; warp w owns keys 16w .. 16w + 15 of every tile.
+#define DECODE_TC_KEYS 64
+
+template <int DP>
+__device__ __forceinline__ void decode_tc_load(const DecodeParams& p, bf16* k_dst, bf16* v_dst, int j0, int end, int s, int kvh,
+                                               int vis_len, int vis_tokens, const bf16* vis_k, const bf16* vis_v)
+{
+    constexpr int CHUNKS = DP / 8, LD = DP + 8;
+    for (int c = threadIdx.x; c < DECODE_TC_KEYS * CHUNKS; c += 128)
+    {
+        const int r = c / CHUNKS, col = (c % CHUNKS) * 8, j = j0 + r;
+        const bool ok = j < end && col < p.head_dim;
+        const bf16* kr = ok ? decode_row(p, p.k_cache, vis_k, s, kvh, vis_len, vis_tokens, j) + col : p.k_cache;
+        const bf16* vr = ok ? decode_row(p, p.v_cache, vis_v, s, kvh, vis_len, vis_tokens, j) + col : p.v_cache;
+        cp_async_16(k_dst + r * LD + col, kr, ok ? 16 : 0);
+        cp_async_16(v_dst + r * LD + col, vr, ok ? 16 : 0);
+    }
+}
+
+template <int DP>
+__device__ __forceinline__ void decode_tc(const DecodeParams& p)
+{
+    constexpr int LD = DP + 8, KS = DP / 16, DT = DP / 8, TILE = DECODE_TC_KEYS * LD;
+    extern __shared__ __align__(16) unsigned char smem_raw[];
+    bf16* kv_s = reinterpret_cast<bf16*>(smem_raw); // [2 stages][K | V][64][LD]
+
+    const int kvh = blockIdx.x, s = blockIdx.y, z = blockIdx.z;
+    const int D = p.head_dim, group = p.heads / p.kv_heads;
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, g = lane >> 2, c4 = lane & 3;
+
+    const int vis_len = p.vis_lens != nullptr && p.vis_k != nullptr && p.vis_k[s] != 0ull ? p.vis_lens[s] : 0;
+    const int total = vis_len + p.text_lens[s];
+    const int begin = z * p.split_keys, end = min(total, begin + p.split_keys);
+    const bf16* vis_k = vis_len > 0 ? (const bf16*)p.vis_k[s] : nullptr;
+    const bf16* vis_v = vis_len > 0 ? (const bf16*)p.vis_v[s] : nullptr;
+    const int vis_tokens = vis_len > 0 ? p.vis_tokens[s] : 0;
+    const int n_tiles = end > begin ? (end - begin + DECODE_TC_KEYS - 1) / DECODE_TC_KEYS : 0;
+
+    if (n_tiles > 0) decode_tc_load<DP>(p, kv_s, kv_s + TILE, begin, end, s, kvh, vis_len, vis_tokens, vis_k, vis_v);
+    cp_async_commit();
+
+    // Q fragments of the group (rows = heads of the group, zero past it), straight from global memory: row g / g + 8,
+    // k columns 2·c4 (+1) and 2·c4 + 8 (+1) of every 16-wide k-step.
+    unsigned int qa[KS][4];
+    const bf16* qbase = p.q + (long long)s * p.q_stride + (long long)kvh * group * D;
+#pragma unroll
+    for (int ks = 0; ks < KS; ++ks)
+#pragma unroll
+        for (int e = 0; e < 4; ++e)
+        {
+            const int row = g + 8 * (e & 1), col = ks * 16 + 2 * c4 + 8 * (e >> 1);
+            qa[ks][e] = row < group && col < D ? *reinterpret_cast<const unsigned int*>(qbase + row * D + col) : 0u;
+        }
+
+    float o_acc[DT][4];
+#pragma unroll
+    for (int t = 0; t < DT; ++t) o_acc[t][0] = o_acc[t][1] = o_acc[t][2] = o_acc[t][3] = 0.0f;
+    float m_run[2] = {OWL3_NEG_INF, OWL3_NEG_INF}, l_run[2] = {0.0f, 0.0f};
+
+    for (int i = 0; i < n_tiles; ++i)
+    {
+        const int stage = i & 1;
+        if (i + 1 < n_tiles)
+            decode_tc_load<DP>(p, kv_s + (stage ^ 1) * 2 * TILE, kv_s + (stage ^ 1) * 2 * TILE + TILE, begin + (i + 1) * DECODE_TC_KEYS, end,
+                               s, kvh, vis_len, vis_tokens, vis_k, vis_v);
+        cp_async_commit();
+        cp_async_wait<1>();
+        __syncthreads();
+        const bf16* k_s = kv_s + stage * 2 * TILE;
+        const bf16* v_s = k_s + TILE;
+
+        // S = Q · Kᵀ over this warp's 16 keys (two n-tiles).
+        float s_acc[2][4] = {{0.0f, 0.0f, 0.0f, 0.0f}, {0.0f, 0.0f, 0.0f, 0.0f}};
+#pragma unroll
+        for (int ks = 0; ks < KS; ++ks)
+        {
+            unsigned int b[4];
+            ldmatrix_x4(b, k_s + (warp * 16 + (lane & 7) + ((lane >> 4) << 3)) * LD + ks * 16 + ((lane >> 3) & 1) * 8);
+            mma_bf16_16816(s_acc[0], qa[ks], b[0], b[1]);
+            mma_bf16_16816(s_acc[1], qa[ks], b[2], b[3]);
+        }
+        const int key0 = begin + i * DECODE_TC_KEYS + warp * 16;
+        float m_new[2] = {m_run[0], m_run[1]};
+#pragma unroll
+        for (int t = 0; t < 2; ++t)
+#pragma unroll
+            for (int e = 0; e < 4; ++e)
+            {
+                const float v = key0 + t * 8 + 2 * c4 + (e & 1) < end ? s_acc[t][e] * p.scale_log2 : OWL3_NEG_INF;
+                s_acc[t][e] = v;
+                m_new[e >> 1] = fmaxf(m_new[e >> 1], v);
+            }
+        float corr[2], row_sum[2] = {0.0f, 0.0f};
+#pragma unroll
+        for (int ri = 0; ri < 2; ++ri)
+        {
+            m_new[ri] = fmaxf(m_new[ri], __shfl_xor_sync(0xffffffffu, m_new[ri], 1));
+            m_new[ri] = fmaxf(m_new[ri], __shfl_xor_sync(0xffffffffu, m_new[ri], 2));
+            corr[ri] = softmax_rescale(m_run[ri], m_new[ri]);
+            m_run[ri] = m_new[ri];
+        }
+#pragma unroll
+        for (int t = 0; t < 2; ++t)
+#pragma unroll
+            for (int e = 0; e < 4; ++e)
+            {
+                const float pr = exp2f(s_acc[t][e] - softmax_base(m_run[e >> 1]));
+                s_acc[t][e] = pr;
+                row_sum[e >> 1] += pr;
+            }
+#pragma unroll
+        for (int ri = 0; ri < 2; ++ri)
+        {
+            row_sum[ri] += __shfl_xor_sync(0xffffffffu, row_sum[ri], 1);
+            row_sum[ri] += __shfl_xor_sync(0xffffffffu, row_sum[ri], 2);
+            l_run[ri] = l_run[ri] * corr[ri] + row_sum[ri];
+        }
+        unsigned int a[4];
+        a[0] = pack_bf16x2(s_acc[0][0], s_acc[0][1]);
+        a[1] = pack_bf16x2(s_acc[0][2], s_acc[0][3]);
+        a[2] = pack_bf16x2(s_acc[1][0], s_acc[1][1]);
+        a[3] = pack_bf16x2(s_acc[1][2], s_acc[1][3]);
+#pragma unroll
+        for (int t = 0; t < DT; t += 2)
+        {
+            o_acc[t][0] *= corr[0]; o_acc[t][1] *= corr[0]; o_acc[t][2] *= corr[1]; o_acc[t][3] *= corr[1];
+            o_acc[t + 1][0] *= corr[0]; o_acc[t + 1][1] *= corr[0]; o_acc[t + 1][2] *= corr[1]; o_acc[t + 1][3] *= corr[1];
+            unsigned int b[4];
+            ldmatrix_x4_trans(b, v_s + (warp * 16 + (lane & 7) + ((lane >> 3) & 1) * 8) * LD + t * 8 + (lane >> 4) * 8);
+            mma_bf16_16816(o_acc[t], a, b[0], b[1]);
+            mma_bf16_16816(o_acc[t + 1], a, b[2], b[3]);
+        }
+        __syncthreads(); // the stage is refilled next iteration
+    }
+    cp_async_wait<0>();
+    __syncthreads();
+
+    // Merge the four warps' states through shared memory (reusing the tiles): rows 0..15, dims 0..DP.
+    float* o_s = reinterpret_cast<float*>(smem_raw);            // [4][16][DP]
+    float* ml_s = o_s + 4 * 16 * DP;                             // [4][16][2]
+#pragma unroll
+    for (int t = 0; t < DT; ++t)
+#pragma unroll
+        for (int e = 0; e < 4; ++e)
+            o_s[(warp * 16 + g + 8 * (e >> 1)) * DP + t * 8 + 2 * c4 + (e & 1)] = o_acc[t][e];
+    if (c4 == 0)
+    {
+        ml_s[(warp * 16 + g) * 2] = m_run[0]; ml_s[(warp * 16 + g) * 2 + 1] = l_run[0];
+        ml_s[(warp * 16 + g + 8) * 2] = m_run[1]; ml_s[(warp * 16 + g + 8) * 2 + 1] = l_run[1];
+    }
+    __syncthreads();
+    for (int idx = threadIdx.x; idx < group * D; idx += 128)
+    {
+        const int r = idx / D, d = idx % D;
+        float mf = OWL3_NEG_INF;
+#pragma unroll
+        for (int w = 0; w < 4; ++w) mf = fmaxf(mf, ml_s[(w * 16 + r) * 2]);
+        float lf = 0.0f, of = 0.0f;
+#pragma unroll
+        for (int w = 0; w < 4; ++w)
+        {
+            const float c = softmax_rescale(ml_s[(w * 16 + r) * 2], mf);
+            lf += ml_s[(w * 16 + r) * 2 + 1] * c;
+            of += o_s[(w * 16 + r) * DP + d] * c;
+        }
+        const int h = kvh * group + r;
+        if (p.splits == 1)
+            p.o[(long long)s * p.o_stride + h * D + d] = f32_to_bf16(lf > 0.0f ? of / lf : 0.0f);
+        else
+        {
+            const long long part = ((long long)s * p.heads + h) * p.splits + z;
+            p.part_o[part * D + d] = of;
+            if (d == 0) { p.part_ml[part * 2] = mf; p.part_ml[part * 2 + 1] = lf; }
+        }
+    }
+}
+
+#define OWL3_DECODE_TC(DP) \
+    extern "C" __global__ void __launch_bounds__(128) attention_decode_tc_d##DP##_bf16(const DecodeParams p) { decode_tc<DP>(p); }
+
+OWL3_DECODE_TC(16)
+OWL3_DECODE_TC(32)
+OWL3_DECODE_TC(48)
+OWL3_DECODE_TC(64)
+OWL3_DECODE_TC(80)
+OWL3_DECODE_TC(96)
+OWL3_DECODE_TC(128)
+OWL3_DECODE_TC(160)
+OWL3_DECODE_TC(192)
+OWL3_DECODE_TC(256)

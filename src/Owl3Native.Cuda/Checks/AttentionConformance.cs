@@ -48,6 +48,11 @@ public sealed class AttentionConformance(CudaContext context, KernelCache cache)
 
     private IEnumerable<Func<ConformanceResult>> Cases(int seed) =>
     [
+        // Decode on CUDA cores (the second implementation), then the same shapes on tensor cores.
+        () => Case("decode", AttentionMode.Fused, heads: 14, kvHeads: 2, headDim: 64, blockSize: 16, seed,
+            [new(0, 1), new(16, 1), new(299, 1, 2, 9, [3, 100]), new(4100, 1)], DecodeKernel.CudaCore),
+        () => Case("decode", AttentionMode.Cross, heads: 12, kvHeads: 2, headDim: 128, blockSize: 16, seed + 4,
+            [new(40, 1, 2, 27, [10, 30]), new(5, 1, 1, 27, [9]), new(12, 1)], DecodeKernel.CudaCore),
         // Decode: GQA 7 (1B), one token, lengths off the tile, a long context (split-K), images in front.
         () => Case("decode", AttentionMode.Fused, heads: 14, kvHeads: 2, headDim: 64, blockSize: 16, seed,
             [new(0, 1), new(16, 1), new(299, 1, 2, 9, [3, 100]), new(4100, 1)]),
@@ -56,6 +61,7 @@ public sealed class AttentionConformance(CudaContext context, KernelCache cache)
         () => Case("decode", AttentionMode.Fused, heads: 4, kvHeads: 2, headDim: 16, blockSize: 4, seed + 2,
             [new(9, 1, 1, 5, [2]), new(3, 1)]),
         () => Case("decode", AttentionMode.Fused, heads: 8, kvHeads: 8, headDim: 256, blockSize: 16, seed + 3, [new(700, 1), new(5, 1)]),
+        () => Case("decode", AttentionMode.Fused, heads: 32, kvHeads: 2, headDim: 72, blockSize: 16, seed + 13, [new(200, 1, 1, 10, [50]), new(63, 1)]),
         () => Case("decode", AttentionMode.Cross, heads: 12, kvHeads: 2, headDim: 128, blockSize: 16, seed + 4,
             [new(40, 1, 2, 27, [10, 30]), new(5, 1, 1, 27, [9]), new(12, 1)]),
         // Prefill: chunked (cached > 0), images before / between text, hostile lengths, every dim family.
@@ -77,7 +83,7 @@ public sealed class AttentionConformance(CudaContext context, KernelCache cache)
     /// kv_write_bf16 (the CPU cache through WriteKv), then the step's rows attend (decode: one new token each).
     /// </summary>
     public ConformanceResult Case(string kind, AttentionMode mode, int heads, int kvHeads, int headDim, int blockSize, int seed,
-        IReadOnlyList<AttentionSeqSpec> seqs)
+        IReadOnlyList<AttentionSeqSpec> seqs, DecodeKernel decodeKernel = DecodeKernel.TensorCore)
     {
         var rng = new Random(seed);
         int stride = kvHeads * headDim, seqCount = seqs.Count;
@@ -179,9 +185,10 @@ public sealed class AttentionConformance(CudaContext context, KernelCache cache)
                     PartO = partO.Pointer, PartMl = partMl.Pointer, Seqs = seqCount, Heads = heads, KvHeads = kvHeads, HeadDim = headDim,
                     BlockSize = blockSize, MaxBlocks = maxBlocks, Splits = splits, SplitKeys = splitKeys,
                     QStride = heads * headDim, OStride = heads * headDim, ScaleLog2 = scaleLog2,
-                });
+                }, decodeKernel);
                 stream.Synchronize();
                 shape = $"{mode} {heads}/{kvHeads}×{headDim} b{blockSize} keys≤{maxKeys} splits {splits}";
+                kind = decodeKernel == DecodeKernel.TensorCore ? "decode (tc)" : "decode (cuda cores)";
             }
             else
             {
@@ -285,12 +292,16 @@ public sealed class AttentionConformance(CudaContext context, KernelCache cache)
                     BlockSize = blockSize, MaxBlocks = blocksPer, Splits = splits, SplitKeys = splitKeys,
                     QStride = heads * headDim, OStride = heads * headDim, ScaleLog2 = 0.1f,
                 };
-                _attn.Decode(stream, p);
-                float ms = stream.Time(() => { for (int i = 0; i < 20; i++) _attn.Decode(stream, p); }) / 20;
-                double bytes = 2.0 * batch * len * kvHeads * headDim * 2;
-                double gbs = bytes / (ms / 1000) / 1e9;
-                // K/V bytes read per second against the copy's bytes moved (read + written) per second.
-                rows.Add(new AttentionBenchRow("decode paged", $"batch {batch}, {len} keys, 28/4×128, splits {splits}", ms, null, gbs, 100 * gbs / copyGbPerSecond));
+                foreach (var kernel in new[] { DecodeKernel.TensorCore, DecodeKernel.CudaCore })
+                {
+                    _attn.Decode(stream, p, kernel);
+                    float ms = stream.Time(() => { for (int i = 0; i < 20; i++) _attn.Decode(stream, p, kernel); }) / 20;
+                    double bytes = 2.0 * batch * len * kvHeads * headDim * 2;
+                    double gbs = bytes / (ms / 1000) / 1e9;
+                    // K/V bytes read per second against the copy's bytes moved (read + written) per second.
+                    rows.Add(new AttentionBenchRow($"decode paged ({(kernel == DecodeKernel.TensorCore ? "tc" : "cuda cores")})",
+                        $"batch {batch}, {len} keys, 28/4×128, splits {splits}", ms, null, gbs, 100 * gbs / copyGbPerSecond));
+                }
             }
         {
             int crops = 64, length = 729, heads = 16, headDim = 72;

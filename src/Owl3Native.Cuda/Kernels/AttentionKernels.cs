@@ -74,17 +74,27 @@ public sealed class AttentionKernels(KernelCache cache)
         f.Launch(stream, new Dim3((uint)p.Heads, (uint)tiles), new Dim3(128), p, (uint)PrefillSharedBytes(dp));
     }
 
-    /// <summary>Decode attention (+ the split combine when p.Splits &gt; 1; PartO/PartMl must then hold
-    /// seqs·heads·splits·(D | 2) floats).</summary>
-    public void Decode(CudaStream stream, in DecodeParams p)
+    /// <summary>Dynamic shared memory of the tensor-core decode: two stages of 64-key K and V tiles.</summary>
+    public static int DecodeSharedBytes(int paddedDim) => 2 * 2 * 64 * (paddedDim + 8) * 2;
+
+    /// <summary>
+    /// Decode attention (+ the split combine when p.Splits &gt; 1; PartO/PartMl must then hold seqs·heads·splits·(D | 2)
+    /// floats). <paramref name="kernel"/> picks the tensor-core kernel (default; GQA groups ≤ 16) or the CUDA-core one
+    /// (groups ≤ 8), kept as the second implementation the conformance check and the benchmark compare.
+    /// </summary>
+    public void Decode(CudaStream stream, in DecodeParams p, DecodeKernel kernel = DecodeKernel.TensorCore)
     {
-        PrefillDim(p.HeadDim);
-        if (p.Heads % p.KvHeads != 0 || p.Heads / p.KvHeads > 8)
-            throw new ArgumentException($"decode attention serves GQA groups of at most 8 query heads; got {p.Heads} heads over {p.KvHeads} KV heads");
+        int dp = PrefillDim(p.HeadDim);
+        int maxGroup = kernel == DecodeKernel.TensorCore ? 16 : 8;
+        if (p.Heads % p.KvHeads != 0 || p.Heads / p.KvHeads > maxGroup)
+            throw new ArgumentException($"{kernel} decode attention serves GQA groups of at most {maxGroup} query heads; got {p.Heads} heads over {p.KvHeads} KV heads");
         if (p.Seqs == 0) return;
         if (p.Splits < 1 || p.SplitKeys < 1) throw new ArgumentException($"splits {p.Splits} × {p.SplitKeys} keys");
-        cache.Get("attention_decode_paged.cu", "attention_decode_paged_bf16")
-            .Launch(stream, new Dim3((uint)p.KvHeads, (uint)p.Seqs, (uint)p.Splits), new Dim3(128), p);
+        var grid = new Dim3((uint)p.KvHeads, (uint)p.Seqs, (uint)p.Splits);
+        if (kernel == DecodeKernel.TensorCore)
+            cache.Get("attention_decode_paged.cu", $"attention_decode_tc_d{dp}_bf16").Launch(stream, grid, new Dim3(128), p, (uint)DecodeSharedBytes(dp));
+        else
+            cache.Get("attention_decode_paged.cu", "attention_decode_paged_bf16").Launch(stream, grid, new Dim3(128), p);
         if (p.Splits > 1)
             cache.Get("attention_decode_paged.cu", "attention_decode_combine_bf16")
                 .Launch(stream, new Dim3((uint)p.Heads, (uint)p.Seqs), new Dim3(128), p);
@@ -99,4 +109,13 @@ public sealed class AttentionKernels(KernelCache cache)
         uint blocks = (uint)Math.Min((pairs + 255) / 256, 65535);
         cache.Get("kv_write.cu", "kv_write_bf16").Launch(stream, new Dim3(blocks), new Dim3(256), p);
     }
+}
+
+/// <summary>The two decode attention implementations.</summary>
+public enum DecodeKernel
+{
+    /// <summary>mma.sync over the GQA group's heads as tile rows (attention_decode_tc_d*_bf16).</summary>
+    TensorCore,
+    /// <summary>CUDA cores, one query head per register set (attention_decode_paged_bf16).</summary>
+    CudaCore,
 }
