@@ -262,8 +262,26 @@ __device__ __forceinline__ void decode_tc_load(const DecodeParams& p, bf16* k_ds
     {
         const int r = c / CHUNKS, col = (c % CHUNKS) * 8, j = j0 + r;
         const bool ok = j < end && col < p.head_dim;
-        const bf16* kr = ok ? decode_row(p, p.k_cache, vis_k, s, kvh, vis_len, vis_tokens, j) + col : p.k_cache;
-        const bf16* vr = ok ? decode_row(p, p.v_cache, vis_v, s, kvh, vis_len, vis_tokens, j) + col : p.v_cache;
+        // One address computation (one block-table read) serves the K and the V row.
+        const bf16* kr = p.k_cache;
+        const bf16* vr = p.v_cache;
+        if (ok)
+        {
+            if (j < vis_len)
+            {
+                const long long off = ((long long)kvh * vis_tokens + j) * p.head_dim + col;
+                kr = vis_k + off;
+                vr = vis_v + off;
+            }
+            else
+            {
+                const int t = j - vis_len;
+                const int block = p.block_tables[(long long)s * p.max_blocks + t / p.block_size];
+                const long long off = (((long long)block * p.block_size + t % p.block_size) * p.kv_heads + kvh) * p.head_dim + col;
+                kr += off;
+                vr += off;
+            }
+        }
         cp_async_16(k_dst + r * LD + col, kr, ok ? 16 : 0);
         cp_async_16(v_dst + r * LD + col, vr, ok ? 16 : 0);
     }

@@ -5,7 +5,7 @@
 // the sequence's keys (non-causal: SigLIP), or none (text_mode 0: 240728/241014 cross-attention; a row with no visible
 // image gets zeros). Visible image tokens form a prefix of the request's visual tokens (crops in marker order).
 //
-// One CTA = 64 query rows (4 warps × 16) of one head; K/V stream through shared memory in tiles of BC rows (cp.async,
+// One CTA = 4 warps × MB blocks of 16 query rows (128 rows up to head dim 128, 64 above) of one head; K/V stream through shared memory in tiles of BC rows (cp.async,
 // the V tile of step i loads while S = Q·Kᵀ is computed, the next K tile while P·V is); bf16 mma.sync m16n8k16 with
 // fp32 accumulation, ldmatrix fragments, online softmax in the exp2 domain (P rounded to bf16 for the P·V product, the
 // row sum l taken from the fp32 P: FlashAttention-2's rule). GQA reads the KV head h / (heads / kvHeads) in place.
@@ -16,21 +16,20 @@
 // q, o: [rows, heads·D] with row strides q_stride/o_stride. Packed variable-length sequences: rows of sequence s are
 // [seq_q_start[s], seq_q_start[s+1]); the host lists the CTAs' (sequence, first row) pairs in tiles[2·i].
 // Grid (heads, tiles) so the heads of one KV group run side by side and share K/V through L2. Dynamic shared memory:
-// (64 + 2·BC)·(DP + 8)·2 bytes (attention_prefill_smem on the host).
+// (BR + 2·BC)·(DP + 8)·2 bytes (AttentionKernels.PrefillSharedBytes on the host).
 //
-// budget: attention_prefill_d16_bf16 registers<=168 smem<=512
-// budget: attention_prefill_d32_bf16 registers<=168 smem<=512
-// budget: attention_prefill_d48_bf16 registers<=168 smem<=512
-// budget: attention_prefill_d64_bf16 registers<=184 smem<=512
-// budget: attention_prefill_d80_bf16 registers<=184 smem<=512
-// budget: attention_prefill_d96_bf16 registers<=200 smem<=512
-// budget: attention_prefill_d128_bf16 registers<=232 smem<=512
+// budget: attention_prefill_d16_bf16 registers<=255 smem<=512
+// budget: attention_prefill_d32_bf16 registers<=255 smem<=512
+// budget: attention_prefill_d48_bf16 registers<=255 smem<=512
+// budget: attention_prefill_d64_bf16 registers<=255 smem<=512
+// budget: attention_prefill_d80_bf16 registers<=255 smem<=512
+// budget: attention_prefill_d96_bf16 registers<=255 smem<=512
+// budget: attention_prefill_d128_bf16 registers<=255 smem<=512
 // budget: attention_prefill_d160_bf16 registers<=232 smem<=512
 // budget: attention_prefill_d192_bf16 registers<=255 smem<=512
 // budget: attention_prefill_d256_bf16 registers<=255 smem<=512
 #include "common.cuh"
 
-#define PREFILL_BR 64
 #define PREFILL_THREADS 128
 
 struct PrefillParams
@@ -55,65 +54,71 @@ struct PrefillParams
 };
 static_assert(sizeof(PrefillParams) == 144, "PrefillParams layout is mirrored in C#");
 
-template <int DP, int BC>
+template <int DP, int BC, int MB>
 struct PrefillTile
 {
     static constexpr int LD = DP + 8;      // row pitch in bf16: +16 bytes keeps ldmatrix rows on distinct banks
-    static constexpr int NT = BC / 8;      // n-tiles of S per warp
-    static constexpr int DT = DP / 8;      // n-tiles of O per warp
+    static constexpr int NT = BC / 8;      // n-tiles of S per row block
+    static constexpr int DT = DP / 8;      // n-tiles of O per row block
     static constexpr int KS = DP / 16;     // k-steps of Q·Kᵀ
+    static constexpr int BR = 4 * 16 * MB; // query rows per CTA: 4 warps × MB row blocks of 16
 };
 
-// Loads `rows` rows (BC of them) of a key tile into shared memory, zero rows past `valid` and columns past D.
+// Loads up to `rows` rows of a tile into shared memory (pitch DP + 8), zero rows past `valid` and columns past D.
 // Row r's global address comes from row_of(r) (visual slab, paged block or dense row).
-template <int DP, int BC, typename RowOf>
-__device__ __forceinline__ void load_tile(bf16* dst, int valid, int D, RowOf row_of)
+template <int DP, typename RowOf>
+__device__ __forceinline__ void load_tile(bf16* dst, int rows, int valid, int D, RowOf row_of)
 {
-    constexpr int CHUNKS = DP / 8;
-    for (int c = threadIdx.x; c < BC * CHUNKS; c += PREFILL_THREADS)
+    constexpr int CHUNKS = DP / 8, LD = DP + 8;
+    for (int c = threadIdx.x; c < rows * CHUNKS; c += PREFILL_THREADS)
     {
         const int r = c / CHUNKS, col = (c % CHUNKS) * 8;
         const bool ok = r < valid && col < D;
         const bf16* src = ok ? row_of(r) + col : nullptr;
-        cp_async_16(dst + r * PrefillTile<DP, BC>::LD + col, ok ? (const void*)src : (const void*)dst, ok ? 16 : 0);
+        cp_async_16(dst + r * LD + col, ok ? (const void*)src : (const void*)dst, ok ? 16 : 0);
     }
 }
 
-template <int DP, int BC>
+// Each warp owns MB blocks of 16 query rows, so every K/V fragment read from shared memory feeds MB tensor-core MMAs.
+template <int DP, int BC, int MB>
 __device__ __forceinline__ void prefill(const PrefillParams& p)
 {
-    using T = PrefillTile<DP, BC>;
+    using T = PrefillTile<DP, BC, MB>;
     extern __shared__ __align__(16) unsigned char smem_raw[];
     bf16* q_s = reinterpret_cast<bf16*>(smem_raw);
-    bf16* k_s = q_s + PREFILL_BR * T::LD;
+    bf16* k_s = q_s + T::BR * T::LD;
     bf16* v_s = k_s + BC * T::LD;
 
     const int h = blockIdx.x, tile = blockIdx.y;
     const int s = p.tiles[2 * tile], q0 = p.tiles[2 * tile + 1];
     const int D = p.head_dim, kvh = h / (p.heads / p.kv_heads);
     const int row0 = p.seq_q_start[s], q_len = p.seq_q_start[s + 1] - row0;
-    const int rows = min(PREFILL_BR, q_len - q0);
+    const int rows = min(T::BR, q_len - q0);
     const int pos0 = p.seq_pos[s];
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     const int g = lane >> 2, c4 = lane & 3;
 
-    // This thread's two query rows (fragment rows g and g + 8 of the warp's 16) and their visibility.
-    int my_row[2], my_vis[2], my_text[2];
+    // This thread's query rows (fragment rows g and g + 8 of each of the warp's row blocks) and their key ranges.
+    int my_vis[MB][2], my_text[MB][2];
+    int cta_vis = 0, cta_text = 0;
 #pragma unroll
-    for (int i = 0; i < 2; ++i)
-    {
-        const int r = warp * 16 + g + 8 * i;
-        my_row[i] = r;
-        const bool valid = r < rows;
-        my_vis[i] = valid && p.vis_lens != nullptr && p.vis_k != nullptr && p.vis_k[s] != 0ull ? p.vis_lens[row0 + q0 + r] : 0;
-        my_text[i] = !valid || p.text_mode == 0 ? 0 : p.text_mode == 1 ? pos0 + q0 + r + 1 : pos0 + q_len;
-    }
+    for (int mb = 0; mb < MB; ++mb)
+#pragma unroll
+        for (int i = 0; i < 2; ++i)
+        {
+            const int r = (warp * MB + mb) * 16 + g + 8 * i;
+            const bool valid = r < rows;
+            my_vis[mb][i] = valid && p.vis_lens != nullptr && p.vis_k != nullptr && p.vis_k[s] != 0ull ? p.vis_lens[row0 + q0 + r] : 0;
+            my_text[mb][i] = !valid || p.text_mode == 0 ? 0 : p.text_mode == 1 ? pos0 + q0 + r + 1 : pos0 + q_len;
+            cta_vis = max(cta_vis, my_vis[mb][i]);
+            cta_text = max(cta_text, my_text[mb][i]);
+        }
     // Key ranges of the whole CTA: visual keys up to the largest visible prefix, text keys up to the last row's.
     __shared__ int range_s[2];
     if (threadIdx.x == 0) { range_s[0] = 0; range_s[1] = 0; }
     __syncthreads();
-    atomicMax(&range_s[0], max(my_vis[0], my_vis[1]));
-    atomicMax(&range_s[1], max(my_text[0], my_text[1]));
+    atomicMax(&range_s[0], cta_vis);
+    atomicMax(&range_s[1], cta_text);
     __syncthreads();
     const int vis_max = range_s[0], text_max = range_s[1];
     const int vis_tiles = (vis_max + BC - 1) / BC, text_tiles = (text_max + BC - 1) / BC;
@@ -133,24 +138,28 @@ __device__ __forceinline__ void prefill(const PrefillParams& p)
         if (i < vis_tiles)
         {
             const int u0 = i * BC;
-            load_tile<DP, BC>(dst, min(BC, vis_max - u0), D, [&](int r) { return vis_base + ((long long)kvh * vis_stride + u0 + r) * D; });
+            load_tile<DP>(dst, BC, min(BC, vis_max - u0), D, [&](int r) { return vis_base + ((long long)kvh * vis_stride + u0 + r) * D; });
         }
         else
         {
             const int j0 = (i - vis_tiles) * BC;
-            load_tile<DP, BC>(dst, min(BC, text_max - j0), D, [&](int r) { return text_row(text_base, j0 + r); });
+            load_tile<DP>(dst, BC, min(BC, text_max - j0), D, [&](int r) { return text_row(text_base, j0 + r); });
         }
     };
 
     // Q tile (rows past the sequence are zero) and the first K tile.
-    load_tile<DP, PREFILL_BR>(q_s, rows, D, [&](int r) { return p.q + (long long)(row0 + q0 + r) * p.q_stride + h * D; });
+    load_tile<DP>(q_s, T::BR, rows, D, [&](int r) { return p.q + (long long)(row0 + q0 + r) * p.q_stride + h * D; });
     if (n_tiles > 0) load_kv(k_s, p.k, vis_k, 0);
     cp_async_commit();
 
-    float o_acc[T::DT][4];
+    float o_acc[MB][T::DT][4];
 #pragma unroll
-    for (int t = 0; t < T::DT; ++t) o_acc[t][0] = o_acc[t][1] = o_acc[t][2] = o_acc[t][3] = 0.0f;
-    float m_run[2] = {OWL3_NEG_INF, OWL3_NEG_INF}, l_run[2] = {0.0f, 0.0f};
+    for (int mb = 0; mb < MB; ++mb)
+#pragma unroll
+        for (int t = 0; t < T::DT; ++t) o_acc[mb][t][0] = o_acc[mb][t][1] = o_acc[mb][t][2] = o_acc[mb][t][3] = 0.0f;
+    float m_run[MB][2], l_run[MB][2];
+#pragma unroll
+    for (int mb = 0; mb < MB; ++mb) m_run[mb][0] = m_run[mb][1] = OWL3_NEG_INF, l_run[mb][0] = l_run[mb][1] = 0.0f;
 
     for (int i = 0; i < n_tiles; ++i)
     {
@@ -159,71 +168,85 @@ __device__ __forceinline__ void prefill(const PrefillParams& p)
         cp_async_wait<1>(); // Q and K(i) have landed
         __syncthreads();
 
-        // S = Q · K(i)ᵀ for the warp's 16 rows × BC keys.
-        float s_acc[T::NT][4];
+        // S = Q · K(i)ᵀ for the warp's MB × 16 rows × BC keys; each K fragment feeds MB MMAs.
+        float s_acc[MB][T::NT][4];
 #pragma unroll
-        for (int t = 0; t < T::NT; ++t) s_acc[t][0] = s_acc[t][1] = s_acc[t][2] = s_acc[t][3] = 0.0f;
+        for (int mb = 0; mb < MB; ++mb)
+#pragma unroll
+            for (int t = 0; t < T::NT; ++t) s_acc[mb][t][0] = s_acc[mb][t][1] = s_acc[mb][t][2] = s_acc[mb][t][3] = 0.0f;
 #pragma unroll
         for (int ks = 0; ks < T::KS; ++ks)
         {
-            unsigned int a[4];
-            ldmatrix_x4(a, q_s + (warp * 16 + (lane & 15)) * T::LD + ks * 16 + (lane >> 4) * 8);
+            unsigned int a[MB][4];
+#pragma unroll
+            for (int mb = 0; mb < MB; ++mb)
+                ldmatrix_x4(a[mb], q_s + ((warp * MB + mb) * 16 + (lane & 15)) * T::LD + ks * 16 + (lane >> 4) * 8);
 #pragma unroll
             for (int t = 0; t < T::NT; t += 2)
             {
                 unsigned int b[4];
                 ldmatrix_x4(b, k_s + (t * 8 + (lane & 7) + ((lane >> 4) << 3)) * T::LD + ks * 16 + ((lane >> 3) & 1) * 8);
-                mma_bf16_16816(s_acc[t], a, b[0], b[1]);
-                mma_bf16_16816(s_acc[t + 1], a, b[2], b[3]);
+#pragma unroll
+                for (int mb = 0; mb < MB; ++mb)
+                {
+                    mma_bf16_16816(s_acc[mb][t], a[mb], b[0], b[1]);
+                    mma_bf16_16816(s_acc[mb][t + 1], a[mb], b[2], b[3]);
+                }
             }
         }
 
         // Mask, scale, online softmax. Column of element e of n-tile t: t·8 + 2·c4 + (e & 1); row: g + 8·(e >> 1).
         const bool visual = i < vis_tiles;
         const int key0 = visual ? i * BC : (i - vis_tiles) * BC;
-        float m_new[2] = {m_run[0], m_run[1]};
+        float corr[MB][2];
 #pragma unroll
-        for (int t = 0; t < T::NT; ++t)
-#pragma unroll
-            for (int e = 0; e < 4; ++e)
-            {
-                const int key = key0 + t * 8 + 2 * c4 + (e & 1), ri = e >> 1;
-                const bool ok = key < (visual ? my_vis[ri] : my_text[ri]);
-                const float v = ok ? s_acc[t][e] * p.scale_log2 : OWL3_NEG_INF;
-                s_acc[t][e] = v;
-                m_new[ri] = fmaxf(m_new[ri], v);
-            }
-        float corr[2];
-#pragma unroll
-        for (int ri = 0; ri < 2; ++ri)
+        for (int mb = 0; mb < MB; ++mb)
         {
-            m_new[ri] = fmaxf(m_new[ri], __shfl_xor_sync(0xffffffffu, m_new[ri], 1));
-            m_new[ri] = fmaxf(m_new[ri], __shfl_xor_sync(0xffffffffu, m_new[ri], 2));
-            corr[ri] = softmax_rescale(m_run[ri], m_new[ri]);
-            m_run[ri] = m_new[ri];
-        }
-        float row_sum[2] = {0.0f, 0.0f};
+            float m_new[2] = {m_run[mb][0], m_run[mb][1]};
+            const int lim0 = visual ? my_vis[mb][0] : my_text[mb][0], lim1 = visual ? my_vis[mb][1] : my_text[mb][1];
+            const bool full = key0 + BC <= min(lim0, lim1); // no key of this tile is masked for either row
 #pragma unroll
-        for (int t = 0; t < T::NT; ++t)
+            for (int t = 0; t < T::NT; ++t)
 #pragma unroll
-            for (int e = 0; e < 4; ++e)
+                for (int e = 0; e < 4; ++e)
+                {
+                    const int key = key0 + t * 8 + 2 * c4 + (e & 1);
+                    const bool ok = full || key < ((e >> 1) ? lim1 : lim0);
+                    const float v = ok ? s_acc[mb][t][e] * p.scale_log2 : OWL3_NEG_INF;
+                    s_acc[mb][t][e] = v;
+                    m_new[e >> 1] = fmaxf(m_new[e >> 1], v);
+                }
+            float row_sum[2] = {0.0f, 0.0f};
+#pragma unroll
+            for (int ri = 0; ri < 2; ++ri)
             {
-                const float pr = exp2f(s_acc[t][e] - softmax_base(m_run[e >> 1])); // masked: exp2(-inf) = 0
-                s_acc[t][e] = pr;
-                row_sum[e >> 1] += pr;
+                m_new[ri] = fmaxf(m_new[ri], __shfl_xor_sync(0xffffffffu, m_new[ri], 1));
+                m_new[ri] = fmaxf(m_new[ri], __shfl_xor_sync(0xffffffffu, m_new[ri], 2));
+                corr[mb][ri] = softmax_rescale(m_run[mb][ri], m_new[ri]);
+                m_run[mb][ri] = m_new[ri];
             }
 #pragma unroll
-        for (int ri = 0; ri < 2; ++ri)
-        {
-            row_sum[ri] += __shfl_xor_sync(0xffffffffu, row_sum[ri], 1);
-            row_sum[ri] += __shfl_xor_sync(0xffffffffu, row_sum[ri], 2);
-            l_run[ri] = l_run[ri] * corr[ri] + row_sum[ri];
-        }
+            for (int t = 0; t < T::NT; ++t)
 #pragma unroll
-        for (int t = 0; t < T::DT; ++t)
-        {
-            o_acc[t][0] *= corr[0]; o_acc[t][1] *= corr[0];
-            o_acc[t][2] *= corr[1]; o_acc[t][3] *= corr[1];
+                for (int e = 0; e < 4; ++e)
+                {
+                    const float pr = exp2f(s_acc[mb][t][e] - softmax_base(m_run[mb][e >> 1])); // masked: exp2(-inf) = 0
+                    s_acc[mb][t][e] = pr;
+                    row_sum[e >> 1] += pr;
+                }
+#pragma unroll
+            for (int ri = 0; ri < 2; ++ri)
+            {
+                row_sum[ri] += __shfl_xor_sync(0xffffffffu, row_sum[ri], 1);
+                row_sum[ri] += __shfl_xor_sync(0xffffffffu, row_sum[ri], 2);
+                l_run[mb][ri] = l_run[mb][ri] * corr[mb][ri] + row_sum[ri];
+            }
+#pragma unroll
+            for (int t = 0; t < T::DT; ++t)
+            {
+                o_acc[mb][t][0] *= corr[mb][0]; o_acc[mb][t][1] *= corr[mb][0];
+                o_acc[mb][t][2] *= corr[mb][1]; o_acc[mb][t][3] *= corr[mb][1];
+            }
         }
 
         __syncthreads(); // every warp is done with K(i)
@@ -236,18 +259,26 @@ __device__ __forceinline__ void prefill(const PrefillParams& p)
 #pragma unroll
         for (int kk = 0; kk < BC / 16; ++kk)
         {
-            unsigned int a[4];
-            a[0] = pack_bf16x2(s_acc[2 * kk][0], s_acc[2 * kk][1]);
-            a[1] = pack_bf16x2(s_acc[2 * kk][2], s_acc[2 * kk][3]);
-            a[2] = pack_bf16x2(s_acc[2 * kk + 1][0], s_acc[2 * kk + 1][1]);
-            a[3] = pack_bf16x2(s_acc[2 * kk + 1][2], s_acc[2 * kk + 1][3]);
+            unsigned int a[MB][4];
+#pragma unroll
+            for (int mb = 0; mb < MB; ++mb)
+            {
+                a[mb][0] = pack_bf16x2(s_acc[mb][2 * kk][0], s_acc[mb][2 * kk][1]);
+                a[mb][1] = pack_bf16x2(s_acc[mb][2 * kk][2], s_acc[mb][2 * kk][3]);
+                a[mb][2] = pack_bf16x2(s_acc[mb][2 * kk + 1][0], s_acc[mb][2 * kk + 1][1]);
+                a[mb][3] = pack_bf16x2(s_acc[mb][2 * kk + 1][2], s_acc[mb][2 * kk + 1][3]);
+            }
 #pragma unroll
             for (int t = 0; t < T::DT; t += 2)
             {
                 unsigned int b[4];
                 ldmatrix_x4_trans(b, v_s + (kk * 16 + (lane & 7) + ((lane >> 3) & 1) * 8) * T::LD + t * 8 + (lane >> 4) * 8);
-                mma_bf16_16816(o_acc[t], a, b[0], b[1]);
-                mma_bf16_16816(o_acc[t + 1], a, b[2], b[3]);
+#pragma unroll
+                for (int mb = 0; mb < MB; ++mb)
+                {
+                    mma_bf16_16816(o_acc[mb][t], a[mb], b[0], b[1]);
+                    mma_bf16_16816(o_acc[mb][t + 1], a[mb], b[2], b[3]);
+                }
             }
         }
         __syncthreads(); // every warp is done with V(i) before the next tile overwrites it
@@ -256,32 +287,35 @@ __device__ __forceinline__ void prefill(const PrefillParams& p)
 
     // O / l → bf16; rows that saw nothing (l = 0) write zeros.
 #pragma unroll
-    for (int ri = 0; ri < 2; ++ri)
-    {
-        const int r = my_row[ri];
-        if (r >= rows) continue;
-        const float inv = l_run[ri] > 0.0f ? 1.0f / l_run[ri] : 0.0f;
-        bf16* out = p.o + (long long)(row0 + q0 + r) * p.o_stride + h * D;
+    for (int mb = 0; mb < MB; ++mb)
 #pragma unroll
-        for (int t = 0; t < T::DT; ++t)
+        for (int ri = 0; ri < 2; ++ri)
         {
-            const int col = t * 8 + 2 * c4;
-            if (col < D)
-                *reinterpret_cast<unsigned int*>(out + col) = pack_bf16x2(o_acc[t][2 * ri] * inv, o_acc[t][2 * ri + 1] * inv);
+            const int r = (warp * MB + mb) * 16 + g + 8 * ri;
+            if (r >= rows) continue;
+            const float inv = l_run[mb][ri] > 0.0f ? 1.0f / l_run[mb][ri] : 0.0f;
+            bf16* out = p.o + (long long)(row0 + q0 + r) * p.o_stride + h * D;
+#pragma unroll
+            for (int t = 0; t < T::DT; ++t)
+            {
+                const int col = t * 8 + 2 * c4;
+                if (col < D)
+                    *reinterpret_cast<unsigned int*>(out + col) = pack_bf16x2(o_acc[mb][t][2 * ri] * inv, o_acc[mb][t][2 * ri + 1] * inv);
+            }
         }
-    }
 }
 
-#define OWL3_PREFILL(DP, BC) \
-    extern "C" __global__ void __launch_bounds__(PREFILL_THREADS, 2) attention_prefill_d##DP##_bf16(const PrefillParams p) { prefill<DP, BC>(p); }
+#define OWL3_PREFILL(DP, BC, MB) \
+    extern "C" __global__ void __launch_bounds__(PREFILL_THREADS, 1) attention_prefill_d##DP##_bf16(const PrefillParams p) { prefill<DP, BC, MB>(p); }
 
-OWL3_PREFILL(16, 64)
-OWL3_PREFILL(32, 64)
-OWL3_PREFILL(48, 64)
-OWL3_PREFILL(64, 64)
-OWL3_PREFILL(80, 64)
-OWL3_PREFILL(96, 64)
-OWL3_PREFILL(128, 64)
-OWL3_PREFILL(160, 32)
-OWL3_PREFILL(192, 32)
-OWL3_PREFILL(256, 32)
+// (head dim, keys per tile, row blocks per warp): the host mirrors this table (AttentionKernels.PrefillShape).
+OWL3_PREFILL(16, 64, 2)
+OWL3_PREFILL(32, 64, 2)
+OWL3_PREFILL(48, 64, 2)
+OWL3_PREFILL(64, 64, 2)
+OWL3_PREFILL(80, 32, 2)
+OWL3_PREFILL(96, 32, 2)
+OWL3_PREFILL(128, 32, 2)
+OWL3_PREFILL(160, 32, 1)
+OWL3_PREFILL(192, 32, 1)
+OWL3_PREFILL(256, 32, 1)

@@ -198,7 +198,7 @@ public sealed class AttentionConformance(CudaContext context, KernelCache cache)
                 foreach (var sq in stepSeqs)
                     for (int i = 0; i < sq.TokenCount; i++)
                         visLens[sq.TokenStart + i] = sq.Visual[0] is { } vk ? vk.VisibleCrops(sq.CachedLength + i) * vk.TokensPerCrop : 0;
-                var tiles = AttentionKernels.PrefillTiles(qStart);
+                var tiles = AttentionKernels.PrefillTiles(qStart, AttentionKernels.PrefillRows(headDim));
                 using var dQStart = UploadInts(qStart); using var dPos = UploadInts(seqs.Select(s => s.Cached).ToArray());
                 using var dTiles = UploadInts(tiles); using var dVis = UploadInts(visLens);
                 _attn.Prefill(stream, new PrefillParams
@@ -228,7 +228,7 @@ public sealed class AttentionConformance(CudaContext context, KernelCache cache)
         float[] q = RandomBf16(rng, rows * width), k = RandomBf16(rng, rows * width), v = RandomBf16(rng, rows * width);
         var expected = _cpu.DenseAttention(new Tensor(q, rows, width), new Tensor(k, rows, width), new Tensor(v, rows, width), length, heads, headDim);
         var qStart = Enumerable.Range(0, groups + 1).Select(g => g * length).ToArray();
-        var tiles = AttentionKernels.PrefillTiles(qStart);
+        var tiles = AttentionKernels.PrefillTiles(qStart, AttentionKernels.PrefillRows(headDim));
         using var stream = new CudaStream(context);
         using var dq = Upload(q); using var dk = Upload(k); using var dv = Upload(v); using var dOut = Poisoned((long)rows * width);
         using var dQStart = UploadInts(qStart); using var dKStart = UploadInts(qStart[..groups]); using var dPos = UploadInts(new int[groups]);
@@ -261,7 +261,7 @@ public sealed class AttentionConformance(CudaContext context, KernelCache cache)
             long n = (long)batch * len * heads * headDim;
             using var q = Random(n); using var k = Random(n); using var v = Random(n); using var o = new DeviceBuffer<ushort>(context, n);
             var qStart = Enumerable.Range(0, batch + 1).Select(b => b * len).ToArray();
-            var tiles = AttentionKernels.PrefillTiles(qStart);
+            var tiles = AttentionKernels.PrefillTiles(qStart, AttentionKernels.PrefillRows(headDim));
             using var dQStart = UploadInts(qStart); using var dKStart = UploadInts(qStart[..batch]); using var dPos = UploadInts(new int[batch]);
             using var dTiles = UploadInts(tiles);
             var p = DenseParams(q.Pointer, k.Pointer, v.Pointer, o.Pointer, dQStart.Pointer, dKStart.Pointer, dPos.Pointer, dTiles.Pointer, heads, headDim, causal: true);
@@ -308,7 +308,7 @@ public sealed class AttentionConformance(CudaContext context, KernelCache cache)
             long n = (long)crops * length * heads * headDim;
             using var q = Random(n); using var k = Random(n); using var v = Random(n); using var o = new DeviceBuffer<ushort>(context, n);
             var qStart = Enumerable.Range(0, crops + 1).Select(b => b * length).ToArray();
-            var tiles = AttentionKernels.PrefillTiles(qStart);
+            var tiles = AttentionKernels.PrefillTiles(qStart, AttentionKernels.PrefillRows(headDim));
             using var dQStart = UploadInts(qStart); using var dKStart = UploadInts(qStart[..crops]); using var dPos = UploadInts(new int[crops]);
             using var dTiles = UploadInts(tiles);
             var p = DenseParams(q.Pointer, k.Pointer, v.Pointer, o.Pointer, dQStart.Pointer, dKStart.Pointer, dPos.Pointer, dTiles.Pointer, heads, headDim);

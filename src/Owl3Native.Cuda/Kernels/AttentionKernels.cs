@@ -9,9 +9,6 @@ namespace Owl3Native.Cuda.Kernels;
 /// </summary>
 public sealed class AttentionKernels(KernelCache cache)
 {
-    /// <summary>Query rows per prefill CTA.</summary>
-    public const int PrefillRows = 64;
-
     /// <summary>Head dims the prefill kernel is instantiated for (any multiple of 8 up to 256 runs on the next one up).</summary>
     public static IReadOnlyList<int> PrefillDims { get; } = [16, 32, 48, 64, 80, 96, 128, 160, 192, 256];
 
@@ -24,25 +21,42 @@ public sealed class AttentionKernels(KernelCache cache)
         return PrefillDims.First(d => d >= headDim);
     }
 
-    /// <summary>Key rows per shared-memory tile of an instantiation (fewer for wide heads: registers).</summary>
-    public static int PrefillKeyTile(int paddedDim) => paddedDim > 128 ? 32 : 64;
+    /// <summary>
+    /// The instantiation's shape, mirroring the OWL3_PREFILL table of attention_prefill.cu: key rows per tile (fewer
+    /// for wide heads: registers) and query rows per CTA (4 warps × 2 row blocks of 16 up to head dim 128, × 1 above).
+    /// </summary>
+    public static (int KeyTile, int Rows) PrefillShape(int paddedDim) => paddedDim switch
+    {
+        <= 64 => (64, 128),
+        <= 128 => (32, 128),
+        _ => (32, 64),
+    };
+
+    /// <summary>Query rows per prefill CTA for a head dim.</summary>
+    public static int PrefillRows(int headDim) => PrefillShape(PrefillDim(headDim)).Rows;
 
     /// <summary>Dynamic shared memory of one prefill CTA: Q, K and V tiles with a 16-byte row pad.</summary>
-    public static int PrefillSharedBytes(int paddedDim) => (PrefillRows + 2 * PrefillKeyTile(paddedDim)) * (paddedDim + 8) * 2;
+    public static int PrefillSharedBytes(int paddedDim)
+    {
+        var (keyTile, rows) = PrefillShape(paddedDim);
+        return (rows + 2 * keyTile) * (paddedDim + 8) * 2;
+    }
 
     /// <summary>
-    /// The CTA list of packed sequences: (sequence, first row within it) for every 64-row tile, from the cumulative row
+    /// The CTA list of packed sequences: (sequence, first row within it) for every tile of rowsPerCta rows
+    /// (<see cref="PrefillRows"/>), from the cumulative row
     /// offsets <paramref name="seqQStart"/> (length seqs + 1). Longest sequences' tiles first, so the tail of a launch
     /// is the short work.
     /// </summary>
-    public static int[] PrefillTiles(ReadOnlySpan<int> seqQStart)
+    public static int[] PrefillTiles(ReadOnlySpan<int> seqQStart, int rowsPerCta)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(rowsPerCta, 1);
         var tiles = new List<(int Seq, int Row, int Work)>();
         for (int s = 0; s + 1 < seqQStart.Length; s++)
         {
             int len = seqQStart[s + 1] - seqQStart[s];
             if (len < 0) throw new ArgumentException($"sequence {s} has negative length {len}");
-            for (int r = 0; r < len; r += PrefillRows) tiles.Add((s, r, r));
+            for (int r = 0; r < len; r += rowsPerCta) tiles.Add((s, r, r));
         }
         var ordered = tiles.OrderByDescending(t => t.Work).ThenBy(t => t.Seq).ToArray();
         var flat = new int[ordered.Length * 2];
