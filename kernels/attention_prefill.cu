@@ -16,7 +16,7 @@
 // q, o: [rows, heads·D] with row strides q_stride/o_stride. Packed variable-length sequences: rows of sequence s are
 // [seq_q_start[s], seq_q_start[s+1]); the host lists the CTAs' (sequence, first row) pairs in tiles[2·i].
 // Grid (heads, tiles) so the heads of one KV group run side by side and share K/V through L2. Dynamic shared memory:
-// (BR + 2·BC)·(DP + 8)·2 bytes (AttentionKernels.PrefillSharedBytes on the host).
+// (BR + 4·BC)·(DP + 8)·2 bytes (AttentionKernels.PrefillSharedBytes on the host).
 //
 // budget: attention_prefill_d16_bf16 registers<=255 smem<=512
 // budget: attention_prefill_d32_bf16 registers<=255 smem<=512
@@ -86,8 +86,9 @@ __device__ __forceinline__ void prefill(const PrefillParams& p)
     using T = PrefillTile<DP, BC, MB>;
     extern __shared__ __align__(16) unsigned char smem_raw[];
     bf16* q_s = reinterpret_cast<bf16*>(smem_raw);
-    bf16* k_s = q_s + T::BR * T::LD;
-    bf16* v_s = k_s + BC * T::LD;
+    bf16* kv_s = q_s + T::BR * T::LD; // stage x: K at kv_s + 2·x·BC rows, V BC rows further
+    auto k_stage = [&](int x) { return kv_s + 2 * x * BC * T::LD; };
+    auto v_stage = [&](int x) { return kv_s + (2 * x + 1) * BC * T::LD; };
 
     const int h = blockIdx.x, tile = blockIdx.y;
     const int s = p.tiles[2 * tile], q0 = p.tiles[2 * tile + 1];
@@ -147,9 +148,10 @@ __device__ __forceinline__ void prefill(const PrefillParams& p)
         }
     };
 
-    // Q tile (rows past the sequence are zero) and the first K tile.
+    // Q tile (rows past the sequence are zero) and the first K/V tiles in one group; tile i + 1 then loads into the
+    // other stage while tile i is computed.
     load_tile<DP>(q_s, T::BR, rows, D, [&](int r) { return p.q + (long long)(row0 + q0 + r) * p.q_stride + h * D; });
-    if (n_tiles > 0) load_kv(k_s, p.k, vis_k, 0);
+    if (n_tiles > 0) { load_kv(k_stage(0), p.k, vis_k, 0); load_kv(v_stage(0), p.v, vis_v, 0); }
     cp_async_commit();
 
     float o_acc[MB][T::DT][4];
@@ -163,10 +165,12 @@ __device__ __forceinline__ void prefill(const PrefillParams& p)
 
     for (int i = 0; i < n_tiles; ++i)
     {
-        load_kv(v_s, p.v, vis_v, i);
+        if (i + 1 < n_tiles) { load_kv(k_stage((i + 1) & 1), p.k, vis_k, i + 1); load_kv(v_stage((i + 1) & 1), p.v, vis_v, i + 1); }
         cp_async_commit();
-        cp_async_wait<1>(); // Q and K(i) have landed
+        cp_async_wait<1>(); // tile i (and Q) have landed
         __syncthreads();
+        const bf16* k_s = k_stage(i & 1);
+        const bf16* v_s = v_stage(i & 1);
 
         // S = Q · K(i)ᵀ for the warp's MB × 16 rows × BC keys; each K fragment feeds MB MMAs.
         float s_acc[MB][T::NT][4];
@@ -249,11 +253,6 @@ __device__ __forceinline__ void prefill(const PrefillParams& p)
             }
         }
 
-        __syncthreads(); // every warp is done with K(i)
-        if (i + 1 < n_tiles) load_kv(k_s, p.k, vis_k, i + 1);
-        cp_async_commit();
-        cp_async_wait<1>(); // V(i) has landed
-        __syncthreads();
 
         // O += P · V(i): P from the S accumulators (two n-tiles = one 16-key k-step), V through ldmatrix.trans.
 #pragma unroll
@@ -281,7 +280,7 @@ __device__ __forceinline__ void prefill(const PrefillParams& p)
                 }
             }
         }
-        __syncthreads(); // every warp is done with V(i) before the next tile overwrites it
+        __syncthreads(); // every warp is done with stage i & 1 before tile i + 2 overwrites it
     }
     cp_async_wait<0>();
 

@@ -35,11 +35,11 @@ public sealed class AttentionKernels(KernelCache cache)
     /// <summary>Query rows per prefill CTA for a head dim.</summary>
     public static int PrefillRows(int headDim) => PrefillShape(PrefillDim(headDim)).Rows;
 
-    /// <summary>Dynamic shared memory of one prefill CTA: Q, K and V tiles with a 16-byte row pad.</summary>
+    /// <summary>Dynamic shared memory of one prefill CTA: Q and two stages of K and V tiles, rows padded by 16 bytes.</summary>
     public static int PrefillSharedBytes(int paddedDim)
     {
         var (keyTile, rows) = PrefillShape(paddedDim);
-        return (rows + 2 * keyTile) * (paddedDim + 8) * 2;
+        return (rows + 4 * keyTile) * (paddedDim + 8) * 2; // Q + two stages of K and V
     }
 
     /// <summary>

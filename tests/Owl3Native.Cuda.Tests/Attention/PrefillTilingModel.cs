@@ -83,8 +83,8 @@ public sealed record PrefillModelParams
 
 /// <summary>
 /// A scalar model of kernels/attention_prefill.cu, CTA by CTA: the host's tile list
-/// (<see cref="AttentionKernels.PrefillTiles"/>) of 64 query rows of one head; key tiles of BC rows
-/// (<see cref="AttentionKernels.PrefillKeyTile"/> of the instantiation's padded dim), visual tiles first up to the CTA's
+/// (<see cref="AttentionKernels.PrefillTiles"/>) of BR query rows of one head; key tiles of BC rows
+/// (both from <see cref="AttentionKernels.PrefillShape"/> of the instantiation's padded dim), visual tiles first up to the CTA's
 /// largest visible prefix, then text tiles up to the CTA's largest text range; rows of a tile past its valid count are
 /// zero and never read; per-row masks; scores q·k (fp32) · scale_log2 in the exp2 domain; online softmax with the
 /// softmax_base / softmax_rescale rules; the row sum l from the fp32 P, the P·V product from P rounded to bf16; output
@@ -93,9 +93,6 @@ public sealed record PrefillModelParams
 /// </summary>
 public static class PrefillTilingModel
 {
-    /// <summary>Query rows per CTA (PREFILL_BR).</summary>
-    public const int BlockRows = AttentionKernels.PrefillRows;
-
     /// <summary>
     /// Runs every CTA of the launch (grid heads × tiles) and returns O [rows, OStride]. Elements no CTA writes stay NaN
     /// (the GPU check poisons its output the same way); a CTA writing a row another CTA wrote throws.
@@ -108,9 +105,10 @@ public static class PrefillTilingModel
         var o = new float[rows * p.OStride];
         Array.Fill(o, float.NaN);
         var written = new bool[rows * p.Heads];
-        int dp = AttentionKernels.PrefillDim(p.HeadDim), bc = AttentionKernels.PrefillKeyTile(dp);
-        int[] tiles = AttentionKernels.PrefillTiles(p.SeqQStart);
-        var cta = new Cta(p, bc, mutation, roundOutput);
+        int dp = AttentionKernels.PrefillDim(p.HeadDim);
+        var (bc, br) = AttentionKernels.PrefillShape(dp);
+        int[] tiles = AttentionKernels.PrefillTiles(p.SeqQStart, br);
+        var cta = new Cta(p, bc, br, mutation, roundOutput);
         for (int tile = 0; tile < tiles.Length / 2; tile++)
             for (int h = 0; h < p.Heads; h++)
                 cta.Run(h, tiles[2 * tile], tiles[2 * tile + 1], o, written);
@@ -118,7 +116,7 @@ public static class PrefillTilingModel
     }
 
     /// <summary>One CTA's registers and shared memory, reused across CTAs.</summary>
-    private sealed class Cta(PrefillModelParams p, int bc, TilingMutation mutation, bool roundOutput)
+    private sealed class Cta(PrefillModelParams p, int bc, int BlockRows, TilingMutation mutation, bool roundOutput)
     {
         private readonly int _d = p.HeadDim;
         private readonly float[] _q = new float[BlockRows * p.HeadDim];
