@@ -1,0 +1,83 @@
+using Owl3Native.Cuda.Kernels;
+using Xunit;
+
+namespace Owl3Native.Cuda.Tests.Attention;
+
+/// <summary>The host-side planning of the attention launches: instantiations, tile lists, split-K plans, bad shapes.</summary>
+public sealed class AttentionPlanningTests
+{
+    [Theory]
+    [InlineData(8, 16)]
+    [InlineData(16, 16)]
+    [InlineData(64, 64)]
+    [InlineData(72, 80)]
+    [InlineData(128, 128)]
+    [InlineData(136, 160)]
+    [InlineData(200, 256)]
+    [InlineData(256, 256)]
+    public void Every_multiple_of_8_up_to_256_has_an_instantiation(int headDim, int padded)
+    {
+        Assert.Equal(padded, AttentionKernels.PrefillDim(headDim));
+        for (int d = 8; d <= 256; d += 8) Assert.True(AttentionKernels.PrefillDim(d) >= d);
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(12)]
+    [InlineData(264)]
+    [InlineData(-8)]
+    public void Head_dims_the_kernels_cannot_take_are_refused_by_name(int headDim)
+    {
+        var e = Assert.Throws<ArgumentException>(() => AttentionKernels.PrefillDim(headDim));
+        Assert.Contains(headDim.ToString(System.Globalization.CultureInfo.InvariantCulture), e.Message);
+    }
+
+    [Fact]
+    public void Shared_memory_fits_the_sm80_opt_in_limit()
+    {
+        foreach (int d in AttentionKernels.PrefillDims)
+        {
+            Assert.InRange(AttentionKernels.PrefillSharedBytes(d), 1, 163 * 1024);
+            Assert.InRange(AttentionKernels.DecodeSharedBytes(d), 1, 163 * 1024);
+        }
+    }
+
+    [Fact]
+    public void The_tile_list_covers_every_row_once_longest_work_first()
+    {
+        int[] qStart = [0, 1, 1, 130, 400, 464];
+        foreach (int rowsPerCta in new[] { 64, 128 })
+        {
+            var tiles = AttentionKernels.PrefillTiles(qStart, rowsPerCta);
+            var covered = new int[qStart[^1]];
+            int lastRow = int.MaxValue;
+            for (int i = 0; i < tiles.Length / 2; i++)
+            {
+                int s = tiles[2 * i], r0 = tiles[2 * i + 1];
+                Assert.True(r0 <= lastRow, "tiles are ordered by descending first row (longest remaining work first)");
+                lastRow = r0;
+                for (int r = r0; r < Math.Min(r0 + rowsPerCta, qStart[s + 1] - qStart[s]); r++) covered[qStart[s] + r]++;
+            }
+            Assert.All(covered, c => Assert.Equal(1, c));
+        }
+        Assert.Empty(AttentionKernels.PrefillTiles([0, 0], 128));
+        Assert.Throws<ArgumentException>(() => AttentionKernels.PrefillTiles([0, 5, 3], 64));
+    }
+
+    [Theory]
+    [InlineData(1, 1, 4, 132)]
+    [InlineData(1024, 1, 4, 132)]
+    [InlineData(32768, 1, 4, 132)]
+    [InlineData(32768, 64, 4, 132)]
+    [InlineData(131072, 1, 1, 132)]
+    [InlineData(100, 7, 2, 1)]
+    public void Split_plans_cover_the_longest_sequence(int maxKeys, int seqs, int kvHeads, int sms)
+    {
+        var (splitKeys, splits) = AttentionKernels.DecodeSplits(maxKeys, seqs, kvHeads, sms);
+        Assert.Equal(0, splitKeys % 64);
+        Assert.True(splitKeys >= 64);
+        Assert.True((long)splitKeys * splits >= maxKeys, "every key falls in a split");
+        Assert.True((long)splitKeys * (splits - 1) < Math.Max(1, maxKeys), "no split past the last key of the longest sequence");
+        Assert.InRange(splits, 1, 128 + 1);
+    }
+}
