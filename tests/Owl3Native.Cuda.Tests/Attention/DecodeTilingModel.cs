@@ -3,8 +3,8 @@ using Owl3Native.Cuda.Kernels;
 namespace Owl3Native.Cuda.Tests.Attention;
 
 /// <summary>
-/// The inputs of attention_decode_paged_bf16 / attention_decode_combine_bf16, field for field as DecodeParams
-/// (kernels/attention_decode_paged.cu); tensors are fp32 arrays holding bf16 values.
+/// The inputs of attention_decode_paged_bf16 / attention_decode_tc_d*_bf16 / attention_decode_combine_bf16, field for
+/// field as DecodeParams (kernels/attention_decode_paged.cu); tensors are fp32 arrays holding bf16 values.
 /// </summary>
 public sealed record DecodeModelParams
 {
@@ -40,32 +40,59 @@ public sealed record DecodeModelParams
 public sealed record DecodeModelResult(float[] Output, float[] PartO, float[] PartMl);
 
 /// <summary>
-/// A scalar model of the split-K decode (kernels/attention_decode_paged.cu). CTA (kvh, s, z) covers virtual keys
-/// [z·split_keys, min(total, (z+1)·split_keys)) of the list [visual 0..vis_len ; text 0..text_len) (text rows through
-/// the block table). Inside a CTA, the kernel's lanes: D/8 lanes per key row rounded up to a power of two (lpk), 32/lpk
-/// row slots per warp, 4 warps; slot (w, sl) reads keys begin + w·slots + sl + n·(4·slots) in order of n, each lane a
-/// partial dot of its 8 dims against the query pre-scaled by scale_log2, reduced by the xor butterfly; every slot
-/// keeps its own online state (m, l, acc) with P in fp32 (no bf16 rounding in decode). Slots merge by the butterfly
-/// over the slot bits, warps through shared memory (in warp order), each rescaled to the common max by softmax_rescale.
-/// One split writes bf16 O = of / lf (0 when lf = 0); several write (o, m, l) partials, merged by the combine kernel.
+/// Scalar models of the split-K decode (kernels/attention_decode_paged.cu), one per kernel of
+/// <see cref="DecodeKernel"/>. Both kernels share the launch: CTA (kvh, s, z) covers virtual keys
+/// [z·split_keys, min(total, (z+1)·split_keys)) of the list [visual 0..vis_len ; text 0..text_len) (visual rows from
+/// the slab [kvHeads, vis_tokens, D], text rows through the block table), serves every query head of its GQA group
+/// and writes bf16 O = of / lf (0 when lf = 0) when splits == 1, otherwise (o, m, l) partials merged by
+/// attention_decode_combine_bf16.
+///
+/// attention_decode_paged_bf16 (CUDA cores): D/8 lanes per key row rounded up to a power of two (lpk), 32/lpk row slots
+/// per warp, 4 warps; slot (w, sl) reads keys begin + w·slots + sl + n·(4·slots) in order of n, each lane a partial dot
+/// of its 8 dims against the query pre-scaled by scale_log2, reduced by the xor butterfly; every slot keeps its own
+/// online state (m, l, acc) with P in fp32 (no bf16 rounding). Slots merge by the butterfly over the slot bits, warps
+/// through shared memory (in warp order), each rescaled to the common max by softmax_rescale.
+///
+/// attention_decode_tc_d{DP}_bf16 (tensor cores): tiles of 64 virtual keys from the split's begin (decode_tc_load
+/// zero-fills keys ≥ end and dims ≥ D, so they are never read); warp w owns keys 16w..16w+15 of each tile; the rows of
+/// its m16 tile are the group's query heads (rows past the group are zero queries whose results are never written, so
+/// the model leaves them out). Per warp and row: S = Q·Kᵀ as DP/16 mma k-steps into an fp32 accumulator, times
+/// scale_log2; keys ≥ end masked to −inf; online softmax (softmax_base / softmax_rescale); the row sum from the fp32 P
+/// in the lanes' order (each lane of the quad sums its keys 2c, 2c+1, 8+2c, 9+2c, then the xor-1 / xor-2 shuffles);
+/// O rescaled by corr, then O += bf16(P)·V (pack_bf16x2: round to nearest even) as one mma per 8 dims. An mma is
+/// modelled as exact products summed and added to the accumulator with one fp32 rounding: the order and truncation
+/// inside the tensor core are the hardware's, not the kernel's. The four warps merge through shared memory as the
+/// CUDA-core kernel's warps do. FMA contraction by the compiler is modelled in neither kernel.
 /// </summary>
 public static class DecodeTilingModel
 {
     /// <summary>DECODE_WARPS.</summary>
     public const int Warps = 4;
 
-    /// <summary>DECODE_MAX_GROUP: query heads per KV head the kernel serves.</summary>
+    /// <summary>DECODE_MAX_GROUP: query heads per KV head the CUDA-core kernel serves.</summary>
     public const int MaxGroup = 8;
 
+    /// <summary>Query heads per KV head the tensor-core kernel serves: the rows of one m16 tile.</summary>
+    public const int TensorCoreMaxGroup = 16;
+
+    /// <summary>DECODE_TC_KEYS: virtual keys per tensor-core tile, 16 per warp.</summary>
+    public const int TensorCoreKeys = 64;
+
+    /// <summary>The largest GQA group <paramref name="kernel"/> serves (the launcher's check).</summary>
+    public static int MaxGroupOf(DecodeKernel kernel) => kernel == DecodeKernel.TensorCore ? TensorCoreMaxGroup : MaxGroup;
+
     /// <summary>
-    /// Both kernels (the combine only when Splits &gt; 1). Unwritten elements stay NaN. <paramref name="roundOutput"/>
-    /// false keeps the fp32 output values the kernels round in their last instruction (a sharper check).
+    /// The launch of <paramref name="kernel"/>, then the combine when Splits &gt; 1. Unwritten elements stay NaN.
+    /// <paramref name="roundOutput"/> false keeps the fp32 output values the kernels round in their last instruction
+    /// (a sharper check).
     /// </summary>
-    public static DecodeModelResult Run(DecodeModelParams p, TilingMutation mutation = TilingMutation.None, bool roundOutput = true)
+    /// <exception cref="ArgumentException">The head dim or the GQA group is one the launcher refuses for this kernel.</exception>
+    public static DecodeModelResult Run(DecodeModelParams p, DecodeKernel kernel, TilingMutation mutation = TilingMutation.None, bool roundOutput = true)
     {
         int d = p.HeadDim, group = p.Heads / p.KvHeads;
         AttentionKernels.PrefillDim(d); // the launcher's head-dim check: a multiple of 8 up to 256
-        if (p.Heads % p.KvHeads != 0 || group > MaxGroup) throw new ArgumentException($"{p.Heads} heads over {p.KvHeads} KV heads");
+        if (p.Heads % p.KvHeads != 0 || group > MaxGroupOf(kernel))
+            throw new ArgumentException($"{kernel} decode serves GQA groups of at most {MaxGroupOf(kernel)}; got {p.Heads} heads over {p.KvHeads} KV heads");
         var o = new float[p.Seqs * p.OStride];
         var partO = new float[p.Seqs * p.Heads * p.Splits * d];
         var partMl = new float[p.Seqs * p.Heads * p.Splits * 2];
@@ -75,7 +102,8 @@ public static class DecodeTilingModel
         for (int z = 0; z < p.Splits; z++)
             for (int s = 0; s < p.Seqs; s++)
                 for (int kvh = 0; kvh < p.KvHeads; kvh++)
-                    SplitCta(p, kvh, s, z, o, partO, partMl, mutation, roundOutput);
+                    if (kernel == DecodeKernel.TensorCore) TensorCoreCta(p, kvh, s, z, o, partO, partMl, mutation, roundOutput);
+                    else SplitCta(p, kvh, s, z, o, partO, partMl, mutation, roundOutput);
         if (p.Splits > 1)
             for (int s = 0; s < p.Seqs; s++)
                 for (int h = 0; h < p.Heads; h++)
@@ -190,6 +218,160 @@ public static class DecodeTilingModel
                 partMl[part * 2] = mf;
                 partMl[part * 2 + 1] = lf;
             }
+        }
+    }
+
+    /// <summary>
+    /// One CTA of attention_decode_tc_d{DP}_bf16 (decode_tc&lt;DP&gt;): the same key range as <see cref="SplitCta"/>,
+    /// 64-key tiles, warp w on keys 16w..16w+15 of each, the group's heads as the rows of the warp's m16 tile.
+    /// </summary>
+    private static void TensorCoreCta(DecodeModelParams p, int kvh, int s, int z, float[] o, float[] partO, float[] partMl, TilingMutation mutation, bool roundOutput)
+    {
+        const int WarpKeys = TensorCoreKeys / Warps; // 16: one mma n-pair (S) / k-step (P·V) per warp
+        int d = p.HeadDim, dp = AttentionKernels.PrefillDim(d), group = p.Heads / p.KvHeads;
+        bool hasVisual = p.VisLens is not null && p.VisK is not null && p.VisK[s] is not null
+            && !mutation.HasFlag(TilingMutation.DropVisualTiles);
+        int visLen = hasVisual ? p.VisLens![s] : 0;
+        int total = visLen + p.TextLens[s];
+        int begin = z * p.SplitKeys, end = Math.Min(total, begin + p.SplitKeys);
+        float[]? visK = visLen > 0 ? p.VisK![s] : null, visV = visLen > 0 ? p.VisV![s] : null;
+        int visTokens = visLen > 0 ? p.VisTokens![s] : 0;
+        int nTiles = end > begin ? (end - begin + TensorCoreKeys - 1) / TensorCoreKeys : 0;
+
+        // qa: the group's queries as bf16 A fragments (not pre-scaled), columns ≥ D zero.
+        var q = new float[group * dp];
+        for (int r = 0; r < group; r++)
+            p.Q.AsSpan(s * p.QStride + (kvh * group + r) * d, d).CopyTo(q.AsSpan(r * dp, d));
+
+        var kTile = new float[TensorCoreKeys * dp];
+        var vTile = new float[TensorCoreKeys * dp];
+        var m = new float[Warps * group];
+        var l = new float[Warps * group];
+        var oAcc = new float[Warps * group * d]; // dims D..DP of O stay 0 (V is zero there) and are never read
+        Array.Fill(m, float.NegativeInfinity);
+        var sc = new float[WarpKeys];
+        var pb = new float[WarpKeys];
+        var quad = new float[4];
+        bool skipRescale = mutation.HasFlag(TilingMutation.SkipOnlineRescale);
+
+        for (int i = 0; i < nTiles; i++)
+        {
+            int j0 = begin + i * TensorCoreKeys;
+            LoadTensorCoreTile(p, kTile, vTile, dp, j0, end, s, kvh, visLen, visTokens, visK, visV);
+            for (int w = 0; w < Warps; w++)
+            {
+                int key0 = j0 + w * WarpKeys;
+                for (int r = 0; r < group; r++)
+                {
+                    int st = w * group + r;
+                    // S = Q·Kᵀ: DP/16 k-steps, each mma adding its 16 products to the fp32 accumulator.
+                    float mNew = m[st];
+                    for (int kk = 0; kk < WarpKeys; kk++)
+                    {
+                        float acc = 0f;
+                        int kRow = (w * WarpKeys + kk) * dp;
+                        for (int ks = 0; ks < dp; ks += 16)
+                        {
+                            double sum = 0;
+                            for (int e = ks; e < ks + 16; e++) sum += (double)q[r * dp + e] * kTile[kRow + e];
+                            acc = (float)(acc + sum);
+                        }
+                        float v = key0 + kk < end ? acc * p.ScaleLog2 : float.NegativeInfinity;
+                        sc[kk] = v;
+                        mNew = KernelMath.Fmaxf(mNew, v);
+                    }
+                    float corr = skipRescale ? 1f : KernelMath.SoftmaxRescale(m[st], mNew);
+                    m[st] = mNew;
+                    float b = KernelMath.SoftmaxBase(mNew);
+                    for (int kk = 0; kk < WarpKeys; kk++) sc[kk] = KernelMath.Exp2f(sc[kk] - b); // masked: 0
+                    // Row sum: lane c of the quad holds keys 2c, 2c+1 (n-tile 0) and 8+2c, 9+2c (n-tile 1), summed in
+                    // that order from 0; the shuffles xor 1 then xor 2 give (v0 + v1) + (v2 + v3) in every lane.
+                    for (int c = 0; c < 4; c++)
+                    {
+                        float part = 0f;
+                        part += sc[2 * c];
+                        part += sc[2 * c + 1];
+                        part += sc[8 + 2 * c];
+                        part += sc[9 + 2 * c];
+                        quad[c] = part;
+                    }
+                    float rowSum = (quad[0] + quad[1]) + (quad[2] + quad[3]);
+                    l[st] = l[st] * corr + rowSum;
+                    // O = O·corr, then one mma per 8 dims: O += bf16(P)·V over the warp's 16 keys.
+                    for (int kk = 0; kk < WarpKeys; kk++) pb[kk] = KernelMath.Bf16(sc[kk]);
+                    var orow = oAcc.AsSpan(st * d, d);
+                    for (int e = 0; e < d; e++)
+                    {
+                        float oe = orow[e] * corr;
+                        double sum = 0;
+                        for (int kk = 0; kk < WarpKeys; kk++) sum += (double)pb[kk] * vTile[(w * WarpKeys + kk) * dp + e];
+                        orow[e] = (float)(oe + sum);
+                    }
+                }
+            }
+        }
+
+        // The warps' states merge through shared memory, in warp order, each rescaled to the common max.
+        bool skipMerge = mutation.HasFlag(TilingMutation.SkipMergeRescale);
+        var rescale = new float[Warps];
+        for (int r = 0; r < group; r++)
+        {
+            float mf = float.NegativeInfinity;
+            for (int w = 0; w < Warps; w++) mf = KernelMath.Fmaxf(mf, m[w * group + r]);
+            float lf = 0f;
+            for (int w = 0; w < Warps; w++)
+            {
+                rescale[w] = skipMerge ? 1f : KernelMath.SoftmaxRescale(m[w * group + r], mf);
+                lf += l[w * group + r] * rescale[w];
+            }
+            int h = kvh * group + r;
+            long part = ((long)s * p.Heads + h) * p.Splits + z;
+            for (int e = 0; e < d; e++)
+            {
+                float of = 0f;
+                for (int w = 0; w < Warps; w++) of += oAcc[(w * group + r) * d + e] * rescale[w];
+                if (p.Splits == 1)
+                    o[s * p.OStride + h * d + e] = Round(lf > 0f ? of / lf : 0f, roundOutput);
+                else
+                    partO[part * d + e] = of;
+            }
+            if (p.Splits > 1)
+            {
+                partMl[part * 2] = mf;
+                partMl[part * 2 + 1] = lf;
+            }
+        }
+    }
+
+    /// <summary>
+    /// decode_tc_load: the 64 key rows from <paramref name="j0"/> into the K and V tiles [64][DP] (the kernel's row
+    /// padding of 8 carries nothing); a row's 8-dim chunk is copied when j &lt; end and its columns &lt; D, else zero-filled
+    /// without a read (cp.async with 0 source bytes).
+    /// </summary>
+    private static void LoadTensorCoreTile(DecodeModelParams p, float[] kTile, float[] vTile, int dp, int j0, int end, int s, int kvh,
+        int visLen, int visTokens, float[]? visK, float[]? visV)
+    {
+        int d = p.HeadDim;
+        Array.Clear(kTile);
+        Array.Clear(vTile);
+        for (int r = 0; r < TensorCoreKeys && j0 + r < end; r++)
+        {
+            // One address computation (one block-table read) serves the K and the V row.
+            int j = j0 + r;
+            float[] kSrc, vSrc;
+            int off;
+            if (j < visLen)
+            {
+                (kSrc, vSrc, off) = (visK!, visV!, (kvh * visTokens + j) * d);
+            }
+            else
+            {
+                int t = j - visLen;
+                int block = p.BlockTables[s * p.MaxBlocks + t / p.BlockSize];
+                (kSrc, vSrc, off) = (p.KCache, p.VCache, ((block * p.BlockSize + t % p.BlockSize) * p.KvHeads + kvh) * d);
+            }
+            kSrc.AsSpan(off, d).CopyTo(kTile.AsSpan(r * dp, d));
+            vSrc.AsSpan(off, d).CopyTo(vTile.AsSpan(r * dp, d));
         }
     }
 

@@ -1,5 +1,6 @@
 using Owl3Native.Core.Cpu;
 using Owl3Native.Cuda.Checks;
+using Owl3Native.Cuda.Kernels;
 using Xunit;
 using Xunit.Abstractions;
 
@@ -9,21 +10,23 @@ namespace Owl3Native.Cuda.Tests.Attention;
 /// Without a GPU: the tiling algorithms of kernels/attention_prefill.cu and attention_decode_paged.cu, modelled scalar
 /// by scalar (<see cref="PrefillTilingModel"/>, <see cref="DecodeTilingModel"/>: the same CTAs, tiles, masks, online
 /// softmax, split-K combine and block-table walk), against the CPU twins (PagedAttention fused, CrossAttention,
-/// DenseAttention) on the input construction of the GPU conformance check.
+/// DenseAttention) on the input construction of the GPU conformance check. Every decode case runs both decode kernels'
+/// models (<see cref="DecodeKernel.TensorCore"/>, the engine's default, and <see cref="DecodeKernel.CudaCore"/>).
 ///
 /// The bound is FlashAttention's rule: with an fp64 exact result and a same-precision naive result (fp32 softmax,
 /// normalised P rounded to bf16 before P·V, output rounded to bf16), the model must satisfy
 /// max|model − exact| ≤ 2·max|lowp − exact| + 1e-4. That bound is dominated by the common bf16 output rounding
 /// (≈ 2⁻⁹), so the same rule is also applied one instruction earlier, to the fp32 values the kernels round last (the
-/// models with roundOutput: false, slack 1e-6) against the same-precision result before its rounding: prefill's with
-/// P rounded to bf16 (sees defects down to ~1e-3), decode's with P in fp32 as the decode kernel keeps it (~1e-6).
+/// models with roundOutput: false, slack 1e-6) against the same-precision result before its rounding: with P rounded to
+/// bf16 for prefill and the tensor-core decode, which round it (sees defects down to ~1e-3), with P in fp32 for the
+/// CUDA-core decode, which keeps it (~1e-6).
 /// Against the CPU twin (fp32, output not rounded) the model may differ by at most <see cref="CpuTolerance"/>.
 /// </summary>
 public sealed class TilingModelTests(ITestOutputHelper output)
 {
     /// <summary>
     /// |model − CPU twin| allowance. Outputs are convex mixes of values in [−1, 1], so |o| ≤ 1 and (1) rounding the
-    /// output to bf16 moves it by ≤ 2⁻⁹; (2) rounding P to bf16 (prefill; relative error ≤ 2⁻⁹ per weight, the sum l
+    /// output to bf16 moves it by ≤ 2⁻⁹; (2) rounding P to bf16 (prefill, tensor-core decode; relative error ≤ 2⁻⁹ per weight, the sum l
     /// taken from the fp32 P) moves O/l by ≤ 2⁻⁹·Σ p|v|/l ≤ 2⁻⁹; (3) fp32 sums, exp2 vs exp and the twin's own fp32
     /// error stay below 2⁻¹¹ for the ≤ 5k keys here. Total 2⁻⁸ + 2⁻¹¹ ≈ 4.4e-3.
     /// </summary>
@@ -37,12 +40,15 @@ public sealed class TilingModelTests(ITestOutputHelper output)
 
     private static readonly CpuBackend Cpu = new(Math.Max(1, Environment.ProcessorCount));
 
+    /// <summary>Both decode kernels, the engine's default first.</summary>
+    private static readonly DecodeKernel[] DecodeKernels = [DecodeKernel.TensorCore, DecodeKernel.CudaCore];
+
     [Fact]
     public void One_token_prefill_and_decode()
     {
         var c = new PagedCase(AttentionMode.Fused, heads: 14, kvHeads: 2, headDim: 64, blockSize: 16, seed: 1, [new(0, 1)]);
         CheckPrefill("one token prefill", c);
-        CheckDecode("one token decode", c);
+        foreach (var kernel in DecodeKernels) CheckDecode("one token decode", c, kernel);
     }
 
     [Fact]
@@ -54,7 +60,10 @@ public sealed class TilingModelTests(ITestOutputHelper output)
         CheckPrefill("chunked prefill", c);
     }
 
-    /// <summary>GQA ratios 1, 2, 6, 7, 8 and head dims 16…256 (BC 64 and 32, padded 72 → 80, 200 → 256).</summary>
+    /// <summary>
+    /// GQA ratios 1, 2, 6, 7, 8, 16 and head dims 16…256 (BC 64 and 32, padded 72 → 80, 200 → 256). A group of 16 is
+    /// the tensor-core decode's alone: the CUDA-core model refuses it, as its launcher does.
+    /// </summary>
     [Theory]
     [InlineData(2, 2, 16, 4)]
     [InlineData(4, 2, 256, 8)]
@@ -62,6 +71,7 @@ public sealed class TilingModelTests(ITestOutputHelper output)
     [InlineData(14, 2, 64, 16)]
     [InlineData(7, 1, 128, 16)]
     [InlineData(8, 1, 200, 16)]
+    [InlineData(32, 2, 72, 16)]
     public void Gqa_ratios_and_head_dims(int heads, int kvHeads, int headDim, int blockSize)
     {
         var prefill = new PagedCase(AttentionMode.Fused, heads, kvHeads, headDim, blockSize, seed: 3 + headDim,
@@ -69,7 +79,9 @@ public sealed class TilingModelTests(ITestOutputHelper output)
         CheckPrefill($"prefill {heads}/{kvHeads}×{headDim}", prefill);
         var decode = new PagedCase(AttentionMode.Fused, heads, kvHeads, headDim, blockSize, seed: 4 + headDim,
             [new(0, 1, 1, 7, [0]), new(130, 1, 3, 7, [0, 60, 500]), new(77, 1), new(300, 1, 2, 5, [10, 200])]);
-        CheckDecode($"decode {heads}/{kvHeads}×{headDim}", decode);
+        foreach (var kernel in DecodeKernels)
+            if (heads / kvHeads <= DecodeTilingModel.MaxGroupOf(kernel)) CheckDecode($"decode {heads}/{kvHeads}×{headDim}", decode, kernel);
+            else Assert.Throws<ArgumentException>(() => DecodeTilingModel.Run(decode.Decode(Multiprocessors), kernel));
     }
 
     [Fact]
@@ -81,8 +93,11 @@ public sealed class TilingModelTests(ITestOutputHelper output)
         AssertZeroRows(prefill, o, "cross prefill");
         var decode = new PagedCase(AttentionMode.Cross, heads: 12, kvHeads: 2, headDim: 128, blockSize: 16, seed: 6,
             [new(40, 1, 2, 27, [10, 30]), new(5, 1, 1, 27, [9]), new(12, 1)]);
-        o = CheckDecode("cross decode", decode);
-        AssertZeroRows(decode, o, "cross decode");
+        foreach (var kernel in DecodeKernels)
+        {
+            o = CheckDecode("cross decode", decode, kernel);
+            AssertZeroRows(decode, o, $"cross decode ({kernel})");
+        }
     }
 
     [Fact]
@@ -92,14 +107,17 @@ public sealed class TilingModelTests(ITestOutputHelper output)
         Judge("dense 2×150, 4×72", round => PrefillTilingModel.Run(c.Prefill(), roundOutput: round), c.References(), c.Cpu(Cpu), bf16P: true);
     }
 
-    [Fact]
-    public void Long_decode_runs_several_splits_with_empty_ones_and_combines_them()
+    [Theory]
+    [InlineData(DecodeKernel.TensorCore)]
+    [InlineData(DecodeKernel.CudaCore)]
+    public void Long_decode_runs_several_splits_with_empty_ones_and_combines_them(DecodeKernel kernel)
     {
         var c = LongDecode();
         var p = c.Decode(Multiprocessors);
         Assert.True(p.Splits > 4, $"expected a split-K plan, got {p.Splits} × {p.SplitKeys}");
-        var result = DecodeTilingModel.Run(p);
-        Judge($"long decode ({p.Splits} splits × {p.SplitKeys})", round => DecodeTilingModel.Run(p, roundOutput: round).Output, c.References(), c.Cpu(Cpu), bf16P: false);
+        var result = DecodeTilingModel.Run(p, kernel);
+        Judge($"long decode ({p.Splits} splits × {p.SplitKeys}, {kernel})", round => DecodeTilingModel.Run(p, kernel, roundOutput: round).Output,
+            c.References(), c.Cpu(Cpu), bf16P: kernel == DecodeKernel.TensorCore);
         // A split past a sequence's keys is empty: (m, l) = (−inf, 0), o = 0; a split with keys has l > 0.
         int empty = 0;
         for (int s = 0; s < p.Seqs; s++)
@@ -120,24 +138,37 @@ public sealed class TilingModelTests(ITestOutputHelper output)
         Assert.True(empty > 0, "the case should have empty splits");
     }
 
-    [Fact]
-    public void Single_split_decode_writes_the_output_itself()
+    [Theory]
+    [InlineData(DecodeKernel.TensorCore)]
+    [InlineData(DecodeKernel.CudaCore)]
+    public void Single_split_decode_writes_the_output_itself(DecodeKernel kernel)
     {
         var c = LongDecode();
         var p = c.Decode(multiprocessors: 1);
         Assert.Equal(1, p.Splits);
-        var result = DecodeTilingModel.Run(p);
+        var result = DecodeTilingModel.Run(p, kernel);
         Assert.All(result.PartMl, v => Assert.True(float.IsNaN(v))); // the combine's buffers are untouched
-        Judge("long decode, one split", round => DecodeTilingModel.Run(p, roundOutput: round).Output, c.References(), c.Cpu(Cpu), bf16P: false);
+        Assert.All(result.PartO, v => Assert.True(float.IsNaN(v)));
+        Judge($"long decode, one split ({kernel})", round => DecodeTilingModel.Run(p, kernel, roundOutput: round).Output,
+            c.References(), c.Cpu(Cpu), bf16P: kernel == DecodeKernel.TensorCore);
     }
 
-    /// <summary>The checks can fail: each deliberate defect of the models exceeds the bound.</summary>
+    /// <summary>
+    /// The checks can fail: each deliberate defect of the models exceeds the bound (decode on a single split too, so
+    /// that SkipMergeRescale is caught in the warp merge itself and not only in the split combine).
+    /// </summary>
     [Theory]
     [InlineData("prefill", TilingMutation.SkipOnlineRescale)]
     [InlineData("prefill", TilingMutation.DropVisualTiles)]
     [InlineData("decode", TilingMutation.SkipOnlineRescale)]
     [InlineData("decode", TilingMutation.SkipMergeRescale)]
     [InlineData("decode", TilingMutation.DropVisualTiles)]
+    [InlineData("decode tc", TilingMutation.SkipOnlineRescale)]
+    [InlineData("decode tc", TilingMutation.SkipMergeRescale)]
+    [InlineData("decode tc", TilingMutation.DropVisualTiles)]
+    [InlineData("decode tc, one split", TilingMutation.SkipOnlineRescale)]
+    [InlineData("decode tc, one split", TilingMutation.SkipMergeRescale)]
+    [InlineData("decode, one split", TilingMutation.SkipMergeRescale)]
     public void A_broken_model_exceeds_the_bound(string kind, TilingMutation mutation)
     {
         PagedCase c;
@@ -151,13 +182,15 @@ public sealed class TilingModelTests(ITestOutputHelper output)
         else
         {
             c = LongDecode();
-            var p = c.Decode(Multiprocessors);
-            run = round => DecodeTilingModel.Run(p, mutation, round).Output;
+            var p = c.Decode(kind.EndsWith("one split", StringComparison.Ordinal) ? 1 : Multiprocessors);
+            var kernel = kind.StartsWith("decode tc", StringComparison.Ordinal) ? DecodeKernel.TensorCore : DecodeKernel.CudaCore;
+            run = round => DecodeTilingModel.Run(p, kernel, mutation, round).Output;
         }
+        bool bf16P = kind is "prefill" || kind.StartsWith("decode tc", StringComparison.Ordinal);
         var refs = c.References();
         foreach (bool round in new[] { true, false })
         {
-            var (errModel, errLowp) = Errors(run(round), refs.Exact, round ? refs.Lowp : kind == "prefill" ? refs.Lowp32 : refs.Fp32);
+            var (errModel, errLowp) = Errors(run(round), refs.Exact, round ? refs.Lowp : bf16P ? refs.Lowp32 : refs.Fp32);
             double bound = 2 * errLowp + (round ? RoundedSlack : Fp32Slack);
             output.WriteLine($"{kind} with {mutation}{(round ? "" : " (fp32 output)")}: max|model − exact| {errModel:g3}, bound {bound:g3}");
             Assert.True(errModel > bound, $"{kind} with {mutation}: error {errModel:g3} stays within the bound {bound:g3}");
@@ -171,11 +204,11 @@ public sealed class TilingModelTests(ITestOutputHelper output)
         var c = new PagedCase(AttentionMode.Fused, heads: 2, kvHeads: 1, headDim: 16, blockSize: 4, seed: 9, [new(5, 3)]);
         var d = new PagedCase(AttentionMode.Fused, heads: 2, kvHeads: 1, headDim: 16, blockSize: 4, seed: 9, [new(5, 1)]);
         Assert.DoesNotContain(PrefillTilingModel.Run(c.Prefill()), float.IsNaN);
-        Assert.DoesNotContain(DecodeTilingModel.Run(d.Decode(Multiprocessors)).Output, float.IsNaN);
+        foreach (var kernel in DecodeKernels) Assert.DoesNotContain(DecodeTilingModel.Run(d.Decode(Multiprocessors), kernel).Output, float.IsNaN);
         foreach (var x in new[] { c, d })
             x.VCache[x.FlatTables[0] * x.BlockSize * x.KvHeads * x.HeadDim] = float.NaN; // token 0's value row, first dim
         Assert.Contains(PrefillTilingModel.Run(c.Prefill()), float.IsNaN);
-        Assert.Contains(DecodeTilingModel.Run(d.Decode(Multiprocessors)).Output, float.IsNaN);
+        foreach (var kernel in DecodeKernels) Assert.Contains(DecodeTilingModel.Run(d.Decode(Multiprocessors), kernel).Output, float.IsNaN);
     }
 
     /// <summary>Decode over ≥ 4097 keys next to short sequences: GQA 7, images in front of one.</summary>
@@ -189,10 +222,12 @@ public sealed class TilingModelTests(ITestOutputHelper output)
         return Judge(name, round => PrefillTilingModel.Run(p, roundOutput: round), c.References(), c.Cpu(Cpu), bf16P: true);
     }
 
-    private float[] CheckDecode(string name, PagedCase c)
+    /// <summary>A decode case on one kernel's model; the tensor-core kernel rounds P to bf16, the CUDA-core one does not.</summary>
+    private float[] CheckDecode(string name, PagedCase c, DecodeKernel kernel)
     {
         var p = c.Decode(Multiprocessors);
-        return Judge(name, round => DecodeTilingModel.Run(p, roundOutput: round).Output, c.References(), c.Cpu(Cpu), bf16P: false);
+        return Judge($"{name} ({kernel})", round => DecodeTilingModel.Run(p, kernel, roundOutput: round).Output, c.References(), c.Cpu(Cpu),
+            bf16P: kernel == DecodeKernel.TensorCore);
     }
 
     /// <summary>Rows that see no key at all must be exactly zero (cross-attention before the first image / without images).</summary>
