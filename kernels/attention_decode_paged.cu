@@ -20,7 +20,8 @@
 // Layouts (bf16 unless said): q, o [seqs, heads·D] (row strides q_stride/o_stride elements); K/V cache
 // [numBlocks, blockSize, kvHeads, D]; block_tables int32 [seqs, max_blocks]; visual K/V of sequence s at the device
 // address vis_k[s]/vis_v[s] (0 = none), [kvHeads, vis_tokens[s], D]; partials fp32 part_o [seqs, heads, splits, D],
-// part_ml [seqs, heads, splits, 2]. D a multiple of 8, ≤ 256; heads / kvHeads ≤ 8.
+// part_ml [seqs, heads, splits, 2]. D a multiple of 8, ≤ 256; heads / kvHeads ≤ 8 (CUDA cores) or ≤ 16 (tensor cores);
+// q_stride even (the tensor-core kernel reads Q fragments as 32-bit words).
 //
 // budget: attention_decode_paged_bf16 registers<=168 smem<=26000
 // budget: attention_decode_combine_bf16 registers<=40 smem<=0
@@ -263,8 +264,8 @@ __device__ __forceinline__ void decode_tc_load(const DecodeParams& p, bf16* k_ds
         const int r = c / CHUNKS, col = (c % CHUNKS) * 8, j = j0 + r;
         const bool ok = j < end && col < p.head_dim;
         // One address computation (one block-table read) serves the K and the V row.
-        const bf16* kr = p.k_cache;
-        const bf16* vr = p.v_cache;
+        const bf16* kr = p.q; // masked chunks read nothing, but the address must still be a valid global one
+        const bf16* vr = p.q;
         if (ok)
         {
             if (j < vis_len)
@@ -278,8 +279,8 @@ __device__ __forceinline__ void decode_tc_load(const DecodeParams& p, bf16* k_ds
                 const int t = j - vis_len;
                 const int block = p.block_tables[(long long)s * p.max_blocks + t / p.block_size];
                 const long long off = (((long long)block * p.block_size + t % p.block_size) * p.kv_heads + kvh) * p.head_dim + col;
-                kr += off;
-                vr += off;
+                kr = p.k_cache + off;
+                vr = p.v_cache + off;
             }
         }
         cp_async_16(k_dst + r * LD + col, kr, ok ? 16 : 0);
