@@ -208,6 +208,8 @@ __device__ __forceinline__ void prefill(const PrefillParams& p)
 #pragma unroll
         for (int mb = 0; mb < MB; ++mb)
         {
+            // Maxima are kept on the raw scores q·k (scale_log2 > 0 keeps the order); P = exp2(s·scale − m·scale) is one
+            // FFMA and one MUFU per element.
             float m_new[2] = {m_run[mb][0], m_run[mb][1]};
             const int lim0 = visual ? my_vis[mb][0] : my_text[mb][0], lim1 = visual ? my_vis[mb][1] : my_text[mb][1];
             const bool full = key0 + BC <= min(lim0, lim1); // no key of this tile is masked for either row
@@ -218,25 +220,26 @@ __device__ __forceinline__ void prefill(const PrefillParams& p)
                 {
                     const int key = key0 + t * 8 + 2 * c4 + (e & 1);
                     const bool ok = full || key < ((e >> 1) ? lim1 : lim0);
-                    const float v = ok ? s_acc[mb][t][e] * p.scale_log2 : OWL3_NEG_INF;
+                    const float v = ok ? s_acc[mb][t][e] : OWL3_NEG_INF;
                     s_acc[mb][t][e] = v;
                     m_new[e >> 1] = fmaxf(m_new[e >> 1], v);
                 }
-            float row_sum[2] = {0.0f, 0.0f};
+            float row_sum[2] = {0.0f, 0.0f}, base[2];
 #pragma unroll
             for (int ri = 0; ri < 2; ++ri)
             {
                 m_new[ri] = fmaxf(m_new[ri], __shfl_xor_sync(0xffffffffu, m_new[ri], 1));
                 m_new[ri] = fmaxf(m_new[ri], __shfl_xor_sync(0xffffffffu, m_new[ri], 2));
-                corr[mb][ri] = softmax_rescale(m_run[mb][ri], m_new[ri]);
+                corr[mb][ri] = m_run[mb][ri] == OWL3_NEG_INF ? 0.0f : exp2f((m_run[mb][ri] - m_new[ri]) * p.scale_log2);
                 m_run[mb][ri] = m_new[ri];
+                base[ri] = softmax_base(m_new[ri]) * p.scale_log2;
             }
 #pragma unroll
             for (int t = 0; t < T::NT; ++t)
 #pragma unroll
                 for (int e = 0; e < 4; ++e)
                 {
-                    const float pr = exp2f(s_acc[mb][t][e] - softmax_base(m_run[mb][e >> 1])); // masked: exp2(-inf) = 0
+                    const float pr = exp2f(fmaf(s_acc[mb][t][e], p.scale_log2, -base[e >> 1])); // masked: exp2(-inf) = 0
                     s_acc[mb][t][e] = pr;
                     row_sum[e >> 1] += pr;
                 }
@@ -247,14 +250,17 @@ __device__ __forceinline__ void prefill(const PrefillParams& p)
                 row_sum[ri] += __shfl_xor_sync(0xffffffffu, row_sum[ri], 2);
                 l_run[mb][ri] = l_run[mb][ri] * corr[mb][ri] + row_sum[ri];
             }
-#pragma unroll
-            for (int t = 0; t < T::DT; ++t)
+            // Once the running maxima settle, most tiles leave them unchanged: skip the O rescale when no row moved.
+            if (__any_sync(0xffffffffu, corr[mb][0] != 1.0f || corr[mb][1] != 1.0f))
             {
-                o_acc[mb][t][0] *= corr[mb][0]; o_acc[mb][t][1] *= corr[mb][0];
-                o_acc[mb][t][2] *= corr[mb][1]; o_acc[mb][t][3] *= corr[mb][1];
+#pragma unroll
+                for (int t = 0; t < T::DT; ++t)
+                {
+                    o_acc[mb][t][0] *= corr[mb][0]; o_acc[mb][t][1] *= corr[mb][0];
+                    o_acc[mb][t][2] *= corr[mb][1]; o_acc[mb][t][3] *= corr[mb][1];
+                }
             }
         }
-
 
         // O += P · V(i): P from the S accumulators (two n-tiles = one 16-key k-step), V through ldmatrix.trans.
 #pragma unroll

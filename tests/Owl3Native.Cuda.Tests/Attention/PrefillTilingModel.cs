@@ -86,7 +86,7 @@ public sealed record PrefillModelParams
 /// (<see cref="AttentionKernels.PrefillTiles"/>) of BR query rows of one head; key tiles of BC rows
 /// (both from <see cref="AttentionKernels.PrefillShape"/> of the instantiation's padded dim), visual tiles first up to the CTA's
 /// largest visible prefix, then text tiles up to the CTA's largest text range; rows of a tile past its valid count are
-/// zero and never read; per-row masks; scores q·k (fp32) · scale_log2 in the exp2 domain; online softmax with the
+/// zero and never read; per-row masks; running maxima on the raw scores q·k (fp32), P = exp2(s·scale_log2 − m·scale_log2) as one FMA; online softmax with the
 /// softmax_base / softmax_rescale rules; the row sum l from the fp32 P, the P·V product from P rounded to bf16; output
 /// O·(1/l) rounded to bf16 (zeros when l = 0). The order of fp32 sums inside one mma is not modelled (it is the
 /// hardware's), everything else is the kernel's.
@@ -186,16 +186,18 @@ public static class PrefillTilingModel
                             var kc = _k.AsSpan(c * d, d);
                             for (int e = 0; e < d; e++) dot += qr[e] * kc[e];
                         }
-                        float v = key0 + c < limit ? dot * p.ScaleLog2 : float.NegativeInfinity;
+                        // The kernel keeps maxima on the raw scores and folds the scale into one FFMA per element.
+                        float v = key0 + c < limit ? dot : float.NegativeInfinity;
                         _s[c] = v;
                         mNew = KernelMath.Fmaxf(mNew, v);
                     }
-                    float corr = mutation.HasFlag(TilingMutation.SkipOnlineRescale) ? 1f : KernelMath.SoftmaxRescale(_m[r], mNew);
+                    float corr = mutation.HasFlag(TilingMutation.SkipOnlineRescale) || float.IsNegativeInfinity(_m[r]) ? (float.IsNegativeInfinity(_m[r]) ? 0f : 1f)
+                        : KernelMath.Exp2f((_m[r] - mNew) * p.ScaleLog2);
                     _m[r] = mNew;
-                    float rowSum = 0f, b = KernelMath.SoftmaxBase(mNew);
+                    float rowSum = 0f, b = KernelMath.SoftmaxBase(mNew) * p.ScaleLog2;
                     for (int c = 0; c < bc; c++)
                     {
-                        float pr = KernelMath.Exp2f(_s[c] - b); // masked: exp2(−inf) = 0
+                        float pr = KernelMath.Exp2f(MathF.FusedMultiplyAdd(_s[c], p.ScaleLog2, -b)); // masked: exp2(−inf) = 0
                         _s[c] = pr;
                         rowSum += pr;
                     }
