@@ -264,8 +264,8 @@ __device__ __forceinline__ void decode_tc_load(const DecodeParams& p, bf16* k_ds
         const int r = c / CHUNKS, col = (c % CHUNKS) * 8, j = j0 + r;
         const bool ok = j < end && col < p.head_dim;
         // One address computation (one block-table read) serves the K and the V row.
-        const bf16* kr = reinterpret_cast<const bf16*>(owl3_zero16); // masked chunks read nothing, from a valid address
-        const bf16* vr = kr;
+        const bf16* kr = p.k_cache; // masked chunks read nothing; the cache base is a valid address (the host checks it)
+        const bf16* vr = p.v_cache;
         if (ok)
         {
             if (j < vis_len)

@@ -134,9 +134,6 @@ __device__ __forceinline__ void ldmatrix_x4_trans(unsigned int (&r)[4], const vo
                  : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(smem_addr(p)));
 }
 
-// A valid global address for cp.async chunks that read nothing (src-size 0).
-__device__ __align__(16) unsigned int owl3_zero16[4];
-
 // 16-byte global → shared copy; bytes < 16 zero-fills the rest (0 = a zero row: masked keys never read memory).
 __device__ __forceinline__ void cp_async_16(void* smem, const void* gmem, int bytes)
 {

@@ -104,6 +104,10 @@ public sealed class AttentionKernels(KernelCache cache)
             throw new ArgumentException($"{kernel} decode attention serves GQA groups of at most {maxGroup} query heads; got {p.Heads} heads over {p.KvHeads} KV heads");
         if (p.Seqs == 0) return;
         if (p.Splits < 1 || p.SplitKeys < 1) throw new ArgumentException($"splits {p.Splits} × {p.SplitKeys} keys");
+        if (p.KCache == 0 || p.VCache == 0 || p.Q == 0 || p.O == 0 || p.TextLens == 0)
+            throw new ArgumentException("decode attention needs Q, O, the K/V cache and the text lengths (the cache base also serves as the address of masked loads)");
+        if (p.QStride % 2 != 0) throw new ArgumentException($"query row stride {p.QStride} must be even (32-bit fragment loads)");
+        if (p.Splits > 1 && (p.PartO == 0 || p.PartMl == 0)) throw new ArgumentException($"{p.Splits} splits need the PartO/PartMl buffers");
         var grid = new Dim3((uint)p.KvHeads, (uint)p.Seqs, (uint)p.Splits);
         if (kernel == DecodeKernel.TensorCore)
             cache.Get("attention_decode_paged.cu", $"attention_decode_tc_d{dp}_bf16").Launch(stream, grid, new Dim3(128), p, (uint)DecodeSharedBytes(dp));

@@ -80,4 +80,18 @@ public sealed class AttentionPlanningTests
         Assert.True((long)splitKeys * (splits - 1) < Math.Max(1, maxKeys), "no split past the last key of the longest sequence");
         Assert.InRange(splits, 1, 128 + 1);
     }
+
+    [Fact]
+    public void Decode_launches_missing_buffers_or_too_wide_groups_are_refused_before_any_gpu_work()
+    {
+        // The checks run before the kernel is looked up, so a null cache is fine here (no GPU, no context).
+        var kernels = new AttentionKernels(null!);
+        var ok = new DecodeParams { Q = 1, O = 1, KCache = 1, VCache = 1, TextLens = 1, Seqs = 1, Heads = 8, KvHeads = 1, HeadDim = 64, Splits = 1, SplitKeys = 64, QStride = 512 };
+        Assert.Contains("K/V cache", Assert.Throws<ArgumentException>(() => kernels.Decode(null!, ok with { KCache = 0 })).Message);
+        Assert.Contains("PartO", Assert.Throws<ArgumentException>(() => kernels.Decode(null!, ok with { Splits = 3 })).Message);
+        Assert.Contains("even", Assert.Throws<ArgumentException>(() => kernels.Decode(null!, ok with { QStride = 511 })).Message);
+        Assert.Contains("at most 16", Assert.Throws<ArgumentException>(() => kernels.Decode(null!, ok with { Heads = 17 * 2, KvHeads = 2 })).Message);
+        Assert.Contains("at most 8", Assert.Throws<ArgumentException>(() => kernels.Decode(null!, ok with { Heads = 9 }, DecodeKernel.CudaCore)).Message);
+        Assert.Contains("multiples of 8", Assert.Throws<ArgumentException>(() => kernels.Decode(null!, ok with { HeadDim = 60 })).Message);
+    }
 }
