@@ -74,6 +74,8 @@ public sealed class AttentionConformance(CudaContext context, KernelCache cache)
         () => Case("prefill", AttentionMode.Fused, heads: 8, kvHeads: 1, headDim: 256, blockSize: 8, seed + 9, [new(0, 129, 2, 30, [0, 64])]),
         () => Case("prefill", AttentionMode.Cross, heads: 12, kvHeads: 2, headDim: 128, blockSize: 16, seed + 10,
             [new(0, 150, 2, 27, [10, 100]), new(20, 40, 1, 27, [45])]),
+        () => GateMix(rows: 37, heads: 28, headDim: 128, dynamic: true, seed + 14),
+        () => GateMix(rows: 5, heads: 14, headDim: 64, dynamic: false, seed + 15),
         () => Dense(groups: 2, length: 729, heads: 16, headDim: 72, seed + 11),
         () => Dense(groups: 1, length: 100, heads: 4, headDim: 40, seed + 12),
     ];
@@ -218,6 +220,35 @@ public sealed class AttentionConformance(CudaContext context, KernelCache cache)
             foreach (var b in visBuffers) b.Dispose();
         }
         return Judge($"attention_{kind}", shape, Download(dOut), expected.Data);
+    }
+
+    /// <summary>
+    /// The 240728 (dynamic: per-row gate + per-head bias) or 241014 (static: one gate row) mix against the CPU's
+    /// SigmoidInPlace + GatedMixInPlace, with a third of the rows seeing no image (left untouched).
+    /// </summary>
+    public ConformanceResult GateMix(int rows, int heads, int headDim, bool dynamic, int seed)
+    {
+        var rng = new Random(seed);
+        int cols = heads * headDim, gateRows = dynamic ? rows : 1;
+        float[] mixIn = RandomBf16(rng, rows * cols), cross = RandomBf16(rng, rows * cols), gate = RandomBf16(rng, gateRows * cols);
+        float[] bias = dynamic ? RandomBf16(rng, headDim) : [];
+        var visible = Enumerable.Range(0, rows).Select(r => r % 3 == 0 ? 0 : 1 + r % 2).ToArray();
+        var g = new float[gateRows * cols];
+        for (int i = 0; i < g.Length; i++) g[i] = gate[i] + (dynamic ? bias[i % headDim] : 0f);
+        var gt = new Tensor(g, gateRows, cols);
+        _cpu.SigmoidInPlace(gt);
+        var expected = new Tensor((float[])mixIn.Clone(), rows, cols);
+        _cpu.GatedMixInPlace(expected, new Tensor(cross, rows, cols), gt, visible);
+        using var stream = new CudaStream(context);
+        using var dc = Upload(mixIn); using var dx = Upload(cross); using var dg = Upload(gate); using var db = Upload(dynamic ? bias : [0f]);
+        using var dv = UploadInts(visible);
+        _attn.GateMix(stream, new GateMixParams
+        {
+            Context = dc.Pointer, Cross = dx.Pointer, Gate = dg.Pointer, Bias = dynamic ? db.Pointer : 0, Visible = dv.Pointer,
+            Rows = rows, Cols = cols, GateRows = gateRows, BiasPeriod = dynamic ? headDim : 0,
+        });
+        stream.Synchronize();
+        return Judge($"hyper_gate_mix_bf16 ({(dynamic ? "240728 dynamic" : "241014 static")})", $"[{rows}, {heads}×{headDim}]", Download(dc), expected.Data);
     }
 
     /// <summary>SigLIP-style attention: groups of <paramref name="length"/> rows attend within the group, no mask, dense K/V.</summary>

@@ -118,6 +118,17 @@ public sealed class AttentionKernels(KernelCache cache)
                 .Launch(stream, new Dim3((uint)p.Heads, (uint)p.Seqs), new Dim3(128), p);
     }
 
+    /// <summary>240728/241014 hyper layers: context ← (1 − σ(gate + bias))·context + σ(…)·cross on rows with a visible image.</summary>
+    public void GateMix(CudaStream stream, in GateMixParams p)
+    {
+        if (p.Cols % 8 != 0) throw new ArgumentException($"gate mix columns {p.Cols} must be a multiple of 8");
+        if (p.GateRows != 1 && p.GateRows != p.Rows) throw new ArgumentException($"gate of {p.GateRows} rows for {p.Rows} context rows (1 or the same)");
+        if (p.Bias != 0 && p.BiasPeriod < 1) throw new ArgumentException("a gate bias needs its period (the head dim)");
+        long chunks = p.Rows * (p.Cols / 8);
+        if (chunks == 0) return;
+        cache.Get("hyper.cu", "hyper_gate_mix_bf16").Launch(stream, new Dim3((uint)Math.Min((chunks + 255) / 256, 65535)), new Dim3(256), p);
+    }
+
     /// <summary>Writes a step's K/V rows into their cache slots (RoPE on the keys when p.Rope != 0).</summary>
     public void KvWrite(CudaStream stream, in KvWriteParams p)
     {

@@ -100,3 +100,13 @@ public struct KvWriteParams
     public float Theta;
     public int Pad;
 }
+
+/// <summary>kernels/hyper.cu: the sigmoid-gated mix of cross-attention into the context (240728 / 241014).</summary>
+[StructLayout(LayoutKind.Sequential)]
+public struct GateMixParams
+{
+    public ulong Context, Cross, Gate, Bias, Visible;
+    public long Rows;
+    public int Cols, GateRows;
+    public int BiasPeriod, Pad;
+}

@@ -24,6 +24,7 @@ public sealed partial class ParamsLayoutTests
         { "attention_decode_paged.cu", typeof(DecodeParams) },
         { "attention_prefill.cu", typeof(PrefillParams) },
         { "kv_write.cu", typeof(KvWriteParams) },
+        { "hyper.cu", typeof(GateMixParams) },
     };
 
     [Theory]
