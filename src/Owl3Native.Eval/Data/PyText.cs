@@ -38,18 +38,34 @@ public static class PyText
         _ => value.ToString() ?? "",
     };
 
-    /// <summary>Python's `repr(float)`: shortest round-trip digits, `.0` for integral values, exponent from 1e16.</summary>
+    /// <summary>
+    /// Python's `repr(float)`: the shortest round-trip digits, positional with `.0` for integral values, scientific
+    /// (`1e+16`, `1e-05`) when the decimal point sits more than 16 digits right or 4 left of the first digit.
+    /// </summary>
     public static string Repr(double d)
     {
         if (double.IsNaN(d)) return "nan";
         if (double.IsInfinity(d)) return d > 0 ? "inf" : "-inf";
-        if (d == Math.Floor(d) && Math.Abs(d) < 1e16) return d.ToString("F1", CultureInfo.InvariantCulture);
-        string r = d.ToString("R", CultureInfo.InvariantCulture);
-        int e = r.IndexOf('E', StringComparison.Ordinal);
-        if (e < 0) return r;
-        string mantissa = r[..e], exp = r[(e + 1)..];
-        int x = int.Parse(exp, CultureInfo.InvariantCulture);
-        return $"{mantissa}e{(x < 0 ? "-" : "+")}{Math.Abs(x):00}";
+        string sign = d < 0 || (d == 0 && double.IsNegative(d)) ? "-" : "";
+        string r = Math.Abs(d).ToString("R", CultureInfo.InvariantCulture);
+        int e = r.IndexOfAny(['E', 'e']);
+        int exp10 = e < 0 ? 0 : int.Parse(r[(e + 1)..], NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture);
+        string mantissa = e < 0 ? r : r[..e];
+        int dot = mantissa.IndexOf('.', StringComparison.Ordinal);
+        string intPart = dot < 0 ? mantissa : mantissa[..dot], all = intPart + (dot < 0 ? "" : mantissa[(dot + 1)..]);
+        string digits = all.TrimStart('0');
+        int decpt = intPart.Length + exp10 - (all.Length - digits.Length); // value = 0.digits × 10^decpt
+        digits = digits.TrimEnd('0');
+        if (digits.Length == 0) return sign + "0.0";
+        if (decpt > 16 || decpt <= -4)
+        {
+            int x = decpt - 1;
+            string m = digits.Length > 1 ? $"{digits[0]}.{digits[1..]}" : digits;
+            return $"{sign}{m}e{(x < 0 ? "-" : "+")}{Math.Abs(x):00}";
+        }
+        if (decpt <= 0) return $"{sign}0.{new string('0', -decpt)}{digits}";
+        if (decpt >= digits.Length) return $"{sign}{digits}{new string('0', decpt - digits.Length)}.0";
+        return $"{sign}{digits[..decpt]}.{digits[decpt..]}";
     }
 
     /// <summary>Capital letter number <paramref name="i"/> (0 → `A`), as `chr(ord('A') + i)`.</summary>
