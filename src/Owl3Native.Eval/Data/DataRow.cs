@@ -107,6 +107,7 @@ public sealed class DataRow
         long or double => $"the number {PyText.Str(v)}",
         bool b => b ? "true" : "false",
         byte[] b => $"{b.Length} bytes",
+        LazyBytes => "binary data",
         IReadOnlyList<object?> => "a list",
         IReadOnlyDictionary<string, object?> => "an object",
         _ => v.GetType().Name,

@@ -122,7 +122,9 @@ internal static class HfBenchReaders
         return row.Get(column) switch
         {
             byte[] b => EvalImage.Embedded(b, name),
+            LazyBytes l => EvalImage.Embedded(l.Load, name),
             IReadOnlyDictionary<string, object?> m when m.GetValueOrDefault("bytes") is byte[] b => EvalImage.Embedded(b, name),
+            IReadOnlyDictionary<string, object?> m when m.GetValueOrDefault("bytes") is LazyBytes l => EvalImage.Embedded(l.Load, name),
             IReadOnlyDictionary<string, object?> m when m.GetValueOrDefault("path") is string p => EvalImage.File(Path.GetFullPath(Path.Combine(folder, p))),
             string p => EvalImage.File(Path.GetFullPath(Path.Combine(folder, p))),
             null => throw row.Error(column, "is missing"),

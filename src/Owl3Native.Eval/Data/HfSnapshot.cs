@@ -111,11 +111,11 @@ public static class HfSnapshot
         return rows;
     }
 
-    /// <summary>Rows of one data file by extension (parquet, JSON, JSON Lines).</summary>
+    /// <summary>Rows of one data file by extension (parquet with binary cells read on demand as <see cref="LazyBytes"/>, JSON, JSON Lines).</summary>
     /// <exception cref="DatasetFormatException">Unsupported extension or unreadable file.</exception>
     public static IReadOnlyList<DataRow> ReadFile(string file) => Path.GetExtension(file).ToLowerInvariant() switch
     {
-        ".parquet" => ParquetRows.Read(file),
+        ".parquet" => ParquetRows.Read(file, lazyBinary: true),
         ".json" or ".jsonl" => JsonRows.Read(file),
         var ext => throw new DatasetFormatException(file, $"unsupported data file type `{ext}` (expected .parquet, .json or .jsonl)"),
     };

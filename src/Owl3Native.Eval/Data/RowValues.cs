@@ -62,7 +62,7 @@ internal static class RowValues
         double d => double.IsFinite(d) ? JsonValue.Create(d) : JsonValue.Create(PyText.Repr(d)),
         bool b => JsonValue.Create(b),
         IReadOnlyDictionary<string, object?> m => ToJsonObject(m),
-        IReadOnlyList<object?> list => new JsonArray(list.Where(x => x is not byte[]).Select(ToJson).ToArray()),
+        IReadOnlyList<object?> list => new JsonArray(list.Where(x => x is not (byte[] or LazyBytes)).Select(ToJson).ToArray()),
         _ => JsonValue.Create(v.ToString()),
     };
 
@@ -70,7 +70,7 @@ internal static class RowValues
     {
         var o = new JsonObject();
         foreach (var (k, x) in m)
-            if (x is not byte[]) o[k] = ToJson(x);
+            if (x is not (byte[] or LazyBytes)) o[k] = ToJson(x);
         return o;
     }
 }

@@ -159,6 +159,13 @@ public sealed class HfSnapshotTests
 
         var raw = ParquetRows.Read(file);
         Assert.Equal(["What is 1?", "What is 2?"], raw.Select(r => r.String("question")));
+        Assert.Equal(png1, raw[1].Map("image")["bytes"]);
+        var lazy = ParquetRows.Read(file, lazyBinary: true);
+        var lazy0 = Assert.IsType<LazyBytes>(lazy[0].Map("image")["bytes"]);
+        var lazy1 = Assert.IsType<LazyBytes>(lazy[1].Map("image")["bytes"]);
+        Assert.Equal(png1, lazy1.Load()); // row group 1
+        Assert.Equal(png0, lazy0.Load()); // back to row group 0
+        Assert.Equal(png0, lazy0.Load());
 
         var ds = EvalDatasets.Load(PlanEntry.ForDataset("ai2d"), new EvalPaths(dir.Path));
         Assert.Equal(["D", "B"], ds.Records.Select(r => r.Answer));
