@@ -93,7 +93,4 @@ public sealed record DatasetSpec
 
     /// <summary>The spec section describing the benchmark.</summary>
     public required string SpecSection { get; init; }
-
-    /// <summary>A source path resolved under <paramref name="paths"/>.</summary>
-    public string Resolve(EvalPaths paths, string relative) => Path.Combine(paths.DataRoot, relative);
 }

@@ -4,8 +4,8 @@ namespace Owl3Native.Eval.Data;
 
 /// <summary>
 /// One benchmark item in dataset order, with its media and ground truth. Which source column fills each field is listed
-/// per dataset in <see cref="DatasetSpec.GroundTruth"/> and in the readers; every source column (binary image data
-/// excluded) is also kept verbatim in <see cref="Fields"/> under its original name.
+/// per dataset in <see cref="DatasetSpec.GroundTruth"/> and in the readers; every source column (binary data excluded)
+/// is also kept in <see cref="Fields"/> under its original name.
 /// </summary>
 public sealed record EvalRecord
 {
@@ -47,6 +47,6 @@ public sealed record EvalRecord
     /// <summary>The question type (VQA `question_type`, NExT-QA `type`, Video-MME `task_type`, Interleave `question_type`, Q-Bench `question_type`).</summary>
     public string? QuestionType { get; init; }
 
-    /// <summary>The source row's columns verbatim (embedded image bytes left out; image columns become their path when they have one).</summary>
+    /// <summary>The source row's columns verbatim under their original names; binary values (embedded image bytes) are left out, so an HF image `{bytes, path}` keeps only `path`.</summary>
     public JsonObject Fields { get; init; } = [];
 }

@@ -80,4 +80,23 @@ public sealed class EvalInputsTests
         Assert.Equal(["00007.jpg", "00010.jpg", "00013.jpg", "00016.jpg"], inputs.Media.Cast<ImageSource>().Select(s => Path.GetFileName(s.Path)));
         Assert.StartsWith("<|image|><|image|><|image|><|image|>\nQuestion: Why?\nOptions:\nA. a\nB. b\n", inputs.Messages[0].Content, StringComparison.Ordinal);
     }
+
+    [RequiresToolFact("ffmpeg")]
+    public void Ffmpeg_decoder_samples_interval_middles_of_a_real_video()
+    {
+        using var dir = new TempDirectory("owl3-video");
+        string video = dir.File("clip.mp4");
+        var ffmpeg = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("ffmpeg",
+            ["-v", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=32x24:rate=10", "-t", "2", "-pix_fmt", "yuv420p", video]) { RedirectStandardError = true })!;
+        ffmpeg.WaitForExit();
+        Assert.Equal(0, ffmpeg.ExitCode);
+        var record = new EvalRecord { DsName = "next_qa_mc", Index = 0, Key = "v_1", Question = "q", Options = ["a", "b"], Videos = [new EvalVideo(video, 4)] };
+        var prompt = EvalPrompts.Build(PlanEntry.ForDataset("next_qa_mc") with { NumFrames = 4 }, record);
+
+        var inputs = EvalInputBuilder.Build(prompt, EvalInputBuilder.FfmpegDecoder(record));
+
+        Assert.Equal(4, inputs.Media.Count);
+        Assert.All(inputs.Media, m => Assert.Equal((32, 24), (((ImageSource)m).Decoded!.Width, ((ImageSource)m).Decoded!.Height)));
+        Assert.Equal(4, PromptTemplates.Count(inputs.Messages[0].Content, "<|image|>"));
+    }
 }
