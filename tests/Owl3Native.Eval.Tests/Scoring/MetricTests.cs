@@ -185,6 +185,21 @@ public sealed class MetricTests
     }
 
     [Fact]
+    public void Interleave_multi_choice_normalises_twice_except_for_image_choice_sets()
+    {
+        // "\"'B'\"": one N3 pass leaves 'b' (quotes inside spaces), a second pass strips them.
+        var gt = new[]
+        {
+            new InterleaveGroundTruth("0", "B", "BLINK", "multi-choice"),
+            new InterleaveGroundTruth("1", "B", "COMICS_Panel", "multi-choice"),
+        };
+        var preds = new[] { P("0", "\"'B'\""), P("1", "\"'B'\"") };
+        JsonObject m = InterleaveScorer.Score("out_domain", preds, gt).Metrics;
+        Assert.Equal(100.0, m["BLINK"]!["Accuracy"]!.GetValue<double>());
+        Assert.Equal(0.0, m["COMICS_Panel"]!["Accuracy"]!.GetValue<double>());
+    }
+
+    [Fact]
     public void Interleave_in_domain_adds_category_averages()
     {
         var gt = new[]
@@ -219,6 +234,14 @@ public sealed class MetricTests
         Assert.Equal(["None", "cat"], MmBenchScorer.FallbackOptions(gt, ScoreProtocol.Official));
         Assert.Equal(0.0, MmBenchScorer.Score("mmbench_dev_en_20231003", [P("1", "cat")], [gt]).Metrics["Accuracy"]!.GetValue<double>());
         Assert.Equal(100.0, MmBenchScorer.Score("mmbench_dev_en_20231003", [P("1", "cat")], [gt], ScoreProtocol.Official).Metrics["Accuracy"]!.GetValue<double>());
+    }
+
+    [Fact]
+    public void Mmbench_unextractable_answer_is_wrong()
+    {
+        var gt = new[] { new MmBenchGroundTruth("1", "img", "Q", "A", ["cat", "dog", null, null], "l2") };
+        Assert.Equal(0.0, MmBenchScorer.Score("mmbench_dev_en_20231003", [P("1", "I don't know")], gt).Metrics["Accuracy"]!.GetValue<double>());
+        Assert.Equal(100.0, MmBenchScorer.Score("mmbench_dev_en_20231003", [P("1", "A cat")], gt).Metrics["Accuracy"]!.GetValue<double>());
     }
 
     [Fact]

@@ -21,6 +21,26 @@ public sealed class RougeAndReportTests
         Assert.Equal(expected, RougeL.F(hyp, reference), 6);
 
     [Fact]
+    public void Rouge_l_lcs_backtracking_breaks_ties_like_the_package()
+    {
+        // LCS("a b", "b a") is one word; the package's backtracking picks "b", which the second sentence "b" repeats,
+        // so the union has one word (R = P = 0.5). Picking "a" would give {a, b} and F = 1.
+        Assert.Equal(0.5, RougeL.F("b a. b", "a b"), 6);
+    }
+
+    [Fact]
+    public void Numpy_mean_uses_pairwise_summation()
+    {
+        // Values from numpy 1.24: np.mean differs from the sequential sum / n in the last bit for both.
+        double[] ten = [0.2, 0.2, 0.4999999975, 0.3, 0.999999995, 0.999999995, 0.7, 0.1, 0.3, 0.0];
+        Assert.Equal(0.42999999874999995, MetricMath.NumpyMean(ten));
+        Assert.NotEqual(0.42999999874999995, ten.Sum() / ten.Length);
+        double[] thousand = Enumerable.Range(0, 1000).Select(i => (i * 37 % 101) / 97.0).ToArray();
+        Assert.Equal(0.5155670103092783, MetricMath.NumpyMean(thousand));
+        Assert.True(double.IsNaN(MetricMath.NumpyMean([])));
+    }
+
+    [Fact]
     public void Rouge_l_only_periods_scores_zero_where_the_package_raises() => Assert.Equal(0.0, RougeL.F("...", "a"));
 
     [Fact]
