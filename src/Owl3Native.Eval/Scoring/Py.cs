@@ -70,33 +70,68 @@ internal static class Py
 
     /// <summary>
     /// Python <c>str.lower()</c>. .NET's invariant lower-casing is the Unicode simple mapping; Python's adds the two
-    /// special cases that matter for letters: U+0130 (İ → "i̇") and the final-sigma rule for U+03A3.
+    /// special cases that matter for letters: U+0130 (İ → "i̇") and the Final_Sigma rule for U+03A3 (ς after a cased
+    /// letter, case-ignorable characters skipped, when no cased letter follows).
     /// </summary>
     public static string Lower(string s)
     {
         if (s.IndexOf('\u0130', StringComparison.Ordinal) < 0 && s.IndexOf('\u03A3', StringComparison.Ordinal) < 0)
             return s.ToLowerInvariant();
         var sb = new StringBuilder(s.Length + 4);
-        var chunk = new StringBuilder();
+        int start = 0;
         for (int i = 0; i < s.Length; i++)
         {
             char c = s[i];
-            if (c is '\u0130' or '\u03A3')
-            {
-                sb.Append(chunk.ToString().ToLowerInvariant());
-                chunk.Clear();
-                if (c == '\u0130') sb.Append("i\u0307");
-                else sb.Append(IsFinalSigma(s, i) ? '\u03C2' : '\u03C3');
-            }
-            else chunk.Append(c);
+            if (c is not ('\u0130' or '\u03A3')) continue;
+            sb.Append(s[start..i].ToLowerInvariant());
+            if (c == '\u0130') sb.Append("i\u0307");
+            else sb.Append(IsFinalSigma(s, i) ? '\u03C2' : '\u03C3');
+            start = i + 1;
         }
-        sb.Append(chunk.ToString().ToLowerInvariant());
+        sb.Append(s[start..].ToLowerInvariant());
         return sb.ToString();
     }
 
-    // Unicode Final_Sigma, simplified to letters: preceded by a letter and not followed by one.
-    private static bool IsFinalSigma(string s, int i) =>
-        i > 0 && char.IsLetter(s[i - 1]) && (i + 1 >= s.Length || !char.IsLetter(s[i + 1]));
+    // CPython handle_capital_sigma: \p{cased} \p{case-ignorable}* Σ !(\p{case-ignorable}* \p{cased}).
+    private static bool IsFinalSigma(string s, int i)
+    {
+        int j = i;
+        int before = -1;
+        while (j > 0)
+        {
+            int cp = CodePointBefore(s, j);
+            j -= cp > 0xFFFF ? 2 : 1;
+            if (!IsCaseIgnorable(cp)) { before = cp; break; }
+        }
+        if (before < 0 || !IsCased(before)) return false;
+        for (int k = i + 1; k < s.Length;)
+        {
+            int cp = CodePointAt(s, k);
+            k += cp > 0xFFFF ? 2 : 1;
+            if (!IsCaseIgnorable(cp)) return !IsCased(cp);
+        }
+        return true;
+    }
+
+    // Unicode Cased: Lu, Ll, Lt plus the Other_Lowercase / Other_Uppercase code points.
+    private static bool IsCased(int cp)
+    {
+        UnicodeCategory cat = CharUnicodeInfo.GetUnicodeCategory(cp);
+        if (cat is UnicodeCategory.UppercaseLetter or UnicodeCategory.LowercaseLetter or UnicodeCategory.TitlecaseLetter) return true;
+        return cp is 0xAA or 0xBA or (>= 0x2B0 and <= 0x2B8) or 0x2C0 or 0x2C1 or (>= 0x2E0 and <= 0x2E4) or 0x345 or 0x37A
+            or (>= 0x1D2C and <= 0x1D6A) or 0x1D78 or (>= 0x1D9B and <= 0x1DBF) or 0x2071 or 0x207F or (>= 0x2090 and <= 0x209C)
+            or (>= 0x2160 and <= 0x217F) or (>= 0x24B6 and <= 0x24E9) or 0x2C7C or 0x2C7D or 0xA69C or 0xA69D or 0xA770
+            or 0xA7F8 or 0xA7F9 or (>= 0xAB5C and <= 0xAB5F);
+    }
+
+    // Unicode Case_Ignorable: Mn, Me, Cf, Lm, Sk, and Word_Break MidLetter / MidNumLet / Single_Quote.
+    private static bool IsCaseIgnorable(int cp)
+    {
+        if (cp is 0x27 or 0x2E or 0x3A or 0xB7 or 0x387 or 0x55F or 0x5F4 or 0x2018 or 0x2019 or 0x2024 or 0x2027
+            or 0xFE13 or 0xFE52 or 0xFE55 or 0xFF07 or 0xFF0E or 0xFF1A) return true;
+        return CharUnicodeInfo.GetUnicodeCategory(cp) is UnicodeCategory.NonSpacingMark or UnicodeCategory.EnclosingMark
+            or UnicodeCategory.Format or UnicodeCategory.ModifierLetter or UnicodeCategory.ModifierSymbol;
+    }
 
     /// <summary>The code point starting at <paramref name="i"/> (a lone surrogate counts as itself).</summary>
     public static int CodePointAt(string s, int i) =>

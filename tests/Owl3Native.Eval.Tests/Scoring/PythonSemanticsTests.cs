@@ -50,6 +50,12 @@ public sealed class PythonSemanticsTests
     [InlineData("İ", "i\u0307")]
     [InlineData("ΟΔΟΣ", "οδος")]
     [InlineData("ΣΑ", "σα")]
+    [InlineData("Σ", "σ")]
+    [InlineData("Α:Σ1", "α:ς1")]          // ':' is case-ignorable, '1' is not cased: final sigma
+    [InlineData("ΑΣ.Β", "ασ.β")]          // '.' is skipped and a cased letter follows: not final
+    [InlineData("ΑΣ\u0301", "ας\u0301")]  // a combining mark after Σ is skipped
+    [InlineData("A'Σ", "a'ς")]
+    [InlineData("1Σ", "1σ")]
     public void Lower_is_pythons(string s, string expected) => Assert.Equal(expected, Py.Lower(s));
 
     [Fact]
