@@ -84,17 +84,40 @@ public static class QBench2Scorer
         return Letters[first].ToString();
     }
 
+    /// <summary>Names of <c>question_type</c> 0–2 (the reference's Q-Bench1 branch).</summary>
+    public static readonly IReadOnlyList<string> QuestionTypes = ["Yes/No", "What", "How"];
+
+    /// <summary>Names of <c>question_concern</c> 0–3 (the reference's Q-Bench1 branch).</summary>
+    public static readonly IReadOnlyList<string> QuestionConcerns = ["Distortion", "Other", "IC-Distortion", "IC-Other"];
+
     /// <summary>
     /// <c>Overall</c> = 100 × mean(L1(raw) == ground-truth letter), L1 = <see cref="LetterExtractors.RegexEtoA(string)"/>
-    /// with fallback <c>X</c>. <paramref name="protocol"/> changes nothing.
+    /// with fallback <c>X</c> — the only number the reference returns for <c>q_bench2</c>. When the records carry
+    /// <c>question_type</c> / <c>question_concern</c>, this port adds the breakdowns of the reference's (for Q-Bench2
+    /// unreachable) Q-Bench1 branch, nested as <c>question_type</c> and <c>question_concern</c> objects (an empty group
+    /// is <c>null</c>). <paramref name="protocol"/> changes nothing.
     /// </summary>
     public static TaskScore Score(string task, IReadOnlyList<ScoredAnswer> predictions, IReadOnlyList<QBench2GroundTruth> groundTruth,
         ScoreProtocol protocol = ScoreProtocol.Original)
     {
         _ = protocol;
         var joined = Predictions.Join(predictions, groundTruth);
-        int correct = joined.Count(j => LetterExtractors.RegexEtoA(j.Prediction.RawModelAnswer) == GroundTruthLetter(j.Truth));
-        return new TaskScore(task, joined.Count, new JsonObject { ["Overall"] = MetricMath.FractionPercent(correct, joined.Count) });
+        var ok = joined.Select(j => (j.Truth, Ok: LetterExtractors.RegexEtoA(j.Prediction.RawModelAnswer) == GroundTruthLetter(j.Truth))).ToList();
+        var metrics = new JsonObject { ["Overall"] = MetricMath.FractionPercent(ok.Count(x => x.Ok), ok.Count) };
+        if (ok.Any(x => x.Truth.QuestionType is not null)) metrics["question_type"] = Breakdown(ok, x => x.QuestionType, QuestionTypes);
+        if (ok.Any(x => x.Truth.QuestionConcern is not null)) metrics["question_concern"] = Breakdown(ok, x => x.QuestionConcern, QuestionConcerns);
+        return new TaskScore(task, joined.Count, metrics);
+    }
+
+    private static JsonObject Breakdown(List<(QBench2GroundTruth Truth, bool Ok)> rows, Func<QBench2GroundTruth, int?> field, IReadOnlyList<string> names)
+    {
+        var o = new JsonObject();
+        for (int i = 0; i < names.Count; i++)
+        {
+            var subset = rows.Where(r => field(r.Truth) == i).ToList();
+            o[names[i]] = MetricMath.FractionPercent(subset.Count(r => r.Ok), subset.Count);
+        }
+        return o;
     }
 }
 

@@ -31,7 +31,9 @@ public sealed record AnswerGroundTruth(string Key, string Answer) : IGroundTruth
 /// <param name="Key"><c>id</c> (or the record index as a string).</param>
 /// <param name="Options"><c>option0</c>…<c>option3</c> as read, <c>'N/A'</c> included (the scorer drops them).</param>
 /// <param name="CorrectChoice"><c>correct_choice</c>, a letter indexing the options that remain after dropping <c>'N/A'</c>.</param>
-public sealed record QBench2GroundTruth(string Key, IReadOnlyList<string> Options, string CorrectChoice) : IGroundTruth;
+/// <param name="QuestionType"><c>question_type</c> (0 Yes/No, 1 What, 2 How); optional, only for the extra breakdown.</param>
+/// <param name="QuestionConcern"><c>question_concern</c> (0 Distortion, 1 Other, 2 IC-Distortion, 3 IC-Other); optional, likewise.</param>
+public sealed record QBench2GroundTruth(string Key, IReadOnlyList<string> Options, string CorrectChoice, int? QuestionType = null, int? QuestionConcern = null) : IGroundTruth;
 
 /// <summary>NExT-QA multiple choice (§4.14), HF <c>lmms-lab/NExTQA</c> config <c>MC</c>, split <c>test</c>.</summary>
 /// <param name="Video"><c>video</c>.</param>
@@ -64,7 +66,8 @@ public sealed record VideoMmeGroundTruth(string Key, string Duration, string Dom
 /// <param name="Key"><c>id</c>.</param>
 /// <param name="Candidates"><c>candidates</c>.</param>
 /// <param name="CorrectChoice"><c>correct_choice</c> (0-based); <see langword="null"/> when absent (the reference then builds <c>"@. {candidates[0]}"</c>).</param>
-public sealed record LongVideoBenchGroundTruth(string Key, IReadOnlyList<string> Candidates, int? CorrectChoice) : IGroundTruth;
+/// <param name="DurationGroup"><c>duration_group</c> (15, 60, 600 or 3600 s); optional, only for the extra breakdown.</param>
+public sealed record LongVideoBenchGroundTruth(string Key, IReadOnlyList<string> Candidates, int? CorrectChoice, int? DurationGroup = null) : IGroundTruth;
 
 /// <summary>LLaVA-NeXT-Interleave-Bench (§4.12), one record of <c>multi_image_{ds_name}.json</c>.</summary>
 /// <param name="Key"><c>sample_id</c>.</param>

@@ -109,14 +109,26 @@ public static class MvBenchScorer
 
     /// <summary>
     /// LongVideoBench: <c>Accuracy_overall</c> = 100 × mean of <see cref="LetterExtractors.OptionOrContent"/> (same
-    /// protocols as MVBench; the official benchmark scores differently again, which spec/EVAL.md does not describe).
+    /// protocols as MVBench; the official benchmark scores differently again, which spec/EVAL.md does not describe) —
+    /// the only number the reference returns. When the records carry <c>duration_group</c>, this port adds
+    /// <c>Accuracy_by_duration_group</c> (<c>{"15": …, "60": …}</c>, groups in ascending order) as the benchmark's own
+    /// papers report it.
     /// </summary>
     public static TaskScore ScoreLongVideoBench(string task, IReadOnlyList<ScoredAnswer> predictions, IReadOnlyList<LongVideoBenchGroundTruth> groundTruth,
         ScoreProtocol protocol = ScoreProtocol.Original)
     {
         var joined = Predictions.Join(predictions, groundTruth);
-        var all = joined.Select(j => LetterExtractors.OptionOrContent(j.Prediction.RawModelAnswer, GroundTruthText(j.Truth), protocol) ? 1.0 : 0.0).ToList();
-        return new TaskScore(task, joined.Count, new JsonObject { ["Accuracy_overall"] = MetricMath.Number(MetricMath.NumpyMean(all) * 100) });
+        var rows = joined.Select(j => (Group: j.Truth.DurationGroup,
+            Ok: LetterExtractors.OptionOrContent(j.Prediction.RawModelAnswer, GroundTruthText(j.Truth), protocol) ? 1.0 : 0.0)).ToList();
+        var metrics = new JsonObject { ["Accuracy_overall"] = MetricMath.Number(MetricMath.NumpyMean(rows.Select(r => r.Ok).ToList()) * 100) };
+        if (rows.Any(r => r.Group is not null))
+        {
+            var groups = new JsonObject();
+            foreach (var g in rows.Where(r => r.Group is not null).GroupBy(r => r.Group!.Value).OrderBy(g => g.Key))
+                groups[g.Key.ToString(CultureInfo.InvariantCulture)] = MetricMath.Number(MetricMath.NumpyMean(g.Select(r => r.Ok).ToList()) * 100);
+            metrics["Accuracy_by_duration_group"] = groups;
+        }
+        return new TaskScore(task, joined.Count, metrics);
     }
 }
 

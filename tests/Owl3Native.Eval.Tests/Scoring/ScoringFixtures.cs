@@ -28,14 +28,16 @@ internal static class ScoringFixtures
         "ai2d" => Jsonl("dataset/ai2d/test.jsonl").Select((r, i) => (IGroundTruth)new AnswerGroundTruth(I(i), Str(r["answer"]))).ToList(),
         "nlvr2" => Jsonl("dataset/NLVR2/unbalanced_test_public.jsonl").Select((r, i) => (IGroundTruth)new AnswerGroundTruth(I(i), Str(r["answer"]))).ToList(),
         "q_bench2" => Jsonl("dataset/qbench2/dev.jsonl").Select((r, i) => (IGroundTruth)new QBench2GroundTruth(
-            I(i), Enumerable.Range(0, 4).Select(k => Str(r[$"option{k}"])).ToArray(), Str(r["correct_choice"]))).ToList(),
+            I(i), Enumerable.Range(0, 4).Select(k => Str(r[$"option{k}"])).ToArray(), Str(r["correct_choice"]),
+            r["question_type"]!.GetValue<int>(), r["question_concern"]!.GetValue<int>())).ToList(),
         "next_qa_mc" => Jsonl("dataset/nextqa/MC/test.jsonl").Select(r => (IGroundTruth)new NextQaGroundTruth(
             Str(r["video"]), Str(r["qid"]), Str(r["type"]), r["answer"]!.GetValue<int>())).ToList(),
         "mvbench" => MvBench(),
         "videomme" => Jsonl("dataset/videomme/test.jsonl").Select(r => (IGroundTruth)new VideoMmeGroundTruth(
             Str(r["question_id"]), Str(r["duration"]), Str(r["domain"]), Str(r["sub_category"]), Str(r["task_type"]), Str(r["answer"]))).ToList(),
         "long_video_bench_dev" => JsonArrayFile("dataset/LongVideoBench/lvb_val.json").Select(r => (IGroundTruth)new LongVideoBenchGroundTruth(
-            Str(r!["id"]), r["candidates"]!.AsArray().Select(c => Str(c)).ToArray(), r["correct_choice"]?.GetValue<int>())).ToList(),
+            Str(r!["id"]), r["candidates"]!.AsArray().Select(c => Str(c)).ToArray(), r["correct_choice"]?.GetValue<int>(),
+            r["duration_group"]?.GetValue<int>())).ToList(),
         "out_domain" => JsonArrayFile("dataset/LLaVA-NeXT-Interleave-Bench/multi_image_out_domain.json").Select(r => (IGroundTruth)new InterleaveGroundTruth(
             Str(r!["sample_id"]), Str(r["conversations"]![1]!["value"]), Str(r["metadata"]!["dataset"]), Str(r["metadata"]!["question_type"]))).ToList(),
         "mmbench_dev_en_20231003" => MmBench("dataset/mmbench/mmbench_dev_en_20231003.tsv"),
