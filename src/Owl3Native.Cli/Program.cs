@@ -23,7 +23,7 @@ internal static class Program
         new TokenizeCommand(),
         new PreprocessCommand(),
         new KernelsCommand(),
-        new NotBuiltCommand("eval", "run|merge|score ...", "benchmark evaluation pipeline", "the evaluation pipeline (issue #8)"),
+        new EvalCommand(),
     ];
 
     public static int Main(string[] args) => Run(args, new Console(System.Console.Out, System.Console.Error));
@@ -42,8 +42,6 @@ internal static class Program
             return 2;
         }
         bool verbose = args.Contains("--verbose");
-        if (command is NotBuiltCommand notBuilt && !args.Contains("--help"))
-            return notBuilt.Refuse(console);
         try
         {
             var parsed = ParsedArgs.Parse(args.Skip(1).ToArray(), command.Options.Concat(GlobalOptions).ToArray());

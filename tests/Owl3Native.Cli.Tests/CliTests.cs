@@ -129,12 +129,17 @@ public sealed class CliTests
     }
 
     [Theory]
-    [InlineData("eval", "run")]
-    public void Commands_not_built_yet_say_so_and_exit_1(params string[] args)
+    [InlineData("--plan is required", "eval", "run")]
+    [InlineData("sub-command", "eval")]
+    [InlineData("unknown eval sub-command", "eval", "fly")]
+    [InlineData("exactly one --task", "eval", "score", "--predictions", "p.jsonl", "--data", ".")]
+    [InlineData("--protocol must be", "eval", "score", "--task", "pope_random", "--predictions", "p.jsonl", "--data", ".", "--protocol", "lenient")]
+    [InlineData("merge needs the shard output folders", "eval", "merge", "--out", "o", "--data", ".")]
+    public void Eval_usage_errors_exit_2_and_say_what_is_missing(string message, params string[] args)
     {
         var r = CliRunner.Run(args);
-        Assert.Equal(1, r.ExitCode);
-        Assert.Contains("is not built yet", r.Error);
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains(message, r.Error);
     }
 
     [Fact]
