@@ -56,13 +56,14 @@ public sealed class EvalProgress(string task, int total, int alreadyDone, TextWr
         output.WriteLine(Line());
     }
 
-    /// <summary>`task: done/total (pct), r rec/s, ETA h:mm:ss`.</summary>
+    /// <summary>`task: done/total (pct), r rec/s, ETA h:mm:ss` (slow tasks: `s s/rec` instead of the rate).</summary>
     public string Line()
     {
         double seconds = _time.GetElapsedTime(_start).TotalSeconds;
         double rate = seconds > 0 ? _doneThisRun / seconds : 0;
         string eta = rate > 0 ? TimeSpan.FromSeconds(Math.Ceiling((total - Done) / rate)).ToString(@"h\:mm\:ss", System.Globalization.CultureInfo.InvariantCulture) : "-";
         double pct = total == 0 ? 100 : 100.0 * Done / total;
-        return string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{task}: {Done}/{total} ({pct:F1} %), {rate:F2} rec/s, ETA {eta}");
+        string speed = rate is > 0 and < 1 ? $"{1 / rate:F1} s/rec" : $"{rate:F2} rec/s";
+        return string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{task}: {Done}/{total} ({pct:F1} %), {speed}, ETA {eta}");
     }
 }

@@ -107,8 +107,12 @@ public sealed class PredictionLogTests
         time.Advance(TimeSpan.FromSeconds(2));
         p.Tick();
         time.Advance(TimeSpan.FromSeconds(2));
-        p.Tick(); // 2 records in 4 s → 0.5 rec/s; 4 left → 8 s
-        Assert.Equal("okvqa_val: 6/10 (60.0 %), 0.50 rec/s, ETA 0:00:08", p.Line());
+        p.Tick(); // 2 records in 4 s → 0.5 rec/s = 2 s/rec; 4 left → 8 s
+        Assert.Equal("okvqa_val: 6/10 (60.0 %), 2.0 s/rec, ETA 0:00:08", p.Line());
+        var fast = new EvalProgress("pope", total: 100, alreadyDone: 0, new StringWriter(), time);
+        fast.Tick(); fast.Tick(); fast.Tick();
+        time.Advance(TimeSpan.FromSeconds(1)); // 3 records in 1 s
+        Assert.StartsWith("pope: 3/100 (3.0 %), 3.00 rec/s, ETA 0:00:33", fast.Line());
         Assert.Equal(2, w.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);
     }
 
