@@ -359,65 +359,20 @@ public sealed class AttentionConformance(CudaContext context, KernelCache cache)
         return b;
     }
 
-    private static ConformanceResult Judge(string kernel, string shape, float[] actual, float[] expected)
-    {
-        double err = 0, norm = 0, maxAbs = 0;
-        for (int i = 0; i < expected.Length; i++)
-        {
-            double d = (double)actual[i] - expected[i];
-            if (double.IsNaN(d)) d = double.PositiveInfinity;
-            err += d * d;
-            norm += (double)expected[i] * expected[i];
-            maxAbs = Math.Max(maxAbs, Math.Abs(d));
-        }
-        double nmse = norm == 0 ? err : err / norm;
-        return new ConformanceResult(kernel, shape, maxAbs, nmse, Nmse, nmse <= Nmse && maxAbs <= MaxAbs);
-    }
+    private static ConformanceResult Judge(string kernel, string shape, float[] actual, float[] expected) =>
+        DeviceData.Judge(kernel, shape, actual, expected, Nmse, MaxAbs);
 
-    private static float[] RandomBf16(Random rng, int n)
-    {
-        var a = new float[n];
-        for (int i = 0; i < n; i++) a[i] = BFloat16.ToSingle(BFloat16.FromSingle((float)(rng.NextDouble() * 2 - 1)));
-        return a;
-    }
+    private static float[] RandomBf16(Random rng, int n) => DeviceData.RandomBf16(rng, n);
 
-    private DeviceBuffer<ushort> Upload(float[] values)
-    {
-        var bits = new ushort[values.Length];
-        BFloat16.FromSingle(values, bits);
-        var buffer = new DeviceBuffer<ushort>(context, Math.Max(1, bits.Length));
-        buffer.CopyFrom(bits);
-        return buffer;
-    }
+    private DeviceBuffer<ushort> Upload(float[] values) => DeviceData.Upload(context, values);
 
-    private DeviceBuffer<int> UploadInts(int[] values)
-    {
-        var buffer = new DeviceBuffer<int>(context, Math.Max(1, values.Length));
-        buffer.CopyFrom(values);
-        return buffer;
-    }
+    private DeviceBuffer<int> UploadInts(int[] values) => DeviceData.Upload(context, values);
 
-    private DeviceBuffer<ulong> UploadLongs(ulong[] values)
-    {
-        var buffer = new DeviceBuffer<ulong>(context, Math.Max(1, values.Length));
-        buffer.CopyFrom(values);
-        return buffer;
-    }
+    private DeviceBuffer<ulong> UploadLongs(ulong[] values) => DeviceData.Upload(context, values);
 
-    private DeviceBuffer<ushort> Poisoned(long n)
-    {
-        var b = new DeviceBuffer<ushort>(context, Math.Max(1, n));
-        b.FillBytes(0xFF);
-        return b;
-    }
+    private DeviceBuffer<ushort> Poisoned(long n) => DeviceData.Poisoned(context, n);
 
-    private static float[] Download(DeviceBuffer<ushort> buffer)
-    {
-        var bits = buffer.ToArray();
-        var f = new float[bits.Length];
-        BFloat16.ToSingle(bits, f);
-        return f;
-    }
+    private static float[] Download(DeviceBuffer<ushort> buffer) => DeviceData.Download(buffer);
 }
 
 /// <summary>One attention benchmark figure (TFLOP/s for prefill-like work, GB/s and % of copy for decode).</summary>

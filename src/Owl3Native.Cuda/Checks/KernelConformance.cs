@@ -265,50 +265,14 @@ public sealed class KernelConformance(CudaContext context, KernelCache cache)
         return bytesPerLaunch * 50 / (ms / 1000) / 1e9;
     }
 
-    private static ConformanceResult Judge(string kernel, string shape, float[] actual, float[] expected, double? gbs = null)
-    {
-        double err = 0, norm = 0, maxAbs = 0;
-        for (int i = 0; i < expected.Length; i++)
-        {
-            double d = (double)actual[i] - expected[i];
-            if (double.IsNaN(d)) d = double.PositiveInfinity; // a poisoned output never written
-            err += d * d;
-            norm += (double)expected[i] * expected[i];
-            maxAbs = Math.Max(maxAbs, Math.Abs(d));
-        }
-        double nmse = norm == 0 ? err : err / norm;
-        return new ConformanceResult(kernel, shape, maxAbs, nmse, Bf16Nmse, nmse <= Bf16Nmse, gbs);
-    }
+    private static ConformanceResult Judge(string kernel, string shape, float[] actual, float[] expected, double? gbs = null) =>
+        DeviceData.Judge(kernel, shape, actual, expected, Bf16Nmse, gbs: gbs);
 
-    /// <summary>Random values already rounded to bf16 (so CPU and GPU see identical inputs).</summary>
-    private static float[] RandomBf16(Random rng, int n, float scale, float offset = 0f)
-    {
-        var a = new float[n];
-        for (int i = 0; i < n; i++) a[i] = BFloat16.ToSingle(BFloat16.FromSingle(offset + scale * (float)(rng.NextDouble() * 2 - 1)));
-        return a;
-    }
+    private static float[] RandomBf16(Random rng, int n, float scale, float offset = 0f) => DeviceData.RandomBf16(rng, n, scale, offset);
 
-    private DeviceBuffer<ushort> Upload(float[] values)
-    {
-        var bits = new ushort[values.Length];
-        BFloat16.FromSingle(values, bits);
-        var buffer = new DeviceBuffer<ushort>(context, bits.Length);
-        buffer.CopyFrom(bits);
-        return buffer;
-    }
+    private DeviceBuffer<ushort> Upload(float[] values) => DeviceData.Upload(context, values);
 
-    private DeviceBuffer<ushort> Poisoned(int n)
-    {
-        var b = new DeviceBuffer<ushort>(context, n);
-        b.FillBytes(0xFF); // 0xFFFF is a bf16 NaN
-        return b;
-    }
+    private DeviceBuffer<ushort> Poisoned(int n) => DeviceData.Poisoned(context, n);
 
-    private static float[] Download(DeviceBuffer<ushort> buffer)
-    {
-        var bits = buffer.ToArray();
-        var f = new float[bits.Length];
-        BFloat16.ToSingle(bits, f);
-        return f;
-    }
+    private static float[] Download(DeviceBuffer<ushort> buffer) => DeviceData.Download(buffer);
 }

@@ -15,7 +15,7 @@ public static class EvalScoring
     /// the task has no local metric (submission only).</summary>
     public static (string Json, string Markdown)? Render(EvalDataset dataset, IReadOnlyList<PredictionLine> predictions, ScoreProtocol protocol)
     {
-        var answers = predictions.Select(p => new ScoredAnswer(p.Key.Length > 0 ? p.Key : null, p.Index >= 0 ? p.Index : null, p.RawModelAnswer)).ToArray();
+        var answers = predictions.Select(p => new ScoredAnswer(p.Key, p.Index >= 0 ? p.Index : null, p.RawModelAnswer)).ToArray();
         // Scorers join on key and fall back to index; a limited or partial run is scored on the records it answered.
         var records = dataset.Records;
         if (answers.Length < records.Count && answers.All(a => a.Index is not null))

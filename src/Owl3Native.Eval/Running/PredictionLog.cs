@@ -4,13 +4,16 @@ using System.Text.Json.Nodes;
 
 namespace Owl3Native.Eval.Running;
 
-/// <summary>One answered record: `{"key", "index", "raw_model_answer"}` plus optional extra fields.</summary>
-public sealed record PredictionLine(string Key, int Index, string RawModelAnswer, JsonObject? Extra = null)
+/// <summary>
+/// One answered record: `{"key", "index", "raw_model_answer"}` plus optional extra fields. The one parser of the format:
+/// a file from elsewhere may lack the key (null) or the index (−1), never both.
+/// </summary>
+public sealed record PredictionLine(string? Key, int Index, string RawModelAnswer, JsonObject? Extra = null)
 {
     /// <summary>The line's JSON (one line, no trailing newline). Extra fields never override the three required ones.</summary>
     public string ToJson()
     {
-        var o = new JsonObject { ["key"] = Key, ["index"] = Index, ["raw_model_answer"] = RawModelAnswer };
+        var o = new JsonObject { ["key"] = Key, ["index"] = Index >= 0 ? Index : null, ["raw_model_answer"] = RawModelAnswer };
         if (Extra is not null)
             foreach (var (k, v) in Extra)
                 if (k is not ("key" or "index" or "raw_model_answer")) o[k] = v?.DeepClone();
@@ -47,7 +50,7 @@ public sealed record PredictionLine(string Key, int Index, string RawModelAnswer
                 throw new FormatException($"{where}: \"index\" must be a non-negative integer");
             index = i;
         }
-        if (key is null && index < 0) throw new FormatException($"{where}: a prediction needs \"key\" or \"index\"");
+        if (key is null && index < 0) throw new FormatException($"{where}: a prediction needs \"key\" or \"index\" (neither is present)");
         string answer = o["raw_model_answer"] switch
         {
             null => throw new FormatException($"{where}: no \"raw_model_answer\""),
@@ -57,7 +60,7 @@ public sealed record PredictionLine(string Key, int Index, string RawModelAnswer
         var extra = new JsonObject();
         foreach (var (k, v) in o)
             if (k is not ("key" or "index" or "raw_model_answer")) extra[k] = v?.DeepClone();
-        return new PredictionLine(key ?? "", index, answer, extra.Count > 0 ? extra : null);
+        return new PredictionLine(key, index, answer, extra.Count > 0 ? extra : null);
     }
 }
 

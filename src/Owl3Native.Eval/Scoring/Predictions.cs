@@ -1,5 +1,3 @@
-using System.Text.Json;
-
 namespace Owl3Native.Eval.Scoring;
 
 /// <summary>
@@ -32,41 +30,16 @@ public static class Predictions
         {
             lineNo++;
             if (string.IsNullOrWhiteSpace(line)) continue;
-            string where = $"{source}:{lineNo}";
-            JsonElement root;
+            Running.PredictionLine p;
             try
             {
-                using var doc = JsonDocument.Parse(line);
-                root = doc.RootElement.Clone();
+                p = Running.PredictionLine.Parse(line, $"{source}:{lineNo}"); // the one parser of the format
             }
-            catch (JsonException e)
+            catch (FormatException e)
             {
-                throw new ScoringException($"{where}: not valid JSON ({e.Message})", e);
+                throw new ScoringException(e.Message, e);
             }
-            if (root.ValueKind != JsonValueKind.Object) throw new ScoringException($"{where}: expected a JSON object, got {root.ValueKind}");
-
-            string? key = null;
-            if (root.TryGetProperty("key", out JsonElement k))
-            {
-                key = k.ValueKind switch
-                {
-                    JsonValueKind.String => k.GetString(),
-                    JsonValueKind.Number => k.GetRawText(),
-                    JsonValueKind.Null => null,
-                    _ => throw new ScoringException($"{where}: field 'key' must be a string or a number, got {k.ValueKind}"),
-                };
-            }
-            int? index = null;
-            if (root.TryGetProperty("index", out JsonElement ix) && ix.ValueKind != JsonValueKind.Null)
-            {
-                if (ix.ValueKind != JsonValueKind.Number || !ix.TryGetInt32(out int i) || i < 0)
-                    throw new ScoringException($"{where}: field 'index' must be a non-negative integer, got {ix.GetRawText()}");
-                index = i;
-            }
-            if (key is null && index is null) throw new ScoringException($"{where}: a prediction needs 'key' or 'index' (neither is present)");
-            if (!root.TryGetProperty("raw_model_answer", out JsonElement a) || a.ValueKind != JsonValueKind.String)
-                throw new ScoringException($"{where}: field 'raw_model_answer' must be a string");
-            result.Add(new ScoredAnswer(key, index, a.GetString()!));
+            result.Add(new ScoredAnswer(p.Key, p.Index >= 0 ? p.Index : null, p.RawModelAnswer));
         }
         return result;
     }
