@@ -19,6 +19,9 @@ public sealed class EvalEndToEndTests
         - type: VQATask
           ds_name: gqa_testdev
           cut_cfg: {anchors: grid_squ_6, anchor_strategy: docowl, cut_prompt: v2, add_global: True, cut_prob: 1.0}
+        - type: VQATask
+          ds_name: vqav2_test
+          cut_cfg: {anchors: grid_squ_6, anchor_strategy: docowl, cut_prompt: v2, add_global: True, cut_prob: 1.0}
         """;
 
     private static string RepoRoot()
@@ -58,6 +61,11 @@ public sealed class EvalEndToEndTests
             Assert.Equal(count, metrics.RootElement.GetProperty("count").GetInt32());
             Assert.True(File.Exists(Path.Combine(full, $"{task}.metrics.md")));
         }
+
+        // A submission-only task gets its submission file (EvalAI format: one entry per record), no metrics.
+        Assert.False(File.Exists(Path.Combine(full, "vqav2_test.metrics.json")));
+        using (var submission = JsonDocument.Parse(File.ReadAllText(Path.Combine(full, "vqav2_test_submission.json"))))
+            Assert.Equal(File.ReadAllLines(Path.Combine(full, "vqav2_test.jsonl")).Length, submission.RootElement.GetArrayLength());
 
         // A run killed while writing record 3 of pope_random: the torn line is dropped, only the lost records are redone,
         // and the result is the uninterrupted run's, byte for byte.

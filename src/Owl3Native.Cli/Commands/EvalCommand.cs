@@ -88,7 +88,8 @@ internal sealed class EvalCommand : Command
         try
         {
             using var engine = GenerateCommand.LoadEngine(model, args.Int("threads", 0, min: 0, max: 1024));
-            var runner = new EvalRunner(new EngineEvalModel(engine, Path.GetFullPath(model)), (ds, p) => EvalScoring.Render(ds, p, protocol), console.Error);
+            var runner = new EvalRunner(new EngineEvalModel(engine, Path.GetFullPath(model)), (ds, p) => EvalScoring.Render(ds, p, protocol), console.Error,
+                (ds, p, dir) => EvalScoring.WriteSubmission(ds, p, dir, protocol));
             var results = runner.Run(options, cancel.Token);
             foreach (var r in results)
                 console.Out.WriteLine($"{r.Task}: {r.AnsweredBefore + r.AnsweredNow}/{r.Records} answered ({r.AnsweredNow} now) → {r.PredictionsPath}{(r.MetricsPath is null ? "" : $", metrics {r.MetricsPath}")}");
@@ -128,7 +129,8 @@ internal sealed class EvalCommand : Command
                 throw new UserErrorException($"merge needs every shard of one run exactly once; got {string.Join(", ", shardIds)}");
             int? limit = manifests[0]["limit"] is JsonValue lv ? (int)lv : null;
             var tasks = shards.SelectMany(d => Directory.GetFiles(d, "*.jsonl")).Select(Path.GetFileNameWithoutExtension).Distinct().Order(StringComparer.Ordinal).ToArray();
-            var runner = new EvalRunner(new NoModel(), (ds, p) => EvalScoring.Render(ds, p, protocol), console.Error);
+            var runner = new EvalRunner(new NoModel(), (ds, p) => EvalScoring.Render(ds, p, protocol), console.Error,
+                (ds, p, dir) => EvalScoring.WriteSubmission(ds, p, dir, protocol));
             foreach (var task in tasks)
             {
                 var files = shards.Select(d => Path.Combine(d, task + ".jsonl")).ToArray();

@@ -38,7 +38,8 @@ public sealed record EvalTaskResult(string Task, int Records, int AnsweredBefore
 /// `run.json` manifest makes a rerun with another plan, shard, limit or model fail instead of mixing results. A task that
 /// is complete and unsharded is scored (`&lt;ds_name&gt;.metrics.json` + `.md`); shards are scored by the merge.
 /// </summary>
-public sealed class EvalRunner(IEvalModel model, Func<EvalDataset, IReadOnlyList<PredictionLine>, (string Json, string Markdown)?> score, TextWriter log)
+public sealed class EvalRunner(IEvalModel model, Func<EvalDataset, IReadOnlyList<PredictionLine>, (string Json, string Markdown)?> score, TextWriter log,
+    Func<EvalDataset, IReadOnlyList<PredictionLine>, string, string?>? submit = null)
 {
     /// <summary>Runs the plan; cancellation stops between records (the record in flight is not written).</summary>
     /// <exception cref="PlanException">The plan is invalid.</exception>
@@ -107,7 +108,8 @@ public sealed class EvalRunner(IEvalModel model, Func<EvalDataset, IReadOnlyList
         var scored = score(dataset, predictions);
         if (scored is not { } s)
         {
-            log.WriteLine($"{dataset.Task.DsName}: no local metric (submission only); predictions are in {outDir}");
+            string? submission = submit?.Invoke(dataset, predictions, outDir);
+            log.WriteLine($"{dataset.Task.DsName}: no local metric (submission only); {(submission is null ? $"predictions are in {outDir}" : $"submission file {submission}")}");
             return null;
         }
         string json = Path.Combine(outDir, $"{dataset.Task.DsName}.metrics.json");

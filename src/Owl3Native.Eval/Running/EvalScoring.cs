@@ -29,6 +29,44 @@ public static class EvalScoring
         return (json.ToJsonString(Indented), ScoreReport.ScoreMarkdown(score, ReportedScores.For(score.Task)));
     }
 
+    /// <summary>
+    /// The submission file of a task without a local score (spec/EVAL.md §1.5): VQAv2 and VizWiz
+    /// `&lt;ds&gt;_submission.json` (EvalAI), MM-Vet `&lt;ds&gt;_submit.json`, MMBench test `&lt;ds&gt;_submission.xlsx`; written
+    /// atomically into <paramref name="outDir"/>. Null for a task that has a local score.
+    /// </summary>
+    public static string? WriteSubmission(EvalDataset dataset, IReadOnlyList<PredictionLine> predictions, string outDir, ScoreProtocol protocol)
+    {
+        string task = dataset.Task.DsName;
+        if (!BenchmarkScorer.IsSubmissionOnly(task)) return null;
+        var answers = predictions.Select(p => new ScoredAnswer(p.Key, p.Index >= 0 ? p.Index : null, p.RawModelAnswer)).ToArray();
+        var truth = TaskScoring.GroundTruth(dataset);
+        var plain = new JsonSerializerOptions { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+        string path;
+        switch (task)
+        {
+            case "vqav2_test":
+                path = Path.Combine(outDir, $"{task}_submission.json");
+                AtomicFile.WriteAllText(path, Submissions.VqaV2(answers, truth.Cast<AnswerGroundTruth>().ToArray()).ToJsonString(plain));
+                break;
+            case "vizwiz_test":
+                path = Path.Combine(outDir, $"{task}_submission.json");
+                AtomicFile.WriteAllText(path, Submissions.VizWiz(answers, truth.Cast<AnswerGroundTruth>().ToArray()).ToJsonString(plain));
+                break;
+            case "mmvet":
+                path = Path.Combine(outDir, $"{task}_submit.json");
+                AtomicFile.WriteAllText(path, Submissions.MmVet(answers, truth.Cast<AnswerGroundTruth>().ToArray()).ToJsonString(plain));
+                break;
+            default: // MMBench test sets
+                path = Path.Combine(outDir, $"{task}_submission.xlsx");
+                var rows = Submissions.MmBench(answers, truth.Cast<MmBenchGroundTruth>().ToArray(), protocol);
+                string tmp = $"{path}.{Environment.ProcessId}.tmp";
+                using (var stream = File.Create(tmp)) Submissions.WriteMmBenchXlsx(stream, rows);
+                File.Move(tmp, path, overwrite: true);
+                break;
+        }
+        return path;
+    }
+
     /// <summary>Predictions of a subset keep their dataset indices; scorers index ground truth by position, so map them.</summary>
     private static ScoredAnswer[] Reindex(ScoredAnswer[] answers, IReadOnlyList<EvalRecord> records)
     {
