@@ -70,7 +70,8 @@ public sealed class EvalRunner(IEvalModel model, Func<EvalDataset, IReadOnlyList
             string predictions = Path.Combine(options.Out, $"{ds.Task.DsName}.jsonl");
             using var file = PredictionLog.Open(predictions);
             if (file.TornLineDropped) log.WriteLine($"{ds.Task.DsName}: dropped an incomplete last line left by an interrupted run");
-            var foreign = file.Existing.Where(p => records.All(r => r.Index != p.Index)).Select(p => p.Index).Take(5).ToArray();
+            var mine = records.Select(r => r.Index).ToHashSet();
+            var foreign = file.Existing.Where(p => !mine.Contains(p.Index)).Select(p => p.Index).Take(5).ToArray();
             if (foreign.Length > 0)
                 throw new InvalidOperationException($"{predictions} holds records that are not in this shard ({string.Join(", ", foreign)}…); use one --out per shard");
             int before = file.Done.Count;
