@@ -13,7 +13,9 @@ namespace Owl3Native;
 /// <param name="Threads">CPU threads (0: all cores).</param>
 /// <param name="KvBlocks">KV-cache blocks of <paramref name="BlockSize"/> tokens.</param>
 /// <param name="BlockSize">Tokens per KV-cache block.</param>
-public sealed record EngineOptions(string Device = "auto", int Threads = 0, int KvBlocks = 4096, int BlockSize = 16);
+/// <param name="ImageCacheBytes">Bytes of projected image embeddings kept for reuse across requests (a chat about one
+/// picture, repeated eval images); 0 disables the cache.</param>
+public sealed record EngineOptions(string Device = "auto", int Threads = 0, int KvBlocks = 4096, int BlockSize = 16, long ImageCacheBytes = 256L << 20);
 
 /// <summary>How to generate; null fields take the checkpoint's generation_config.json.</summary>
 public sealed record GenerationSettings(
@@ -45,7 +47,7 @@ public sealed class Owl3Engine : IDisposable
         _checkpoint = checkpoint;
         Model = model;
         Processor = processor;
-        _runner = new ModelRunner(model, options.KvBlocks, options.BlockSize);
+        _runner = new ModelRunner(model, options.KvBlocks, options.BlockSize, options.ImageCacheBytes);
         _scheduler = new Scheduler(_runner);
         Terminators = Engine.Terminators.Resolve(checkpoint);
     }

@@ -19,10 +19,14 @@ public sealed class ModelRunner : IDisposable
     private readonly KvCacheStorage _storage;
     private int _nextId;
 
-    /// <summary>Creates a runner with a cache of <paramref name="numBlocks"/> blocks of <paramref name="blockSize"/> tokens.</summary>
-    public ModelRunner(Owl3Model model, int numBlocks, int blockSize = 16)
+    /// <summary>
+    /// Creates a runner with a cache of <paramref name="numBlocks"/> blocks of <paramref name="blockSize"/> tokens and an
+    /// image-embedding cache of <paramref name="imageCacheBytes"/> bytes (0: every request encodes its crops).
+    /// </summary>
+    public ModelRunner(Owl3Model model, int numBlocks, int blockSize = 16, long imageCacheBytes = 0)
     {
         _model = model;
+        ImageCache = new ImageEmbeddingCache(imageCacheBytes);
         var c = model.Config;
         _storage = model.Backend.CreateKvCache(c.Layers, numBlocks, blockSize, c.KvHeads, c.HeadDim);
         Allocator = new BlockAllocator(numBlocks, blockSize);
@@ -33,6 +37,9 @@ public sealed class ModelRunner : IDisposable
 
     /// <summary>The cache storage (tests poison unused slots through it).</summary>
     internal KvCacheStorage Storage => _storage;
+
+    /// <summary>Projected embeddings of recently seen crops (hit/miss counters for metrics and tests).</summary>
+    public ImageEmbeddingCache ImageCache { get; }
 
     /// <summary>The block allocator (counters for metrics and tests).</summary>
     public BlockAllocator Allocator { get; }
@@ -50,7 +57,12 @@ public sealed class ModelRunner : IDisposable
             if (markerStarts[j] < 0 || j > 0 && markerStarts[j] <= markerStarts[j - 1])
                 throw new ArgumentException($"image marker starts must be non-negative and increasing; got [{string.Join(", ", markerStarts)}]");
         var visual = new VisualKv?[_model.Config.Layers];
-        if (crops > 0) visual = _model.PrepareVisual(_model.EncodeImages(pixels!, trace), markerStarts, trace);
+        if (crops > 0)
+        {
+            // A traced run (golden verification) records every vision tensor, so it always encodes.
+            var embeds = trace is null ? ImageCache.Encode(pixels!, _model.Config.Vision.Patches, p => _model.EncodeImages(p)) : _model.EncodeImages(pixels!, trace);
+            visual = _model.PrepareVisual(embeds, markerStarts, trace);
+        }
         return new SequenceState(new SequenceId(Interlocked.Increment(ref _nextId)), visual, markerStarts);
     }
 
