@@ -254,6 +254,10 @@ public sealed class Owl3Server : IAsyncDisposable
         Metric("owl3_requests_total", "Chat completions served.", "counter", Interlocked.Read(ref _requests));
         Metric("owl3_generated_tokens_total", "Tokens generated.", "counter", Interlocked.Read(ref _generatedTokens));
         Metric("owl3_decode_tokens_per_second", "Decode speed of the last request.", "gauge", _lastTokensPerSecond);
+        var images = _engine.Runner.ImageCache;
+        Metric("owl3_image_cache_hits_total", "Image crops whose embeddings came from the cache.", "counter", images.Hits);
+        Metric("owl3_image_cache_misses_total", "Image crops encoded by the vision tower.", "counter", images.Misses);
+        Metric("owl3_image_cache_bytes", "Bytes of cached image embeddings.", "gauge", images.Bytes);
         c.Response.ContentType = "text/plain; version=0.0.4";
         return c.Response.WriteAsync(s.ToString());
     }

@@ -112,6 +112,7 @@ public sealed class ServerTests : IAsyncLifetime
         string metrics = await _http.GetStringAsync("/metrics");
         Assert.Contains("owl3_kv_blocks_used 0", metrics);
         Assert.Contains("# TYPE owl3_queue_depth gauge", metrics);
+        Assert.Contains("# TYPE owl3_image_cache_hits_total counter", metrics);
         Assert.Contains("<title>Owl3Native chat</title>", await _http.GetStringAsync("/"));
     }
 
