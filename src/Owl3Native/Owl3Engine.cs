@@ -55,9 +55,13 @@ public sealed class Owl3Engine : IDisposable
     /// <summary>The runner (tests check that cancelled sequences give their blocks back).</summary>
     internal ModelRunner Runner => _runner;
 
+    /// <summary>The loaded model (weights memory-mapped from the checkpoint) on the backend <see cref="EngineOptions.Device"/> chose (the CPU today).</summary>
     public Owl3Model Model { get; }
+    /// <summary>The checkpoint's input pipeline: tokenizer, chat template and image/video preprocessing.</summary>
     public Owl3Processor Processor { get; }
+    /// <summary>Token ids that end a generation: generation_config.json's <c>eos_token_id</c>, else <c>&lt;|im_end|&gt;</c> and <c>&lt;|endoftext|&gt;</c> from the tokenizer files (see <see cref="Engine.Terminators"/>).</summary>
     public IReadOnlyCollection<int> Terminators { get; }
+    /// <summary>The opened checkpoint folder (config, manifest and weight files); owned and disposed by the engine.</summary>
     public Owl3Checkpoint Checkpoint => _checkpoint;
 
     /// <summary>Opens, validates and loads a checkpoint folder (weights stay memory-mapped).</summary>
@@ -165,6 +169,7 @@ public sealed class Owl3Engine : IDisposable
     /// <summary>The continuous-batching scheduler (queue depth and running sequences for metrics).</summary>
     public Scheduler Scheduler => _scheduler;
 
+    /// <summary>Stops the scheduler (queued and running requests fail with <see cref="ObjectDisposedException"/>), frees the KV cache and unmaps the weights.</summary>
     public void Dispose()
     {
         _scheduler.Dispose();

@@ -3,15 +3,25 @@ namespace Owl3Native.Core.Tensors;
 /// <summary>Element types Owl3Native reads from and writes to safetensors files.</summary>
 public enum DType
 {
+    /// <summary>bfloat16: 1 sign, 8 exponent, 7 mantissa bits (2 bytes); the dtype the mPLUG-Owl3 checkpoints store their weights in.</summary>
     BF16,
+    /// <summary>IEEE 754 half precision (2 bytes); F16 weights are widened to F32 when loaded.</summary>
     F16,
+    /// <summary>IEEE 754 single precision (4 bytes).</summary>
     F32,
+    /// <summary>IEEE 754 double precision (8 bytes).</summary>
     F64,
+    /// <summary>Signed 64-bit integer (8 bytes).</summary>
     I64,
+    /// <summary>Signed 32-bit integer (4 bytes).</summary>
     I32,
+    /// <summary>Signed 16-bit integer (2 bytes).</summary>
     I16,
+    /// <summary>Signed 8-bit integer (1 byte).</summary>
     I8,
+    /// <summary>Unsigned 8-bit integer (1 byte).</summary>
     U8,
+    /// <summary>Boolean, one byte per element (0 or 1); spelled <c>BOOL</c> in safetensors headers.</summary>
     Bool,
 }
 

@@ -60,6 +60,7 @@ public sealed unsafe class CublasHandle : IDisposable
             y, Cublas.CUDA_R_16BF, outF, strideY, batch, Cublas.CUBLAS_COMPUTE_32F, Cublas.CUBLAS_GEMM_DEFAULT));
     }
 
+    /// <summary>Destroys the cuBLAS handle (the stream stays). A second call does nothing.</summary>
     public void Dispose()
     {
         nint h = Interlocked.Exchange(ref _handle, 0);

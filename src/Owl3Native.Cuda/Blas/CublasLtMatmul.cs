@@ -12,6 +12,8 @@ public sealed unsafe class CublasLtMatmul : IDisposable
     private readonly CudaContext _context;
     private nint _handle;
 
+    /// <summary>Creates a cuBLASLt handle on <paramref name="context"/>; the stream is chosen per call.</summary>
+    /// <exception cref="DllNotFoundException">cuBLASLt is not installed; the message lists the paths tried.</exception>
     public CublasLtMatmul(CudaContext context)
     {
         _context = context;
@@ -50,6 +52,7 @@ public sealed unsafe class CublasLtMatmul : IDisposable
         }
     }
 
+    /// <summary>Destroys the cuBLASLt handle. A second call does nothing.</summary>
     public void Dispose()
     {
         nint h = Interlocked.Exchange(ref _handle, 0);

@@ -19,6 +19,12 @@ public sealed class KernelConformance(CudaContext context, KernelCache cache)
     private readonly NormKernels _norm = new(cache);
     private readonly ElementwiseKernels _ew = new(cache, context);
 
+    /// <summary>
+    /// Every check below at shapes from the real configs (Qwen2 896/3584 hidden, SigLIP 1152, a 151851-row vocabulary),
+    /// one result each; the cuBLAS check runs only when libcublas can be loaded.
+    /// </summary>
+    /// <param name="seed">Base seed; each check adds its own offset, so the checks draw different inputs.</param>
+    /// <exception cref="CudaException">A driver, NVRTC or cuBLAS call failed.</exception>
     public IReadOnlyList<ConformanceResult> RunAll(int seed = 1) =>
     [
         .. NativeLibraryResolver.Probe(CudaLibrary.Cublas).Found ? new[] { CublasLinear(rows: 17, inF: 896, outF: 4864, seed + 7) } : [],
@@ -37,6 +43,7 @@ public sealed class KernelConformance(CudaContext context, KernelCache cache)
         ConvertRoundTrip(count: 100_003, seed + 13),
     ];
 
+    /// <summary>rms_norm_residual_bf16 on [rows, hidden] (eps 1e-6): judges both y and the rounded x + residual it writes back; returns the first failing of the two.</summary>
     public ConformanceResult RmsNormResidual(int rows, int hidden, int seed)
     {
         var rng = new Random(seed);
@@ -53,6 +60,7 @@ public sealed class KernelConformance(CudaContext context, KernelCache cache)
         return y.Pass ? r : y;
     }
 
+    /// <summary>gelu_erf_bf16 on [rows, cols] against <see cref="CpuBackend"/>'s exact GELU.</summary>
     public ConformanceResult GeluErf(int rows, int cols, int seed)
     {
         var rng = new Random(seed);
@@ -66,6 +74,7 @@ public sealed class KernelConformance(CudaContext context, KernelCache cache)
         return Judge("gelu_erf_bf16", $"[{rows}, {cols}]", Download(dy), expected.Data);
     }
 
+    /// <summary>bias_add_bf16: [rows, cols] plus a [cols] bias.</summary>
     public ConformanceResult BiasAdd(int rows, int cols, int seed)
     {
         var rng = new Random(seed);
@@ -79,6 +88,7 @@ public sealed class KernelConformance(CudaContext context, KernelCache cache)
         return Judge("bias_add_bf16", $"[{rows}, {cols}]", Download(dy), expected);
     }
 
+    /// <summary>mi_rope_bf16: crops · tokensPerCrop visual tokens of v_kv_proj output split into rotated keys and values (θ = 1e6); returns the first failing of keys and values.</summary>
     public ConformanceResult MiRope(int crops, int tokensPerCrop, int kvHeads, int headDim, int seed)
     {
         var rng = new Random(seed);
@@ -97,6 +107,7 @@ public sealed class KernelConformance(CudaContext context, KernelCache cache)
         return keys.Pass ? values : keys;
     }
 
+    /// <summary>embedding_gather_bf16: tokens random ids (the first is vocab − 1, the last table row) from a [vocab, hidden] table.</summary>
     public ConformanceResult EmbeddingGather(int tokens, int hidden, int vocab, int seed)
     {
         var rng = new Random(seed);
@@ -112,6 +123,7 @@ public sealed class KernelConformance(CudaContext context, KernelCache cache)
         return Judge("embedding_gather_bf16", $"[{tokens}, {hidden}] of {vocab}", Download(dy), expected.Data);
     }
 
+    /// <summary>convert_f32_bf16 then convert_bf16_f32 on count values in [−100, 100): bit-exact against <see cref="BFloat16"/>; MaxAbs and Nmse hold the count of wrong elements.</summary>
     public ConformanceResult ConvertRoundTrip(int count, int seed)
     {
         var rng = new Random(seed);
@@ -148,6 +160,7 @@ public sealed class KernelConformance(CudaContext context, KernelCache cache)
         return Judge("cublasGemmEx bf16→fp32", $"[{rows}, {inF}]x[{outF}, {inF}]T", Download(dy), expected.Data);
     }
 
+    /// <summary>rms_norm_bf16 on [rows, hidden] (eps 1e-6), with its achieved bandwidth in <see cref="ConformanceResult.GbPerSecond"/>.</summary>
     public ConformanceResult RmsNorm(int rows, int hidden, int seed)
     {
         var rng = new Random(seed);
@@ -162,6 +175,7 @@ public sealed class KernelConformance(CudaContext context, KernelCache cache)
         return Judge("rms_norm_bf16", $"[{rows}, {hidden}]", Download(dy), expected.Data, gbs);
     }
 
+    /// <summary>layer_norm_bf16 on [rows, hidden] with weight and bias (eps 1e-6).</summary>
     public ConformanceResult LayerNorm(int rows, int hidden, int seed)
     {
         var rng = new Random(seed);
@@ -174,6 +188,7 @@ public sealed class KernelConformance(CudaContext context, KernelCache cache)
         return Judge("layer_norm_bf16", $"[{rows}, {hidden}]", Download(dy), expected.Data);
     }
 
+    /// <summary>swiglu_bf16 on a fused [rows, 2·intermediate] gate/up input, with its achieved bandwidth.</summary>
     public ConformanceResult SwiGlu(int rows, int intermediate, int seed)
     {
         var rng = new Random(seed);
@@ -194,6 +209,7 @@ public sealed class KernelConformance(CudaContext context, KernelCache cache)
         return Judge("swiglu_bf16", $"[{rows}, {intermediate}]", Download(dy), expected, gbs);
     }
 
+    /// <summary>gelu_tanh_bf16 on [rows, cols] against <see cref="CpuBackend"/>'s tanh GELU.</summary>
     public ConformanceResult GeluTanh(int rows, int cols, int seed)
     {
         var rng = new Random(seed);
@@ -207,6 +223,7 @@ public sealed class KernelConformance(CudaContext context, KernelCache cache)
         return Judge("gelu_tanh_bf16", $"[{rows}, {cols}]", Download(dy), expected.Data);
     }
 
+    /// <summary>rope_bf16 in place on [tokens, heads·headDim] at scattered positions (θ = 1e6).</summary>
     public ConformanceResult Rope(int tokens, int heads, int headDim, int seed)
     {
         var rng = new Random(seed);
@@ -223,6 +240,7 @@ public sealed class KernelConformance(CudaContext context, KernelCache cache)
         return Judge("rope_bf16", $"[{tokens}, {heads}x{headDim}]", Download(dx), expected.Data);
     }
 
+    /// <summary>sample_argmax_f32 on [rows, vocab] fp32 logits, exact: the last id winning and a tie (lower id wins) are planted; MaxAbs and Nmse hold the count of wrong rows.</summary>
     public ConformanceResult Argmax(int rows, int vocab, int seed)
     {
         var rng = new Random(seed);

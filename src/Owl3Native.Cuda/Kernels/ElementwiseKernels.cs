@@ -9,9 +9,17 @@ public sealed class ElementwiseKernels(KernelCache cache, CudaContext context)
 
     private Dim3 GridFor(long work) => new((uint)Math.Clamp((work + Threads - 1) / Threads, 1, (long)context.Multiprocessors * 16));
 
+    /// <summary>SwiGLU on the fused gate/up output: y[r, i] = silu(x[r, i]) · x[r, cols + i], x [rows, 2·cols], y [rows, cols].</summary>
+    /// <exception cref="ArgumentException">Cols is not a multiple of 8.</exception>
     public void SwiGlu(CudaStream s, in ActivationParams p) => Activation(s, "swiglu_bf16", p);
+    /// <summary>GELU, tanh approximation (SigLIP MLP), elementwise over [rows, cols].</summary>
+    /// <exception cref="ArgumentException">Cols is not a multiple of 8.</exception>
     public void GeluTanh(CudaStream s, in ActivationParams p) => Activation(s, "gelu_tanh_bf16", p);
+    /// <summary>Exact GELU, 0.5·x·(1 + erf(x/√2)) (241101 projector), elementwise over [rows, cols].</summary>
+    /// <exception cref="ArgumentException">Cols is not a multiple of 8.</exception>
     public void GeluErf(CudaStream s, in ActivationParams p) => Activation(s, "gelu_erf_bf16", p);
+    /// <summary>Adds the [cols] bias to every row of x [rows, cols] into y.</summary>
+    /// <exception cref="ArgumentException">Cols is not a multiple of 8.</exception>
     public void BiasAdd(CudaStream s, in ActivationParams p) => Activation(s, "bias_add_bf16", p);
 
     private void Activation(CudaStream s, string kernel, in ActivationParams p)
@@ -41,8 +49,10 @@ public sealed class ElementwiseKernels(KernelCache cache, CudaContext context)
         cache.Get("embedding.cu", "embedding_gather_bf16").Launch(s, new Dim3((uint)p.Tokens), new Dim3(NormKernels.BlockFor(p.Hidden / 8)), p);
     }
 
+    /// <summary>Converts Count fp32 elements to bf16, rounding to nearest even.</summary>
     public void F32ToBf16(CudaStream s, in ConvertParams p) => cache.Get("embedding.cu", "convert_f32_bf16").Launch(s, GridFor(p.Count), new Dim3(Threads), p);
 
+    /// <summary>Widens Count bf16 elements to fp32 (exact).</summary>
     public void Bf16ToF32(CudaStream s, in ConvertParams p) => cache.Get("embedding.cu", "convert_bf16_f32").Launch(s, GridFor(p.Count), new Dim3(Threads), p);
 
     /// <summary>

@@ -8,7 +8,9 @@ namespace Owl3Native.Cuda.Runtime;
 public sealed class DeviceOutOfMemoryException(long requested, long free, long total)
     : Exception($"device out of memory: {requested:N0} bytes requested, {free:N0} of {total:N0} bytes free")
 {
+    /// <summary>Bytes the failed allocation asked for.</summary>
     public long Requested { get; } = requested;
+    /// <summary>Bytes free on the device when the allocation failed (cuMemGetInfo).</summary>
     public long Free { get; } = free;
 }
 

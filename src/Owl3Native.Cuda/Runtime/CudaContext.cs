@@ -24,11 +24,17 @@ public sealed unsafe class CudaContext : IDisposable
         Multiprocessors = multiprocessors;
     }
 
+    /// <summary>CUDA device ordinal this context was opened on (0-based, as <c>CUDA_VISIBLE_DEVICES</c> exposes them).</summary>
     public int Ordinal { get; }
+    /// <summary>The device's marketing name from cuDeviceGetName, e.g. <c>NVIDIA H100 80GB HBM3</c>.</summary>
     public string Name { get; }
+    /// <summary>Compute capability major version (8 for Ampere, 9 for Hopper); always ≥ 8.</summary>
     public int ComputeMajor { get; }
+    /// <summary>Compute capability minor version.</summary>
     public int ComputeMinor { get; }
+    /// <summary>Total device memory in bytes (cuDeviceTotalMem).</summary>
     public long TotalBytes { get; }
+    /// <summary>Streaming multiprocessors on the device; sizes grids and the decode split-K plan.</summary>
     public int Multiprocessors { get; }
 
     /// <summary>`sm_XY` of the device: what NVRTC compiles kernels for.</summary>

@@ -7,7 +7,7 @@ namespace Owl3Native.Cuda.Runtime;
 public readonly record struct Dim3(uint X, uint Y = 1, uint Z = 1);
 
 /// <summary>A loaded CUBIN; keeps its context alive.</summary>
-public sealed unsafe class CudaModule : IDisposable
+internal sealed unsafe class CudaModule : IDisposable
 {
     private readonly CudaContext _context;
     private nint _module;
@@ -57,6 +57,7 @@ public sealed unsafe class CudaFunction
         _function = function;
     }
 
+    /// <summary>The kernel's exported (extern "C") name, e.g. <c>rms_norm_bf16</c>.</summary>
     public string Name { get; }
 
     private int _maxDynamicShared = 48 * 1024;

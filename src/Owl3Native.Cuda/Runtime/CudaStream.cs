@@ -8,6 +8,8 @@ public sealed unsafe class CudaStream : IDisposable
     private readonly CudaContext _context;
     private nint _stream;
 
+    /// <summary>Creates a non-blocking stream (CU_STREAM_NON_BLOCKING: no implicit sync with the legacy default stream) on <paramref name="context"/>.</summary>
+    /// <exception cref="CudaException">cuStreamCreate failed.</exception>
     public CudaStream(CudaContext context)
     {
         _context = context;
@@ -19,8 +21,12 @@ public sealed unsafe class CudaStream : IDisposable
 
     internal nint Handle => _stream != 0 ? _stream : throw new ObjectDisposedException(nameof(CudaStream));
 
+    /// <summary>The context the stream belongs to.</summary>
     public CudaContext Context => _context;
 
+    /// <summary>Blocks the calling thread until all work queued on this stream has finished.</summary>
+    /// <exception cref="CudaException">The stream reported an error, including an earlier asynchronous kernel fault.</exception>
+    /// <exception cref="ObjectDisposedException">The stream was disposed.</exception>
     public void Synchronize()
     {
         _context.MakeCurrent();
@@ -77,6 +83,7 @@ public sealed unsafe class CudaStream : IDisposable
         return new CudaGraph(_context, graph, exec);
     }
 
+    /// <summary>Destroys the stream; work already queued still completes. A second call does nothing.</summary>
     public void Dispose()
     {
         nint s = Interlocked.Exchange(ref _stream, 0);
@@ -99,12 +106,15 @@ public sealed class CudaGraph : IDisposable
         _exec = exec;
     }
 
+    /// <summary>Replays the captured work on <paramref name="stream"/> (asynchronously).</summary>
+    /// <exception cref="CudaException">cuGraphLaunch failed, for example after <see cref="Dispose"/>.</exception>
     public void Launch(CudaStream stream)
     {
         _context.MakeCurrent();
         Cu.Check(CuDriver.cuGraphLaunch(_exec, stream.Handle));
     }
 
+    /// <summary>Destroys the executable graph and its template. A second call does nothing.</summary>
     public void Dispose()
     {
         if (_exec == 0) return;

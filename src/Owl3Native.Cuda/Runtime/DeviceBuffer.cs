@@ -30,8 +30,10 @@ public sealed unsafe class DeviceBuffer<T> : IDisposable where T : unmanaged
         _pointer = p;
     }
 
+    /// <summary>Capacity in elements of <typeparamref name="T"/>.</summary>
     public long Length { get; }
 
+    /// <summary>Capacity in bytes: <see cref="Length"/> · sizeof(<typeparamref name="T"/>).</summary>
     public long Bytes => Length * sizeof(T);
 
     /// <summary>The device address (for params structs).</summary>
@@ -44,6 +46,10 @@ public sealed unsafe class DeviceBuffer<T> : IDisposable where T : unmanaged
         }
     }
 
+    /// <summary>Copies <paramref name="source"/> host → device into the first source.Length elements (synchronous).</summary>
+    /// <exception cref="ArgumentException"><paramref name="source"/> is longer than the buffer.</exception>
+    /// <exception cref="ObjectDisposedException">The buffer was disposed.</exception>
+    /// <exception cref="CudaException">The copy failed.</exception>
     public void CopyFrom(ReadOnlySpan<T> source)
     {
         if (source.Length > Length) throw new ArgumentException($"{source.Length} elements into a buffer of {Length}");
@@ -51,6 +57,10 @@ public sealed unsafe class DeviceBuffer<T> : IDisposable where T : unmanaged
         fixed (T* s = source) Cu.Check(CuDriver.cuMemcpyHtoD_v2(Pointer, s, (nuint)(source.Length * sizeof(T))));
     }
 
+    /// <summary>Copies the first destination.Length elements device → host (synchronous; waits for work on the legacy default stream).</summary>
+    /// <exception cref="ArgumentException"><paramref name="destination"/> is longer than the buffer.</exception>
+    /// <exception cref="ObjectDisposedException">The buffer was disposed.</exception>
+    /// <exception cref="CudaException">The copy failed.</exception>
     public void CopyTo(Span<T> destination)
     {
         if (destination.Length > Length) throw new ArgumentException($"{destination.Length} elements out of a buffer of {Length}");
@@ -58,6 +68,7 @@ public sealed unsafe class DeviceBuffer<T> : IDisposable where T : unmanaged
         fixed (T* d = destination) Cu.Check(CuDriver.cuMemcpyDtoH_v2(d, Pointer, (nuint)(destination.Length * sizeof(T))));
     }
 
+    /// <summary>Copies the whole buffer to a new host array (see <see cref="CopyTo"/>).</summary>
     public T[] ToArray()
     {
         var a = new T[Length];
@@ -72,6 +83,7 @@ public sealed unsafe class DeviceBuffer<T> : IDisposable where T : unmanaged
         Cu.Check(CuDriver.cuMemsetD8_v2(Pointer, value, (nuint)Bytes));
     }
 
+    /// <summary>Frees the device memory. A second call does nothing.</summary>
     public void Dispose()
     {
         ulong p = Interlocked.Exchange(ref _pointer, 0);
@@ -81,6 +93,7 @@ public sealed unsafe class DeviceBuffer<T> : IDisposable where T : unmanaged
         GC.SuppressFinalize(this);
     }
 
+    /// <summary>Leak detector: writes a line to stderr when the buffer was never disposed; frees nothing.</summary>
     ~DeviceBuffer()
     {
         if (_pointer != 0) Console.Error.WriteLine($"Owl3Native: DeviceBuffer<{typeof(T).Name}> of {Bytes} bytes leaked (not disposed)");

@@ -14,6 +14,9 @@ public sealed class KernelCache : IDisposable
     private readonly string _directory;
     private readonly Dictionary<string, CudaModule> _modules = [];
 
+    /// <summary>A cache for <paramref name="context"/>'s device; nothing is compiled until <see cref="Get"/>.</summary>
+    /// <param name="context">The device the kernels are compiled for and loaded into.</param>
+    /// <param name="directory">Where CUBINs are stored; null = <c>$XDG_CACHE_HOME/owl3/kernels</c>, or <c>~/.cache/owl3/kernels</c> when XDG_CACHE_HOME is unset or empty. Created on first write.</param>
     public KernelCache(CudaContext context, string? directory = null)
     {
         _context = context;
@@ -53,6 +56,7 @@ public sealed class KernelCache : IDisposable
         return compiled.Cubin;
     }
 
+    /// <summary>Unloads every module loaded so far; the CUBIN files on disk stay. <see cref="CudaFunction"/>s obtained from this cache must not be launched afterwards.</summary>
     public void Dispose()
     {
         lock (_modules)

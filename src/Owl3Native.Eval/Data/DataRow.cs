@@ -10,6 +10,10 @@ namespace Owl3Native.Eval.Data;
 /// </summary>
 public sealed class DataRow
 {
+    /// <summary>A row as a reader produced it.</summary>
+    /// <param name="values">Column name → value, already normalised to the types listed on the class.</param>
+    /// <param name="file">The file the row came from, for error messages.</param>
+    /// <param name="where">The row's place in that file (`row 3`, `line 4`), for error messages.</param>
     public DataRow(IReadOnlyDictionary<string, object?> values, string file, string where)
     {
         Values = values;

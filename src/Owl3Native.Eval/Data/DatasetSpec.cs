@@ -24,18 +24,31 @@ public enum DatasetFormat
 /// <summary>Which prompt template builds the user turn (spec/EVAL.md §4, one value per benchmark family).</summary>
 public enum PromptStyle
 {
+    /// <summary>Open-ended VQA (VQAv2, OK-VQA, TextVQA, GQA, POPE; §4.1): `&lt;|image|&gt;{question} {short-answer instruction}`, or the LLaVA-style layout with newlines.</summary>
     Vqa,
+    /// <summary>VizWiz (§4.4): the VQA prompt with the respond-with-Unanswerable instruction before the short-answer one.</summary>
     VizWiz,
+    /// <summary>MMBench (§4.7): hint as `Context:` (N/A when empty), question, lettered options, answer-with-letter instruction.</summary>
     MmBench,
+    /// <summary>MM-Vet (§4.8): the image marker, a newline and the stripped question; no instruction.</summary>
     MmVet,
+    /// <summary>AI2D (§4.9): options on their own lines, lettered, or numbered with the number instruction when `use_number` is set.</summary>
     Ai2d,
+    /// <summary>NLVR2 (§4.10): `Left image:` / `Right image:` markers, the question and the yes-or-no, single-word instruction.</summary>
     Nlvr2,
+    /// <summary>Q-Bench2 (§4.11): `Image 1:` / `Image 2:` markers, question, options, answer-with-letter instruction.</summary>
     QBench2,
+    /// <summary>LLaVA-NeXT-Interleave-Bench (§4.12): each `&lt;image&gt;` in the question becomes a numbered marker (BLINK: ordinal words); per-dataset instruction rules.</summary>
     Interleave,
+    /// <summary>MI-Bench (§4.13): `&lt;image&gt;` in the question replaced by markers, options, answer-with-letter instruction.</summary>
     MiBench,
+    /// <summary>NExT-QA multiple choice (§4.14): video marker, question, options, answer-with-letter instruction.</summary>
     NextQa,
+    /// <summary>MVBench (§4.15): video marker (or one image marker per frame of a frame folder), question and lettered options one per line.</summary>
     MvBench,
+    /// <summary>Video-MME (§4.16): video marker, question, the options as given (already lettered), one per line.</summary>
     VideoMme,
+    /// <summary>LongVideoBench (§4.17): `Question: ` then the video marker, the question with its own video marker removed, options.</summary>
     LongVideoBench,
 }
 

@@ -7,8 +7,13 @@ namespace Owl3Native.Eval.Plans;
 /// </summary>
 public sealed class PlanException : Exception
 {
+    /// <summary>A plan problem without a location; <see cref="File"/>, <see cref="Line"/>, <see cref="EntryIndex"/> and <see cref="Key"/> stay null.</summary>
+    /// <param name="message">The whole message, location included if the caller has one.</param>
     public PlanException(string message) : base(message) { }
 
+    /// <summary>A plan problem without a location, caused by <paramref name="inner"/> (a YAML/JSON parser or I/O error).</summary>
+    /// <param name="message">The whole message.</param>
+    /// <param name="inner">The underlying error.</param>
     public PlanException(string message, Exception inner) : base(message, inner) { }
 
     /// <summary>Creates the exception with the location prefix `file:line: entry i: `.</summary>

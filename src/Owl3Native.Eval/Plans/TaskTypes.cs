@@ -9,19 +9,33 @@ namespace Owl3Native.Eval.Plans;
 /// </summary>
 public static class TaskTypes
 {
+    /// <summary>`type: VQATask`: Open-ended VQA over one image (VQAv2, OK-VQA, TextVQA, VizWiz, GQA, POPE; §4.1–§4.6); accepts `num_few_shot`, `use_llava_style`.</summary>
     public const string VqaTask = "VQATask";
+    /// <summary>`type: MultiOptionTask`: Generic multiple choice; registered, but the plan never uses it directly (§4.19).</summary>
     public const string MultiOptionTask = "MultiOptionTask";
+    /// <summary>`type: MMBenchTask`: MMBench EN/CN (§4.7).</summary>
     public const string MmBenchTask = "MMBenchTask";
+    /// <summary>`type: MIBench`: MI-Bench multi-image multiple choice (§4.13).</summary>
     public const string MiBench = "MIBench";
+    /// <summary>`type: AI2DBench`: AI2D diagram multiple choice (§4.9); accepts `use_number`.</summary>
     public const string Ai2dBench = "AI2DBench";
+    /// <summary>`type: NLVR2Bench`: NLVR2 two-image yes/no (§4.10).</summary>
     public const string Nlvr2Bench = "NLVR2Bench";
+    /// <summary>`type: MMVetBench`: MM-Vet open-ended, GPT-graded (§4.8).</summary>
     public const string MmVetBench = "MMVetBench";
+    /// <summary>`type: QbenchTask`: Q-Bench2 two-image quality comparison (§4.11).</summary>
     public const string QbenchTask = "QbenchTask";
+    /// <summary>`type: NextQATask`: NExT-QA video multiple choice (§4.14); accepts `num_frames`.</summary>
     public const string NextQaTask = "NextQATask";
+    /// <summary>`type: VideoQA`: The original's generic open-ended video QA; registered, but no dataset table entry exists for it; accepts `num_frame` (sic) (§4.19).</summary>
     public const string VideoQa = "VideoQA";
+    /// <summary>`type: VideoMMEBench`: Video-MME without subtitles (§4.16); accepts `num_frames`.</summary>
     public const string VideoMmeBench = "VideoMMEBench";
+    /// <summary>`type: LongVideoBenchTask`: LongVideoBench (§4.17); accepts `num_frames`.</summary>
     public const string LongVideoBenchTask = "LongVideoBenchTask";
+    /// <summary>`type: MvBenchTask`: MVBench, 20 video tasks (§4.15); accepts `num_frames`.</summary>
     public const string MvBenchTask = "MvBenchTask";
+    /// <summary>`type: LlavaInterleaveBenchTask`: LLaVA-NeXT-Interleave-Bench (§4.12); accepts `image_index`.</summary>
     public const string LlavaInterleaveBenchTask = "LlavaInterleaveBenchTask";
 
     /// <summary>Keys every task type accepts: `type`, `ds_name` (both required), `cut_cfg`, `generate_config` (ignored).</summary>

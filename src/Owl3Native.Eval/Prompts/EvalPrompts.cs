@@ -132,6 +132,9 @@ public static class EvalPrompts
 /// <summary>A record cannot be turned into its task's prompt; the message names the dataset and record key.</summary>
 public sealed class EvalPromptException : Exception
 {
+    /// <summary>Message: `{dsName} record {index} (key {key}): {message}`.</summary>
+    /// <param name="record">The record that could not be prompted (kept in <see cref="Record"/>).</param>
+    /// <param name="message">What is wrong with it.</param>
     public EvalPromptException(EvalRecord record, string message)
         : base($"{record?.DsName} record {record?.Index} (key {record?.Key}): {message}")
     {

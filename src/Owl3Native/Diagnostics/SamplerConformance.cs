@@ -11,6 +11,17 @@ namespace Owl3Native.Diagnostics;
 /// </summary>
 public static class SamplerConformance
 {
+    /// <summary>
+    /// Samples <paramref name="rows"/> rows of uniform random logits in [−6, 6) on the device and with
+    /// <see cref="Sampler.Sample"/>; passes when every token is identical (MaxAbs and Nmse hold the count of differing rows).
+    /// </summary>
+    /// <param name="ctx">The device to run on.</param>
+    /// <param name="cache">Compiles and loads kernels/sampling.cu.</param>
+    /// <param name="rows">Sequences sampled at once, each with its own settings, history, stream and step.</param>
+    /// <param name="vocab">Logits per row; at most 2^23 (the default is the 241101 vocabulary size).</param>
+    /// <exception cref="ArgumentException"><paramref name="vocab"/> exceeds 2^23.</exception>
+    /// <exception cref="CudaException">A driver or NVRTC call failed.</exception>
+    /// <exception cref="DeviceOutOfMemoryException">The buffers do not fit (about 12 bytes per logit).</exception>
     public static ConformanceResult Run(CudaContext ctx, KernelCache cache, int rows = 32, int vocab = 151851)
     {
         var rng = new Random(5);

@@ -32,6 +32,9 @@ public sealed class Scheduler : IDisposable
         public int[] Feed { get; set; } = request.PromptTokens;
     }
 
+    /// <summary>Starts the scheduler's loop thread (a background thread named <c>owl3-scheduler</c>) over <paramref name="runner"/>.</summary>
+    /// <param name="runner">Runs the steps and owns the KV blocks; the scheduler does not dispose it.</param>
+    /// <param name="prefillChunk">Most prompt tokens of one sequence fed in a single step; longer prompts are prefilled over several steps, interleaved with other sequences' decode tokens.</param>
     public Scheduler(ModelRunner runner, int prefillChunk = 512)
     {
         _runner = runner;

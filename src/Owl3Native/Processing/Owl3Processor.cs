@@ -24,6 +24,10 @@ public sealed class Owl3Processor
 {
     private readonly PromptBuilder _prompts;
 
+    /// <summary>A processor from its parts; <see cref="For"/> builds one from a checkpoint folder.</summary>
+    /// <param name="tokenizer">The checkpoint's Qwen2 tokenizer.</param>
+    /// <param name="variant">Decides the prompt layout and media expansion (and that 240728 never cuts several images).</param>
+    /// <param name="cropSize">Side of a square vision crop in pixels (<c>vision_config.image_size</c>, 384 in the released checkpoints).</param>
     public Owl3Processor(Qwen2Tokenizer tokenizer, Owl3Variant variant, int cropSize)
     {
         Tokenizer = tokenizer;
@@ -37,8 +41,11 @@ public sealed class Owl3Processor
     public static Owl3Processor For(Owl3Checkpoint checkpoint) =>
         new(Qwen2Tokenizer.Load(checkpoint.Directory), checkpoint.Variant, checkpoint.Config.Vision.ImageSize);
 
+    /// <summary>The tokenizer prompts are encoded with (and generated tokens decoded with).</summary>
     public Qwen2Tokenizer Tokenizer { get; }
+    /// <summary>The checkpoint's hyper-attention variant, which shapes the prompt and media expansion.</summary>
     public Owl3Variant Variant { get; }
+    /// <summary>Side of a square vision crop in pixels; images and video frames are resized to crops of this size.</summary>
     public int CropSize { get; }
 
     /// <summary>
