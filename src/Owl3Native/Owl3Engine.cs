@@ -32,9 +32,9 @@ public sealed record GenerationUpdate(string Text, int TokenId, GenerationOutput
 public sealed record GenerationOutput(string Text, IReadOnlyList<int> TokenIds, FinishReason FinishReason, int PromptTokens, double PrefillMs, double DecodeMs);
 
 /// <summary>
-/// The front door: a checkpoint folder loaded on a backend, with its processor. This first version (the CPU engine and
-/// processing) generates synchronously with a streaming callback; the asynchronous streaming API, chat sessions and
-/// <c>IChatClient</c> arrive with the user-surfaces issue (#7) behind the same object.
+/// The front door: a checkpoint folder loaded on a backend (the CPU today), with its processor. Generates blocking
+/// (<see cref="Generate"/>) or streamed (<see cref="GenerateAsync"/>); concurrent calls are batched continuously by one
+/// scheduler; <see cref="StartChat"/> keeps a conversation; <c>Owl3ChatClient</c> wraps it as an <c>IChatClient</c>.
 /// </summary>
 public sealed class Owl3Engine : IDisposable
 {

@@ -107,9 +107,11 @@ public sealed class CudaGraph : IDisposable
     }
 
     /// <summary>Replays the captured work on <paramref name="stream"/> (asynchronously).</summary>
-    /// <exception cref="CudaException">cuGraphLaunch failed, for example after <see cref="Dispose"/>.</exception>
+    /// <exception cref="ObjectDisposedException">The graph was disposed.</exception>
+    /// <exception cref="CudaException">cuGraphLaunch failed.</exception>
     public void Launch(CudaStream stream)
     {
+        ObjectDisposedException.ThrowIf(_exec == 0, this);
         _context.MakeCurrent();
         Cu.Check(CuDriver.cuGraphLaunch(_exec, stream.Handle));
     }
