@@ -33,7 +33,7 @@ public sealed record GenerationOutput(string Text, IReadOnlyList<int> TokenIds, 
 
 /// <summary>
 /// The front door: a checkpoint folder loaded on a backend (the CPU today), with its processor. Generates blocking
-/// (<see cref="Generate"/>) or streamed (<see cref="GenerateAsync"/>); concurrent calls are batched continuously by one
+/// (<c>Generate</c>) or streamed (<see cref="GenerateAsync"/>); concurrent calls are batched continuously by one
 /// scheduler; <see cref="StartChat"/> keeps a conversation; <c>Owl3ChatClient</c> wraps it as an <c>IChatClient</c>.
 /// </summary>
 public sealed class Owl3Engine : IDisposable
