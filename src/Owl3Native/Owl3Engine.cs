@@ -15,7 +15,11 @@ namespace Owl3Native;
 /// <param name="BlockSize">Tokens per KV-cache block.</param>
 /// <param name="ImageCacheBytes">Bytes of projected image embeddings kept for reuse across requests (a chat about one
 /// picture, repeated eval images); 0 disables the cache.</param>
-public sealed record EngineOptions(string Device = "auto", int Threads = 0, int KvBlocks = 4096, int BlockSize = 16, long ImageCacheBytes = 256L << 20);
+/// <param name="MaxBatch">Most sequences generated at once by continuous batching; further requests queue in order.</param>
+/// <param name="PrefillChunk">Most prompt tokens of one sequence per step (long prompts are prefilled over several
+/// steps, interleaved with the other sequences' decode tokens).</param>
+public sealed record EngineOptions(string Device = "auto", int Threads = 0, int KvBlocks = 4096, int BlockSize = 16, long ImageCacheBytes = 256L << 20,
+    int MaxBatch = 256, int PrefillChunk = 512);
 
 /// <summary>How to generate; null fields take the checkpoint's generation_config.json.</summary>
 public sealed record GenerationSettings(
@@ -48,7 +52,7 @@ public sealed class Owl3Engine : IDisposable
         Model = model;
         Processor = processor;
         _runner = new ModelRunner(model, options.KvBlocks, options.BlockSize, options.ImageCacheBytes);
-        _scheduler = new Scheduler(_runner);
+        _scheduler = new Scheduler(_runner, options.PrefillChunk, options.MaxBatch);
         Terminators = Engine.Terminators.Resolve(checkpoint);
     }
 
@@ -72,6 +76,13 @@ public sealed class Owl3Engine : IDisposable
         options ??= new EngineOptions();
         if (options.Device == "cuda") throw new Cuda.Runtime.GpuUnavailableException("the CUDA backend is not built yet (issues #5, #6); use the CPU");
         if (options.Device is not ("auto" or "cpu")) throw new ArgumentException($"device must be auto, cpu or cuda, not '{options.Device}'");
+        // Options are checked before anything is opened, so a bad value never leaves a half-built engine behind.
+        ArgumentOutOfRangeException.ThrowIfNegative(options.Threads, "options.Threads");
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.KvBlocks, 1, "options.KvBlocks");
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.BlockSize, 1, "options.BlockSize");
+        ArgumentOutOfRangeException.ThrowIfNegative(options.ImageCacheBytes, "options.ImageCacheBytes");
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.MaxBatch, 1, "options.MaxBatch");
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.PrefillChunk, 1, "options.PrefillChunk");
         var checkpoint = Owl3Checkpoint.Open(path);
         try
         {

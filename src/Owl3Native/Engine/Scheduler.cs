@@ -13,6 +13,7 @@ public sealed class Scheduler : IDisposable
 {
     private readonly ModelRunner _runner;
     private readonly int _prefillChunk;
+    private readonly int _maxRunning;
     private readonly Channel<Job> _incoming = Channel.CreateUnbounded<Job>(new() { SingleReader = true });
     private readonly Thread _loop;
     private int _waiting, _running;
@@ -35,10 +36,14 @@ public sealed class Scheduler : IDisposable
     /// <summary>Starts the scheduler's loop thread (a background thread named <c>owl3-scheduler</c>) over <paramref name="runner"/>.</summary>
     /// <param name="runner">Runs the steps and owns the KV blocks; the scheduler does not dispose it.</param>
     /// <param name="prefillChunk">Most prompt tokens of one sequence fed in a single step; longer prompts are prefilled over several steps, interleaved with other sequences' decode tokens.</param>
-    public Scheduler(ModelRunner runner, int prefillChunk = 512)
+    /// <param name="maxRunning">Most sequences generated at once (the batch); further requests wait in order.</param>
+    public Scheduler(ModelRunner runner, int prefillChunk = 512, int maxRunning = 256)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(prefillChunk, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxRunning, 1);
         _runner = runner;
         _prefillChunk = prefillChunk;
+        _maxRunning = maxRunning;
         _loop = new Thread(Loop) { IsBackground = true, Name = "owl3-scheduler" };
         _loop.Start();
     }
@@ -94,7 +99,7 @@ public sealed class Scheduler : IDisposable
 
     private void Admit(LinkedList<Job> pending, List<Job> active)
     {
-        while (pending.Count > 0)
+        while (pending.Count > 0 && active.Count < _maxRunning)
         {
             var job = pending.First!.Value;
             int needed = (Math.Min(job.Feed.Length, _prefillChunk) + 1 + _runner.Allocator.BlockSize - 1) / _runner.Allocator.BlockSize;

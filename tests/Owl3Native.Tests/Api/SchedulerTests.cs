@@ -31,6 +31,28 @@ public sealed class SchedulerTests
     }
 
     [Fact]
+    public async Task MaxBatch_bounds_the_running_sequences_and_the_rest_queue_in_order()
+    {
+        using var engine = Owl3Engine.Load(SharedData.Golden("tiny-a"), new EngineOptions(MaxBatch: 2, PrefillChunk: 7));
+        var settings = new GenerationSettings(MaxNewTokens: 24, Temperature: 0);
+        PromptMessage[] question = [new(PromptRole.User, "Count to ten, slowly and clearly.")];
+        var alone = engine.Generate(question, [], settings).TokenIds;
+        int most = 0;
+        using var watch = new CancellationTokenSource();
+        var watcher = Task.Run(async () =>
+        {
+            while (!watch.IsCancellationRequested) { most = Math.Max(most, engine.Scheduler.Running); await Task.Delay(1); }
+        });
+        var results = await Task.WhenAll(Enumerable.Range(0, 5).Select(_ => Task.Run(() => engine.Generate(question, [], settings).TokenIds)));
+        watch.Cancel();
+        await watcher;
+        Assert.All(results, r => Assert.Equal(alone, r)); // a 7-token prefill chunk changes nothing either
+        Assert.InRange(most, 1, 2);
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => Owl3Engine.Load(SharedData.Golden("tiny-a"), new EngineOptions(MaxBatch: 0)));
+        Assert.Contains("MaxBatch", e.Message);
+    }
+
+    [Fact]
     public async Task Requests_wait_for_blocks_instead_of_failing_when_the_cache_is_small()
     {
         // 12 blocks of 16 tokens: two ~60-token conversations cannot both hold their cache at once.
