@@ -83,11 +83,13 @@ internal sealed class GenerateCommand : Command
         return 0;
     }
 
-    internal static Owl3Engine LoadEngine(string model, int threads)
+    internal static Owl3Engine LoadEngine(string model, int threads) => LoadEngine(model, new EngineOptions(Threads: threads));
+
+    internal static Owl3Engine LoadEngine(string model, EngineOptions options)
     {
         try
         {
-            return Owl3Engine.Load(model, new EngineOptions(Threads: threads));
+            return Owl3Engine.Load(model, options);
         }
         catch (TokenizerFileException e)
         {
