@@ -18,8 +18,12 @@ namespace Owl3Native;
 /// <param name="MaxBatch">Most sequences generated at once by continuous batching; further requests queue in order.</param>
 /// <param name="PrefillChunk">Most prompt tokens of one sequence per step (long prompts are prefilled over several
 /// steps, interleaved with the other sequences' decode tokens).</param>
+/// <param name="KvMemoryFraction">When &gt; 0 (at most 1): size the KV cache to this fraction of the memory available to
+/// the process instead of <paramref name="KvBlocks"/>.</param>
+/// <param name="Progress">Receives loading, video-decoding and image-encoding progress (null: none). Reports arrive on
+/// the thread doing the work.</param>
 public sealed record EngineOptions(string Device = "auto", int Threads = 0, int KvBlocks = 4096, int BlockSize = 16, long ImageCacheBytes = 256L << 20,
-    int MaxBatch = 256, int PrefillChunk = 512);
+    int MaxBatch = 256, int PrefillChunk = 512, double KvMemoryFraction = 0, IProgress<EngineProgress>? Progress = null);
 
 /// <summary>How to generate; null fields take the checkpoint's generation_config.json.</summary>
 public sealed record GenerationSettings(
@@ -44,6 +48,7 @@ public sealed class Owl3Engine : IDisposable
 {
     private readonly Owl3Checkpoint _checkpoint;
     private readonly ModelRunner _runner;
+    private readonly IProgress<EngineProgress>? _progress;
     private readonly Scheduler _scheduler;
 
     private Owl3Engine(Owl3Checkpoint checkpoint, Owl3Model model, Owl3Processor processor, EngineOptions options)
@@ -51,7 +56,8 @@ public sealed class Owl3Engine : IDisposable
         _checkpoint = checkpoint;
         Model = model;
         Processor = processor;
-        _runner = new ModelRunner(model, options.KvBlocks, options.BlockSize, options.ImageCacheBytes);
+        _runner = new ModelRunner(model, options.KvBlocks, options.BlockSize, options.ImageCacheBytes, options.Progress);
+        _progress = options.Progress;
         _scheduler = new Scheduler(_runner, options.PrefillChunk, options.MaxBatch);
         Terminators = Engine.Terminators.Resolve(checkpoint);
     }
@@ -68,6 +74,22 @@ public sealed class Owl3Engine : IDisposable
     /// <summary>The opened checkpoint folder (config, manifest and weight files); owned and disposed by the engine.</summary>
     public Owl3Checkpoint Checkpoint => _checkpoint;
 
+    /// <summary><see cref="Load"/> on a worker thread: for UI and server hosts that must not block while a checkpoint opens.</summary>
+    public static Task<Owl3Engine> LoadAsync(string path, EngineOptions? options = null, CancellationToken cancellation = default) =>
+        Task.Run(() => Load(path, options), cancellation);
+
+    /// <summary>KV blocks: <see cref="EngineOptions.KvBlocks"/>, or the share of available memory <see cref="EngineOptions.KvMemoryFraction"/> asks for.</summary>
+    private static int KvBlocksFor(Core.Config.Owl3Config config, EngineOptions options)
+    {
+        if (options.KvMemoryFraction <= 0) return options.KvBlocks;
+        long perBlock = 2L * config.Layers * options.BlockSize * config.KvHeads * config.HeadDim * sizeof(float); // K and V, fp32 on the CPU
+        long available = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
+        long blocks = (long)(available * options.KvMemoryFraction) / perBlock;
+        long maxPerArray = Array.MaxLength / ((long)options.BlockSize * config.KvHeads * config.HeadDim); // one float[] per layer
+        if (blocks < 1) throw new ArgumentOutOfRangeException("options.KvMemoryFraction", options.KvMemoryFraction, $"{options.KvMemoryFraction:P1} of {available >> 20} MiB holds no KV block of {perBlock >> 10} KiB");
+        return (int)Math.Min(blocks, maxPerArray);
+    }
+
     /// <summary>Opens, validates and loads a checkpoint folder (weights stay memory-mapped).</summary>
     /// <exception cref="Core.CheckpointException">The folder cannot be loaded.</exception>
     /// <exception cref="Cuda.Runtime.GpuUnavailableException">`cuda` was asked for (the CUDA backend is not built yet).</exception>
@@ -83,11 +105,18 @@ public sealed class Owl3Engine : IDisposable
         ArgumentOutOfRangeException.ThrowIfNegative(options.ImageCacheBytes, "options.ImageCacheBytes");
         ArgumentOutOfRangeException.ThrowIfLessThan(options.MaxBatch, 1, "options.MaxBatch");
         ArgumentOutOfRangeException.ThrowIfLessThan(options.PrefillChunk, 1, "options.PrefillChunk");
+        if (!(options.KvMemoryFraction is >= 0 and <= 1)) throw new ArgumentOutOfRangeException("options.KvMemoryFraction", options.KvMemoryFraction, "must be in [0, 1]");
+        var progress = options.Progress;
+        progress?.Report(new EngineProgress(EngineStage.Loading, 0, 3, Path.GetFileName(Path.TrimEndingDirectorySeparator(path))));
         var checkpoint = Owl3Checkpoint.Open(path);
+        progress?.Report(new EngineProgress(EngineStage.Loading, 1, 3, Path.GetFileName(Path.TrimEndingDirectorySeparator(path))));
         try
         {
             var model = new Owl3Model(checkpoint, new CpuBackend(options.Threads));
-            return new Owl3Engine(checkpoint, model, Owl3Processor.For(checkpoint), options);
+            progress?.Report(new EngineProgress(EngineStage.Loading, 2, 3));
+            var engine = new Owl3Engine(checkpoint, model, Owl3Processor.For(checkpoint), options with { KvBlocks = KvBlocksFor(model.Config, options) });
+            progress?.Report(new EngineProgress(EngineStage.Loading, 3, 3));
+            return engine;
         }
         catch
         {
@@ -105,7 +134,7 @@ public sealed class Owl3Engine : IDisposable
     {
         settings ??= new GenerationSettings();
         var withPrompt = messages.Append(new PromptMessage(PromptRole.Assistant, "")).ToArray();
-        var request = Processor.Process(withPrompt, media, new ProcessorOptions(settings.Cut, settings.MaxFrames), cancellation);
+        var request = Processor.Process(withPrompt, media, new ProcessorOptions(settings.Cut, settings.MaxFrames) { Progress = _progress }, cancellation);
         var g = _checkpoint.GenerationConfig;
         float temperature = settings.Temperature ?? (g.DoSample ? (float)g.Temperature : 0f);
         var sampling = new SamplingParams(temperature, settings.TopK ?? (g.DoSample ? g.TopK : 0), settings.TopP ?? (g.DoSample ? (float)g.TopP : 1f),

@@ -17,15 +17,23 @@ public sealed class ModelRunner : IDisposable
 {
     private readonly Owl3Model _model;
     private readonly KvCacheStorage _storage;
+    private readonly IProgress<EngineProgress>? _progress;
     private int _nextId;
 
     /// <summary>
     /// Creates a runner with a cache of <paramref name="numBlocks"/> blocks of <paramref name="blockSize"/> tokens and an
     /// image-embedding cache of <paramref name="imageCacheBytes"/> bytes (0: every request encodes its crops).
     /// </summary>
-    public ModelRunner(Owl3Model model, int numBlocks, int blockSize = 16, long imageCacheBytes = 0)
+    /// <param name="model">The model.</param>
+    /// <param name="numBlocks">KV-cache blocks.</param>
+    /// <param name="blockSize">Tokens per block.</param>
+    /// <param name="imageCacheBytes">Bytes of the image-embedding cache (0: off).</param>
+    /// <param name="progress">Receives <see cref="EngineStage.EncodingImages"/> reports; with a sink, crops are encoded
+    /// one at a time so the report moves per crop.</param>
+    public ModelRunner(Owl3Model model, int numBlocks, int blockSize = 16, long imageCacheBytes = 0, IProgress<EngineProgress>? progress = null)
     {
         _model = model;
+        _progress = progress;
         ImageCache = new ImageEmbeddingCache(imageCacheBytes);
         var c = model.Config;
         _storage = model.Backend.CreateKvCache(c.Layers, numBlocks, blockSize, c.KvHeads, c.HeadDim);
@@ -60,10 +68,30 @@ public sealed class ModelRunner : IDisposable
         if (crops > 0)
         {
             // A traced run (golden verification) records every vision tensor, so it always encodes.
-            var embeds = trace is null ? ImageCache.Encode(pixels!, _model.Config.Vision.Patches, p => _model.EncodeImages(p)) : _model.EncodeImages(pixels!, trace);
+            var embeds = trace is null ? ImageCache.Encode(pixels!, _model.Config.Vision.Patches, Encode) : _model.EncodeImages(pixels!, trace);
             visual = _model.PrepareVisual(embeds, markerStarts, trace);
         }
         return new SequenceState(new SequenceId(Interlocked.Increment(ref _nextId)), visual, markerStarts);
+    }
+
+    /// <summary>Encodes crops; with a progress sink, one crop at a time (each crop is its own SigLIP sequence).</summary>
+    private Tensor Encode(Tensor pixels)
+    {
+        if (_progress is null) return _model.EncodeImages(pixels);
+        int crops = pixels.Dim(0), per = pixels.Length / crops;
+        var dims = pixels.Dims.ToArray();
+        dims[0] = 1;
+        Tensor? result = null;
+        _progress.Report(new EngineProgress(EngineStage.EncodingImages, 0, crops));
+        for (int c = 0; c < crops; c++)
+        {
+            var one = new Tensor(pixels.Data.AsSpan(c * per, per).ToArray(), dims);
+            var e = _model.EncodeImages(one);
+            result ??= new Tensor(crops * e.Rows, e.Cols);
+            e.Data.CopyTo(result.Data.AsSpan(c * e.Length, e.Length));
+            _progress.Report(new EngineProgress(EngineStage.EncodingImages, c + 1, crops));
+        }
+        return result!;
     }
 
     /// <summary>Admits a sequence from precomputed image embeddings `[crops·patches, hidden]`.</summary>

@@ -13,7 +13,11 @@ public sealed record ProcessedRequest(string PromptText, int[] InputIds, Tensor?
 /// <param name="Cut">Adaptive cutting of images (spec/PROCESSOR.md §3.4); 240728 cuts only single-image requests (§3.6).</param>
 /// <param name="MaxFrames">Frames per video (one per second, then uniformly down-sampled).</param>
 /// <param name="Limits">Decoder limits for images.</param>
-public sealed record ProcessorOptions(bool Cut = true, int MaxFrames = FrameSampler.DefaultMaxFrames, ImageLimits? Limits = null);
+public sealed record ProcessorOptions(bool Cut = true, int MaxFrames = FrameSampler.DefaultMaxFrames, ImageLimits? Limits = null)
+{
+    /// <summary>Receives <see cref="EngineStage.DecodingVideo"/> reports while videos are decoded (null: none).</summary>
+    public IProgress<EngineProgress>? Progress { get; init; }
+}
 
 /// <summary>
 /// The whole input pipeline of one checkpoint folder: images decoded, resized PIL-exactly and cut; videos sampled and
@@ -79,7 +83,9 @@ public sealed class Owl3Processor
                 case VideoSource video:
                 {
                     var info = VideoDecoder.Probe(video.Path);
-                    var frames = VideoDecoder.Decode(video.Path, info, FrameSampler.OnePerSecond(info.FrameCount, info.AverageFps, options.MaxFrames), cancellation);
+                    var progress = options.Progress;
+                    var frames = VideoDecoder.Decode(video.Path, info, FrameSampler.OnePerSecond(info.FrameCount, info.AverageFps, options.MaxFrames), cancellation,
+                        progress is null ? null : (done, total) => progress.Report(new EngineProgress(EngineStage.DecodingVideo, done, total, Path.GetFileName(video.Path))));
                     foreach (var f in frames) crops.Add(ImageProcessor.Process(new RgbImage(f.Width, f.Height, f.Rgb), CropSize, cut: false).PixelValues);
                     items.Add(new VideoItem(frames.Count));
                     break;

@@ -50,7 +50,12 @@ public static class VideoDecoder
 
     /// <summary>Decodes the frames at <paramref name="indices"/> (ascending or not; duplicates allowed) in the order given.</summary>
     /// <exception cref="VideoDecodeException">ffmpeg is missing or fails, or fewer frames than asked come back.</exception>
-    public static IReadOnlyList<VideoFrame> Decode(string path, VideoInfo info, IReadOnlyList<int> indices, CancellationToken cancellation = default)
+    public static IReadOnlyList<VideoFrame> Decode(string path, VideoInfo info, IReadOnlyList<int> indices, CancellationToken cancellation = default) =>
+        Decode(path, info, indices, cancellation, null);
+
+    /// <summary>As <see cref="Decode(string, VideoInfo, IReadOnlyList{int}, CancellationToken)"/>, calling <paramref name="onFrame"/>
+    /// with (frames decoded, frames requested) after each distinct frame.</summary>
+    public static IReadOnlyList<VideoFrame> Decode(string path, VideoInfo info, IReadOnlyList<int> indices, CancellationToken cancellation, Action<int, int>? onFrame)
     {
         if (indices.Count == 0) return [];
         var distinct = indices.Distinct().Order().ToArray();
@@ -75,6 +80,7 @@ public static class VideoDecoder
                     read += n;
                 }
                 frames[distinct[k]] = new VideoFrame(distinct[k], info.Width, info.Height, buffer);
+                onFrame?.Invoke(k + 1, distinct.Length);
             }
         });
         return indices.Select(i => frames[i]).ToArray();
