@@ -25,7 +25,7 @@ internal sealed class ChatCommand : Command
         string model = args.Value("model") ?? throw new UsageException("--model is required");
         float? temperature = args.Value("temperature") is { } t && float.TryParse(t, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var tv) ? tv : null;
         var settings = new GenerationSettings(MaxNewTokens: args.Int("max-new-tokens", 512, min: 1), Temperature: temperature, Cut: !args.Flag("no-cut"));
-        using var engine = GenerateCommand.LoadEngine(model, args.Int("threads", 0, min: 0, max: 1024));
+        using var engine = GenerateCommand.LoadEngine(model, new EngineOptions(Threads: args.Int("threads", 0, min: 0, max: 1024), Progress: TerminalProgress.For(console, json: false)));
         console.Error.WriteLine($"owl3 chat: {engine.Model.Variant.Tag()} from {engine.Checkpoint.Directory}. /image PATH, /video PATH, /reset, /exit");
         var history = new List<PromptMessage>();
         var media = new List<MediaSource>();

@@ -87,7 +87,7 @@ internal sealed class EvalCommand : Command
         System.Console.CancelKeyPress += onCancel;
         try
         {
-            using var engine = GenerateCommand.LoadEngine(model, args.Int("threads", 0, min: 0, max: 1024));
+            using var engine = GenerateCommand.LoadEngine(model, new EngineOptions(Threads: args.Int("threads", 0, min: 0, max: 1024), Progress: TerminalProgress.For(console, json: false)));
             var runner = new EvalRunner(new EngineEvalModel(engine, Path.GetFullPath(model)), (ds, p) => EvalScoring.Render(ds, p, protocol), console.Error,
                 (ds, p, dir) => EvalScoring.WriteSubmission(ds, p, dir, protocol));
             var results = runner.Run(options, cancel.Token);

@@ -59,7 +59,7 @@ internal sealed class GenerateCommand : Command
             Stop: args.Values("stop"), Cut: !args.Flag("no-cut"), MaxFrames: args.Int("max-frames", 16, min: 1, max: 4096));
         bool json = args.Flag("json");
         GenerationOutput output;
-        using (var engine = LoadEngine(model, args.Int("threads", 0, min: 0, max: 1024)))
+        using (var engine = LoadEngine(model, new EngineOptions(Threads: args.Int("threads", 0, min: 0, max: 1024), Progress: TerminalProgress.For(console, json))))
         {
             try
             {
