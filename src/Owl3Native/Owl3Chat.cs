@@ -6,11 +6,14 @@ namespace Owl3Native;
 
 /// <summary>
 /// A multi-turn conversation on an <see cref="Owl3Engine"/>: keeps the history and the media of earlier turns (images
-/// decoded once and kept decoded), so each turn sends only what is new. Every turn re-runs prefill over the whole
-/// conversation (no cross-turn KV reuse yet). Not thread-safe: one turn at a time per chat.
+/// decoded once and kept decoded), so each turn sends only what is new. The KV cache of the last turn is kept, so the
+/// next turn prefills only the tokens the conversation did not already have (what a turn reused is reported as
+/// <see cref="GenerationOutput.CachedPromptTokens"/>); the engine drops kept caches first when blocks run short. Not
+/// thread-safe: one turn at a time per chat. Dispose (or <see cref="Reset"/>) gives the kept cache back at once.
 /// </summary>
-public sealed class Owl3Chat
+public sealed class Owl3Chat : IDisposable
 {
+    private Engine.KvPrefix? _prefix;
     private readonly Owl3Engine _engine;
     private readonly List<PromptMessage> _history = [];
     private readonly List<MediaSource> _media = [];
@@ -32,6 +35,16 @@ public sealed class Owl3Chat
     {
         _history.RemoveAll(m => m.Role != PromptRole.System);
         _media.Clear();
+        ReleasePrefix();
+    }
+
+    /// <summary>Gives the kept KV cache back to the engine.</summary>
+    public void Dispose() => ReleasePrefix();
+
+    private void ReleasePrefix()
+    {
+        if (_prefix is { } p) _engine.Scheduler.Release(p);
+        _prefix = null;
     }
 
     /// <summary>Adds messages to the conversation without generating (for a client that replays its own history).</summary>
@@ -54,10 +67,24 @@ public sealed class Owl3Chat
             text = string.Concat(decoded.Select(m => m is VideoSource ? MediaTemplates.VideoMarker : MediaTemplates.ImageMarker)) + text;
         var user = new PromptMessage(PromptRole.User, text);
         GenerationOutput? final = null;
-        await foreach (var u in _engine.GenerateAsync([.. _history, user], [.. _media, .. decoded], settings, cancellation).ConfigureAwait(false))
+        var reuse = _prefix;
+        _prefix = null; // taken by this turn (or released below if the turn did not use it)
+        try
         {
-            final = u.Final ?? final;
-            yield return u;
+            await foreach (var u in _engine.GenerateAsync([.. _history, user], [.. _media, .. decoded], settings, reuse, keep: true, cancellation).ConfigureAwait(false))
+            {
+                final = u.Final ?? final;
+                yield return u;
+            }
+        }
+        finally
+        {
+            if (reuse is not null) _engine.Scheduler.Release(reuse); // no-op when the turn adopted it
+            if (final?.Kept is { } kept)
+            {
+                if (final.FinishReason == Engine.FinishReason.Cancelled) _engine.Scheduler.Release(kept);
+                else _prefix = kept;
+            }
         }
         if (final is null || final.FinishReason == Engine.FinishReason.Cancelled) yield break;
         _history.Add(user);

@@ -37,11 +37,18 @@ public sealed record GenerationSettings(
 public sealed record GenerationUpdate(string Text, int TokenId, GenerationOutput? Final = null);
 
 /// <summary>What one generation produced.</summary>
-public sealed record GenerationOutput(string Text, IReadOnlyList<int> TokenIds, FinishReason FinishReason, int PromptTokens, double PrefillMs, double DecodeMs);
+public sealed record GenerationOutput(string Text, IReadOnlyList<int> TokenIds, FinishReason FinishReason, int PromptTokens, double PrefillMs, double DecodeMs)
+{
+    /// <summary>Prompt tokens whose K/V were reused from an earlier turn instead of prefilled (chat sessions).</summary>
+    public int CachedPromptTokens { get; init; }
+
+    /// <summary>The sequence's KV cache kept for the next turn (chat sessions only).</summary>
+    internal Engine.KvPrefix? Kept { get; init; }
+}
 
 /// <summary>
 /// The front door: a checkpoint folder loaded on a backend (the CPU today), with its processor. Generates blocking
-/// (<c>Generate</c>) or streamed (<see cref="GenerateAsync"/>); concurrent calls are batched continuously by one
+/// (<c>Generate</c>) or streamed (<c>GenerateAsync</c>); concurrent calls are batched continuously by one
 /// scheduler; <see cref="StartChat"/> keeps a conversation; <c>Owl3ChatClient</c> wraps it as an <c>IChatClient</c>.
 /// </summary>
 public sealed class Owl3Engine : IDisposable
@@ -130,7 +137,7 @@ public sealed class Owl3Engine : IDisposable
         Action<string>? onText = null, CancellationToken cancellation = default) => Generate(messages, media, settings, onText, cancellation, null);
 
     private GenerationOutput Generate(IReadOnlyList<PromptMessage> messages, IReadOnlyList<MediaSource> media, GenerationSettings? settings,
-        Action<string>? onText, CancellationToken cancellation, Action<int>? onToken, Func<bool>? ready = null)
+        Action<string>? onText, CancellationToken cancellation, Action<int>? onToken, Func<bool>? ready = null, Engine.KvPrefix? reuse = null, bool keep = false)
     {
         settings ??= new GenerationSettings();
         var withPrompt = messages.Append(new PromptMessage(PromptRole.Assistant, "")).ToArray();
@@ -146,7 +153,7 @@ public sealed class Owl3Engine : IDisposable
         var sw = System.Diagnostics.Stopwatch.StartNew();
         double prefillMs = 0;
         // Concurrent calls are batched together by the scheduler: each step advances every running sequence.
-        var r = _scheduler.Submit(new GenerationRequest(request.InputIds, request.Pixels, request.MarkerStarts, options), t =>
+        var r = _scheduler.Submit(new GenerationRequest(request.InputIds, request.Pixels, request.MarkerStarts, options) { Reuse = reuse, Keep = keep }, t =>
         {
             if (t.Step == 0) prefillMs = sw.Elapsed.TotalMilliseconds;
             if (!Terminators.Contains(t.Token) && onText is not null) onText(detok.Append(t.Token));
@@ -157,7 +164,7 @@ public sealed class Owl3Engine : IDisposable
         if (settings.Stop is { Count: > 0 } stops && r.Reason == FinishReason.Stop)
             foreach (var s in stops)
                 if (s.Length > 0 && text.IndexOf(s, StringComparison.Ordinal) is int at and >= 0) text = text[..at];
-        return new GenerationOutput(text, r.Tokens, r.Reason, r.PromptTokens, prefillMs, sw.Elapsed.TotalMilliseconds - prefillMs);
+        return new GenerationOutput(text, r.Tokens, r.Reason, r.PromptTokens, prefillMs, sw.Elapsed.TotalMilliseconds - prefillMs) { CachedPromptTokens = r.ReusedTokens, Kept = r.Kept };
     }
 
     /// <summary>
@@ -165,8 +172,12 @@ public sealed class Owl3Engine : IDisposable
     /// Cancelling <paramref name="cancellation"/> stops the sequence and frees its KV-cache blocks; the enumeration then
     /// ends with a <see cref="FinishReason.Cancelled"/> final update.
     /// </summary>
-    public async IAsyncEnumerable<GenerationUpdate> GenerateAsync(IReadOnlyList<PromptMessage> messages, IReadOnlyList<MediaSource> media,
-        GenerationSettings? settings = null, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellation = default)
+    public IAsyncEnumerable<GenerationUpdate> GenerateAsync(IReadOnlyList<PromptMessage> messages, IReadOnlyList<MediaSource> media,
+        GenerationSettings? settings = null, CancellationToken cancellation = default) => GenerateAsync(messages, media, settings, null, false, cancellation);
+
+    /// <summary>As the public overload, starting from a kept KV prefix and/or keeping this sequence's cache (chat sessions).</summary>
+    internal async IAsyncEnumerable<GenerationUpdate> GenerateAsync(IReadOnlyList<PromptMessage> messages, IReadOnlyList<MediaSource> media,
+        GenerationSettings? settings, Engine.KvPrefix? reuse, bool keep, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellation = default)
     {
         // The scheduler never blocks on a reader (that would stall every sequence of the batch): updates go to an
         // unbounded channel, and the sequence skips steps while more than 8 updates are unread, so a cancel acts within a
@@ -182,7 +193,7 @@ public sealed class Owl3Engine : IDisposable
             {
                 var output = Generate(messages, media, settings, null, generation.Token,
                     token => Write(new GenerationUpdate(Terminators.Contains(token) ? "" : detok.Append(token), token)),
-                    ready: () => channel.Reader.Count < 8);
+                    ready: () => channel.Reader.Count < 8, reuse, keep);
                 Write(new GenerationUpdate(detok.Flush(), -1, output));
                 channel.Writer.Complete();
             }

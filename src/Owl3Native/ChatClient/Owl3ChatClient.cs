@@ -66,8 +66,12 @@ public sealed class Owl3ChatClient(Owl3Engine engine, string modelId = "mplug-ow
         : serviceKey is null && serviceType == typeof(ChatClientMetadata) ? new ChatClientMetadata("Owl3Native", defaultModelId: modelId)
         : null;
 
-    /// <summary>The engine belongs to the caller; disposing the client leaves it alone.</summary>
-    public void Dispose() { }
+    /// <summary>The engine belongs to the caller; disposing the client gives its conversations' kept KV caches back.</summary>
+    public void Dispose()
+    {
+        foreach (var chat in _conversations.Values) chat.Dispose();
+        _conversations.Clear();
+    }
 
     private IAsyncEnumerable<GenerationUpdate> Stream(IEnumerable<ChatMessage> messages, ChatOptions? options, CancellationToken cancellation)
     {

@@ -32,7 +32,14 @@ public sealed record GenerationOptions(
     ulong Stream = 0);
 
 /// <summary>A finished sequence: its new tokens (a terminator that stopped it is included) and why it stopped.</summary>
-public sealed record GenerationResult(SequenceId Id, IReadOnlyList<int> Tokens, FinishReason Reason, int PromptTokens);
+public sealed record GenerationResult(SequenceId Id, IReadOnlyList<int> Tokens, FinishReason Reason, int PromptTokens)
+{
+    /// <summary>Prompt tokens whose K/V came from <see cref="GenerationRequest.Reuse"/> instead of a prefill.</summary>
+    public int ReusedTokens { get; init; }
+
+    /// <summary>The sequence's KV cache, kept when the request asked for it and the sequence finished normally.</summary>
+    public KvPrefix? Kept { get; init; }
+}
 
 /// <summary>One generated token, as it is produced.</summary>
 public readonly record struct GeneratedToken(int RequestIndex, int Token, int Step);

@@ -4,7 +4,14 @@ using Owl3Native.Engine.Sampling;
 namespace Owl3Native.Engine;
 
 /// <summary>One prompt to generate from: token ids, its crops `[crops, 3, S, S]` (or none) and their marker starts.</summary>
-public sealed record GenerationRequest(int[] PromptTokens, Tensor? Pixels, int[] MarkerStarts, GenerationOptions Options);
+public sealed record GenerationRequest(int[] PromptTokens, Tensor? Pixels, int[] MarkerStarts, GenerationOptions Options)
+{
+    /// <summary>A kept KV prefix to start from: its longest common prefix with <see cref="PromptTokens"/> is not prefilled again.</summary>
+    public KvPrefix? Reuse { get; init; }
+
+    /// <summary>Keep this sequence's KV cache when it finishes (returned as <see cref="GenerationResult.Kept"/>).</summary>
+    public bool Keep { get; init; }
+}
 
 /// <summary>
 /// Generates for several sequences of different lengths at once: each prompt is prefilled in chunks, then every

@@ -173,6 +173,25 @@ public sealed class ModelRunner : IDisposable
         sequence.Blocks.Clear();
     }
 
+    /// <summary>
+    /// Moves the first <paramref name="tokens"/> cached tokens of <paramref name="from"/> (a released-to-be, finished
+    /// sequence) into the fresh sequence <paramref name="to"/>: the blocks that hold them change owner, the rest of
+    /// <paramref name="from"/>'s blocks are freed, and <paramref name="from"/> is released.
+    /// </summary>
+    public void Adopt(SequenceState from, SequenceState to, int tokens)
+    {
+        if (from.Released || to.Released) throw new InvalidOperationException("a released sequence cannot pass on its cache");
+        if (to.CachedLength != 0 || to.Blocks.Count != 0) throw new InvalidOperationException("only a fresh sequence adopts a prefix");
+        if (tokens < 0 || tokens > from.CachedLength) throw new ArgumentOutOfRangeException(nameof(tokens), $"{tokens} of {from.CachedLength} cached tokens");
+        int keep = (tokens + Allocator.BlockSize - 1) / Allocator.BlockSize;
+        to.Blocks.AddRange(from.Blocks.Take(keep));
+        to.Tokens.AddRange(from.Tokens.Take(tokens));
+        to.CachedLength = tokens;
+        Allocator.Free(from.Blocks.Skip(keep).ToArray());
+        from.Blocks.Clear();
+        from.Released = true;
+    }
+
     /// <summary>Frees the cache storage.</summary>
     public void Dispose() => _storage.Dispose();
 }

@@ -16,10 +16,15 @@ public sealed class Scheduler : IDisposable
     private readonly int _maxRunning;
     private readonly Channel<Job> _incoming = Channel.CreateUnbounded<Job>(new() { SingleReader = true });
     private readonly Thread _loop;
+    private readonly LinkedList<KvPrefix> _kept = []; // loop thread only; least recently kept first
+    private readonly System.Collections.Concurrent.ConcurrentQueue<KvPrefix> _toRelease = new();
     private int _waiting, _running;
 
     private sealed class Job(GenerationRequest request, Action<GeneratedToken>? onToken, CancellationToken cancellation, Func<bool>? ready)
     {
+        /// <summary>Not a request: wakes the loop so it handles released prefixes.</summary>
+        public static readonly Job Wake = new(new GenerationRequest([0], null, [], new GenerationOptions(0, default!, [])), null, default, null);
+        public int Reused { get; set; }
         /// <summary>False while the consumer is behind: the sequence skips steps instead of stalling the batch.</summary>
         public Func<bool>? Ready { get; } = ready;
         public GenerationRequest Request { get; } = request;
@@ -47,6 +52,21 @@ public sealed class Scheduler : IDisposable
         _loop = new Thread(Loop) { IsBackground = true, Name = "owl3-scheduler" };
         _loop.Start();
     }
+
+    /// <summary>
+    /// Gives a kept prefix's blocks back (a chat that is reset or dropped). Safe from any thread; a prefix already taken
+    /// by a request or dropped under memory pressure is left alone.
+    /// </summary>
+    public void Release(KvPrefix prefix)
+    {
+        _toRelease.Enqueue(prefix);
+        _incoming.Writer.TryWrite(Job.Wake); // the loop may be waiting for work
+    }
+
+    /// <summary>Kept prefixes holding blocks now.</summary>
+    public int KeptPrefixes => Volatile.Read(ref _keptCount);
+
+    private int _keptCount;
 
     /// <summary>Requests waiting for blocks.</summary>
     public int Waiting => Volatile.Read(ref _waiting);
@@ -81,7 +101,9 @@ public sealed class Scheduler : IDisposable
             {
                 if (!_incoming.Reader.WaitToReadAsync().AsTask().GetAwaiter().GetResult()) break; // disposed
             }
-            while (_incoming.Reader.TryRead(out var j)) pending.AddLast(j);
+            while (_incoming.Reader.TryRead(out var j))
+                if (!ReferenceEquals(j, Job.Wake)) pending.AddLast(j);
+            while (_toRelease.TryDequeue(out var prefix)) Drop(prefix);
             Admit(pending, active);
             if (active.Count == 0) continue;
             try
@@ -95,6 +117,7 @@ public sealed class Scheduler : IDisposable
             }
         }
         foreach (var job in pending.Concat(active)) Fail(job, new ObjectDisposedException(nameof(Scheduler)));
+        while (_kept.First is { } first) Drop(first.Value);
     }
 
     private void Admit(LinkedList<Job> pending, List<Job> active)
@@ -103,6 +126,7 @@ public sealed class Scheduler : IDisposable
         {
             var job = pending.First!.Value;
             int needed = (Math.Min(job.Feed.Length, _prefillChunk) + 1 + _runner.Allocator.BlockSize - 1) / _runner.Allocator.BlockSize;
+            while (needed > _runner.Allocator.FreeBlocks && DropOldestKept(except: job.Request.Reuse)) { }
             if (needed > _runner.Allocator.FreeBlocks && active.Count > 0) return; // wait for running sequences to finish
             pending.RemoveFirst();
             Interlocked.Decrement(ref _waiting);
@@ -110,6 +134,16 @@ public sealed class Scheduler : IDisposable
             try
             {
                 job.Sequence = _runner.Admit(job.Request.Pixels, job.Request.MarkerStarts); // images encoded once, here
+                if (job.Request.Reuse is { Sequence: { } kept } prefix && job.Prefilled == 0 && job.New.Count == 0)
+                {
+                    // The longest common prefix skips prefill; at least one prompt token is fed so the step yields logits.
+                    int common = 0, limit = Math.Min(kept.CachedLength, job.Feed.Length - 1);
+                    while (common < limit && kept.Tokens[common] == job.Feed[common]) common++;
+                    Take(prefix);
+                    _runner.Adopt(kept, job.Sequence, common);
+                    job.Prefilled = common;
+                    job.Reused = common;
+                }
                 active.Add(job);
                 Interlocked.Increment(ref _running);
             }
@@ -126,7 +160,7 @@ public sealed class Scheduler : IDisposable
         if (active.Count == 0) return;
         // Decode tokens first, then prefill chunks, as long as their blocks fit.
         var inputs = new List<(Job Job, int[] Tokens)>();
-        int free = _runner.Allocator.FreeBlocks, bs = _runner.Allocator.BlockSize;
+        int free = _runner.Allocator.FreeBlocks, bs = _runner.Allocator.BlockSize, promised = 0;
         bool blocked = false;
         foreach (var job in active.OrderBy(j => j.Prefilled < j.Feed.Length ? 1 : 0))
         {
@@ -136,6 +170,8 @@ public sealed class Scheduler : IDisposable
                 ? job.Feed[job.Prefilled..Math.Min(job.Feed.Length, job.Prefilled + _prefillChunk)]
                 : [job.New[^1]];
             int needed = Math.Max(0, (seq.CachedLength + tokens.Length + bs - 1) / bs - seq.Blocks.Count);
+            // Kept caches of finished turns go before a running sequence waits or fails: free = blocks not yet promised.
+            while (needed > free && DropOldestKept(except: null)) free = _runner.Allocator.FreeBlocks - promised;
             if (needed > free)
             {
                 if (inputs.Count == 0 && active.Count == 1) { Fail(active, job, new KvCacheExhaustedException(needed, free, bs)); return; }
@@ -143,6 +179,7 @@ public sealed class Scheduler : IDisposable
                 continue; // waits for a later step
             }
             free -= needed;
+            promised += needed;
             inputs.Add((job, tokens));
         }
         if (inputs.Count == 0 && !blocked)
@@ -150,6 +187,7 @@ public sealed class Scheduler : IDisposable
             Thread.Sleep(1); // every running sequence waits for its reader
             return;
         }
+        if (inputs.Count == 0 && DropOldestKept(except: null)) return; // kept prefixes go before running sequences
         if (inputs.Count == 0)
         {
             // Nothing fits: preempt the newest sequence by recomputation — free its blocks and queue it again at the
@@ -187,10 +225,44 @@ public sealed class Scheduler : IDisposable
 
     private void Finish(List<Job> active, Job job, FinishReason reason)
     {
-        _runner.Release(job.Sequence!);
+        KvPrefix? kept = null;
+        if (job.Request.Keep && reason != FinishReason.Cancelled)
+        {
+            kept = new KvPrefix(job.Sequence!);
+            _kept.AddLast(kept);
+            Interlocked.Increment(ref _keptCount);
+        }
+        else _runner.Release(job.Sequence!);
         active.Remove(job);
         Interlocked.Decrement(ref _running);
-        job.Done.TrySetResult(new GenerationResult(job.Sequence!.Id, job.New, reason, job.Request.PromptTokens.Length));
+        job.Done.TrySetResult(new GenerationResult(job.Sequence!.Id, job.New, reason, job.Request.PromptTokens.Length) { ReusedTokens = job.Reused, Kept = kept });
+    }
+
+    /// <summary>A request takes a kept prefix: it leaves the list (its blocks now belong to the request).</summary>
+    private void Take(KvPrefix prefix)
+    {
+        if (_kept.Remove(prefix)) Interlocked.Decrement(ref _keptCount);
+        prefix.Sequence = null;
+    }
+
+    /// <summary>Frees a kept prefix's blocks if it still holds them.</summary>
+    private void Drop(KvPrefix prefix)
+    {
+        if (prefix.Sequence is not { } seq) return;
+        Take(prefix);
+        _runner.Release(seq);
+    }
+
+    /// <summary>Frees the least recently kept prefix (not <paramref name="except"/>); false when there is none.</summary>
+    private bool DropOldestKept(KvPrefix? except)
+    {
+        for (var node = _kept.First; node is not null; node = node.Next)
+            if (!ReferenceEquals(node.Value, except))
+            {
+                Drop(node.Value);
+                return true;
+            }
+        return false;
     }
 
     private void Fail(List<Job> active, Job job, Exception e)

@@ -40,6 +40,62 @@ public sealed class ChatSessionTests
     }
 
     [Fact]
+    public async Task The_next_turn_prefills_only_what_the_conversation_did_not_have_and_answers_the_same()
+    {
+        using var engine = Owl3Engine.Load(SharedData.Golden("tiny-a"));
+        string image = Image("grad_500x500.png");
+        using (var chat = engine.StartChat())
+        {
+            var first = await Drain(chat.SendAsync("Describe this image.", [MediaSource.ImageFile(image)], Greedy));
+            Assert.Equal(0, first.CachedPromptTokens);
+            Assert.Equal(1, engine.Scheduler.KeptPrefixes);
+            var second = await Drain(chat.SendAsync("And what colours do you see?", null, Greedy));
+            var third = await Drain(chat.SendAsync("Thanks. One word?", null, Greedy));
+            // The first turn's prompt at least (the re-tokenised answer may part from the generated ids at some token).
+            Assert.InRange(second.CachedPromptTokens, first.PromptTokens, second.PromptTokens - 1);
+            Assert.InRange(third.CachedPromptTokens, second.PromptTokens, third.PromptTokens - 1);
+            var stateless = engine.Generate(
+            [
+                new(PromptRole.User, "<|image|>Describe this image."), new(PromptRole.Assistant, first.Text),
+                new(PromptRole.User, "And what colours do you see?"), new(PromptRole.Assistant, second.Text),
+                new(PromptRole.User, "Thanks. One word?"),
+            ], [MediaSource.ImageFile(image)], Greedy);
+            Assert.Equal(stateless.TokenIds, third.TokenIds);
+            Assert.Equal(0, stateless.CachedPromptTokens);
+            Assert.True(engine.Runner.Allocator.UsedBlocks > 0); // the third turn's cache is kept
+        }
+        // Disposing the chat gives the kept cache back (through the scheduler's loop).
+        for (int i = 0; i < 500 && engine.Runner.Allocator.UsedBlocks > 0; i++) await Task.Delay(10);
+        Assert.Equal(0, engine.Runner.Allocator.UsedBlocks);
+        Assert.Equal(0, engine.Scheduler.KeptPrefixes);
+    }
+
+    [Fact]
+    public async Task Kept_caches_are_dropped_first_when_blocks_run_short()
+    {
+        // 12 blocks of 16 tokens: the chat's kept cache must make room for a long request, then the chat goes on.
+        using var engine = Owl3Engine.Load(SharedData.Golden("tiny-a"), new EngineOptions(KvBlocks: 12));
+        using var chat = engine.StartChat();
+        var first = await Drain(chat.SendAsync("Describe this image.", [MediaSource.ImageFile(Image("grad_500x500.png"))], Greedy));
+        int kept = engine.Runner.Allocator.UsedBlocks;
+        Assert.True(kept > 0);
+        PromptMessage[] story = [new(PromptRole.User, "Tell a long story about a cat.")];
+        int promptTokens = engine.Processor.Process([.. story, new(PromptRole.Assistant, "")], [], new ProcessorOptions()).InputIds.Length;
+        Assert.Equal(1, engine.Scheduler.KeptPrefixes);
+        // Fits in the 12 blocks only if the chat's kept cache makes room.
+        Assert.True(promptTokens + 12 * 16 - promptTokens - 2 + kept * 16 > 12 * 16);
+        var big = engine.Generate(story, [], new GenerationSettings(MaxNewTokens: 12 * 16 - promptTokens - 2, Temperature: 0));
+        Assert.Equal(Owl3Native.Engine.FinishReason.Length, big.FinishReason);
+        Assert.Equal(0, engine.Scheduler.KeptPrefixes);
+        var second = await Drain(chat.SendAsync("And what colours do you see?", null, Greedy));
+        Assert.Equal(0, second.CachedPromptTokens); // its cache was dropped: a full prefill, same answer as ever
+        var stateless = engine.Generate(
+            [new(PromptRole.User, "<|image|>Describe this image."), new(PromptRole.Assistant, first.Text), new(PromptRole.User, "And what colours do you see?")],
+            [MediaSource.ImageFile(Image("grad_500x500.png"))], Greedy);
+        Assert.Equal(stateless.TokenIds, second.TokenIds);
+    }
+
+    [Fact]
     public async Task Chat_client_conversation_id_sends_only_new_messages()
     {
         using var engine = Owl3Engine.Load(SharedData.Golden("tiny-a"));
