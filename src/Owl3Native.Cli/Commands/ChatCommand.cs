@@ -27,7 +27,9 @@ internal sealed class ChatCommand : Command
         var settings = new GenerationSettings(MaxNewTokens: args.Int("max-new-tokens", 512, min: 1), Temperature: temperature, Cut: !args.Flag("no-cut"));
         using var engine = GenerateCommand.LoadEngine(model, new EngineOptions(Threads: args.Int("threads", 0, min: 0, max: 1024), Progress: TerminalProgress.For(console, json: false)));
         console.Error.WriteLine($"owl3 chat: {engine.Model.Variant.Tag()} from {engine.Checkpoint.Directory}. /image PATH, /video PATH, /reset, /exit");
-        var history = new List<PromptMessage>();
+        // One Owl3Chat: history, decoded images and the last turn's KV cache carry over, so a turn prefills only its
+        // own new tokens.
+        using var chat = engine.StartChat();
         var media = new List<MediaSource>();
         var pending = new System.Text.StringBuilder();
         while (true)
@@ -35,7 +37,7 @@ internal sealed class ChatCommand : Command
             console.Out.Write("> ");
             string? line = System.Console.In.ReadLine();
             if (line is null || line.Trim() == "/exit") return 0;
-            if (line.Trim() == "/reset") { history.Clear(); media.Clear(); pending.Clear(); console.Out.WriteLine("(new conversation)"); continue; }
+            if (line.Trim() == "/reset") { chat.Reset(); media.Clear(); pending.Clear(); console.Out.WriteLine("(new conversation)"); continue; }
             if (line.StartsWith("/image ", StringComparison.Ordinal) || line.StartsWith("/video ", StringComparison.Ordinal))
             {
                 string path = line[7..].Trim();
@@ -45,20 +47,37 @@ internal sealed class ChatCommand : Command
                 console.Out.WriteLine($"(attached {path})");
                 continue;
             }
-            history.Add(new PromptMessage(PromptRole.User, pending + line));
+            string text = pending + line;
+            var attached = media.ToArray();
             pending.Clear();
+            media.Clear();
             console.Out.Write("assistant: ");
             try
             {
-                var output = engine.Generate(history, media, settings, text => { console.Out.Write(text); console.Out.Flush(); });
+                GenerationOutput? final = null;
+                var updates = chat.SendAsync(text, attached, settings).GetAsyncEnumerator();
+                try
+                {
+                    while (updates.MoveNextAsync().AsTask().GetAwaiter().GetResult())
+                    {
+                        console.Out.Write(updates.Current.Text);
+                        console.Out.Flush();
+                        final = updates.Current.Final ?? final;
+                    }
+                }
+                finally
+                {
+                    updates.DisposeAsync().AsTask().GetAwaiter().GetResult();
+                }
                 console.Out.WriteLine();
-                history.Add(new PromptMessage(PromptRole.Assistant, output.Text));
+                if (final is not null)
+                    console.Error.WriteLine(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                        $"({final.PromptTokens} prompt tokens, {final.CachedPromptTokens} reused from the last turn; {final.TokenIds.Count} new at {final.TokenIds.Count / Math.Max(1e-9, final.DecodeMs / 1000):F1} tok/s)"));
             }
             catch (Exception e) when (e is MediaMismatchException or Processing.Images.ImageDecodeException or Processing.Video.VideoDecodeException or ArgumentException)
             {
                 console.Out.WriteLine();
                 console.Error.WriteLine($"error: {e.Message}");
-                history.RemoveAt(history.Count - 1);
             }
         }
     }
