@@ -72,7 +72,7 @@ internal sealed class ChatCommand : Command
                 console.Out.WriteLine();
                 if (final is not null)
                     console.Error.WriteLine(string.Create(System.Globalization.CultureInfo.InvariantCulture,
-                        $"({final.PromptTokens} prompt tokens, {final.CachedPromptTokens} reused from the last turn; {final.TokenIds.Count} new at {final.TokenIds.Count / Math.Max(1e-9, final.DecodeMs / 1000):F1} tok/s)"));
+                        $"({final.PromptTokens} prompt tokens, {final.CachedPromptTokens} reused from the last turn; first token after {final.PrefillMs / 1000:F1} s; {final.TokenIds.Count} new at {final.TokenIds.Count / Math.Max(1e-9, final.DecodeMs / 1000):F1} tok/s)"));
             }
             catch (Exception e) when (e is MediaMismatchException or Processing.Images.ImageDecodeException or Processing.Video.VideoDecodeException or ArgumentException)
             {
