@@ -28,6 +28,8 @@ internal static class MiBenchReader
                     var rotated = options.Skip(k).Concat(options.Take(k)).ToArray();
                     var fields = row.ToJson();
                     fields["copy"] = k;
+                    fields["source_file"] = Path.GetFileNameWithoutExtension(source); // the scorer's top category
+
                     records.Add(new EvalRecord
                     {
                         DsName = ctx.DsName,

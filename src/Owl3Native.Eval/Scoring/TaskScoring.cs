@@ -201,11 +201,13 @@ public static class TaskScoring
     }
 
     /// <summary>
-    /// The MI-Bench file a record came from: a folder of that name on one of its image paths, else its <c>task</c>
+    /// The MI-Bench file a record came from: the loader's <c>source_file</c> field, else a folder of that name on one of its image paths, else its <c>task</c>
     /// looked up in the MI-Bench task list.
     /// </summary>
     private static string MiBenchTopCategory(EvalRecord r)
     {
+        // The loader names the file each record came from; older record sets fall back to the inference below.
+        if (Text(Field(r, "source_file")) is { } file && MiBenchScorer.TopCategories.Contains(file, StringComparer.Ordinal)) return file;
         foreach (EvalImage image in r.Images)
         {
             var segments = (image.Path ?? "").Split('/', '\\');

@@ -370,7 +370,9 @@ public sealed class TaskScoringTests(TaskScoringData data) : IClassFixture<TaskS
     public void Mi_bench_task_outside_the_known_list_fails_naming_it()
     {
         EvalDataset ds = data.Load("mi_bench");
-        var odd = ds with { Records = [ds.Records[0] with { Category = "Mystery Task" }] };
+        var fields = (JsonObject)ds.Records[0].Fields.DeepClone();
+        fields.Remove("source_file"); // records that do not name their file fall back to the task list
+        var odd = ds with { Records = [ds.Records[0] with { Category = "Mystery Task", Fields = fields }] };
         var e = Assert.Throws<ScoringException>(() => TaskScoring.GroundTruth(odd));
         Assert.Contains("'Mystery Task'", e.Message, StringComparison.Ordinal);
     }
@@ -511,5 +513,23 @@ public sealed class TaskScoringTests(TaskScoringData data) : IClassFixture<TaskS
     {
         Assert.True(actual is not null, $"{what}: null");
         Assert.True(Math.Abs(expected - actual!.Value) <= 1e-6, $"{what}: expected {expected}, got {actual}");
+    }
+}
+
+public sealed class MiBenchSourceFileTests
+{
+    [Fact]
+    public void The_loaders_source_file_names_the_top_category_even_for_a_task_the_list_does_not_know()
+    {
+        var record = new Owl3Native.Eval.Data.EvalRecord
+        {
+            DsName = "mi_bench", Index = 0, Key = "x_0", Category = "A Task Added Later", Answer = "A",
+            Fields = new System.Text.Json.Nodes.JsonObject { ["id"] = "x", ["source_file"] = "multimodal_knowledge_seeking" },
+        };
+        var dataset = new Owl3Native.Eval.Data.EvalDataset(Owl3Native.Eval.Plans.PlanEntry.ForDataset("mi_bench"), [record]);
+        var truth = Assert.IsType<MiBenchGroundTruth>(Assert.Single(TaskScoring.GroundTruth(dataset)));
+        Assert.Equal("multimodal_knowledge_seeking", truth.CategoryTop);
+        var without = new Owl3Native.Eval.Data.EvalDataset(dataset.Task, [record with { Fields = new System.Text.Json.Nodes.JsonObject { ["id"] = "x" } }]);
+        Assert.Contains("not a known MI-Bench task", Assert.ThrowsAny<Exception>(() => TaskScoring.GroundTruth(without)).Message);
     }
 }
