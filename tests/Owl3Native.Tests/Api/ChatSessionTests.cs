@@ -96,6 +96,24 @@ public sealed class ChatSessionTests
     }
 
     [Fact]
+    public async Task A_reader_that_leaves_before_the_final_update_does_not_strand_the_turns_kept_cache()
+    {
+        using var engine = Owl3Engine.Load(SharedData.Golden("tiny-a"));
+        using (var chat = engine.StartChat())
+        {
+            var turn = chat.SendAsync("Describe this image.", null, new GenerationSettings(MaxNewTokens: 3, Temperature: 0)).GetAsyncEnumerator();
+            Assert.True(await turn.MoveNextAsync()); // the first token
+            // The turn finishes (and keeps its cache) while the reader has not taken the final update yet.
+            for (int i = 0; i < 500 && (engine.Scheduler.Running > 0 || engine.Scheduler.KeptPrefixes == 0); i++) await Task.Delay(10);
+            Assert.Equal(1, engine.Scheduler.KeptPrefixes);
+            await turn.DisposeAsync(); // the reader leaves: the chat never sees the kept cache
+        }
+        for (int i = 0; i < 500 && engine.Runner.Allocator.UsedBlocks > 0; i++) await Task.Delay(10);
+        Assert.Equal(0, engine.Scheduler.KeptPrefixes);
+        Assert.Equal(0, engine.Runner.Allocator.UsedBlocks);
+    }
+
+    [Fact]
     public async Task Chat_client_conversation_id_sends_only_new_messages()
     {
         using var engine = Owl3Engine.Load(SharedData.Golden("tiny-a"));
