@@ -114,6 +114,30 @@ public sealed class ChatSessionTests
     }
 
     [Fact]
+    public async Task A_turn_left_after_its_final_update_does_not_lend_its_images_kv_to_the_next_turn()
+    {
+        using var engine = Owl3Engine.Load(SharedData.Golden("tiny-a"));
+        static MediaSource Solid(byte r, byte g, byte b)
+        {
+            var pixels = new byte[64 * 64 * 3];
+            for (int i = 0; i < pixels.Length; i += 3) (pixels[i], pixels[i + 1], pixels[i + 2]) = (r, g, b);
+            return MediaSource.Image(new Owl3Native.Processing.Images.RgbImage(64, 64, pixels));
+        }
+        MediaSource red = Solid(255, 0, 0), blue = Solid(0, 0, 255);
+        PromptMessage[] question = [new(PromptRole.User, "<|image|>What is this?")];
+        var statelessRed = engine.Generate(question, [red], Greedy);
+        var statelessBlue = engine.Generate(question, [blue], Greedy);
+        Assert.NotEqual(statelessRed.TokenIds, statelessBlue.TokenIds); // the picture matters to the answer
+
+        using var chat = engine.StartChat();
+        await foreach (var u in chat.SendAsync("What is this?", [red], Greedy))
+            if (u.Final is not null) break; // the reader has its answer and leaves; the turn is not recorded
+        Assert.Empty(chat.History);
+        var blueTurn = await Drain(chat.SendAsync("What is this?", [blue], Greedy));
+        Assert.Equal(statelessBlue.TokenIds, blueTurn.TokenIds);
+    }
+
+    [Fact]
     public async Task Chat_client_conversation_id_sends_only_new_messages()
     {
         using var engine = Owl3Engine.Load(SharedData.Golden("tiny-a"));
