@@ -69,6 +69,7 @@ public sealed class Owl3Chat : IDisposable
         GenerationOutput? final = null;
         var reuse = _prefix;
         _prefix = null; // taken by this turn (or released below if the turn did not use it)
+        bool recorded = false;
         try
         {
             await foreach (var u in _engine.GenerateAsync([.. _history, user], [.. _media, .. decoded], settings, reuse, keep: true, cancellation).ConfigureAwait(false))
@@ -76,13 +77,15 @@ public sealed class Owl3Chat : IDisposable
                 final = u.Final ?? final;
                 yield return u;
             }
+            recorded = true; // the reader did not leave: the turn goes into the history below
         }
         finally
         {
             if (reuse is not null) _engine.Scheduler.Release(reuse); // no-op when the turn adopted it
             if (final?.Kept is { } kept)
             {
-                if (final.FinishReason == Engine.FinishReason.Cancelled) _engine.Scheduler.Release(kept);
+                // A cache of a turn the history does not hold (its images included) must not start the next turn.
+                if (final.FinishReason == Engine.FinishReason.Cancelled || !recorded) _engine.Scheduler.Release(kept);
                 else _prefix = kept;
             }
         }

@@ -211,6 +211,9 @@ public sealed class Owl3Engine : IDisposable
         {
             stopReading.Cancel();
             await worker.ConfigureAwait(false);
+            // A final update the reader never took: its kept cache has no owner, so it goes back now.
+            while (channel.Reader.TryRead(out var unread))
+                if (unread.Final?.Kept is { } kept) _scheduler.Release(kept);
         }
     }
 

@@ -134,7 +134,7 @@ public sealed class EvalRunner(IEvalModel model, Func<EvalDataset, IReadOnlyList
         if (File.Exists(path))
         {
             var old = JsonNode.Parse(File.ReadAllText(path)) as JsonObject ?? throw new InvalidOperationException($"{path} is not a run manifest");
-            foreach (var key in new[] { "model", "shard", "limit", "run_seed" })
+            foreach (var key in new[] { "plan", "model", "shard", "limit", "run_seed" })
                 if (!JsonNode.DeepEquals(old[key], manifest[key]))
                     throw new InvalidOperationException($"{options.Out} holds a run with {key} = {old[key]?.ToJsonString() ?? "null"}, not {manifest[key]?.ToJsonString() ?? "null"}; resume with the same settings or use another --out");
         }

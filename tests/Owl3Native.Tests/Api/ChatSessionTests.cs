@@ -96,6 +96,48 @@ public sealed class ChatSessionTests
     }
 
     [Fact]
+    public async Task A_reader_that_leaves_before_the_final_update_does_not_strand_the_turns_kept_cache()
+    {
+        using var engine = Owl3Engine.Load(SharedData.Golden("tiny-a"));
+        using (var chat = engine.StartChat())
+        {
+            var turn = chat.SendAsync("Describe this image.", null, new GenerationSettings(MaxNewTokens: 3, Temperature: 0)).GetAsyncEnumerator();
+            Assert.True(await turn.MoveNextAsync()); // the first token
+            // The turn finishes (and keeps its cache) while the reader has not taken the final update yet.
+            for (int i = 0; i < 500 && (engine.Scheduler.Running > 0 || engine.Scheduler.KeptPrefixes == 0); i++) await Task.Delay(10);
+            Assert.Equal(1, engine.Scheduler.KeptPrefixes);
+            await turn.DisposeAsync(); // the reader leaves: the chat never sees the kept cache
+        }
+        for (int i = 0; i < 500 && engine.Runner.Allocator.UsedBlocks > 0; i++) await Task.Delay(10);
+        Assert.Equal(0, engine.Scheduler.KeptPrefixes);
+        Assert.Equal(0, engine.Runner.Allocator.UsedBlocks);
+    }
+
+    [Fact]
+    public async Task A_turn_left_after_its_final_update_does_not_lend_its_images_kv_to_the_next_turn()
+    {
+        using var engine = Owl3Engine.Load(SharedData.Golden("tiny-a"));
+        static MediaSource Solid(byte r, byte g, byte b)
+        {
+            var pixels = new byte[64 * 64 * 3];
+            for (int i = 0; i < pixels.Length; i += 3) (pixels[i], pixels[i + 1], pixels[i + 2]) = (r, g, b);
+            return MediaSource.Image(new Owl3Native.Processing.Images.RgbImage(64, 64, pixels));
+        }
+        MediaSource red = Solid(255, 0, 0), blue = Solid(0, 0, 255);
+        PromptMessage[] question = [new(PromptRole.User, "<|image|>What is this?")];
+        var statelessRed = engine.Generate(question, [red], Greedy);
+        var statelessBlue = engine.Generate(question, [blue], Greedy);
+        Assert.NotEqual(statelessRed.TokenIds, statelessBlue.TokenIds); // the picture matters to the answer
+
+        using var chat = engine.StartChat();
+        await foreach (var u in chat.SendAsync("What is this?", [red], Greedy))
+            if (u.Final is not null) break; // the reader has its answer and leaves; the turn is not recorded
+        Assert.Empty(chat.History);
+        var blueTurn = await Drain(chat.SendAsync("What is this?", [blue], Greedy));
+        Assert.Equal(statelessBlue.TokenIds, blueTurn.TokenIds);
+    }
+
+    [Fact]
     public async Task Chat_client_conversation_id_sends_only_new_messages()
     {
         using var engine = Owl3Engine.Load(SharedData.Golden("tiny-a"));
