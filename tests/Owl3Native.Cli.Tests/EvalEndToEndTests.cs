@@ -115,6 +115,13 @@ public sealed class EvalEndToEndTests
         Assert.Equal(1, r.ExitCode);
         Assert.Contains("every shard", r.Error);
 
+        // A shard folder whose manifest is damaged is a user error naming the file.
+        File.WriteAllText(Path.Combine(shardDirs[2], "run.json"), "{ not json");
+        r = CliRunner.Run(["eval", "merge", .. shardDirs, "--out", Path.Combine(dir.Path, "bad2"), "--data", Data]);
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains("is not a run manifest", r.Error);
+        Assert.DoesNotContain("internal error", r.Error);
+
         // score on the merged file prints the same metrics JSON.
         r = CliRunner.Run("eval", "score", "--task", "pope_random", "--predictions", Path.Combine(merged, "pope_random.jsonl"), "--data", Data, "--json");
         Assert.True(r.ExitCode == 0, r.Error);

@@ -121,8 +121,9 @@ internal sealed class EvalCommand : Command
             var manifests = shards.Select(ReadManifest).ToArray();
             var plans = manifests.Select(m => (string?)m["plan"]).Distinct().ToArray();
             var limits = manifests.Select(m => m["limit"]?.ToJsonString() ?? "null").Distinct().ToArray();
-            if (plans.Length > 1 || limits.Length > 1 || manifests.Select(m => (string?)m["model"]).Distinct().Count() > 1)
-                throw new UserErrorException("the shard folders come from different runs (plan, model or limit differ)");
+            if (plans.Length > 1 || limits.Length > 1 || manifests.Select(m => (string?)m["model"]).Distinct().Count() > 1
+                || manifests.Select(m => m["run_seed"]?.ToJsonString() ?? "null").Distinct().Count() > 1)
+                throw new UserErrorException("the shard folders come from different runs (plan, model, limit or seed differ)");
             var shardIds = manifests.Select(m => Shard.Parse((string)m["shard"]!)).ToArray();
             int n = shardIds[0].Count;
             if (shardIds.Any(s => s.Count != n) || shardIds.Select(s => s.Index).Distinct().Count() != n || shardIds.Length != n)
@@ -157,7 +158,14 @@ internal sealed class EvalCommand : Command
     {
         string path = Path.Combine(dir, "run.json");
         if (!File.Exists(path)) throw new UserErrorException($"{dir} is not an eval run folder (no run.json)");
-        return JsonNode.Parse(File.ReadAllText(path)) as JsonObject ?? throw new UserErrorException($"{path} is not a run manifest");
+        try
+        {
+            return JsonNode.Parse(File.ReadAllText(path)) as JsonObject ?? throw new UserErrorException($"{path} is not a run manifest");
+        }
+        catch (System.Text.Json.JsonException e)
+        {
+            throw new UserErrorException($"{path} is not a run manifest ({e.Message})");
+        }
     }
 
     private static int Score(ParsedArgs args, Console console)

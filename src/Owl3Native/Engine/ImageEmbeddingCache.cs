@@ -38,9 +38,7 @@ public sealed class ImageEmbeddingCache(long capacityBytes)
         int crops = pixels.Dim(0);
         int perCrop = pixels.Length / Math.Max(1, crops);
         if (CapacityBytes == 0 || crops == 0) return encode(pixels);
-        var keys = new string[crops];
-        for (int c = 0; c < crops; c++)
-            keys[c] = Convert.ToHexString(SHA256.HashData(MemoryMarshal.AsBytes(pixels.Data.AsSpan(c * perCrop, perCrop))));
+        var keys = CropKeys(pixels);
         var found = new float[crops][];
         var missing = new List<int>();
         var missingKeys = new HashSet<string>(StringComparer.Ordinal); // a crop repeated within the request is encoded once
@@ -82,6 +80,16 @@ public sealed class ImageEmbeddingCache(long capacityBytes)
         lock (_map)
             foreach (var (key, rows) in byKey) Remember(key, rows);
         return result;
+    }
+
+    /// <summary>SHA-256 of each crop's pixels `[crops, …]`, hex.</summary>
+    public static string[] CropKeys(Tensor pixels)
+    {
+        int crops = pixels.Dim(0), perCrop = pixels.Length / Math.Max(1, crops);
+        var keys = new string[crops];
+        for (int c = 0; c < crops; c++)
+            keys[c] = Convert.ToHexString(SHA256.HashData(MemoryMarshal.AsBytes(pixels.Data.AsSpan(c * perCrop, perCrop))));
+        return keys;
     }
 
     private void Remember(string key, float[] rows)

@@ -71,7 +71,10 @@ public sealed class ModelRunner : IDisposable
             var embeds = trace is null ? ImageCache.Encode(pixels!, _model.Config.Vision.Patches, Encode) : _model.EncodeImages(pixels!, trace);
             visual = _model.PrepareVisual(embeds, markerStarts, trace);
         }
-        return new SequenceState(new SequenceId(Interlocked.Increment(ref _nextId)), visual, markerStarts);
+        return new SequenceState(new SequenceId(Interlocked.Increment(ref _nextId)), visual, markerStarts)
+        {
+            CropKeys = crops > 0 ? ImageEmbeddingCache.CropKeys(pixels!) : [],
+        };
     }
 
     /// <summary>Encodes crops; with a progress sink, one crop at a time (each crop is its own SigLIP sequence).</summary>
@@ -178,11 +181,13 @@ public sealed class ModelRunner : IDisposable
     /// sequence) into the fresh sequence <paramref name="to"/>: the blocks that hold them change owner, the rest of
     /// <paramref name="from"/>'s blocks are freed, and <paramref name="from"/> is released.
     /// </summary>
-    public void Adopt(SequenceState from, SequenceState to, int tokens)
+    /// <returns>The tokens adopted: <paramref name="tokens"/>, or fewer when an image differs before that point.</returns>
+    public int Adopt(SequenceState from, SequenceState to, int tokens)
     {
         if (from.Released || to.Released) throw new InvalidOperationException("a released sequence cannot pass on its cache");
         if (to.CachedLength != 0 || to.Blocks.Count != 0) throw new InvalidOperationException("only a fresh sequence adopts a prefix");
         if (tokens < 0 || tokens > from.CachedLength) throw new ArgumentOutOfRangeException(nameof(tokens), $"{tokens} of {from.CachedLength} cached tokens");
+        tokens = Math.Min(tokens, SameImagesUntil(from, to));
         int keep = (tokens + Allocator.BlockSize - 1) / Allocator.BlockSize;
         to.Blocks.AddRange(from.Blocks.Take(keep));
         to.Tokens.AddRange(from.Tokens.Take(tokens));
@@ -190,6 +195,23 @@ public sealed class ModelRunner : IDisposable
         Allocator.Free(from.Blocks.Skip(keep).ToArray());
         from.Blocks.Clear();
         from.Released = true;
+        return tokens;
+    }
+
+    /// <summary>
+    /// How far <paramref name="from"/>'s K/V can serve <paramref name="to"/> as far as images go: up to the marker of
+    /// the first crop whose pixels or position differ (matching tokens do not mean matching pictures).
+    /// </summary>
+    internal static int SameImagesUntil(SequenceState from, SequenceState to)
+    {
+        int n = Math.Min(from.MarkerStarts.Length, to.MarkerStarts.Length);
+        for (int j = 0; j < n; j++)
+            if (from.MarkerStarts[j] != to.MarkerStarts[j] || j >= from.CropKeys.Length || j >= to.CropKeys.Length || from.CropKeys[j] != to.CropKeys[j])
+                return Math.Min(from.MarkerStarts[j], to.MarkerStarts[j]);
+        // One side has more crops: the first extra marker bounds the shared part.
+        if (from.MarkerStarts.Length > n) return from.MarkerStarts[n];
+        if (to.MarkerStarts.Length > n) return to.MarkerStarts[n];
+        return int.MaxValue;
     }
 
     /// <summary>Frees the cache storage.</summary>

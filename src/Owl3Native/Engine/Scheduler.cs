@@ -140,7 +140,7 @@ public sealed class Scheduler : IDisposable
                     int common = 0, limit = Math.Min(kept.CachedLength, job.Feed.Length - 1);
                     while (common < limit && kept.Tokens[common] == job.Feed[common]) common++;
                     Take(prefix);
-                    _runner.Adopt(kept, job.Sequence, common);
+                    common = _runner.Adopt(kept, job.Sequence, common); // no further than the first differing image
                     job.Prefilled = common;
                     job.Reused = common;
                 }
@@ -198,6 +198,7 @@ public sealed class Scheduler : IDisposable
             Interlocked.Decrement(ref _running);
             victim.Sequence = null;
             victim.Prefilled = 0;
+            victim.Reused = 0; // it re-prefills everything
             victim.Feed = [.. victim.Request.PromptTokens, .. victim.New.Take(victim.New.Count - 1)];
             pending.AddFirst(victim);
             Interlocked.Increment(ref _waiting);

@@ -33,6 +33,10 @@ public sealed class SequenceState
     /// <summary>Absolute start index of each image marker.</summary>
     public int[] MarkerStarts { get; }
 
+    /// <summary>A content hash of each crop's pixels (marker order): a kept cache is reused only up to the first crop
+    /// that differs, since K/V after a marker depend on its image.</summary>
+    public string[] CropKeys { get; internal set; } = [];
+
     /// <summary>True once released; a released sequence cannot run.</summary>
     public bool Released { get; internal set; }
 }

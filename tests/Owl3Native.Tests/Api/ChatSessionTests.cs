@@ -114,6 +114,35 @@ public sealed class ChatSessionTests
     }
 
     [Fact]
+    public async Task A_kept_cache_is_reused_only_up_to_the_first_image_that_differs()
+    {
+        // Same tokens, different picture of the same size: the scheduler itself must not serve the old image's K/V.
+        using var engine = Owl3Engine.Load(SharedData.Golden("tiny-a"));
+        static MediaSource Solid(byte r, byte g, byte b)
+        {
+            var pixels = new byte[64 * 64 * 3];
+            for (int i = 0; i < pixels.Length; i += 3) (pixels[i], pixels[i + 1], pixels[i + 2]) = (r, g, b);
+            return MediaSource.Image(new Owl3Native.Processing.Images.RgbImage(64, 64, pixels));
+        }
+        PromptMessage[] question = [new(PromptRole.System, "You look closely."), new(PromptRole.User, "<|image|>What is this?")];
+        GenerationOutput? red = null;
+        await foreach (var u in engine.GenerateAsync(question, [Solid(255, 0, 0)], Greedy, reuse: null, keep: true)) red = u.Final ?? red;
+        Assert.NotNull(red!.Kept);
+        GenerationOutput? blue = null;
+        await foreach (var u in engine.GenerateAsync(question, [Solid(0, 0, 255)], Greedy, reuse: red.Kept, keep: false)) blue = u.Final ?? blue;
+        var statelessBlue = engine.Generate(question, [Solid(0, 0, 255)], Greedy);
+        Assert.Equal(statelessBlue.TokenIds, blue!.TokenIds);
+        Assert.InRange(blue.CachedPromptTokens, 1, red.PromptTokens - 2); // the system turn and the text before the marker only
+        // With the same picture the whole prompt but its last token is reused.
+        GenerationOutput? again = null;
+        await foreach (var u in engine.GenerateAsync(question, [Solid(255, 0, 0)], Greedy, reuse: null, keep: true)) again = u.Final ?? again;
+        GenerationOutput? same = null;
+        await foreach (var u in engine.GenerateAsync(question, [Solid(255, 0, 0)], Greedy, reuse: again!.Kept, keep: false)) same = u.Final ?? same;
+        Assert.Equal(same!.PromptTokens - 1, same.CachedPromptTokens);
+        Assert.Equal(red.TokenIds, same.TokenIds);
+    }
+
+    [Fact]
     public async Task A_turn_left_after_its_final_update_does_not_lend_its_images_kv_to_the_next_turn()
     {
         using var engine = Owl3Engine.Load(SharedData.Golden("tiny-a"));
