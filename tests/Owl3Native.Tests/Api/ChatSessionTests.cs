@@ -13,6 +13,14 @@ public sealed class ChatSessionTests
     private static string Image(string name) => Path.Combine(SharedData.Root, "golden", "processor", "images", name);
     private static readonly GenerationSettings Greedy = new(MaxNewTokens: 12, Temperature: 0);
 
+    /// <summary>A 64×64 picture of one colour (two of them tokenise alike and differ only in pixels).</summary>
+    private static MediaSource Solid(byte r, byte g, byte b)
+    {
+        var pixels = new byte[64 * 64 * 3];
+        for (int i = 0; i < pixels.Length; i += 3) (pixels[i], pixels[i + 1], pixels[i + 2]) = (r, g, b);
+        return MediaSource.Image(new Owl3Native.Processing.Images.RgbImage(64, 64, pixels));
+    }
+
     private static async Task<GenerationOutput> Drain(IAsyncEnumerable<GenerationUpdate> updates)
     {
         GenerationOutput? final = null;
@@ -118,12 +126,6 @@ public sealed class ChatSessionTests
     {
         // Same tokens, different picture of the same size: the scheduler itself must not serve the old image's K/V.
         using var engine = Owl3Engine.Load(SharedData.Golden("tiny-a"));
-        static MediaSource Solid(byte r, byte g, byte b)
-        {
-            var pixels = new byte[64 * 64 * 3];
-            for (int i = 0; i < pixels.Length; i += 3) (pixels[i], pixels[i + 1], pixels[i + 2]) = (r, g, b);
-            return MediaSource.Image(new Owl3Native.Processing.Images.RgbImage(64, 64, pixels));
-        }
         PromptMessage[] question = [new(PromptRole.System, "You look closely."), new(PromptRole.User, "<|image|>What is this?")];
         GenerationOutput? red = null;
         await foreach (var u in engine.GenerateAsync(question, [Solid(255, 0, 0)], Greedy, reuse: null, keep: true)) red = u.Final ?? red;
@@ -146,12 +148,6 @@ public sealed class ChatSessionTests
     public async Task A_turn_left_after_its_final_update_does_not_lend_its_images_kv_to_the_next_turn()
     {
         using var engine = Owl3Engine.Load(SharedData.Golden("tiny-a"));
-        static MediaSource Solid(byte r, byte g, byte b)
-        {
-            var pixels = new byte[64 * 64 * 3];
-            for (int i = 0; i < pixels.Length; i += 3) (pixels[i], pixels[i + 1], pixels[i + 2]) = (r, g, b);
-            return MediaSource.Image(new Owl3Native.Processing.Images.RgbImage(64, 64, pixels));
-        }
         MediaSource red = Solid(255, 0, 0), blue = Solid(0, 0, 255);
         PromptMessage[] question = [new(PromptRole.User, "<|image|>What is this?")];
         var statelessRed = engine.Generate(question, [red], Greedy);
