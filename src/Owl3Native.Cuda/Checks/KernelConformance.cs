@@ -61,18 +61,8 @@ public sealed class KernelConformance(CudaContext context, KernelCache cache)
     }
 
     /// <summary>gelu_erf_bf16 on [rows, cols] against <see cref="CpuBackend"/>'s exact GELU.</summary>
-    public ConformanceResult GeluErf(int rows, int cols, int seed)
-    {
-        var rng = new Random(seed);
-        float[] x = RandomBf16(rng, rows * cols, 4f);
-        var expected = new Tensor((float[])x.Clone(), rows, cols);
-        _cpu.GeluErfInPlace(expected);
-        using var dx = Upload(x); using var dy = Poisoned(rows * cols);
-        using var stream = new CudaStream(context);
-        _ew.GeluErf(stream, new ActivationParams { X = dx.Pointer, Y = dy.Pointer, Rows = rows, Cols = cols });
-        stream.Synchronize();
-        return Judge("gelu_erf_bf16", $"[{rows}, {cols}]", Download(dy), expected.Data);
-    }
+    public ConformanceResult GeluErf(int rows, int cols, int seed) =>
+        Unary("gelu_erf_bf16", rows, cols, seed, _cpu.GeluErfInPlace, (stream, p) => _ew.GeluErf(stream, p));
 
     /// <summary>bias_add_bf16: [rows, cols] plus a [cols] bias.</summary>
     public ConformanceResult BiasAdd(int rows, int cols, int seed)
@@ -210,17 +200,21 @@ public sealed class KernelConformance(CudaContext context, KernelCache cache)
     }
 
     /// <summary>gelu_tanh_bf16 on [rows, cols] against <see cref="CpuBackend"/>'s tanh GELU.</summary>
-    public ConformanceResult GeluTanh(int rows, int cols, int seed)
+    public ConformanceResult GeluTanh(int rows, int cols, int seed) =>
+        Unary("gelu_tanh_bf16", rows, cols, seed, _cpu.GeluTanhInPlace, (stream, p) => _ew.GeluTanh(stream, p));
+
+    /// <summary>An elementwise kernel x → y on [rows, cols] of inputs in ±4 against its in-place CPU twin.</summary>
+    private ConformanceResult Unary(string kernel, int rows, int cols, int seed, Action<Tensor> cpu, Action<CudaStream, ActivationParams> gpu)
     {
         var rng = new Random(seed);
         float[] x = RandomBf16(rng, rows * cols, 4f);
         var expected = new Tensor((float[])x.Clone(), rows, cols);
-        _cpu.GeluTanhInPlace(expected);
+        cpu(expected);
         using var dx = Upload(x); using var dy = Poisoned(rows * cols);
         using var stream = new CudaStream(context);
-        _ew.GeluTanh(stream, new ActivationParams { X = dx.Pointer, Y = dy.Pointer, Rows = rows, Cols = cols });
+        gpu(stream, new ActivationParams { X = dx.Pointer, Y = dy.Pointer, Rows = rows, Cols = cols });
         stream.Synchronize();
-        return Judge("gelu_tanh_bf16", $"[{rows}, {cols}]", Download(dy), expected.Data);
+        return Judge(kernel, $"[{rows}, {cols}]", Download(dy), expected.Data);
     }
 
     /// <summary>rope_bf16 in place on [tokens, heads·headDim] at scattered positions (θ = 1e6).</summary>

@@ -15,7 +15,7 @@ public static class EvalScoring
     /// the task has no local metric (submission only).</summary>
     public static (string Json, string Markdown)? Render(EvalDataset dataset, IReadOnlyList<PredictionLine> predictions, ScoreProtocol protocol)
     {
-        var answers = predictions.Select(p => new ScoredAnswer(p.Key, p.Index >= 0 ? p.Index : null, p.RawModelAnswer)).ToArray();
+        var answers = Answers(predictions);
         // Scorers join on key and fall back to index; a limited or partial run is scored on the records it answered.
         var records = dataset.Records;
         if (answers.Length < records.Count && answers.All(a => a.Index is not null))
@@ -38,7 +38,7 @@ public static class EvalScoring
     {
         string task = dataset.Task.DsName;
         if (!BenchmarkScorer.IsSubmissionOnly(task)) return null;
-        var answers = predictions.Select(p => new ScoredAnswer(p.Key, p.Index >= 0 ? p.Index : null, p.RawModelAnswer)).ToArray();
+        var answers = Answers(predictions);
         var truth = TaskScoring.GroundTruth(dataset);
         var plain = new JsonSerializerOptions { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
         string path;
@@ -66,6 +66,10 @@ public static class EvalScoring
         }
         return path;
     }
+
+    /// <summary>A run's lines as the scorers take them (an index of −1 means none).</summary>
+    private static ScoredAnswer[] Answers(IReadOnlyList<PredictionLine> predictions) =>
+        predictions.Select(p => new ScoredAnswer(p.Key, p.Index >= 0 ? p.Index : null, p.RawModelAnswer)).ToArray();
 
     /// <summary>Predictions of a subset keep their dataset indices; scorers index ground truth by position, so map them.</summary>
     private static ScoredAnswer[] Reindex(ScoredAnswer[] answers, IReadOnlyList<EvalRecord> records)

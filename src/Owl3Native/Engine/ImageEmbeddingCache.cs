@@ -31,14 +31,15 @@ public sealed class ImageEmbeddingCache(long capacityBytes)
     /// <summary>
     /// The embeddings `[crops·patches, hidden]` of <paramref name="pixels"/> `[crops, 3, S, S]`: cached crops are copied,
     /// the others are encoded together by <paramref name="encode"/> (pixels of the missing crops → their embeddings) and
-    /// remembered.
+    /// remembered. <paramref name="keys"/> are the crops' <see cref="CropKeys"/> when the caller has them already.
     /// </summary>
-    public Tensor Encode(Tensor pixels, int patches, Func<Tensor, Tensor> encode)
+    public Tensor Encode(Tensor pixels, int patches, Func<Tensor, Tensor> encode, string[]? keys = null)
     {
         int crops = pixels.Dim(0);
         int perCrop = pixels.Length / Math.Max(1, crops);
         if (CapacityBytes == 0 || crops == 0) return encode(pixels);
-        var keys = CropKeys(pixels);
+        keys ??= CropKeys(pixels);
+        if (keys.Length != crops) throw new ArgumentException($"{keys.Length} crop keys for {crops} crops", nameof(keys));
         var found = new float[crops][];
         var missing = new List<int>();
         var missingKeys = new HashSet<string>(StringComparer.Ordinal); // a crop repeated within the request is encoded once

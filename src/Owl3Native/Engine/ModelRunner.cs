@@ -65,16 +65,14 @@ public sealed class ModelRunner : IDisposable
             if (markerStarts[j] < 0 || j > 0 && markerStarts[j] <= markerStarts[j - 1])
                 throw new ArgumentException($"image marker starts must be non-negative and increasing; got [{string.Join(", ", markerStarts)}]");
         var visual = new VisualKv?[_model.Config.Layers];
+        string[] keys = crops > 0 ? ImageEmbeddingCache.CropKeys(pixels!) : []; // hashed once: cache lookup and prefix checks
         if (crops > 0)
         {
             // A traced run (golden verification) records every vision tensor, so it always encodes.
-            var embeds = trace is null ? ImageCache.Encode(pixels!, _model.Config.Vision.Patches, Encode) : _model.EncodeImages(pixels!, trace);
+            var embeds = trace is null ? ImageCache.Encode(pixels!, _model.Config.Vision.Patches, Encode, keys) : _model.EncodeImages(pixels!, trace);
             visual = _model.PrepareVisual(embeds, markerStarts, trace);
         }
-        return new SequenceState(new SequenceId(Interlocked.Increment(ref _nextId)), visual, markerStarts)
-        {
-            CropKeys = crops > 0 ? ImageEmbeddingCache.CropKeys(pixels!) : [],
-        };
+        return new SequenceState(new SequenceId(Interlocked.Increment(ref _nextId)), visual, markerStarts) { CropKeys = keys };
     }
 
     /// <summary>Encodes crops; with a progress sink, one crop at a time (each crop is its own SigLIP sequence).</summary>
