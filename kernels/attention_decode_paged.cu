@@ -35,6 +35,8 @@
 // budget: attention_decode_tc_d160_bf16 registers<=232 smem<=0
 // budget: attention_decode_tc_d192_bf16 registers<=255 smem<=0
 // budget: attention_decode_tc_d256_bf16 registers<=255 smem<=0
+// budget: attention_decode_tc_s3_d128_bf16 registers<=200 smem<=0
+// budget: attention_decode_tc_s4_d128_bf16 registers<=200 smem<=0
 #include "common.cuh"
 
 #define DECODE_WARPS 4
@@ -288,12 +290,12 @@ __device__ __forceinline__ void decode_tc_load(const DecodeParams& p, bf16* k_ds
     }
 }
 
-template <int DP>
+template <int DP, int STAGES>
 __device__ __forceinline__ void decode_tc(const DecodeParams& p)
 {
     constexpr int LD = DP + 8, KS = DP / 16, DT = DP / 8, TILE = DECODE_TC_KEYS * LD;
     extern __shared__ __align__(16) unsigned char smem_raw[];
-    bf16* kv_s = reinterpret_cast<bf16*>(smem_raw); // [2 stages][K | V][64][LD]
+    bf16* kv_s = reinterpret_cast<bf16*>(smem_raw); // [STAGES][K | V][64][LD]
 
     const int kvh = blockIdx.x, s = blockIdx.y, z = blockIdx.z;
     const int D = p.head_dim, group = p.heads / p.kv_heads;
@@ -307,8 +309,14 @@ __device__ __forceinline__ void decode_tc(const DecodeParams& p)
     const int vis_tokens = vis_len > 0 ? p.vis_tokens[s] : 0;
     const int n_tiles = end > begin ? (end - begin + DECODE_TC_KEYS - 1) / DECODE_TC_KEYS : 0;
 
-    if (n_tiles > 0) decode_tc_load<DP>(p, kv_s, kv_s + TILE, begin, end, s, kvh, vis_len, vis_tokens, vis_k, vis_v);
-    cp_async_commit();
+    // Tiles 0 .. STAGES − 2 in flight before the loop; tile i + STAGES − 1 is issued while tile i is computed.
+#pragma unroll
+    for (int x = 0; x < STAGES - 1; ++x)
+    {
+        if (x < n_tiles)
+            decode_tc_load<DP>(p, kv_s + x * 2 * TILE, kv_s + x * 2 * TILE + TILE, begin + x * DECODE_TC_KEYS, end, s, kvh, vis_len, vis_tokens, vis_k, vis_v);
+        cp_async_commit();
+    }
 
     // Q fragments of the group (rows = heads of the group, zero past it), straight from global memory: row g / g + 8,
     // k columns 2·c4 (+1) and 2·c4 + 8 (+1) of every 16-wide k-step.
@@ -330,12 +338,12 @@ __device__ __forceinline__ void decode_tc(const DecodeParams& p)
 
     for (int i = 0; i < n_tiles; ++i)
     {
-        const int stage = i & 1;
-        if (i + 1 < n_tiles)
-            decode_tc_load<DP>(p, kv_s + (stage ^ 1) * 2 * TILE, kv_s + (stage ^ 1) * 2 * TILE + TILE, begin + (i + 1) * DECODE_TC_KEYS, end,
+        const int stage = i % STAGES, ahead = i + STAGES - 1, ahead_stage = ahead % STAGES;
+        if (ahead < n_tiles)
+            decode_tc_load<DP>(p, kv_s + ahead_stage * 2 * TILE, kv_s + ahead_stage * 2 * TILE + TILE, begin + ahead * DECODE_TC_KEYS, end,
                                s, kvh, vis_len, vis_tokens, vis_k, vis_v);
         cp_async_commit();
-        cp_async_wait<1>();
+        cp_async_wait<STAGES - 1>();
         __syncthreads();
         const bf16* k_s = kv_s + stage * 2 * TILE;
         const bf16* v_s = k_s + TILE;
@@ -375,7 +383,7 @@ __device__ __forceinline__ void decode_tc(const DecodeParams& p)
 #pragma unroll
             for (int e = 0; e < 4; ++e)
             {
-                const float pr = exp2f(s_acc[t][e] - softmax_base(m_run[e >> 1]));
+                const float pr = fast_exp2(s_acc[t][e] - softmax_base(m_run[e >> 1]));
                 s_acc[t][e] = pr;
                 row_sum[e >> 1] += pr;
             }
@@ -401,7 +409,7 @@ __device__ __forceinline__ void decode_tc(const DecodeParams& p)
             mma_bf16_16816(o_acc[t], a, b[0], b[1]);
             mma_bf16_16816(o_acc[t + 1], a, b[2], b[3]);
         }
-        __syncthreads(); // the stage is refilled next iteration
+        __syncthreads(); // the stage is refilled STAGES − 1 iterations later
     }
     cp_async_wait<0>();
     __syncthreads();
@@ -447,7 +455,7 @@ __device__ __forceinline__ void decode_tc(const DecodeParams& p)
 }
 
 #define OWL3_DECODE_TC(DP) \
-    extern "C" __global__ void __launch_bounds__(128) attention_decode_tc_d##DP##_bf16(const DecodeParams p) { decode_tc<DP>(p); }
+    extern "C" __global__ void __launch_bounds__(128) attention_decode_tc_d##DP##_bf16(const DecodeParams p) { decode_tc<DP, 2>(p); }
 
 OWL3_DECODE_TC(16)
 OWL3_DECODE_TC(32)
@@ -459,3 +467,8 @@ OWL3_DECODE_TC(128)
 OWL3_DECODE_TC(160)
 OWL3_DECODE_TC(192)
 OWL3_DECODE_TC(256)
+
+// Experimental pipeline depths of the d128 kernel, measured side by side in the GPU bundle's benchmark
+// (AttentionKernels.DecodeExperiments mirrors this list).
+extern "C" __global__ void __launch_bounds__(128) attention_decode_tc_s3_d128_bf16(const DecodeParams p) { decode_tc<128, 3>(p); }
+extern "C" __global__ void __launch_bounds__(128) attention_decode_tc_s4_d128_bf16(const DecodeParams p) { decode_tc<128, 4>(p); }

@@ -28,9 +28,12 @@
 // budget: attention_prefill_d160_bf16 registers<=232 smem<=512
 // budget: attention_prefill_d192_bf16 registers<=255 smem<=512
 // budget: attention_prefill_d256_bf16 registers<=255 smem<=512
+// budget: attention_prefill_w8q_d128_bf16 registers<=255 smem<=512
+// budget: attention_prefill_w8qbc32_d128_bf16 registers<=255 smem<=512
+// budget: attention_prefill_w8_d128_bf16 registers<=255 smem<=512
+// budget: attention_prefill_w4q_d128_bf16 registers<=255 smem<=512
 #include "common.cuh"
 
-#define PREFILL_THREADS 128
 
 struct PrefillParams
 {
@@ -54,23 +57,24 @@ struct PrefillParams
 };
 static_assert(sizeof(PrefillParams) == 144, "PrefillParams layout is mirrored in C#");
 
-template <int DP, int BC, int MB>
+template <int DP, int BC, int MB, int WARPS>
 struct PrefillTile
 {
-    static constexpr int LD = DP + 8;      // row pitch in bf16: +16 bytes keeps ldmatrix rows on distinct banks
-    static constexpr int NT = BC / 8;      // n-tiles of S per row block
-    static constexpr int DT = DP / 8;      // n-tiles of O per row block
-    static constexpr int KS = DP / 16;     // k-steps of Q·Kᵀ
-    static constexpr int BR = 4 * 16 * MB; // query rows per CTA: 4 warps × MB row blocks of 16
+    static constexpr int LD = DP + 8;          // row pitch in bf16: +16 bytes keeps ldmatrix rows on distinct banks
+    static constexpr int NT = BC / 8;          // n-tiles of S per row block
+    static constexpr int DT = DP / 8;          // n-tiles of O per row block
+    static constexpr int KS = DP / 16;         // k-steps of Q·Kᵀ
+    static constexpr int BR = WARPS * 16 * MB; // query rows per CTA: WARPS warps × MB row blocks of 16
+    static constexpr int THREADS = WARPS * 32;
 };
 
 // Loads up to `rows` rows of a tile into shared memory (pitch DP + 8), zero rows past `valid` and columns past D.
 // Row r's global address comes from row_of(r) (visual slab, paged block or dense row).
-template <int DP, typename RowOf>
+template <int DP, int THREADS, typename RowOf>
 __device__ __forceinline__ void load_tile(bf16* dst, int rows, int valid, int D, RowOf row_of)
 {
     constexpr int CHUNKS = DP / 8, LD = DP + 8;
-    for (int c = threadIdx.x; c < rows * CHUNKS; c += PREFILL_THREADS)
+    for (int c = threadIdx.x; c < rows * CHUNKS; c += THREADS)
     {
         const int r = c / CHUNKS, col = (c % CHUNKS) * 8;
         const bool ok = r < valid && col < D;
@@ -82,10 +86,12 @@ __device__ __forceinline__ void load_tile(bf16* dst, int rows, int valid, int D,
 }
 
 // Each warp owns MB blocks of 16 query rows, so every K/V fragment read from shared memory feeds MB tensor-core MMAs.
-template <int DP, int BC, int MB>
+// QREG keeps the warp's Q fragments in registers for the whole K/V loop (no Q ldmatrix per tile; KS·MB·4 registers).
+template <int DP, int BC, int MB, int WARPS, bool QREG>
 __device__ __forceinline__ void prefill(const PrefillParams& p)
 {
-    using T = PrefillTile<DP, BC, MB>;
+    using T = PrefillTile<DP, BC, MB, WARPS>;
+    constexpr int THREADS = T::THREADS;
     extern __shared__ __align__(16) unsigned char smem_raw[];
     bf16* q_s = reinterpret_cast<bf16*>(smem_raw);
     bf16* kv_s = q_s + T::BR * T::LD; // stage x: K at kv_s + 2·x·BC rows, V BC rows further
@@ -141,20 +147,33 @@ __device__ __forceinline__ void prefill(const PrefillParams& p)
         if (i < vis_tiles)
         {
             const int u0 = i * BC;
-            load_tile<DP>(dst, BC, min(BC, vis_max - u0), D, [&](int r) { return vis_base + ((long long)kvh * vis_stride + u0 + r) * D; });
+            load_tile<DP, THREADS>(dst, BC, min(BC, vis_max - u0), D, [&](int r) { return vis_base + ((long long)kvh * vis_stride + u0 + r) * D; });
         }
         else
         {
             const int j0 = (i - vis_tiles) * BC;
-            load_tile<DP>(dst, BC, min(BC, text_max - j0), D, [&](int r) { return text_row(text_base, j0 + r); });
+            load_tile<DP, THREADS>(dst, BC, min(BC, text_max - j0), D, [&](int r) { return text_row(text_base, j0 + r); });
         }
     };
 
     // Q tile (rows past the sequence are zero) and the first K/V tiles in one group; tile i + 1 then loads into the
     // other stage while tile i is computed.
-    load_tile<DP>(q_s, T::BR, rows, D, [&](int r) { return p.q + (long long)(row0 + q0 + r) * p.q_stride + h * D; });
+    load_tile<DP, THREADS>(q_s, T::BR, rows, D, [&](int r) { return p.q + (long long)(row0 + q0 + r) * p.q_stride + h * D; });
     if (n_tiles > 0) { load_kv(k_stage(0), p.k, vis_k, 0); load_kv(v_stage(0), p.v, vis_v, 0); }
     cp_async_commit();
+
+    // Q fragments held in registers (QREG): wait for Q (and tile 0) once, before the loop.
+    unsigned int qf[QREG ? T::KS : 1][MB][4];
+    if constexpr (QREG)
+    {
+        cp_async_wait<0>();
+        __syncthreads();
+#pragma unroll
+        for (int ks = 0; ks < T::KS; ++ks)
+#pragma unroll
+            for (int mb = 0; mb < MB; ++mb)
+                ldmatrix_x4(qf[ks][mb], q_s + ((warp * MB + mb) * 16 + (lane & 15)) * T::LD + ks * 16 + (lane >> 4) * 8);
+    }
 
     float o_acc[MB][T::DT][4];
 #pragma unroll
@@ -186,7 +205,12 @@ __device__ __forceinline__ void prefill(const PrefillParams& p)
             unsigned int a[MB][4];
 #pragma unroll
             for (int mb = 0; mb < MB; ++mb)
-                ldmatrix_x4(a[mb], q_s + ((warp * MB + mb) * 16 + (lane & 15)) * T::LD + ks * 16 + (lane >> 4) * 8);
+            {
+                if constexpr (QREG)
+                    a[mb][0] = qf[ks][mb][0], a[mb][1] = qf[ks][mb][1], a[mb][2] = qf[ks][mb][2], a[mb][3] = qf[ks][mb][3];
+                else
+                    ldmatrix_x4(a[mb], q_s + ((warp * MB + mb) * 16 + (lane & 15)) * T::LD + ks * 16 + (lane >> 4) * 8);
+            }
 #pragma unroll
             for (int t = 0; t < T::NT; t += 2)
             {
@@ -239,7 +263,7 @@ __device__ __forceinline__ void prefill(const PrefillParams& p)
 #pragma unroll
                 for (int e = 0; e < 4; ++e)
                 {
-                    const float pr = exp2f(fmaf(s_acc[mb][t][e], p.scale_log2, -base[e >> 1])); // masked: exp2(-inf) = 0
+                    const float pr = fast_exp2(fmaf(s_acc[mb][t][e], p.scale_log2, -base[e >> 1])); // masked: exp2(-inf) = 0
                     s_acc[mb][t][e] = pr;
                     row_sum[e >> 1] += pr;
                 }
@@ -313,7 +337,7 @@ __device__ __forceinline__ void prefill(const PrefillParams& p)
 }
 
 #define OWL3_PREFILL(DP, BC, MB) \
-    extern "C" __global__ void __launch_bounds__(PREFILL_THREADS, 1) attention_prefill_d##DP##_bf16(const PrefillParams p) { prefill<DP, BC, MB>(p); }
+    extern "C" __global__ void __launch_bounds__(128, 1) attention_prefill_d##DP##_bf16(const PrefillParams p) { prefill<DP, BC, MB, 4, false>(p); }
 
 // (head dim, keys per tile, row blocks per warp): the host mirrors this table (AttentionKernels.PrefillShape).
 OWL3_PREFILL(16, 64, 2)
@@ -326,3 +350,12 @@ OWL3_PREFILL(128, 32, 2)
 OWL3_PREFILL(160, 32, 1)
 OWL3_PREFILL(192, 32, 1)
 OWL3_PREFILL(256, 32, 1)
+
+// Experimental shapes of the d128 kernel, measured side by side in the GPU bundle's benchmark (AttentionKernels.
+// PrefillExperiments mirrors this list): (name, keys per tile, row blocks per warp, warps, Q in registers).
+#define OWL3_PREFILL_EXP(NAME, BC, MB, WARPS, QREG) \
+    extern "C" __global__ void __launch_bounds__(WARPS * 32, 1) attention_prefill_##NAME##_d128_bf16(const PrefillParams p) { prefill<128, BC, MB, WARPS, QREG>(p); }
+OWL3_PREFILL_EXP(w8q, 64, 1, 8, true)
+OWL3_PREFILL_EXP(w8qbc32, 32, 1, 8, true)
+OWL3_PREFILL_EXP(w8, 64, 1, 8, false)
+OWL3_PREFILL_EXP(w4q, 64, 1, 4, true)

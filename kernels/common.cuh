@@ -97,6 +97,15 @@ __device__ __forceinline__ float block_sum(float v, float* scratch)
 
 #define OWL3_NEG_INF (-__int_as_float(0x7f800000))
 
+// 2^x on the SFU (MUFU.EX2, ≈ 2 ulp; results below 2^-126 flush to 0, which a softmax weight can afford): exp2f()
+// without fast-math adds a denormal fix-up around the same instruction.
+__device__ __forceinline__ float fast_exp2(float x)
+{
+    float y;
+    asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
+    return y;
+}
+
 // The exponent base for a running max that may still be −inf (nothing visible yet).
 __device__ __forceinline__ float softmax_base(float m) { return m == OWL3_NEG_INF ? 0.0f : m; }
 
@@ -106,10 +115,17 @@ __device__ __forceinline__ float softmax_rescale(float m_old, float m_new)
     return m_old == OWL3_NEG_INF ? 0.0f : exp2f(m_old - softmax_base(m_new));
 }
 
-// 16-bit packing of two floats into one bf16x2 register (low half = a), round to nearest even.
+// 16-bit packing of two floats into one bf16x2 register (low half = a), round to nearest even: one cvt on sm_80+
+// (the P operand of every attention tile goes through here), the integer path elsewhere.
 __device__ __forceinline__ unsigned int pack_bf16x2(float a, float b)
 {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    unsigned int r;
+    asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(b), "f"(a)); // first source → upper half
+    return r;
+#else
     return (unsigned int)f32_to_bf16(a).bits | ((unsigned int)f32_to_bf16(b).bits << 16);
+#endif
 }
 
 // Tensor-core and async-copy primitives (sm_80+): D = A·B + D with A 16×16 bf16 (row), B 16×8 bf16 (col), fp32 D.

@@ -78,6 +78,18 @@ public sealed class AttentionConformance(CudaContext context, KernelCache cache)
         () => GateMix(rows: 5, heads: 14, headDim: 64, dynamic: false, seed + 15),
         () => Dense(groups: 2, length: 729, heads: 16, headDim: 72, seed + 11),
         () => Dense(groups: 1, length: 100, heads: 4, headDim: 40, seed + 12),
+        // The experimental shapes of the d128 kernels (timed beside the defaults in Bench): a chunked prefill with
+        // images between text and GQA 7, a long decode with images in front, and a dense causal prefill.
+        .. AttentionKernels.PrefillExperiments.SelectMany(v => new Func<ConformanceResult>[]
+        {
+            () => Case("prefill", AttentionMode.Fused, heads: 28, kvHeads: 4, headDim: 128, blockSize: 16, seed + 6,
+                [new(0, 333, 3, 16, [5, 6, 300]), new(100, 17)], prefillVariant: v),
+            () => Dense(groups: 2, length: 300, heads: 4, headDim: 128, seed + 16, causal: true, variant: v),
+        }),
+        .. AttentionKernels.DecodeExperiments.Select(v => (Func<ConformanceResult>)(() =>
+            Case("decode", AttentionMode.Fused, heads: 28, kvHeads: 4, headDim: 128, blockSize: 16, seed + 1,
+                [new(37, 1, 3, 16, [5, 6, 20]), new(1023, 1), new(17000, 1)], decodeVariant: v))),
+        () => Dense(groups: 2, length: 300, heads: 4, headDim: 128, seed + 16, causal: true),
     ];
 
     /// <summary>
@@ -85,7 +97,8 @@ public sealed class AttentionConformance(CudaContext context, KernelCache cache)
     /// kv_write_bf16 (the CPU cache through WriteKv), then the step's rows attend (decode: one new token each).
     /// </summary>
     public ConformanceResult Case(string kind, AttentionMode mode, int heads, int kvHeads, int headDim, int blockSize, int seed,
-        IReadOnlyList<AttentionSeqSpec> seqs, DecodeKernel decodeKernel = DecodeKernel.TensorCore)
+        IReadOnlyList<AttentionSeqSpec> seqs, DecodeKernel decodeKernel = DecodeKernel.TensorCore,
+        PrefillVariant? prefillVariant = null, DecodeVariant? decodeVariant = null)
     {
         var rng = new Random(seed);
         int stride = kvHeads * headDim, seqCount = seqs.Count;
@@ -187,10 +200,10 @@ public sealed class AttentionConformance(CudaContext context, KernelCache cache)
                     PartO = partO.Pointer, PartMl = partMl.Pointer, Seqs = seqCount, Heads = heads, KvHeads = kvHeads, HeadDim = headDim,
                     BlockSize = blockSize, MaxBlocks = maxBlocks, Splits = splits, SplitKeys = splitKeys,
                     QStride = heads * headDim, OStride = heads * headDim, ScaleLog2 = scaleLog2,
-                }, decodeKernel);
+                }, decodeKernel, decodeVariant);
                 stream.Synchronize();
                 shape = $"{mode} {heads}/{kvHeads}×{headDim} b{blockSize} keys≤{maxKeys} splits {splits}";
-                kind = decodeKernel == DecodeKernel.TensorCore ? "decode (tc)" : "decode (cuda cores)";
+                kind = decodeKernel == DecodeKernel.CudaCore ? "decode (cuda cores)" : decodeVariant is null ? "decode (tc)" : $"decode ({decodeVariant.Kernel})";
             }
             else
             {
@@ -200,7 +213,8 @@ public sealed class AttentionConformance(CudaContext context, KernelCache cache)
                 foreach (var sq in stepSeqs)
                     for (int i = 0; i < sq.TokenCount; i++)
                         visLens[sq.TokenStart + i] = sq.Visual[0] is { } vk ? vk.VisibleCrops(sq.CachedLength + i) * vk.TokensPerCrop : 0;
-                var tiles = AttentionKernels.PrefillTiles(qStart, AttentionKernels.PrefillRows(headDim));
+                var variant = prefillVariant ?? AttentionKernels.PrefillVariantFor(headDim);
+                var tiles = AttentionKernels.PrefillTiles(qStart, variant.Rows);
                 using var dQStart = UploadInts(qStart); using var dPos = UploadInts(seqs.Select(s => s.Cached).ToArray());
                 using var dTiles = UploadInts(tiles); using var dVis = UploadInts(visLens);
                 _attn.Prefill(stream, new PrefillParams
@@ -210,8 +224,9 @@ public sealed class AttentionConformance(CudaContext context, KernelCache cache)
                     VisK = dVisK.Pointer, VisV = dVisV.Pointer, VisTokens = dVisTokens.Pointer, Heads = heads, KvHeads = kvHeads,
                     HeadDim = headDim, BlockSize = blockSize, MaxBlocks = maxBlocks, TextMode = mode == AttentionMode.Cross ? 0 : 1,
                     QStride = heads * headDim, OStride = heads * headDim, KvStride = stride, ScaleLog2 = scaleLog2,
-                }, tiles.Length / 2);
+                }, tiles.Length / 2, variant);
                 stream.Synchronize();
+                if (prefillVariant is not null) kind = $"prefill ({prefillVariant.Kernel})";
                 shape = $"{mode} {heads}/{kvHeads}×{headDim} b{blockSize} rows {rows} ({string.Join(",", seqs.Select(s => $"{s.Cached}+{s.New}"))})";
             }
         }
@@ -251,22 +266,40 @@ public sealed class AttentionConformance(CudaContext context, KernelCache cache)
         return Judge($"hyper_gate_mix_bf16 ({(dynamic ? "240728 dynamic" : "241014 static")})", $"[{rows}, {heads}×{headDim}]", Download(dc), expected.Data);
     }
 
-    /// <summary>SigLIP-style attention: groups of <paramref name="length"/> rows attend within the group, no mask, dense K/V.</summary>
-    public ConformanceResult Dense(int groups, int length, int heads, int headDim, int seed)
+    /// <summary>
+    /// Dense attention: groups of <paramref name="length"/> rows attend within the group, no mask (SigLIP) or causal
+    /// (a prompt prefill with dense K/V, the benchmark's form; its CPU twin is the paged attention over one block).
+    /// </summary>
+    public ConformanceResult Dense(int groups, int length, int heads, int headDim, int seed, bool causal = false, PrefillVariant? variant = null)
     {
         var rng = new Random(seed);
         int rows = groups * length, width = heads * headDim;
         float[] q = RandomBf16(rng, rows * width), k = RandomBf16(rng, rows * width), v = RandomBf16(rng, rows * width);
-        var expected = _cpu.DenseAttention(new Tensor(q, rows, width), new Tensor(k, rows, width), new Tensor(v, rows, width), length, heads, headDim);
+        var expected = causal ? CausalReference(q, k, v, groups, length, heads, headDim)
+            : _cpu.DenseAttention(new Tensor(q, rows, width), new Tensor(k, rows, width), new Tensor(v, rows, width), length, heads, headDim);
         var qStart = Enumerable.Range(0, groups + 1).Select(g => g * length).ToArray();
-        var tiles = AttentionKernels.PrefillTiles(qStart, AttentionKernels.PrefillRows(headDim));
+        variant ??= AttentionKernels.PrefillVariantFor(headDim);
+        var tiles = AttentionKernels.PrefillTiles(qStart, variant.Rows);
         using var stream = new CudaStream(context);
         using var dq = Upload(q); using var dk = Upload(k); using var dv = Upload(v); using var dOut = Poisoned((long)rows * width);
         using var dQStart = UploadInts(qStart); using var dKStart = UploadInts(qStart[..groups]); using var dPos = UploadInts(new int[groups]);
         using var dTiles = UploadInts(tiles);
-        _attn.Prefill(stream, DenseParams(dq.Pointer, dk.Pointer, dv.Pointer, dOut.Pointer, dQStart.Pointer, dKStart.Pointer, dPos.Pointer, dTiles.Pointer, heads, headDim), tiles.Length / 2);
+        _attn.Prefill(stream, DenseParams(dq.Pointer, dk.Pointer, dv.Pointer, dOut.Pointer, dQStart.Pointer, dKStart.Pointer, dPos.Pointer, dTiles.Pointer, heads, headDim, causal),
+            tiles.Length / 2, variant);
         stream.Synchronize();
-        return Judge("attention_prefill (dense)", $"{groups}×{length} rows, {heads}×{headDim}, non-causal", Download(dOut), expected.Data);
+        return Judge($"{variant.Kernel} (dense)", $"{groups}×{length} rows, {heads}×{headDim}, {(causal ? "causal" : "non-causal")}", Download(dOut), expected.Data);
+    }
+
+    /// <summary>Causal attention of dense groups on the CPU: each group written as one sequence into a one-block-per-token cache.</summary>
+    private Tensor CausalReference(float[] q, float[] k, float[] v, int groups, int length, int heads, int headDim)
+    {
+        int rows = groups * length, width = heads * headDim;
+        using var cpuCache = _cpu.CreateKvCache(1, rows, 1, heads, headDim);
+        var seqs = Enumerable.Range(0, groups)
+            .Select(g => new AttentionSequence(g * length, length, 0, Enumerable.Range(g * length, length).ToArray(), [null])).ToList();
+        var batch = new AttentionBatch(seqs, cpuCache);
+        _cpu.WriteKv(batch, 0, new Tensor(k, rows, width), new Tensor(v, rows, width));
+        return _cpu.PagedAttention(new Tensor(q, rows, width), batch, 0, heads, fusedVisual: true);
     }
 
     private static PrefillParams DenseParams(ulong q, ulong k, ulong v, ulong o, ulong qStart, ulong kStart, ulong pos, ulong tiles, int heads, int headDim, bool causal = false) => new()
@@ -278,29 +311,39 @@ public sealed class AttentionConformance(CudaContext context, KernelCache cache)
     };
 
     /// <summary>
-    /// Benchmarks: dense causal prefill TFLOP/s at head dim 128 (batch × heads filling the chip); decode GB/s of K/V read
-    /// (bf16, paged, block 16, GQA 7, 4 KV heads) at 1k–32k keys for batch 1 and 64 against the device copy bandwidth;
-    /// SigLIP attention (729 tokens, 16 × 72, non-causal) per crop.
+    /// Benchmarks on random bf16 operands: dense causal prefill TFLOP/s at head dim 128 (batch × heads filling the chip)
+    /// for the default instantiation and each experimental shape (same run, so their ratios hold); decode GB/s of K/V
+    /// read (bf16, paged, block 16, GQA 7, 4 KV heads) at 1k–32k keys for batch 1 and 64 against the device copy
+    /// bandwidth, for each pipeline depth, with the split count swept at three shapes; SigLIP attention (729 tokens,
+    /// 16 × 72, non-causal) per crop. Each shape names the CTAs one multiprocessor holds.
     /// </summary>
     public IReadOnlyList<AttentionBenchRow> Bench(double copyGbPerSecond)
     {
         var rows = new List<AttentionBenchRow>();
         using var stream = new CudaStream(context);
+        var prefillVariants = new[] { AttentionKernels.PrefillVariantFor(128) }.Concat(AttentionKernels.PrefillExperiments).ToArray();
         foreach (int len in new[] { 4096, 8192, 16384 })
         {
             int heads = 32, headDim = 128, batch = Math.Max(1, 16384 / len * 2);
             long n = (long)batch * len * heads * headDim;
-            using var q = Random(n); using var k = Random(n); using var v = Random(n); using var o = new DeviceBuffer<ushort>(context, n);
+            using var q = Random(stream, n, 1); using var k = Random(stream, n, 2); using var v = Random(stream, n, 3);
+            using var o = new DeviceBuffer<ushort>(context, n);
             var qStart = Enumerable.Range(0, batch + 1).Select(b => b * len).ToArray();
-            var tiles = AttentionKernels.PrefillTiles(qStart, AttentionKernels.PrefillRows(headDim));
             using var dQStart = UploadInts(qStart); using var dKStart = UploadInts(qStart[..batch]); using var dPos = UploadInts(new int[batch]);
-            using var dTiles = UploadInts(tiles);
-            var p = DenseParams(q.Pointer, k.Pointer, v.Pointer, o.Pointer, dQStart.Pointer, dKStart.Pointer, dPos.Pointer, dTiles.Pointer, heads, headDim, causal: true);
-            _attn.Prefill(stream, p, tiles.Length / 2);
-            float ms = stream.Time(() => { for (int i = 0; i < 5; i++) _attn.Prefill(stream, p, tiles.Length / 2); }) / 5;
-            double flops = 4.0 * batch * heads * headDim * len * (double)len / 2;
-            rows.Add(new AttentionBenchRow("prefill causal", $"{batch}×{len} tokens, {heads}×{headDim}", ms, flops / (ms / 1000) / 1e12, null, null));
+            foreach (var variant in prefillVariants)
+            {
+                var tiles = AttentionKernels.PrefillTiles(qStart, variant.Rows);
+                using var dTiles = UploadInts(tiles);
+                var p = DenseParams(q.Pointer, k.Pointer, v.Pointer, o.Pointer, dQStart.Pointer, dKStart.Pointer, dPos.Pointer, dTiles.Pointer, heads, headDim, causal: true);
+                _attn.Prefill(stream, p, tiles.Length / 2, variant);
+                float ms = stream.Time(() => { for (int i = 0; i < 5; i++) _attn.Prefill(stream, p, tiles.Length / 2, variant); }) / 5;
+                double flops = 4.0 * batch * heads * headDim * len * (double)len / 2;
+                rows.Add(new AttentionBenchRow($"prefill causal ({variant.Kernel})",
+                    $"{batch}×{len} tokens, {heads}×{headDim}; {variant.Threads / 32} warps, {variant.Rows}×{variant.KeyTile} tiles, {_attn.PrefillCtasPerMultiprocessor(variant)} CTA/SM",
+                    ms, flops / (ms / 1000) / 1e12, null, null));
+            }
         }
+        var decodeVariants = new[] { AttentionKernels.DecodeVariantFor(128) }.Concat(AttentionKernels.DecodeExperiments).ToArray();
         foreach (int batch in new[] { 1, 64 })
             foreach (int len in new[] { 1024, 4096, 16384, 32768 })
             {
@@ -308,36 +351,58 @@ public sealed class AttentionConformance(CudaContext context, KernelCache cache)
                 int blocksPer = len / blockSize, numBlocks = blocksPer * batch;
                 long cacheElems = (long)numBlocks * blockSize * kvHeads * headDim;
                 if (cacheElems * 2 * 2 > context.MemoryInfo().Free / 2) continue;
-                using var kc = Random(cacheElems); using var vc = Random(cacheElems);
+                using var kc = Random(stream, cacheElems, 4); using var vc = Random(stream, cacheElems, 5);
                 var perm = Enumerable.Range(0, numBlocks).OrderBy(i => (i * 7919L) % numBlocks).ToArray();
                 using var tables = UploadInts(perm);
                 using var textLens = UploadInts(Enumerable.Repeat(len, batch).ToArray());
-                using var q = Random((long)batch * heads * headDim); using var o = new DeviceBuffer<ushort>(context, (long)batch * heads * headDim);
-                var (splitKeys, splits) = AttentionKernels.DecodeSplits(len, batch, kvHeads, context.Multiprocessors);
-                using var partO = new DeviceBuffer<float>(context, (long)batch * heads * splits * headDim);
-                using var partMl = new DeviceBuffer<float>(context, (long)batch * heads * splits * 2);
-                var p = new DecodeParams
+                using var q = Random(stream, (long)batch * heads * headDim, 6); using var o = new DeviceBuffer<ushort>(context, (long)batch * heads * headDim);
+                var (plannedKeys, planned) = AttentionKernels.DecodeSplits(len, batch, kvHeads, context.Multiprocessors);
+                // The planner's split count, and at three shapes a sweep of it (the tail of the last wave of CTAs).
+                int[] sweep = (batch, len) switch
                 {
-                    Q = q.Pointer, O = o.Pointer, KCache = kc.Pointer, VCache = vc.Pointer, BlockTables = tables.Pointer, TextLens = textLens.Pointer,
-                    PartO = partO.Pointer, PartMl = partMl.Pointer, Seqs = batch, Heads = heads, KvHeads = kvHeads, HeadDim = headDim,
-                    BlockSize = blockSize, MaxBlocks = blocksPer, Splits = splits, SplitKeys = splitKeys,
-                    QStride = heads * headDim, OStride = heads * headDim, ScaleLog2 = 0.1f,
+                    (64, 32768) or (64, 4096) => [1, 2, 3, 4, 6, 8, 12, 16],
+                    (1, 32768) => [16, 32, 48, 64, 96, 128],
+                    _ => [],
                 };
-                foreach (var kernel in new[] { DecodeKernel.TensorCore, DecodeKernel.CudaCore })
+                foreach (int splits in sweep.Append(planned).Distinct())
                 {
-                    _attn.Decode(stream, p, kernel);
-                    float ms = stream.Time(() => { for (int i = 0; i < 20; i++) _attn.Decode(stream, p, kernel); }) / 20;
+                    int splitKeys = splits == planned ? plannedKeys : ((len + splits - 1) / splits + 63) / 64 * 64;
+                    int realSplits = (len + splitKeys - 1) / splitKeys;
+                    using var partO = new DeviceBuffer<float>(context, (long)batch * heads * realSplits * headDim);
+                    using var partMl = new DeviceBuffer<float>(context, (long)batch * heads * realSplits * 2);
+                    var p = new DecodeParams
+                    {
+                        Q = q.Pointer, O = o.Pointer, KCache = kc.Pointer, VCache = vc.Pointer, BlockTables = tables.Pointer, TextLens = textLens.Pointer,
+                        PartO = partO.Pointer, PartMl = partMl.Pointer, Seqs = batch, Heads = heads, KvHeads = kvHeads, HeadDim = headDim,
+                        BlockSize = blockSize, MaxBlocks = blocksPer, Splits = realSplits, SplitKeys = splitKeys,
+                        QStride = heads * headDim, OStride = heads * headDim, ScaleLog2 = 0.1f,
+                    };
                     double bytes = 2.0 * batch * len * kvHeads * headDim * 2;
-                    double gbs = bytes / (ms / 1000) / 1e9;
-                    // K/V bytes read per second against the copy's bytes moved (read + written) per second.
-                    rows.Add(new AttentionBenchRow($"decode paged ({(kernel == DecodeKernel.TensorCore ? "tc" : "cuda cores")})",
-                        $"batch {batch}, {len} keys, 28/4×128, splits {splits}", ms, null, gbs, 100 * gbs / copyGbPerSecond));
+                    foreach (var variant in decodeVariants)
+                    {
+                        if (splits != planned && variant != decodeVariants[0] && variant.Stages != 3) continue; // sweeps: 2 and 3 stages
+                        _attn.Decode(stream, p, DecodeKernel.TensorCore, variant);
+                        float ms = stream.Time(() => { for (int i = 0; i < 20; i++) _attn.Decode(stream, p, DecodeKernel.TensorCore, variant); }) / 20;
+                        double gbs = bytes / (ms / 1000) / 1e9;
+                        // K/V bytes read per second against the copy's bytes moved (read + written) per second.
+                        rows.Add(new AttentionBenchRow($"decode paged ({variant.Kernel})",
+                            $"batch {batch}, {len} keys, 28/4×128, splits {realSplits}{(splits == planned ? " (planned)" : "")}, {_attn.DecodeCtasPerMultiprocessor(variant)} CTA/SM",
+                            ms, null, gbs, 100 * gbs / copyGbPerSecond));
+                    }
+                    if (splits == planned && batch == 64 && len == 32768)
+                    {
+                        _attn.Decode(stream, p, DecodeKernel.CudaCore);
+                        float ms = stream.Time(() => { for (int i = 0; i < 5; i++) _attn.Decode(stream, p, DecodeKernel.CudaCore); }) / 5;
+                        double gbs = bytes / (ms / 1000) / 1e9;
+                        rows.Add(new AttentionBenchRow("decode paged (cuda cores)", $"batch {batch}, {len} keys, 28/4×128, splits {realSplits}", ms, null, gbs, 100 * gbs / copyGbPerSecond));
+                    }
                 }
             }
         {
             int crops = 64, length = 729, heads = 16, headDim = 72;
             long n = (long)crops * length * heads * headDim;
-            using var q = Random(n); using var k = Random(n); using var v = Random(n); using var o = new DeviceBuffer<ushort>(context, n);
+            using var q = Random(stream, n, 7); using var k = Random(stream, n, 8); using var v = Random(stream, n, 9);
+            using var o = new DeviceBuffer<ushort>(context, n);
             var qStart = Enumerable.Range(0, crops + 1).Select(b => b * length).ToArray();
             var tiles = AttentionKernels.PrefillTiles(qStart, AttentionKernels.PrefillRows(headDim));
             using var dQStart = UploadInts(qStart); using var dKStart = UploadInts(qStart[..crops]); using var dPos = UploadInts(new int[crops]);
@@ -351,11 +416,19 @@ public sealed class AttentionConformance(CudaContext context, KernelCache cache)
         return rows;
     }
 
-    /// <summary>A benchmark operand: every element the same small bf16 value (timing does not depend on the data).</summary>
-    private DeviceBuffer<ushort> Random(long n)
+    /// <summary>
+    /// A benchmark operand of random bf16 values in [−1, 1) (tensor-core power and the softmax's rescaling depend on
+    /// the data; constant operands flatter both): 1 Mi random elements uploaded, then copied over the whole buffer.
+    /// </summary>
+    private DeviceBuffer<ushort> Random(CudaStream stream, long n, int seed)
     {
         var b = new DeviceBuffer<ushort>(context, n);
-        b.FillBytes(0x3C); // 0x3C3C ≈ 0.0115
+        int chunk = (int)Math.Min(n, 1 << 20);
+        var block = DeviceData.RandomBf16(new Random(seed), chunk);
+        using var src = Upload(block);
+        for (long at = 0; at < n; at += chunk)
+            stream.Copy(b.Pointer + (ulong)(at * 2), src.Pointer, Math.Min(chunk, n - at) * 2);
+        stream.Synchronize();
         return b;
     }
 

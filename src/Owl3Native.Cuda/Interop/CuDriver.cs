@@ -64,6 +64,7 @@ internal static unsafe partial class CuDriver
     [LibraryImport(Library)] internal static partial CUresult cuModuleGetFunction(nint* function, nint module, byte* name);
 
     [LibraryImport(Library)] internal static partial CUresult cuFuncSetAttribute(nint function, int attribute, int value);
+    [LibraryImport(Library)] internal static partial CUresult cuOccupancyMaxActiveBlocksPerMultiprocessor(int* numBlocks, nint function, int blockSize, nuint dynamicSharedBytes);
 
     // Execution control. kernelParams: one pointer per kernel argument (ours: one, to the params struct).
     [LibraryImport(Library)]

@@ -78,25 +78,72 @@ public sealed class AttentionKernels(KernelCache cache)
         return (splitKeys, splits);
     }
 
-    /// <summary>Prefill / chunked prefill / SigLIP attention; <paramref name="tiles"/> = PrefillTiles(...).Length / 2.</summary>
-    public void Prefill(CudaStream stream, in PrefillParams p, int tiles)
+    /// <summary>The default prefill instantiation for a head dim (the OWL3_PREFILL table: 4 warps).</summary>
+    public static PrefillVariant PrefillVariantFor(int headDim)
+    {
+        int dp = PrefillDim(headDim);
+        var (keyTile, rows) = PrefillShape(dp);
+        return new PrefillVariant($"attention_prefill_d{dp}_bf16", dp, keyTile, rows, 128);
+    }
+
+    /// <summary>
+    /// Other shapes of the d128 kernel (the OWL3_PREFILL_EXP list of attention_prefill.cu), which the GPU bundle checks
+    /// and times beside the default: 8 warps of one 16-row block each with Q in registers (64- or 32-key tiles), 8
+    /// warps with Q through shared memory, 4 warps with Q in registers.
+    /// </summary>
+    public static IReadOnlyList<PrefillVariant> PrefillExperiments { get; } =
+    [
+        new("attention_prefill_w8q_d128_bf16", 128, 64, 128, 256),
+        new("attention_prefill_w8qbc32_d128_bf16", 128, 32, 128, 256),
+        new("attention_prefill_w8_d128_bf16", 128, 64, 128, 256),
+        new("attention_prefill_w4q_d128_bf16", 128, 64, 64, 128),
+    ];
+
+    /// <summary>
+    /// Prefill / chunked prefill / SigLIP attention; <paramref name="tiles"/> = PrefillTiles(..., variant.Rows).Length / 2.
+    /// <paramref name="variant"/> defaults to <see cref="PrefillVariantFor"/>(p.HeadDim).
+    /// </summary>
+    public void Prefill(CudaStream stream, in PrefillParams p, int tiles, PrefillVariant? variant = null)
     {
         if (p.Heads % p.KvHeads != 0) throw new ArgumentException($"{p.Heads} query heads are not a multiple of {p.KvHeads} KV heads");
+        variant ??= PrefillVariantFor(p.HeadDim);
+        if (variant.Dim != PrefillDim(p.HeadDim)) throw new ArgumentException($"{variant.Kernel} serves head dim {variant.Dim}, not {p.HeadDim}");
         if (tiles == 0) return;
-        int dp = PrefillDim(p.HeadDim);
-        var f = cache.Get("attention_prefill.cu", $"attention_prefill_d{dp}_bf16");
-        f.Launch(stream, new Dim3((uint)p.Heads, (uint)tiles), new Dim3(128), p, (uint)PrefillSharedBytes(dp));
+        var f = cache.Get("attention_prefill.cu", variant.Kernel);
+        f.Launch(stream, new Dim3((uint)p.Heads, (uint)tiles), new Dim3((uint)variant.Threads), p, (uint)variant.SharedBytes);
     }
 
     /// <summary>Dynamic shared memory of the tensor-core decode: two stages of 64-key K and V tiles.</summary>
-    public static int DecodeSharedBytes(int paddedDim) => 2 * 2 * 64 * (paddedDim + 8) * 2;
+    public static int DecodeSharedBytes(int paddedDim) => DecodeVariantFor(paddedDim).SharedBytes;
+
+    /// <summary>The default tensor-core decode instantiation for a head dim (two K/V stages).</summary>
+    public static DecodeVariant DecodeVariantFor(int headDim)
+    {
+        int dp = PrefillDim(headDim);
+        return new DecodeVariant($"attention_decode_tc_d{dp}_bf16", dp, 2);
+    }
+
+    /// <summary>Deeper K/V pipelines of the d128 tensor-core decode (3 and 4 stages), checked and timed by the GPU bundle.</summary>
+    public static IReadOnlyList<DecodeVariant> DecodeExperiments { get; } =
+    [
+        new("attention_decode_tc_s3_d128_bf16", 128, 3),
+        new("attention_decode_tc_s4_d128_bf16", 128, 4),
+    ];
+
+    /// <summary>CTAs of a tensor-core decode instantiation one multiprocessor holds at once (the split planner's input).</summary>
+    public int DecodeCtasPerMultiprocessor(DecodeVariant variant) =>
+        cache.Get("attention_decode_paged.cu", variant.Kernel).MaxActiveBlocksPerMultiprocessor(128, variant.SharedBytes);
+
+    /// <summary>CTAs of a prefill instantiation one multiprocessor holds at once.</summary>
+    public int PrefillCtasPerMultiprocessor(PrefillVariant variant) =>
+        cache.Get("attention_prefill.cu", variant.Kernel).MaxActiveBlocksPerMultiprocessor(variant.Threads, variant.SharedBytes);
 
     /// <summary>
     /// Decode attention (+ the split combine when p.Splits &gt; 1; PartO/PartMl must then hold seqs·heads·splits·(D | 2)
     /// floats). <paramref name="kernel"/> picks the tensor-core kernel (default; GQA groups ≤ 16) or the CUDA-core one
     /// (groups ≤ 8), kept as the second implementation the conformance check and the benchmark compare.
     /// </summary>
-    public void Decode(CudaStream stream, in DecodeParams p, DecodeKernel kernel = DecodeKernel.TensorCore)
+    public void Decode(CudaStream stream, in DecodeParams p, DecodeKernel kernel = DecodeKernel.TensorCore, DecodeVariant? variant = null)
     {
         int dp = PrefillDim(p.HeadDim);
         int maxGroup = kernel == DecodeKernel.TensorCore ? 16 : 8;
@@ -110,7 +157,11 @@ public sealed class AttentionKernels(KernelCache cache)
         if (p.Splits > 1 && (p.PartO == 0 || p.PartMl == 0)) throw new ArgumentException($"{p.Splits} splits need the PartO/PartMl buffers");
         var grid = new Dim3((uint)p.KvHeads, (uint)p.Seqs, (uint)p.Splits);
         if (kernel == DecodeKernel.TensorCore)
-            cache.Get("attention_decode_paged.cu", $"attention_decode_tc_d{dp}_bf16").Launch(stream, grid, new Dim3(128), p, (uint)DecodeSharedBytes(dp));
+        {
+            variant ??= DecodeVariantFor(dp);
+            if (variant.Dim != dp) throw new ArgumentException($"{variant.Kernel} serves head dim {variant.Dim}, not {p.HeadDim}");
+            cache.Get("attention_decode_paged.cu", variant.Kernel).Launch(stream, grid, new Dim3(128), p, (uint)variant.SharedBytes);
+        }
         else
             cache.Get("attention_decode_paged.cu", "attention_decode_paged_bf16").Launch(stream, grid, new Dim3(128), p);
         if (p.Splits > 1)
@@ -138,6 +189,20 @@ public sealed class AttentionKernels(KernelCache cache)
         uint blocks = (uint)Math.Min((pairs + 255) / 256, 65535);
         cache.Get("kv_write.cu", "kv_write_bf16").Launch(stream, new Dim3(blocks), new Dim3(256), p);
     }
+}
+
+/// <summary>A prefill kernel instantiation: padded head dim, keys per K/V tile, query rows per CTA, threads per CTA.</summary>
+public sealed record PrefillVariant(string Kernel, int Dim, int KeyTile, int Rows, int Threads)
+{
+    /// <summary>Dynamic shared memory: the Q tile and two stages of K and V tiles, rows padded by 16 bytes.</summary>
+    public int SharedBytes => (Rows + 4 * KeyTile) * (Dim + 8) * 2;
+}
+
+/// <summary>A tensor-core decode instantiation: padded head dim and K/V pipeline stages (64-key tiles, 4 warps).</summary>
+public sealed record DecodeVariant(string Kernel, int Dim, int Stages)
+{
+    /// <summary>Dynamic shared memory: Stages × (K and V tiles of 64 keys), rows padded by 16 bytes.</summary>
+    public int SharedBytes => Stages * 2 * 64 * (Dim + 8) * 2;
 }
 
 /// <summary>The two decode attention implementations.</summary>

@@ -74,6 +74,17 @@ public sealed unsafe class CudaFunction
         Volatile.Write(ref _maxDynamicShared, bytes);
     }
 
+    /// <summary>CTAs of <paramref name="threads"/> threads and <paramref name="dynamicSharedBytes"/> that one multiprocessor holds at once.</summary>
+    public int MaxActiveBlocksPerMultiprocessor(int threads, int dynamicSharedBytes)
+    {
+        if (dynamicSharedBytes > 48 * 1024) EnsureDynamicShared(dynamicSharedBytes);
+        _context.MakeCurrent();
+        int blocks;
+        Cu.Check(CuDriver.cuOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, _function, threads, (nuint)dynamicSharedBytes),
+            $"cuOccupancyMaxActiveBlocksPerMultiprocessor({Name})");
+        return blocks;
+    }
+
     /// <summary>Launches with <paramref name="p"/> as the kernel's single by-value parameter.</summary>
     public void Launch<TParams>(CudaStream stream, Dim3 grid, Dim3 block, in TParams p, uint sharedBytes = 0) where TParams : unmanaged
     {
