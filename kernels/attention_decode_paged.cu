@@ -25,18 +25,16 @@
 //
 // budget: attention_decode_paged_bf16 registers<=168 smem<=26000
 // budget: attention_decode_combine_bf16 registers<=40 smem<=0
-// budget: attention_decode_tc_d16_bf16 registers<=128 smem<=0
-// budget: attention_decode_tc_d32_bf16 registers<=128 smem<=0
-// budget: attention_decode_tc_d48_bf16 registers<=128 smem<=0
-// budget: attention_decode_tc_d64_bf16 registers<=128 smem<=0
-// budget: attention_decode_tc_d80_bf16 registers<=160 smem<=0
-// budget: attention_decode_tc_d96_bf16 registers<=160 smem<=0
-// budget: attention_decode_tc_d128_bf16 registers<=200 smem<=0
-// budget: attention_decode_tc_d160_bf16 registers<=232 smem<=0
-// budget: attention_decode_tc_d192_bf16 registers<=255 smem<=0
-// budget: attention_decode_tc_d256_bf16 registers<=255 smem<=0
-// budget: attention_decode_tc_s3_d128_bf16 registers<=200 smem<=0
-// budget: attention_decode_tc_s4_d128_bf16 registers<=200 smem<=0
+// budget: attention_decode_tc_d16_bf16 registers<=128 smem<=2048
+// budget: attention_decode_tc_d32_bf16 registers<=128 smem<=2048
+// budget: attention_decode_tc_d48_bf16 registers<=128 smem<=2048
+// budget: attention_decode_tc_d64_bf16 registers<=128 smem<=2048
+// budget: attention_decode_tc_d80_bf16 registers<=160 smem<=2048
+// budget: attention_decode_tc_d96_bf16 registers<=160 smem<=2048
+// budget: attention_decode_tc_d128_bf16 registers<=200 smem<=2048
+// budget: attention_decode_tc_d160_bf16 registers<=232 smem<=2048
+// budget: attention_decode_tc_d192_bf16 registers<=255 smem<=2048
+// budget: attention_decode_tc_d256_bf16 registers<=255 smem<=2048
 #include "common.cuh"
 
 #define DECODE_WARPS 4
@@ -256,46 +254,57 @@ extern "C" __global__ void __launch_bounds__(128) attention_decode_combine_bf16(
 // Tensor-core decode. Tile = 64 virtual keys; warp w owns keys 16w .. 16w + 15 of every tile.
 #define DECODE_TC_KEYS 64
 
-template <int DP>
-__device__ __forceinline__ void decode_tc_load(const DecodeParams& p, bf16* k_dst, bf16* v_dst, int j0, int end, int s, int kvh,
-                                               int vis_len, int vis_tokens, const bf16* vis_k, const bf16* vis_v)
+// Row addresses of one tile: thread r < 64 resolves virtual key j0 + r (visual slab or block-table entry) once for its
+// K and its V row; null past the split's end. The kernel resolves tile i + 2 while tile i is computed, so the
+// block-table read never stands between a tile's cp.async issue and its data.
+__device__ __forceinline__ void decode_tc_rows(const DecodeParams& p, int j0, int end, int s, int kvh, int vis_len, int vis_tokens,
+                                               const bf16* vis_k, const bf16* vis_v, const bf16*& kr, const bf16*& vr)
 {
-    constexpr int CHUNKS = DP / 8, LD = DP + 8;
-    for (int c = threadIdx.x; c < DECODE_TC_KEYS * CHUNKS; c += 128)
+    const int j = j0 + (int)threadIdx.x;
+    kr = nullptr;
+    vr = nullptr;
+    if (j >= end) return;
+    if (j < vis_len)
     {
-        const int r = c / CHUNKS, col = (c % CHUNKS) * 8, j = j0 + r;
-        const bool ok = j < end && col < p.head_dim;
-        // One address computation (one block-table read) serves the K and the V row.
-        const bf16* kr = p.k_cache; // masked chunks read nothing; the cache base is a valid address (the host checks it)
-        const bf16* vr = p.v_cache;
-        if (ok)
-        {
-            if (j < vis_len)
-            {
-                const long long off = ((long long)kvh * vis_tokens + j) * p.head_dim + col;
-                kr = vis_k + off;
-                vr = vis_v + off;
-            }
-            else
-            {
-                const int t = j - vis_len;
-                const int block = p.block_tables[(long long)s * p.max_blocks + t / p.block_size];
-                const long long off = (((long long)block * p.block_size + t % p.block_size) * p.kv_heads + kvh) * p.head_dim + col;
-                kr = p.k_cache + off;
-                vr = p.v_cache + off;
-            }
-        }
-        cp_async_16(k_dst + r * LD + col, kr, ok ? 16 : 0);
-        cp_async_16(v_dst + r * LD + col, vr, ok ? 16 : 0);
+        const long long off = ((long long)kvh * vis_tokens + j) * p.head_dim;
+        kr = vis_k + off;
+        vr = vis_v + off;
+    }
+    else
+    {
+        const int t = j - vis_len;
+        const int block = p.block_tables[(long long)s * p.max_blocks + t / p.block_size];
+        const long long off = (((long long)block * p.block_size + t % p.block_size) * p.kv_heads + kvh) * p.head_dim;
+        kr = p.k_cache + off;
+        vr = p.v_cache + off;
     }
 }
 
-template <int DP, int STAGES>
+// Issues one tile's K and V rows (16-byte chunks) from the resolved row addresses.
+template <int DP>
+__device__ __forceinline__ void decode_tc_load(const DecodeParams& p, bf16* k_dst, bf16* v_dst, const bf16* const* rows_k, const bf16* const* rows_v)
+{
+    constexpr int CHUNKS = DP / 8, LD = DP + 8;
+#pragma unroll 4
+    for (int c = threadIdx.x; c < DECODE_TC_KEYS * CHUNKS; c += 128)
+    {
+        const int r = c / CHUNKS, col = (c % CHUNKS) * 8;
+        const bf16* kr = rows_k[r];
+        const bool ok = kr != nullptr && col < p.head_dim;
+        // Masked chunks read nothing; the cache base is a valid address for them (the host checks it).
+        cp_async_16(k_dst + r * LD + col, ok ? kr + col : p.k_cache, ok ? 16 : 0);
+        cp_async_16(v_dst + r * LD + col, ok ? rows_v[r] + col : p.v_cache, ok ? 16 : 0);
+    }
+}
+
+template <int DP>
 __device__ __forceinline__ void decode_tc(const DecodeParams& p)
 {
     constexpr int LD = DP + 8, KS = DP / 16, DT = DP / 8, TILE = DECODE_TC_KEYS * LD;
     extern __shared__ __align__(16) unsigned char smem_raw[];
-    bf16* kv_s = reinterpret_cast<bf16*>(smem_raw); // [STAGES][K | V][64][LD]
+    bf16* kv_s = reinterpret_cast<bf16*>(smem_raw); // [2 stages][K | V][64][LD]
+    __shared__ const bf16* rows_k_s[2][DECODE_TC_KEYS];  // row addresses of the next tiles (slot = tile & 1)
+    __shared__ const bf16* rows_v_s[2][DECODE_TC_KEYS];
 
     const int kvh = blockIdx.x, s = blockIdx.y, z = blockIdx.z;
     const int D = p.head_dim, group = p.heads / p.kv_heads;
@@ -309,14 +318,18 @@ __device__ __forceinline__ void decode_tc(const DecodeParams& p)
     const int vis_tokens = vis_len > 0 ? p.vis_tokens[s] : 0;
     const int n_tiles = end > begin ? (end - begin + DECODE_TC_KEYS - 1) / DECODE_TC_KEYS : 0;
 
-    // Tiles 0 .. STAGES − 2 in flight before the loop; tile i + STAGES − 1 is issued while tile i is computed.
-#pragma unroll
-    for (int x = 0; x < STAGES - 1; ++x)
-    {
-        if (x < n_tiles)
-            decode_tc_load<DP>(p, kv_s + x * 2 * TILE, kv_s + x * 2 * TILE + TILE, begin + x * DECODE_TC_KEYS, end, s, kvh, vis_len, vis_tokens, vis_k, vis_v);
-        cp_async_commit();
-    }
+    // Row addresses of tiles 0 and 1, then tile 0 in flight; tile i + 1 loads while tile i is computed.
+    if (threadIdx.x < DECODE_TC_KEYS)
+        for (int x = 0; x < 2; ++x)
+        {
+            const bf16 *kr, *vr;
+            decode_tc_rows(p, begin + x * DECODE_TC_KEYS, end, s, kvh, vis_len, vis_tokens, vis_k, vis_v, kr, vr);
+            rows_k_s[x][threadIdx.x] = kr;
+            rows_v_s[x][threadIdx.x] = vr;
+        }
+    __syncthreads();
+    if (n_tiles > 0) decode_tc_load<DP>(p, kv_s, kv_s + TILE, rows_k_s[0], rows_v_s[0]);
+    cp_async_commit();
 
     // Q fragments of the group (rows = heads of the group, zero past it), straight from global memory: row g / g + 8,
     // k columns 2·c4 (+1) and 2·c4 + 8 (+1) of every 16-wide k-step.
@@ -338,12 +351,15 @@ __device__ __forceinline__ void decode_tc(const DecodeParams& p)
 
     for (int i = 0; i < n_tiles; ++i)
     {
-        const int stage = i % STAGES, ahead = i + STAGES - 1, ahead_stage = ahead % STAGES;
-        if (ahead < n_tiles)
-            decode_tc_load<DP>(p, kv_s + ahead_stage * 2 * TILE, kv_s + ahead_stage * 2 * TILE + TILE, begin + ahead * DECODE_TC_KEYS, end,
-                               s, kvh, vis_len, vis_tokens, vis_k, vis_v);
+        const int stage = i & 1;
+        // Tile i + 2's row addresses: the block-table reads fly while this tile is computed.
+        const bool resolve = threadIdx.x < DECODE_TC_KEYS && i + 2 < n_tiles;
+        const bf16 *next_k = nullptr, *next_v = nullptr;
+        if (resolve) decode_tc_rows(p, begin + (i + 2) * DECODE_TC_KEYS, end, s, kvh, vis_len, vis_tokens, vis_k, vis_v, next_k, next_v);
+        if (i + 1 < n_tiles)
+            decode_tc_load<DP>(p, kv_s + (stage ^ 1) * 2 * TILE, kv_s + (stage ^ 1) * 2 * TILE + TILE, rows_k_s[stage ^ 1], rows_v_s[stage ^ 1]);
         cp_async_commit();
-        cp_async_wait<STAGES - 1>();
+        cp_async_wait<1>();
         __syncthreads();
         const bf16* k_s = kv_s + stage * 2 * TILE;
         const bf16* v_s = k_s + TILE;
@@ -409,7 +425,8 @@ __device__ __forceinline__ void decode_tc(const DecodeParams& p)
             mma_bf16_16816(o_acc[t], a, b[0], b[1]);
             mma_bf16_16816(o_acc[t + 1], a, b[2], b[3]);
         }
-        __syncthreads(); // the stage is refilled STAGES − 1 iterations later
+        if (resolve) { rows_k_s[stage][threadIdx.x] = next_k; rows_v_s[stage][threadIdx.x] = next_v; } // slot of tile i, now i + 2
+        __syncthreads(); // the stage is refilled next iteration
     }
     cp_async_wait<0>();
     __syncthreads();
@@ -455,7 +472,7 @@ __device__ __forceinline__ void decode_tc(const DecodeParams& p)
 }
 
 #define OWL3_DECODE_TC(DP) \
-    extern "C" __global__ void __launch_bounds__(128) attention_decode_tc_d##DP##_bf16(const DecodeParams p) { decode_tc<DP, 2>(p); }
+    extern "C" __global__ void __launch_bounds__(128) attention_decode_tc_d##DP##_bf16(const DecodeParams p) { decode_tc<DP>(p); }
 
 OWL3_DECODE_TC(16)
 OWL3_DECODE_TC(32)
@@ -468,7 +485,3 @@ OWL3_DECODE_TC(160)
 OWL3_DECODE_TC(192)
 OWL3_DECODE_TC(256)
 
-// Experimental pipeline depths of the d128 kernel, measured side by side in the GPU bundle's benchmark
-// (AttentionKernels.DecodeExperiments mirrors this list).
-extern "C" __global__ void __launch_bounds__(128) attention_decode_tc_s3_d128_bf16(const DecodeParams p) { decode_tc<128, 3>(p); }
-extern "C" __global__ void __launch_bounds__(128) attention_decode_tc_s4_d128_bf16(const DecodeParams p) { decode_tc<128, 4>(p); }

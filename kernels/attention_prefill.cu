@@ -32,7 +32,11 @@
 // budget: attention_prefill_w8qbc32_d128_bf16 registers<=255 smem<=512
 // budget: attention_prefill_w8_d128_bf16 registers<=255 smem<=512
 // budget: attention_prefill_w4q_d128_bf16 registers<=255 smem<=512
+// budget: attention_prefill_bc64_d128_bf16 registers<=255 smem<=512
+// budget: attention_prefill_w8m2_d128_bf16 registers<=255 smem<=512
 #include "common.cuh"
+
+#define INT_MAX_ 0x7fffffff
 
 
 struct PrefillParams
@@ -107,21 +111,38 @@ __device__ __forceinline__ void prefill(const PrefillParams& p)
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     const int g = lane >> 2, c4 = lane & 3;
 
-    // This thread's query rows (fragment rows g and g + 8 of each of the warp's row blocks) and their key ranges.
-    int my_vis[MB][2], my_text[MB][2];
+    // Key limits of a query row r of the CTA (visible visual prefix, or text keys); rows past the sequence see
+    // nothing. Computed where needed instead of held in registers (the d128 shapes are register-bound): only
+    // partially masked tiles ask for them; whole tiles are recognised from per-warp minima.
+    auto row_limit = [&](int r, bool visual) -> int {
+        if (r >= rows) return 0;
+        if (visual) return p.vis_lens[row0 + q0 + r]; // asked only when the CTA sees visual keys
+        return p.text_mode == 0 ? 0 : p.text_mode == 1 ? pos0 + q0 + r + 1 : pos0 + q_len;
+    };
+    const bool has_vis = p.vis_lens != nullptr && p.vis_k != nullptr && p.vis_k[s] != 0ull;
     int cta_vis = 0, cta_text = 0;
+    for (int r = threadIdx.x; r < T::BR; r += THREADS)
+    {
+        if (has_vis) cta_vis = max(cta_vis, row_limit(r, true));
+        cta_text = max(cta_text, row_limit(r, false));
+    }
+    // Per warp: the smallest limits of its rows (a tile below both is unmasked for every row of the warp).
+    int warp_vis = INT_MAX_, warp_text = INT_MAX_;
 #pragma unroll
     for (int mb = 0; mb < MB; ++mb)
 #pragma unroll
         for (int i = 0; i < 2; ++i)
         {
             const int r = (warp * MB + mb) * 16 + g + 8 * i;
-            const bool valid = r < rows;
-            my_vis[mb][i] = valid && p.vis_lens != nullptr && p.vis_k != nullptr && p.vis_k[s] != 0ull ? p.vis_lens[row0 + q0 + r] : 0;
-            my_text[mb][i] = !valid || p.text_mode == 0 ? 0 : p.text_mode == 1 ? pos0 + q0 + r + 1 : pos0 + q_len;
-            cta_vis = max(cta_vis, my_vis[mb][i]);
-            cta_text = max(cta_text, my_text[mb][i]);
+            warp_vis = min(warp_vis, has_vis ? row_limit(r, true) : 0);
+            warp_text = min(warp_text, row_limit(r, false));
         }
+#pragma unroll
+    for (int o = 4; o < 32; o <<= 1)
+    {
+        warp_vis = min(warp_vis, __shfl_xor_sync(0xffffffffu, warp_vis, o));
+        warp_text = min(warp_text, __shfl_xor_sync(0xffffffffu, warp_text, o));
+    }
     // Key ranges of the whole CTA: visual keys up to the largest visible prefix, text keys up to the last row's.
     __shared__ int range_s[2];
     if (threadIdx.x == 0) { range_s[0] = 0; range_s[1] = 0; }
@@ -132,10 +153,6 @@ __device__ __forceinline__ void prefill(const PrefillParams& p)
     const int vis_max = range_s[0], text_max = range_s[1];
     const int vis_tiles = (vis_max + BC - 1) / BC, text_tiles = (text_max + BC - 1) / BC;
     const int n_tiles = vis_tiles + text_tiles;
-
-    const bf16* vis_k = vis_max > 0 ? (const bf16*)p.vis_k[s] : nullptr;
-    const bf16* vis_v = vis_max > 0 ? (const bf16*)p.vis_v[s] : nullptr;
-    const long long vis_stride = vis_max > 0 ? (long long)p.vis_tokens[s] : 0;
     const int k_start = p.block_tables == nullptr ? p.seq_k_start[s] : 0;
 
     auto text_row = [&](const bf16* base, int j) -> const bf16* {
@@ -143,10 +160,12 @@ __device__ __forceinline__ void prefill(const PrefillParams& p)
         const int block = p.block_tables[(long long)s * p.max_blocks + j / p.block_size];
         return base + (((long long)block * p.block_size + j % p.block_size) * p.kv_heads + kvh) * D;
     };
-    auto load_kv = [&](bf16* dst, const bf16* text_base, const bf16* vis_base, int i) {
+    auto load_kv = [&](bf16* dst, const bf16* text_base, const unsigned long long* vis_bases, int i) {
         if (i < vis_tiles)
         {
             const int u0 = i * BC;
+            const bf16* vis_base = (const bf16*)vis_bases[s];
+            const long long vis_stride = p.vis_tokens[s];
             load_tile<DP, THREADS>(dst, BC, min(BC, vis_max - u0), D, [&](int r) { return vis_base + ((long long)kvh * vis_stride + u0 + r) * D; });
         }
         else
@@ -159,7 +178,7 @@ __device__ __forceinline__ void prefill(const PrefillParams& p)
     // Q tile (rows past the sequence are zero) and the first K/V tiles in one group; tile i + 1 then loads into the
     // other stage while tile i is computed.
     load_tile<DP, THREADS>(q_s, T::BR, rows, D, [&](int r) { return p.q + (long long)(row0 + q0 + r) * p.q_stride + h * D; });
-    if (n_tiles > 0) { load_kv(k_stage(0), p.k, vis_k, 0); load_kv(v_stage(0), p.v, vis_v, 0); }
+    if (n_tiles > 0) { load_kv(k_stage(0), p.k, p.vis_k, 0); load_kv(v_stage(0), p.v, p.vis_v, 0); }
     cp_async_commit();
 
     // Q fragments held in registers (QREG): wait for Q (and tile 0) once, before the loop.
@@ -186,7 +205,7 @@ __device__ __forceinline__ void prefill(const PrefillParams& p)
 
     for (int i = 0; i < n_tiles; ++i)
     {
-        if (i + 1 < n_tiles) { load_kv(k_stage((i + 1) & 1), p.k, vis_k, i + 1); load_kv(v_stage((i + 1) & 1), p.v, vis_v, i + 1); }
+        if (i + 1 < n_tiles) { load_kv(k_stage((i + 1) & 1), p.k, p.vis_k, i + 1); load_kv(v_stage((i + 1) & 1), p.v, p.vis_v, i + 1); }
         cp_async_commit();
         cp_async_wait<1>(); // tile i (and Q) have landed
         __syncthreads();
@@ -235,8 +254,9 @@ __device__ __forceinline__ void prefill(const PrefillParams& p)
             // Maxima are kept on the raw scores q·k (scale_log2 > 0 keeps the order); P = exp2(s·scale − m·scale) is one
             // FFMA and one MUFU per element.
             float m_new[2] = {m_run[mb][0], m_run[mb][1]};
-            const int lim0 = visual ? my_vis[mb][0] : my_text[mb][0], lim1 = visual ? my_vis[mb][1] : my_text[mb][1];
-            const bool full = key0 + BC <= min(lim0, lim1); // no key of this tile is masked for either row
+            const bool full = key0 + BC <= (visual ? warp_vis : warp_text); // no key of this tile is masked for any row of the warp
+            const int r0 = (warp * MB + mb) * 16 + g;
+            const int lim0 = full ? 0 : row_limit(r0, visual), lim1 = full ? 0 : row_limit(r0 + 8, visual);
 #pragma unroll
             for (int t = 0; t < T::NT; ++t)
 #pragma unroll
@@ -359,3 +379,5 @@ OWL3_PREFILL_EXP(w8q, 64, 1, 8, true)
 OWL3_PREFILL_EXP(w8qbc32, 32, 1, 8, true)
 OWL3_PREFILL_EXP(w8, 64, 1, 8, false)
 OWL3_PREFILL_EXP(w4q, 64, 1, 4, true)
+OWL3_PREFILL_EXP(bc64, 64, 2, 4, false)
+OWL3_PREFILL_EXP(w8m2, 32, 2, 8, false)

@@ -31,9 +31,10 @@ internal static class Program
 {
     public static int Main(string[] args)
     {
+        if (args.Length == 1 && args[0] == "--profile-attention") return ProfileAttention();
         if (args.Length is < 1 or > 2 || args[0].StartsWith('-') || (args.Length == 2 && args[1] != "--no-bench"))
         {
-            Console.Error.WriteLine("usage: owl3-gpu-check <out-dir> [--no-bench]");
+            Console.Error.WriteLine("usage: owl3-gpu-check <out-dir> [--no-bench] | --profile-attention");
             return 2;
         }
         var sw = Stopwatch.StartNew();
@@ -86,6 +87,18 @@ internal static class Program
         File.WriteAllText(Path.Combine(args[0], "report.md"), Markdown(report, sw.Elapsed));
         Console.WriteLine(Markdown(report, sw.Elapsed));
         return ok ? 0 : 1;
+    }
+
+    /// <summary>
+    /// `--profile-attention`: one launch of each attention kernel shape the benchmark times, nothing else, for a
+    /// profiler to attach to (`ncu -k regex:attention_ owl3-gpu-check --profile-attention`).
+    /// </summary>
+    private static int ProfileAttention()
+    {
+        using var ctx = CudaContext.Open();
+        using (var cache = new KernelCache(ctx, Path.Combine(Path.GetTempPath(), "owl3-gpu-check-kernels")))
+            new AttentionConformance(ctx, cache).ProfileLaunches();
+        return 0;
     }
 
     private static T? Step<T>(List<string> errors, string what, Func<T> run)

@@ -78,17 +78,14 @@ public sealed class AttentionConformance(CudaContext context, KernelCache cache)
         () => GateMix(rows: 5, heads: 14, headDim: 64, dynamic: false, seed + 15),
         () => Dense(groups: 2, length: 729, heads: 16, headDim: 72, seed + 11),
         () => Dense(groups: 1, length: 100, heads: 4, headDim: 40, seed + 12),
-        // The experimental shapes of the d128 kernels (timed beside the defaults in Bench): a chunked prefill with
-        // images between text and GQA 7, a long decode with images in front, and a dense causal prefill.
+        // The experimental shapes of the d128 prefill (timed beside the default in Bench): a chunked prefill with
+        // images between text and GQA 7, and a dense causal prefill.
         .. AttentionKernels.PrefillExperiments.SelectMany(v => new Func<ConformanceResult>[]
         {
             () => Case("prefill", AttentionMode.Fused, heads: 28, kvHeads: 4, headDim: 128, blockSize: 16, seed + 6,
                 [new(0, 333, 3, 16, [5, 6, 300]), new(100, 17)], prefillVariant: v),
             () => Dense(groups: 2, length: 300, heads: 4, headDim: 128, seed + 16, causal: true, variant: v),
         }),
-        .. AttentionKernels.DecodeExperiments.Select(v => (Func<ConformanceResult>)(() =>
-            Case("decode", AttentionMode.Fused, heads: 28, kvHeads: 4, headDim: 128, blockSize: 16, seed + 1,
-                [new(37, 1, 3, 16, [5, 6, 20]), new(1023, 1), new(17000, 1)], decodeVariant: v))),
         () => Dense(groups: 2, length: 300, heads: 4, headDim: 128, seed + 16, causal: true),
     ];
 
@@ -98,7 +95,7 @@ public sealed class AttentionConformance(CudaContext context, KernelCache cache)
     /// </summary>
     public ConformanceResult Case(string kind, AttentionMode mode, int heads, int kvHeads, int headDim, int blockSize, int seed,
         IReadOnlyList<AttentionSeqSpec> seqs, DecodeKernel decodeKernel = DecodeKernel.TensorCore,
-        PrefillVariant? prefillVariant = null, DecodeVariant? decodeVariant = null)
+        PrefillVariant? prefillVariant = null)
     {
         var rng = new Random(seed);
         int stride = kvHeads * headDim, seqCount = seqs.Count;
@@ -189,7 +186,7 @@ public sealed class AttentionConformance(CudaContext context, KernelCache cache)
                 var textLens = seqs.Select(s => mode == AttentionMode.Cross ? 0 : s.Cached + 1).ToArray();
                 var visLens = seqs.Select((s, i) => visual[i] is { } vk ? vk.VisibleCrops(s.Cached) * vk.TokensPerCrop : 0).ToArray();
                 int maxKeys = seqs.Select((s, i) => textLens[i] + visLens[i]).Max();
-                var (splitKeys, splits) = AttentionKernels.DecodeSplits(maxKeys, seqCount, kvHeads, context.Multiprocessors);
+                var (splitKeys, splits) = AttentionKernels.DecodeSplits(maxKeys, seqCount, kvHeads, context.Multiprocessors, _attn.DecodeCtasPerMultiprocessor(headDim));
                 using var dText = UploadInts(textLens); using var dVis = UploadInts(visLens);
                 using var partO = new DeviceBuffer<float>(context, (long)seqCount * heads * splits * headDim);
                 using var partMl = new DeviceBuffer<float>(context, (long)seqCount * heads * splits * 2);
@@ -200,10 +197,10 @@ public sealed class AttentionConformance(CudaContext context, KernelCache cache)
                     PartO = partO.Pointer, PartMl = partMl.Pointer, Seqs = seqCount, Heads = heads, KvHeads = kvHeads, HeadDim = headDim,
                     BlockSize = blockSize, MaxBlocks = maxBlocks, Splits = splits, SplitKeys = splitKeys,
                     QStride = heads * headDim, OStride = heads * headDim, ScaleLog2 = scaleLog2,
-                }, decodeKernel, decodeVariant);
+                }, decodeKernel);
                 stream.Synchronize();
                 shape = $"{mode} {heads}/{kvHeads}×{headDim} b{blockSize} keys≤{maxKeys} splits {splits}";
-                kind = decodeKernel == DecodeKernel.CudaCore ? "decode (cuda cores)" : decodeVariant is null ? "decode (tc)" : $"decode ({decodeVariant.Kernel})";
+                kind = decodeKernel == DecodeKernel.CudaCore ? "decode (cuda cores)" : "decode (tc)";
             }
             else
             {
@@ -343,7 +340,7 @@ public sealed class AttentionConformance(CudaContext context, KernelCache cache)
                     ms, flops / (ms / 1000) / 1e12, null, null));
             }
         }
-        var decodeVariants = new[] { AttentionKernels.DecodeVariantFor(128) }.Concat(AttentionKernels.DecodeExperiments).ToArray();
+        int decodeCtas = _attn.DecodeCtasPerMultiprocessor(128);
         foreach (int batch in new[] { 1, 64 })
             foreach (int len in new[] { 1024, 4096, 16384, 32768 })
             {
@@ -356,12 +353,12 @@ public sealed class AttentionConformance(CudaContext context, KernelCache cache)
                 using var tables = UploadInts(perm);
                 using var textLens = UploadInts(Enumerable.Repeat(len, batch).ToArray());
                 using var q = Random(stream, (long)batch * heads * headDim, 6); using var o = new DeviceBuffer<ushort>(context, (long)batch * heads * headDim);
-                var (plannedKeys, planned) = AttentionKernels.DecodeSplits(len, batch, kvHeads, context.Multiprocessors);
+                var (plannedKeys, planned) = AttentionKernels.DecodeSplits(len, batch, kvHeads, context.Multiprocessors, decodeCtas);
                 // The planner's split count, and at three shapes a sweep of it (the tail of the last wave of CTAs).
                 int[] sweep = (batch, len) switch
                 {
-                    (64, 32768) or (64, 4096) => [1, 2, 3, 4, 6, 8, 12, 16],
-                    (1, 32768) => [16, 32, 48, 64, 96, 128],
+                    (64, 32768) or (64, 4096) => [1, 2, 3, 4, 6, 12],
+                    (1, 32768) => [32, 64, 128],
                     _ => [],
                 };
                 foreach (int splits in sweep.Append(planned).Distinct())
@@ -378,23 +375,16 @@ public sealed class AttentionConformance(CudaContext context, KernelCache cache)
                         QStride = heads * headDim, OStride = heads * headDim, ScaleLog2 = 0.1f,
                     };
                     double bytes = 2.0 * batch * len * kvHeads * headDim * 2;
-                    foreach (var variant in decodeVariants)
+                    foreach (var kernel in splits == planned && batch == 64 && len == 32768 ? [DecodeKernel.TensorCore, DecodeKernel.CudaCore] : new[] { DecodeKernel.TensorCore })
                     {
-                        if (splits != planned && variant != decodeVariants[0] && variant.Stages != 3) continue; // sweeps: 2 and 3 stages
-                        _attn.Decode(stream, p, DecodeKernel.TensorCore, variant);
-                        float ms = stream.Time(() => { for (int i = 0; i < 20; i++) _attn.Decode(stream, p, DecodeKernel.TensorCore, variant); }) / 20;
+                        int reps = kernel == DecodeKernel.TensorCore ? 20 : 5;
+                        _attn.Decode(stream, p, kernel);
+                        float ms = stream.Time(() => { for (int i = 0; i < reps; i++) _attn.Decode(stream, p, kernel); }) / reps;
                         double gbs = bytes / (ms / 1000) / 1e9;
                         // K/V bytes read per second against the copy's bytes moved (read + written) per second.
-                        rows.Add(new AttentionBenchRow($"decode paged ({variant.Kernel})",
-                            $"batch {batch}, {len} keys, 28/4×128, splits {realSplits}{(splits == planned ? " (planned)" : "")}, {_attn.DecodeCtasPerMultiprocessor(variant)} CTA/SM",
+                        rows.Add(new AttentionBenchRow($"decode paged ({(kernel == DecodeKernel.TensorCore ? "tc" : "cuda cores")})",
+                            $"batch {batch}, {len} keys, 28/4×128, splits {realSplits}{(splits == planned ? " (planned)" : "")}, {decodeCtas} CTA/SM",
                             ms, null, gbs, 100 * gbs / copyGbPerSecond));
-                    }
-                    if (splits == planned && batch == 64 && len == 32768)
-                    {
-                        _attn.Decode(stream, p, DecodeKernel.CudaCore);
-                        float ms = stream.Time(() => { for (int i = 0; i < 5; i++) _attn.Decode(stream, p, DecodeKernel.CudaCore); }) / 5;
-                        double gbs = bytes / (ms / 1000) / 1e9;
-                        rows.Add(new AttentionBenchRow("decode paged (cuda cores)", $"batch {batch}, {len} keys, 28/4×128, splits {realSplits}", ms, null, gbs, 100 * gbs / copyGbPerSecond));
                     }
                 }
             }
@@ -414,6 +404,50 @@ public sealed class AttentionConformance(CudaContext context, KernelCache cache)
             rows.Add(new AttentionBenchRow("vision attention", $"{crops} crops × 729, 16×72, per crop (one layer)", ms / crops, flops / (ms / 1000) / 1e12, null, null));
         }
         return rows;
+    }
+
+    /// <summary>
+    /// One launch of each d128 prefill shape (causal, 2 × 16k tokens, 32 heads) and of the tensor-core decode (batch
+    /// 64 × 32k keys, planned splits), for a profiler (`ncu -k regex:attention_`) to attach to; nothing is timed here.
+    /// </summary>
+    public void ProfileLaunches()
+    {
+        using var stream = new CudaStream(context);
+        {
+            int heads = 32, headDim = 128, batch = 2, len = 16384;
+            long n = (long)batch * len * heads * headDim;
+            using var q = Random(stream, n, 1); using var k = Random(stream, n, 2); using var v = Random(stream, n, 3);
+            using var o = new DeviceBuffer<ushort>(context, n);
+            var qStart = Enumerable.Range(0, batch + 1).Select(b => b * len).ToArray();
+            using var dQStart = UploadInts(qStart); using var dKStart = UploadInts(qStart[..batch]); using var dPos = UploadInts(new int[batch]);
+            foreach (var variant in new[] { AttentionKernels.PrefillVariantFor(128) }.Concat(AttentionKernels.PrefillExperiments))
+            {
+                var tiles = AttentionKernels.PrefillTiles(qStart, variant.Rows);
+                using var dTiles = UploadInts(tiles);
+                _attn.Prefill(stream, DenseParams(q.Pointer, k.Pointer, v.Pointer, o.Pointer, dQStart.Pointer, dKStart.Pointer, dPos.Pointer, dTiles.Pointer, heads, headDim, causal: true),
+                    tiles.Length / 2, variant);
+                stream.Synchronize();
+            }
+        }
+        {
+            int batch = 64, len = 32768, kvHeads = 4, heads = 28, headDim = 128, blockSize = 16, blocksPer = len / blockSize;
+            long cacheElems = (long)blocksPer * batch * blockSize * kvHeads * headDim;
+            using var kc = Random(stream, cacheElems, 4); using var vc = Random(stream, cacheElems, 5);
+            using var tables = UploadInts(Enumerable.Range(0, blocksPer * batch).OrderBy(i => (i * 7919L) % (blocksPer * batch)).ToArray());
+            using var textLens = UploadInts(Enumerable.Repeat(len, batch).ToArray());
+            using var q = Random(stream, (long)batch * heads * headDim, 6); using var o = new DeviceBuffer<ushort>(context, (long)batch * heads * headDim);
+            var (splitKeys, splits) = AttentionKernels.DecodeSplits(len, batch, kvHeads, context.Multiprocessors, _attn.DecodeCtasPerMultiprocessor(headDim));
+            using var partO = new DeviceBuffer<float>(context, (long)batch * heads * splits * headDim);
+            using var partMl = new DeviceBuffer<float>(context, (long)batch * heads * splits * 2);
+            _attn.Decode(stream, new DecodeParams
+            {
+                Q = q.Pointer, O = o.Pointer, KCache = kc.Pointer, VCache = vc.Pointer, BlockTables = tables.Pointer, TextLens = textLens.Pointer,
+                PartO = partO.Pointer, PartMl = partMl.Pointer, Seqs = batch, Heads = heads, KvHeads = kvHeads, HeadDim = headDim,
+                BlockSize = blockSize, MaxBlocks = blocksPer, Splits = splits, SplitKeys = splitKeys,
+                QStride = heads * headDim, OStride = heads * headDim, ScaleLog2 = 0.1f,
+            });
+            stream.Synchronize();
+        }
     }
 
     /// <summary>

@@ -65,17 +65,33 @@ public sealed class AttentionKernels(KernelCache cache)
     }
 
     /// <summary>
-    /// Split-K plan of a decode step: keys per split (a multiple of 64) and the number of splits, so that
-    /// kvHeads · seqs · splits CTAs cover the GPU about twice while no split is shorter than 64 keys.
+    /// Split-K plan of a decode step: keys per split (a multiple of the 64-key tile) and the number of splits. The
+    /// kvHeads · seqs · splits CTAs run in waves of multiprocessors · ctasPerMultiprocessor; a step costs about
+    /// (waves) × (tiles per split + a CTA's fixed cost of ~2 tiles) + a little per split for the combine, and the
+    /// plan takes the cheapest, preferring fewer splits on ties. Measured on an H200 (bench/results/gpu): batch 64 ×
+    /// 32k keys over 4 KV heads at 3 CTAs per multiprocessor ran at 67 % of copy bandwidth with 2 splits (1.3 waves)
+    /// and 91 % with 3 (1.9 waves).
     /// </summary>
-    public static (int SplitKeys, int Splits) DecodeSplits(int maxKeys, int seqs, int kvHeads, int multiprocessors)
+    public static (int SplitKeys, int Splits) DecodeSplits(int maxKeys, int seqs, int kvHeads, int multiprocessors, int ctasPerMultiprocessor = 2)
     {
-        int ctas = Math.Max(1, seqs * kvHeads);
-        int wanted = Math.Clamp((2 * multiprocessors + ctas - 1) / ctas, 1, 128);
-        int splitKeys = Math.Max(64, (maxKeys + wanted - 1) / wanted);
-        splitKeys = (splitKeys + 63) / 64 * 64;
-        int splits = Math.Max(1, (maxKeys + splitKeys - 1) / splitKeys);
-        return (splitKeys, splits);
+        ArgumentOutOfRangeException.ThrowIfLessThan(multiprocessors, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(ctasPerMultiprocessor, 1);
+        const int tile = 64, maxSplits = 256;
+        const double ctaCost = 2.0, combineCost = 0.02;
+        long pairs = Math.Max(1L, (long)seqs * kvHeads), slots = (long)multiprocessors * ctasPerMultiprocessor;
+        int tiles = Math.Max(1, (maxKeys + tile - 1) / tile);
+        (int SplitKeys, int Splits) best = (tiles * tile, 1);
+        double bestCost = double.MaxValue;
+        for (int perSplit = tiles; perSplit >= 1; perSplit--)
+        {
+            int splits = (tiles + perSplit - 1) / perSplit;
+            if (splits > maxSplits) break;
+            if ((tiles + splits - 1) / splits != perSplit) continue; // the same plan as a larger perSplit
+            long waves = (pairs * splits + slots - 1) / slots;
+            double cost = waves * (perSplit + ctaCost) + (splits > 1 ? combineCost * splits : 0);
+            if (cost < bestCost - 1e-9) (bestCost, best) = (cost, (perSplit * tile, splits));
+        }
+        return best;
     }
 
     /// <summary>The default prefill instantiation for a head dim (the OWL3_PREFILL table: 4 warps).</summary>
@@ -114,25 +130,14 @@ public sealed class AttentionKernels(KernelCache cache)
     }
 
     /// <summary>Dynamic shared memory of the tensor-core decode: two stages of 64-key K and V tiles.</summary>
-    public static int DecodeSharedBytes(int paddedDim) => DecodeVariantFor(paddedDim).SharedBytes;
+    public static int DecodeSharedBytes(int paddedDim) => 2 * 2 * 64 * (paddedDim + 8) * 2;
 
-    /// <summary>The default tensor-core decode instantiation for a head dim (two K/V stages).</summary>
-    public static DecodeVariant DecodeVariantFor(int headDim)
+    /// <summary>CTAs of the tensor-core decode for <paramref name="headDim"/> one multiprocessor holds at once (the split planner's input).</summary>
+    public int DecodeCtasPerMultiprocessor(int headDim)
     {
         int dp = PrefillDim(headDim);
-        return new DecodeVariant($"attention_decode_tc_d{dp}_bf16", dp, 2);
+        return cache.Get("attention_decode_paged.cu", $"attention_decode_tc_d{dp}_bf16").MaxActiveBlocksPerMultiprocessor(128, DecodeSharedBytes(dp));
     }
-
-    /// <summary>Deeper K/V pipelines of the d128 tensor-core decode (3 and 4 stages), checked and timed by the GPU bundle.</summary>
-    public static IReadOnlyList<DecodeVariant> DecodeExperiments { get; } =
-    [
-        new("attention_decode_tc_s3_d128_bf16", 128, 3),
-        new("attention_decode_tc_s4_d128_bf16", 128, 4),
-    ];
-
-    /// <summary>CTAs of a tensor-core decode instantiation one multiprocessor holds at once (the split planner's input).</summary>
-    public int DecodeCtasPerMultiprocessor(DecodeVariant variant) =>
-        cache.Get("attention_decode_paged.cu", variant.Kernel).MaxActiveBlocksPerMultiprocessor(128, variant.SharedBytes);
 
     /// <summary>CTAs of a prefill instantiation one multiprocessor holds at once.</summary>
     public int PrefillCtasPerMultiprocessor(PrefillVariant variant) =>
@@ -143,7 +148,7 @@ public sealed class AttentionKernels(KernelCache cache)
     /// floats). <paramref name="kernel"/> picks the tensor-core kernel (default; GQA groups ≤ 16) or the CUDA-core one
     /// (groups ≤ 8), kept as the second implementation the conformance check and the benchmark compare.
     /// </summary>
-    public void Decode(CudaStream stream, in DecodeParams p, DecodeKernel kernel = DecodeKernel.TensorCore, DecodeVariant? variant = null)
+    public void Decode(CudaStream stream, in DecodeParams p, DecodeKernel kernel = DecodeKernel.TensorCore)
     {
         int dp = PrefillDim(p.HeadDim);
         int maxGroup = kernel == DecodeKernel.TensorCore ? 16 : 8;
@@ -157,11 +162,7 @@ public sealed class AttentionKernels(KernelCache cache)
         if (p.Splits > 1 && (p.PartO == 0 || p.PartMl == 0)) throw new ArgumentException($"{p.Splits} splits need the PartO/PartMl buffers");
         var grid = new Dim3((uint)p.KvHeads, (uint)p.Seqs, (uint)p.Splits);
         if (kernel == DecodeKernel.TensorCore)
-        {
-            variant ??= DecodeVariantFor(dp);
-            if (variant.Dim != dp) throw new ArgumentException($"{variant.Kernel} serves head dim {variant.Dim}, not {p.HeadDim}");
-            cache.Get("attention_decode_paged.cu", variant.Kernel).Launch(stream, grid, new Dim3(128), p, (uint)variant.SharedBytes);
-        }
+            cache.Get("attention_decode_paged.cu", $"attention_decode_tc_d{dp}_bf16").Launch(stream, grid, new Dim3(128), p, (uint)DecodeSharedBytes(dp));
         else
             cache.Get("attention_decode_paged.cu", "attention_decode_paged_bf16").Launch(stream, grid, new Dim3(128), p);
         if (p.Splits > 1)
@@ -196,13 +197,6 @@ public sealed record PrefillVariant(string Kernel, int Dim, int KeyTile, int Row
 {
     /// <summary>Dynamic shared memory: the Q tile and two stages of K and V tiles, rows padded by 16 bytes.</summary>
     public int SharedBytes => (Rows + 4 * KeyTile) * (Dim + 8) * 2;
-}
-
-/// <summary>A tensor-core decode instantiation: padded head dim and K/V pipeline stages (64-key tiles, 4 warps).</summary>
-public sealed record DecodeVariant(string Kernel, int Dim, int Stages)
-{
-    /// <summary>Dynamic shared memory: Stages × (K and V tiles of 64 keys), rows padded by 16 bytes.</summary>
-    public int SharedBytes => Stages * 2 * 64 * (Dim + 8) * 2;
 }
 
 /// <summary>The two decode attention implementations.</summary>
