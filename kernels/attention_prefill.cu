@@ -155,30 +155,43 @@ __device__ __forceinline__ void prefill(const PrefillParams& p)
     const int n_tiles = vis_tiles + text_tiles;
     const int k_start = p.block_tables == nullptr ? p.seq_k_start[s] : 0;
 
-    auto text_row = [&](const bf16* base, int j) -> const bf16* {
-        if (p.block_tables == nullptr) return base + (long long)(k_start + j) * p.kv_stride + kvh * D;
-        const int block = p.block_tables[(long long)s * p.max_blocks + j / p.block_size];
-        return base + (((long long)block * p.block_size + j % p.block_size) * p.kv_heads + kvh) * D;
-    };
-    auto load_kv = [&](bf16* dst, const bf16* text_base, const unsigned long long* vis_bases, int i) {
-        if (i < vis_tiles)
+    // Tile i of K and V in one pass: each 16-byte chunk's row offset (visual slab, dense row, or block-table entry) is
+    // computed once and serves the K and the V copy.
+    auto load_kv = [&](bf16* k_dst, bf16* v_dst, int i) {
+        constexpr int CHUNKS = DP / 8, LD = DP + 8;
+        const bool visual = i < vis_tiles;
+        const int j0 = visual ? i * BC : (i - vis_tiles) * BC;
+        const int valid = min(BC, (visual ? vis_max : text_max) - j0);
+        const bf16* k_base = visual ? (const bf16*)p.vis_k[s] : p.k;
+        const bf16* v_base = visual ? (const bf16*)p.vis_v[s] : p.v;
+        const long long vis_row0 = visual ? (long long)kvh * p.vis_tokens[s] + j0 : 0;
+#pragma unroll 2
+        for (int c = threadIdx.x; c < BC * CHUNKS; c += THREADS)
         {
-            const int u0 = i * BC;
-            const bf16* vis_base = (const bf16*)vis_bases[s];
-            const long long vis_stride = p.vis_tokens[s];
-            load_tile<DP, THREADS>(dst, BC, min(BC, vis_max - u0), D, [&](int r) { return vis_base + ((long long)kvh * vis_stride + u0 + r) * D; });
-        }
-        else
-        {
-            const int j0 = (i - vis_tiles) * BC;
-            load_tile<DP, THREADS>(dst, BC, min(BC, text_max - j0), D, [&](int r) { return text_row(text_base, j0 + r); });
+            const int r = c / CHUNKS, col = (c % CHUNKS) * 8;
+            const bool ok = r < valid && col < D;
+            long long off = 0;
+            if (ok)
+            {
+                const int j = j0 + r;
+                if (visual) off = (vis_row0 + r) * D;
+                else if (p.block_tables == nullptr) off = (long long)(k_start + j) * p.kv_stride + kvh * D;
+                else
+                {
+                    const int block = p.block_tables[(long long)s * p.max_blocks + j / p.block_size];
+                    off = (((long long)block * p.block_size + j % p.block_size) * p.kv_heads + kvh) * D;
+                }
+            }
+            // A masked chunk reads nothing (src-size 0) and names its own destination as the source address.
+            cp_async_16(k_dst + r * LD + col, ok ? (const void*)(k_base + off + col) : (const void*)(k_dst + r * LD + col), ok ? 16 : 0);
+            cp_async_16(v_dst + r * LD + col, ok ? (const void*)(v_base + off + col) : (const void*)(v_dst + r * LD + col), ok ? 16 : 0);
         }
     };
 
     // Q tile (rows past the sequence are zero) and the first K/V tiles in one group; tile i + 1 then loads into the
     // other stage while tile i is computed.
     load_tile<DP, THREADS>(q_s, T::BR, rows, D, [&](int r) { return p.q + (long long)(row0 + q0 + r) * p.q_stride + h * D; });
-    if (n_tiles > 0) { load_kv(k_stage(0), p.k, p.vis_k, 0); load_kv(v_stage(0), p.v, p.vis_v, 0); }
+    if (n_tiles > 0) load_kv(k_stage(0), v_stage(0), 0);
     cp_async_commit();
 
     // Q fragments held in registers (QREG): wait for Q (and tile 0) once, before the loop.
@@ -205,7 +218,7 @@ __device__ __forceinline__ void prefill(const PrefillParams& p)
 
     for (int i = 0; i < n_tiles; ++i)
     {
-        if (i + 1 < n_tiles) { load_kv(k_stage((i + 1) & 1), p.k, p.vis_k, i + 1); load_kv(v_stage((i + 1) & 1), p.v, p.vis_v, i + 1); }
+        if (i + 1 < n_tiles) load_kv(k_stage((i + 1) & 1), v_stage((i + 1) & 1), i + 1);
         cp_async_commit();
         cp_async_wait<1>(); // tile i (and Q) have landed
         __syncthreads();
@@ -253,40 +266,64 @@ __device__ __forceinline__ void prefill(const PrefillParams& p)
         {
             // Maxima are kept on the raw scores q·k (scale_log2 > 0 keeps the order); P = exp2(s·scale − m·scale) is one
             // FFMA and one MUFU per element.
-            float m_new[2] = {m_run[mb][0], m_run[mb][1]};
+            // Masking only in the tiles that need it (the diagonal, the ends of the visual prefixes): a warp-uniform test.
             const bool full = key0 + BC <= (visual ? warp_vis : warp_text); // no key of this tile is masked for any row of the warp
-            const int r0 = (warp * MB + mb) * 16 + g;
-            const int lim0 = full ? 0 : row_limit(r0, visual), lim1 = full ? 0 : row_limit(r0 + 8, visual);
+            if (!full)
+            {
+                const int r0 = (warp * MB + mb) * 16 + g;
+                const int lim0 = row_limit(r0, visual), lim1 = row_limit(r0 + 8, visual);
+#pragma unroll
+                for (int t = 0; t < T::NT; ++t)
+#pragma unroll
+                    for (int e = 0; e < 4; ++e)
+                        if (key0 + t * 8 + 2 * c4 + (e & 1) >= ((e >> 1) ? lim1 : lim0)) s_acc[mb][t][e] = OWL3_NEG_INF;
+            }
+            // Row maxima and sums as trees (short dependency chains), then across the quad.
+            float mx[2][T::NT];
 #pragma unroll
             for (int t = 0; t < T::NT; ++t)
+            {
+                mx[0][t] = fmaxf(s_acc[mb][t][0], s_acc[mb][t][1]);
+                mx[1][t] = fmaxf(s_acc[mb][t][2], s_acc[mb][t][3]);
+            }
 #pragma unroll
-                for (int e = 0; e < 4; ++e)
+            for (int w = T::NT / 2; w > 0; w >>= 1)
+#pragma unroll
+                for (int t = 0; t < w; ++t)
                 {
-                    const int key = key0 + t * 8 + 2 * c4 + (e & 1);
-                    const bool ok = full || key < ((e >> 1) ? lim1 : lim0);
-                    const float v = ok ? s_acc[mb][t][e] : OWL3_NEG_INF;
-                    s_acc[mb][t][e] = v;
-                    m_new[e >> 1] = fmaxf(m_new[e >> 1], v);
+                    mx[0][t] = fmaxf(mx[0][t], mx[0][t + w]);
+                    mx[1][t] = fmaxf(mx[1][t], mx[1][t + w]);
                 }
-            float row_sum[2] = {0.0f, 0.0f}, base[2];
+            float m_new[2] = {fmaxf(m_run[mb][0], mx[0][0]), fmaxf(m_run[mb][1], mx[1][0])};
+            float base[2];
 #pragma unroll
             for (int ri = 0; ri < 2; ++ri)
             {
                 m_new[ri] = fmaxf(m_new[ri], __shfl_xor_sync(0xffffffffu, m_new[ri], 1));
                 m_new[ri] = fmaxf(m_new[ri], __shfl_xor_sync(0xffffffffu, m_new[ri], 2));
-                corr[mb][ri] = m_run[mb][ri] == OWL3_NEG_INF ? 0.0f : exp2f((m_run[mb][ri] - m_new[ri]) * p.scale_log2);
+                corr[mb][ri] = m_run[mb][ri] == OWL3_NEG_INF ? 0.0f : fast_exp2((m_run[mb][ri] - m_new[ri]) * p.scale_log2);
                 m_run[mb][ri] = m_new[ri];
                 base[ri] = softmax_base(m_new[ri]) * p.scale_log2;
             }
+            float sm[2][T::NT];
 #pragma unroll
             for (int t = 0; t < T::NT; ++t)
+            {
 #pragma unroll
                 for (int e = 0; e < 4; ++e)
+                    s_acc[mb][t][e] = fast_exp2(fmaf(s_acc[mb][t][e], p.scale_log2, -base[e >> 1])); // masked: exp2(-inf) = 0
+                sm[0][t] = s_acc[mb][t][0] + s_acc[mb][t][1];
+                sm[1][t] = s_acc[mb][t][2] + s_acc[mb][t][3];
+            }
+#pragma unroll
+            for (int w = T::NT / 2; w > 0; w >>= 1)
+#pragma unroll
+                for (int t = 0; t < w; ++t)
                 {
-                    const float pr = fast_exp2(fmaf(s_acc[mb][t][e], p.scale_log2, -base[e >> 1])); // masked: exp2(-inf) = 0
-                    s_acc[mb][t][e] = pr;
-                    row_sum[e >> 1] += pr;
+                    sm[0][t] += sm[0][t + w];
+                    sm[1][t] += sm[1][t + w];
                 }
+            float row_sum[2] = {sm[0][0], sm[1][0]};
 #pragma unroll
             for (int ri = 0; ri < 2; ++ri)
             {

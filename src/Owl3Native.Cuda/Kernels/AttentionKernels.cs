@@ -105,7 +105,8 @@ public sealed class AttentionKernels(KernelCache cache)
     /// <summary>
     /// Other shapes of the d128 kernel (the OWL3_PREFILL_EXP list of attention_prefill.cu), which the GPU bundle checks
     /// and times beside the default: 8 warps of one 16-row block each with Q in registers (64- or 32-key tiles), 8
-    /// warps with Q through shared memory, 4 warps with Q in registers.
+    /// warps with Q through shared memory, 4 warps with Q in registers, FlashAttention-2's 128 × 64 with 4 warps, and 8
+    /// warps of two row blocks (256-row CTAs).
     /// </summary>
     public static IReadOnlyList<PrefillVariant> PrefillExperiments { get; } =
     [
@@ -113,6 +114,8 @@ public sealed class AttentionKernels(KernelCache cache)
         new("attention_prefill_w8qbc32_d128_bf16", 128, 32, 128, 256),
         new("attention_prefill_w8_d128_bf16", 128, 64, 128, 256),
         new("attention_prefill_w4q_d128_bf16", 128, 64, 64, 128),
+        new("attention_prefill_bc64_d128_bf16", 128, 64, 128, 128),
+        new("attention_prefill_w8m2_d128_bf16", 128, 32, 256, 256),
     ];
 
     /// <summary>
