@@ -24,7 +24,7 @@
 // q_stride even (the tensor-core kernel reads Q fragments as 32-bit words).
 //
 // budget: attention_decode_paged_bf16 registers<=168 smem<=26000
-// budget: attention_decode_combine_bf16 registers<=40 smem<=0
+// budget: attention_decode_combine_bf16 registers<=40 smem<=1056
 // budget: attention_decode_tc_d16_bf16 registers<=128 smem<=2048
 // budget: attention_decode_tc_d32_bf16 registers<=128 smem<=2048
 // budget: attention_decode_tc_d48_bf16 registers<=128 smem<=2048
@@ -41,6 +41,7 @@
 #define DECODE_MAX_GROUP 8
 #define DECODE_MAX_DIM 256
 #define DECODE_UNROLL 4
+#define DECODE_MAX_SPLITS 256 // AttentionKernels.DecodeSplits never plans more
 
 struct DecodeParams
 {
@@ -233,20 +234,42 @@ extern "C" __global__ void __launch_bounds__(128) attention_decode_paged_bf16(co
     }
 }
 
+// The splits' weights exp2(m_z − m) are computed once per (sequence, head) by the threads in parallel and kept in
+// shared memory; each output dim then sums its splits' partials with independent loads. splits ≤ DECODE_MAX_SPLITS.
 extern "C" __global__ void __launch_bounds__(128) attention_decode_combine_bf16(const DecodeParams p)
 {
+    __shared__ float w_s[DECODE_MAX_SPLITS];
+    __shared__ float scratch[DECODE_WARPS];
     const int h = blockIdx.x, s = blockIdx.y, D = p.head_dim;
     const long long row = (long long)s * p.heads + h;
-    float mf = OWL3_NEG_INF;
-    for (int z = 0; z < p.splits; ++z) mf = fmaxf(mf, p.part_ml[(row * p.splits + z) * 2]);
-    float lf = 0.0f;
-    for (int z = 0; z < p.splits; ++z) lf += p.part_ml[(row * p.splits + z) * 2 + 1] * softmax_rescale(p.part_ml[(row * p.splits + z) * 2], mf);
+    const float* ml = p.part_ml + row * p.splits * 2;
+    float m = OWL3_NEG_INF;
+    for (int z = threadIdx.x; z < p.splits; z += blockDim.x) m = fmaxf(m, ml[2 * z]);
+    m = warp_max(m);
+    if ((threadIdx.x & 31) == 0) scratch[threadIdx.x >> 5] = m;
+    __syncthreads();
+    m = fmaxf(fmaxf(scratch[0], scratch[1]), fmaxf(scratch[2], scratch[3]));
+    float l = 0.0f;
+    for (int z = threadIdx.x; z < p.splits; z += blockDim.x)
+    {
+        const float w = softmax_rescale(ml[2 * z], m);
+        w_s[z] = w;
+        l += ml[2 * z + 1] * w;
+    }
+    l = block_sum(l, scratch); // its barriers also publish w_s
+    const float inv = l > 0.0f ? 1.0f / l : 0.0f;
+    const float* po = p.part_o + row * p.splits * D;
     for (int d = threadIdx.x; d < D; d += blockDim.x)
     {
-        float of = 0.0f;
-        for (int z = 0; z < p.splits; ++z)
-            of += p.part_o[(row * p.splits + z) * D + d] * softmax_rescale(p.part_ml[(row * p.splits + z) * 2], mf);
-        p.o[(long long)s * p.o_stride + h * D + d] = f32_to_bf16(lf > 0.0f ? of / lf : 0.0f);
+        float o0 = 0.0f, o1 = 0.0f;
+        int z = 0;
+        for (; z + 1 < p.splits; z += 2)
+        {
+            o0 += po[(long long)z * D + d] * w_s[z];
+            o1 += po[(long long)(z + 1) * D + d] * w_s[z + 1];
+        }
+        if (z < p.splits) o0 += po[(long long)z * D + d] * w_s[z];
+        p.o[(long long)s * p.o_stride + h * D + d] = f32_to_bf16((o0 + o1) * inv);
     }
 }
 

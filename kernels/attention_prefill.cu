@@ -18,22 +18,23 @@
 // Grid (heads, tiles) so the heads of one KV group run side by side and share K/V through L2. Dynamic shared memory:
 // (BR + 4·BC)·(DP + 8)·2 bytes (AttentionKernels.PrefillSharedBytes on the host).
 //
-// budget: attention_prefill_d16_bf16 registers<=255 smem<=512
-// budget: attention_prefill_d32_bf16 registers<=255 smem<=512
-// budget: attention_prefill_d48_bf16 registers<=255 smem<=512
-// budget: attention_prefill_d64_bf16 registers<=255 smem<=512
-// budget: attention_prefill_d80_bf16 registers<=255 smem<=512
-// budget: attention_prefill_d96_bf16 registers<=255 smem<=512
-// budget: attention_prefill_d128_bf16 registers<=255 smem<=512
-// budget: attention_prefill_d160_bf16 registers<=232 smem<=512
-// budget: attention_prefill_d192_bf16 registers<=255 smem<=512
-// budget: attention_prefill_d256_bf16 registers<=255 smem<=512
-// budget: attention_prefill_w8q_d128_bf16 registers<=255 smem<=512
-// budget: attention_prefill_w8qbc32_d128_bf16 registers<=255 smem<=512
-// budget: attention_prefill_w8_d128_bf16 registers<=255 smem<=512
-// budget: attention_prefill_w4q_d128_bf16 registers<=255 smem<=512
-// budget: attention_prefill_bc64_d128_bf16 registers<=255 smem<=512
-// budget: attention_prefill_w8m2_d128_bf16 registers<=255 smem<=512
+// budget: attention_prefill_d16_bf16 registers<=255 smem<=128
+// budget: attention_prefill_d32_bf16 registers<=255 smem<=128
+// budget: attention_prefill_d48_bf16 registers<=255 smem<=128
+// budget: attention_prefill_d64_bf16 registers<=255 smem<=128
+// budget: attention_prefill_d80_bf16 registers<=255 smem<=128
+// budget: attention_prefill_d96_bf16 registers<=255 smem<=128
+// budget: attention_prefill_d128_bf16 registers<=255 smem<=128
+// budget: attention_prefill_d160_bf16 registers<=232 smem<=128
+// budget: attention_prefill_d192_bf16 registers<=255 smem<=128
+// budget: attention_prefill_d256_bf16 registers<=255 smem<=128
+// budget: attention_prefill_w8q_d128_bf16 registers<=255 smem<=128
+// budget: attention_prefill_w8qbc32_d128_bf16 registers<=255 smem<=128
+// budget: attention_prefill_w8_d128_bf16 registers<=255 smem<=128
+// budget: attention_prefill_w4q_d128_bf16 registers<=255 smem<=128
+// budget: attention_prefill_bc64_d128_bf16 registers<=255 smem<=128
+// budget: attention_prefill_w8m2_d128_bf16 registers<=255 smem<=128
+// budget: attention_prefill_w8m2bc64_d128_bf16 registers<=255 smem<=128
 #include "common.cuh"
 
 #define INT_MAX_ 0x7fffffff
@@ -102,31 +103,38 @@ __device__ __forceinline__ void prefill(const PrefillParams& p)
     auto k_stage = [&](int x) { return kv_s + 2 * x * BC * T::LD; };
     auto v_stage = [&](int x) { return kv_s + (2 * x + 1) * BC * T::LD; };
 
-    const int h = blockIdx.x, tile = blockIdx.y;
-    const int s = p.tiles[2 * tile], q0 = p.tiles[2 * tile + 1];
-    const int D = p.head_dim, kvh = h / (p.heads / p.kv_heads);
-    const int row0 = p.seq_q_start[s], q_len = p.seq_q_start[s + 1] - row0;
-    const int rows = min(T::BR, q_len - q0);
-    const int pos0 = p.seq_pos[s];
+    // The CTA's context lives in shared memory, not registers (the d128 shapes are register-bound): read where used.
+    struct Cta { int s, q0, row0, rows, pos0, q_len, kvh, k_start, vis_max, text_max; };
+    __shared__ Cta C;
+    __shared__ int warp_min_s[WARPS][2]; // per warp: smallest visible-prefix and text-key limits of its rows
+    const int h = blockIdx.x;
+    const int D = p.head_dim;
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     const int g = lane >> 2, c4 = lane & 3;
+    if (threadIdx.x == 0)
+    {
+        const int s = p.tiles[2 * blockIdx.y], q0 = p.tiles[2 * blockIdx.y + 1];
+        const int row0 = p.seq_q_start[s], q_len = p.seq_q_start[s + 1] - row0;
+        C = Cta{s, q0, row0, min(T::BR, q_len - q0), p.seq_pos[s], q_len, h / (p.heads / p.kv_heads),
+                p.block_tables == nullptr ? p.seq_k_start[s] : 0, 0, 0};
+    }
+    __syncthreads();
 
     // Key limits of a query row r of the CTA (visible visual prefix, or text keys); rows past the sequence see
-    // nothing. Computed where needed instead of held in registers (the d128 shapes are register-bound): only
-    // partially masked tiles ask for them; whole tiles are recognised from per-warp minima.
+    // nothing. Computed where needed: only partially masked tiles ask for them; whole tiles are recognised from the
+    // per-warp minima.
     auto row_limit = [&](int r, bool visual) -> int {
-        if (r >= rows) return 0;
-        if (visual) return p.vis_lens[row0 + q0 + r]; // asked only when the CTA sees visual keys
-        return p.text_mode == 0 ? 0 : p.text_mode == 1 ? pos0 + q0 + r + 1 : pos0 + q_len;
+        if (r >= C.rows) return 0;
+        if (visual) return p.vis_lens[C.row0 + C.q0 + r]; // asked only when the CTA sees visual keys
+        return p.text_mode == 0 ? 0 : p.text_mode == 1 ? C.pos0 + C.q0 + r + 1 : C.pos0 + C.q_len;
     };
-    const bool has_vis = p.vis_lens != nullptr && p.vis_k != nullptr && p.vis_k[s] != 0ull;
+    const bool has_vis = p.vis_lens != nullptr && p.vis_k != nullptr && p.vis_k[C.s] != 0ull;
     int cta_vis = 0, cta_text = 0;
     for (int r = threadIdx.x; r < T::BR; r += THREADS)
     {
         if (has_vis) cta_vis = max(cta_vis, row_limit(r, true));
         cta_text = max(cta_text, row_limit(r, false));
     }
-    // Per warp: the smallest limits of its rows (a tile below both is unmasked for every row of the warp).
     int warp_vis = INT_MAX_, warp_text = INT_MAX_;
 #pragma unroll
     for (int mb = 0; mb < MB; ++mb)
@@ -143,28 +151,26 @@ __device__ __forceinline__ void prefill(const PrefillParams& p)
         warp_vis = min(warp_vis, __shfl_xor_sync(0xffffffffu, warp_vis, o));
         warp_text = min(warp_text, __shfl_xor_sync(0xffffffffu, warp_text, o));
     }
+    if (lane == 0) { warp_min_s[warp][0] = warp_vis; warp_min_s[warp][1] = warp_text; }
     // Key ranges of the whole CTA: visual keys up to the largest visible prefix, text keys up to the last row's.
-    __shared__ int range_s[2];
-    if (threadIdx.x == 0) { range_s[0] = 0; range_s[1] = 0; }
+    atomicMax(&C.vis_max, cta_vis);
+    atomicMax(&C.text_max, cta_text);
     __syncthreads();
-    atomicMax(&range_s[0], cta_vis);
-    atomicMax(&range_s[1], cta_text);
-    __syncthreads();
-    const int vis_max = range_s[0], text_max = range_s[1];
-    const int vis_tiles = (vis_max + BC - 1) / BC, text_tiles = (text_max + BC - 1) / BC;
-    const int n_tiles = vis_tiles + text_tiles;
-    const int k_start = p.block_tables == nullptr ? p.seq_k_start[s] : 0;
+    auto vis_tiles = [&]() { return (C.vis_max + BC - 1) / BC; };
+    auto n_tiles = [&]() { return (C.vis_max + BC - 1) / BC + (C.text_max + BC - 1) / BC; };
 
     // Tile i of K and V in one pass: each 16-byte chunk's row offset (visual slab, dense row, or block-table entry) is
     // computed once and serves the K and the V copy.
     auto load_kv = [&](bf16* k_dst, bf16* v_dst, int i) {
         constexpr int CHUNKS = DP / 8, LD = DP + 8;
-        const bool visual = i < vis_tiles;
-        const int j0 = visual ? i * BC : (i - vis_tiles) * BC;
-        const int valid = min(BC, (visual ? vis_max : text_max) - j0);
+        const int s = C.s, kvh = C.kvh, vt = vis_tiles();
+        const bool visual = i < vt;
+        const int j0 = visual ? i * BC : (i - vt) * BC;
+        const int valid = min(BC, (visual ? C.vis_max : C.text_max) - j0);
         const bf16* k_base = visual ? (const bf16*)p.vis_k[s] : p.k;
         const bf16* v_base = visual ? (const bf16*)p.vis_v[s] : p.v;
         const long long vis_row0 = visual ? (long long)kvh * p.vis_tokens[s] + j0 : 0;
+        const long long text_row0 = (long long)C.k_start * p.kv_stride + kvh * D;
 #pragma unroll 2
         for (int c = threadIdx.x; c < BC * CHUNKS; c += THREADS)
         {
@@ -175,7 +181,7 @@ __device__ __forceinline__ void prefill(const PrefillParams& p)
             {
                 const int j = j0 + r;
                 if (visual) off = (vis_row0 + r) * D;
-                else if (p.block_tables == nullptr) off = (long long)(k_start + j) * p.kv_stride + kvh * D;
+                else if (p.block_tables == nullptr) off = text_row0 + (long long)j * p.kv_stride;
                 else
                 {
                     const int block = p.block_tables[(long long)s * p.max_blocks + j / p.block_size];
@@ -190,8 +196,11 @@ __device__ __forceinline__ void prefill(const PrefillParams& p)
 
     // Q tile (rows past the sequence are zero) and the first K/V tiles in one group; tile i + 1 then loads into the
     // other stage while tile i is computed.
-    load_tile<DP, THREADS>(q_s, T::BR, rows, D, [&](int r) { return p.q + (long long)(row0 + q0 + r) * p.q_stride + h * D; });
-    if (n_tiles > 0) load_kv(k_stage(0), v_stage(0), 0);
+    {
+        const long long q_row0 = C.row0 + C.q0;
+        load_tile<DP, THREADS>(q_s, T::BR, C.rows, D, [&](int r) { return p.q + (q_row0 + r) * p.q_stride + h * D; });
+    }
+    if (n_tiles() > 0) load_kv(k_stage(0), v_stage(0), 0);
     cp_async_commit();
 
     // Q fragments held in registers (QREG): wait for Q (and tile 0) once, before the loop.
@@ -216,9 +225,9 @@ __device__ __forceinline__ void prefill(const PrefillParams& p)
 #pragma unroll
     for (int mb = 0; mb < MB; ++mb) m_run[mb][0] = m_run[mb][1] = OWL3_NEG_INF, l_run[mb][0] = l_run[mb][1] = 0.0f;
 
-    for (int i = 0; i < n_tiles; ++i)
+    for (int i = 0; i < n_tiles(); ++i)
     {
-        if (i + 1 < n_tiles) load_kv(k_stage((i + 1) & 1), v_stage((i + 1) & 1), i + 1);
+        if (i + 1 < n_tiles()) load_kv(k_stage((i + 1) & 1), v_stage((i + 1) & 1), i + 1);
         cp_async_commit();
         cp_async_wait<1>(); // tile i (and Q) have landed
         __syncthreads();
@@ -258,8 +267,8 @@ __device__ __forceinline__ void prefill(const PrefillParams& p)
         }
 
         // Mask, scale, online softmax. Column of element e of n-tile t: t·8 + 2·c4 + (e & 1); row: g + 8·(e >> 1).
-        const bool visual = i < vis_tiles;
-        const int key0 = visual ? i * BC : (i - vis_tiles) * BC;
+        const bool visual = i < vis_tiles();
+        const int key0 = visual ? i * BC : (i - vis_tiles()) * BC;
         float corr[MB][2];
 #pragma unroll
         for (int mb = 0; mb < MB; ++mb)
@@ -267,7 +276,7 @@ __device__ __forceinline__ void prefill(const PrefillParams& p)
             // Maxima are kept on the raw scores q·k (scale_log2 > 0 keeps the order); P = exp2(s·scale − m·scale) is one
             // FFMA and one MUFU per element.
             // Masking only in the tiles that need it (the diagonal, the ends of the visual prefixes): a warp-uniform test.
-            const bool full = key0 + BC <= (visual ? warp_vis : warp_text); // no key of this tile is masked for any row of the warp
+            const bool full = key0 + BC <= warp_min_s[warp][visual ? 0 : 1]; // no key of this tile is masked for any row of the warp
             if (!full)
             {
                 const int r0 = (warp * MB + mb) * 16 + g;
@@ -278,22 +287,16 @@ __device__ __forceinline__ void prefill(const PrefillParams& p)
                     for (int e = 0; e < 4; ++e)
                         if (key0 + t * 8 + 2 * c4 + (e & 1) >= ((e >> 1) ? lim1 : lim0)) s_acc[mb][t][e] = OWL3_NEG_INF;
             }
-            // Row maxima and sums as trees (short dependency chains), then across the quad.
-            float mx[2][T::NT];
+            // Row maxima and sums in two interleaved chains per row (short dependencies, few live temporaries).
+            float mx[2][2] = {{s_acc[mb][0][0], s_acc[mb][0][1]}, {s_acc[mb][0][2], s_acc[mb][0][3]}};
 #pragma unroll
-            for (int t = 0; t < T::NT; ++t)
+            for (int t = 1; t < T::NT; ++t)
             {
-                mx[0][t] = fmaxf(s_acc[mb][t][0], s_acc[mb][t][1]);
-                mx[1][t] = fmaxf(s_acc[mb][t][2], s_acc[mb][t][3]);
+                mx[0][0] = fmaxf(mx[0][0], s_acc[mb][t][0]); mx[0][1] = fmaxf(mx[0][1], s_acc[mb][t][1]);
+                mx[1][0] = fmaxf(mx[1][0], s_acc[mb][t][2]); mx[1][1] = fmaxf(mx[1][1], s_acc[mb][t][3]);
             }
-#pragma unroll
-            for (int w = T::NT / 2; w > 0; w >>= 1)
-#pragma unroll
-                for (int t = 0; t < w; ++t)
-                {
-                    mx[0][t] = fmaxf(mx[0][t], mx[0][t + w]);
-                    mx[1][t] = fmaxf(mx[1][t], mx[1][t + w]);
-                }
+            mx[0][0] = fmaxf(mx[0][0], mx[0][1]);
+            mx[1][0] = fmaxf(mx[1][0], mx[1][1]);
             float m_new[2] = {fmaxf(m_run[mb][0], mx[0][0]), fmaxf(m_run[mb][1], mx[1][0])};
             float base[2];
 #pragma unroll
@@ -305,25 +308,17 @@ __device__ __forceinline__ void prefill(const PrefillParams& p)
                 m_run[mb][ri] = m_new[ri];
                 base[ri] = softmax_base(m_new[ri]) * p.scale_log2;
             }
-            float sm[2][T::NT];
+            float sm[2][2] = {{0.0f, 0.0f}, {0.0f, 0.0f}};
 #pragma unroll
             for (int t = 0; t < T::NT; ++t)
             {
 #pragma unroll
                 for (int e = 0; e < 4; ++e)
                     s_acc[mb][t][e] = fast_exp2(fmaf(s_acc[mb][t][e], p.scale_log2, -base[e >> 1])); // masked: exp2(-inf) = 0
-                sm[0][t] = s_acc[mb][t][0] + s_acc[mb][t][1];
-                sm[1][t] = s_acc[mb][t][2] + s_acc[mb][t][3];
+                sm[0][t & 1] += s_acc[mb][t][0] + s_acc[mb][t][1];
+                sm[1][t & 1] += s_acc[mb][t][2] + s_acc[mb][t][3];
             }
-#pragma unroll
-            for (int w = T::NT / 2; w > 0; w >>= 1)
-#pragma unroll
-                for (int t = 0; t < w; ++t)
-                {
-                    sm[0][t] += sm[0][t + w];
-                    sm[1][t] += sm[1][t + w];
-                }
-            float row_sum[2] = {sm[0][0], sm[1][0]};
+            float row_sum[2] = {sm[0][0] + sm[0][1], sm[1][0] + sm[1][1]};
 #pragma unroll
             for (int ri = 0; ri < 2; ++ri)
             {
@@ -380,9 +375,9 @@ __device__ __forceinline__ void prefill(const PrefillParams& p)
         for (int ri = 0; ri < 2; ++ri)
         {
             const int r = (warp * MB + mb) * 16 + g + 8 * ri;
-            if (r >= rows) continue;
+            if (r >= C.rows) continue;
             const float inv = l_run[mb][ri] > 0.0f ? 1.0f / l_run[mb][ri] : 0.0f;
-            bf16* out = p.o + (long long)(row0 + q0 + r) * p.o_stride + h * D;
+            bf16* out = p.o + (long long)(C.row0 + C.q0 + r) * p.o_stride + h * D;
 #pragma unroll
             for (int t = 0; t < T::DT; ++t)
             {
@@ -418,3 +413,4 @@ OWL3_PREFILL_EXP(w8, 64, 1, 8, false)
 OWL3_PREFILL_EXP(w4q, 64, 1, 4, true)
 OWL3_PREFILL_EXP(bc64, 64, 2, 4, false)
 OWL3_PREFILL_EXP(w8m2, 32, 2, 8, false)
+OWL3_PREFILL_EXP(w8m2bc64, 64, 2, 8, false)

@@ -64,6 +64,9 @@ public sealed class AttentionKernels(KernelCache cache)
         return flat;
     }
 
+    /// <summary>Most splits a decode launch may use (DECODE_MAX_SPLITS of attention_decode_paged.cu).</summary>
+    public const int MaxDecodeSplits = 256;
+
     /// <summary>
     /// Split-K plan of a decode step: keys per split (a multiple of the 64-key tile) and the number of splits. The
     /// kvHeads · seqs · splits CTAs run in waves of multiprocessors · ctasPerMultiprocessor; a step costs about
@@ -76,7 +79,7 @@ public sealed class AttentionKernels(KernelCache cache)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(multiprocessors, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(ctasPerMultiprocessor, 1);
-        const int tile = 64, maxSplits = 256;
+        const int tile = 64, maxSplits = MaxDecodeSplits;
         const double ctaCost = 2.0, combineCost = 0.02;
         long pairs = Math.Max(1L, (long)seqs * kvHeads), slots = (long)multiprocessors * ctasPerMultiprocessor;
         int tiles = Math.Max(1, (maxKeys + tile - 1) / tile);
@@ -116,6 +119,7 @@ public sealed class AttentionKernels(KernelCache cache)
         new("attention_prefill_w4q_d128_bf16", 128, 64, 64, 128),
         new("attention_prefill_bc64_d128_bf16", 128, 64, 128, 128),
         new("attention_prefill_w8m2_d128_bf16", 128, 32, 256, 256),
+        new("attention_prefill_w8m2bc64_d128_bf16", 128, 64, 256, 256),
     ];
 
     /// <summary>
@@ -163,6 +167,7 @@ public sealed class AttentionKernels(KernelCache cache)
             throw new ArgumentException("decode attention needs Q, O, the K/V cache and the text lengths (the cache base also serves as the address of masked loads)");
         if (p.QStride % 2 != 0) throw new ArgumentException($"query row stride {p.QStride} must be even (32-bit fragment loads)");
         if (p.Splits > 1 && (p.PartO == 0 || p.PartMl == 0)) throw new ArgumentException($"{p.Splits} splits need the PartO/PartMl buffers");
+        if (p.Splits > MaxDecodeSplits) throw new ArgumentException($"{p.Splits} splits > {MaxDecodeSplits} (the combine kernel's limit; DecodeSplits never plans more)");
         var grid = new Dim3((uint)p.KvHeads, (uint)p.Seqs, (uint)p.Splits);
         if (kernel == DecodeKernel.TensorCore)
             cache.Get("attention_decode_paged.cu", $"attention_decode_tc_d{dp}_bf16").Launch(stream, grid, new Dim3(128), p, (uint)DecodeSharedBytes(dp));

@@ -113,6 +113,7 @@ public sealed class AttentionPlanningTests
         Assert.Contains("K/V cache", Assert.Throws<ArgumentException>(() => kernels.Decode(null!, ok with { KCache = 0 })).Message);
         Assert.Contains("PartO", Assert.Throws<ArgumentException>(() => kernels.Decode(null!, ok with { Splits = 3 })).Message);
         Assert.Contains("even", Assert.Throws<ArgumentException>(() => kernels.Decode(null!, ok with { QStride = 511 })).Message);
+        Assert.Contains("combine", Assert.Throws<ArgumentException>(() => kernels.Decode(null!, ok with { Splits = 257, PartO = 1, PartMl = 1 })).Message);
         Assert.Contains("at most 16", Assert.Throws<ArgumentException>(() => kernels.Decode(null!, ok with { Heads = 17 * 2, KvHeads = 2 })).Message);
         Assert.Contains("at most 8", Assert.Throws<ArgumentException>(() => kernels.Decode(null!, ok with { Heads = 9 }, DecodeKernel.CudaCore)).Message);
         Assert.Contains("multiples of 8", Assert.Throws<ArgumentException>(() => kernels.Decode(null!, ok with { HeadDim = 60 })).Message);

@@ -375,7 +375,10 @@ public static class DecodeTilingModel
         }
     }
 
-    /// <summary>attention_decode_combine_bf16: every split's (o, m, l) rescaled to the largest m, summed in split order.</summary>
+    /// <summary>
+    /// attention_decode_combine_bf16: every split's (o, m, l) rescaled to the largest m (weights computed once per
+    /// split), o summed in two interleaved chains (even and odd splits) and scaled by 1 / l.
+    /// </summary>
     private static void Combine(DecodeModelParams p, int h, int s, float[] o, float[] partO, float[] partMl, TilingMutation mutation, bool roundOutput)
     {
         int d = p.HeadDim;
@@ -383,15 +386,25 @@ public static class DecodeTilingModel
         bool skipMerge = mutation.HasFlag(TilingMutation.SkipMergeRescale);
         float mf = float.NegativeInfinity;
         for (int z = 0; z < p.Splits; z++) mf = KernelMath.Fmaxf(mf, partMl[(row * p.Splits + z) * 2]);
+        var w = new float[p.Splits];
         float lf = 0f;
         for (int z = 0; z < p.Splits; z++)
-            lf += partMl[(row * p.Splits + z) * 2 + 1] * (skipMerge ? 1f : KernelMath.SoftmaxRescale(partMl[(row * p.Splits + z) * 2], mf));
+        {
+            w[z] = skipMerge ? 1f : KernelMath.SoftmaxRescale(partMl[(row * p.Splits + z) * 2], mf);
+            lf += partMl[(row * p.Splits + z) * 2 + 1] * w[z];
+        }
+        float inv = lf > 0f ? 1f / lf : 0f;
         for (int e = 0; e < d; e++)
         {
-            float of = 0f;
-            for (int z = 0; z < p.Splits; z++)
-                of += partO[(row * p.Splits + z) * d + e] * (skipMerge ? 1f : KernelMath.SoftmaxRescale(partMl[(row * p.Splits + z) * 2], mf));
-            o[s * p.OStride + h * d + e] = Round(lf > 0f ? of / lf : 0f, roundOutput);
+            float o0 = 0f, o1 = 0f;
+            int z = 0;
+            for (; z + 1 < p.Splits; z += 2)
+            {
+                o0 += partO[(row * p.Splits + z) * d + e] * w[z];
+                o1 += partO[(row * p.Splits + z + 1) * d + e] * w[z + 1];
+            }
+            if (z < p.Splits) o0 += partO[(row * p.Splits + z) * d + e] * w[z];
+            o[s * p.OStride + h * d + e] = Round((o0 + o1) * inv, roundOutput);
         }
     }
 
