@@ -24,7 +24,7 @@
 // q_stride even (the tensor-core kernel reads Q fragments as 32-bit words).
 //
 // budget: attention_decode_paged_bf16 registers<=168 smem<=26000
-// budget: attention_decode_combine_bf16 registers<=40 smem<=1056
+// budget: attention_decode_combine_bf16 registers<=64 smem<=5152
 // budget: attention_decode_tc_d16_bf16 registers<=128 smem<=2048
 // budget: attention_decode_tc_d32_bf16 registers<=128 smem<=2048
 // budget: attention_decode_tc_d48_bf16 registers<=128 smem<=2048
@@ -235,18 +235,21 @@ extern "C" __global__ void __launch_bounds__(128) attention_decode_paged_bf16(co
 }
 
 // The splits' weights exp2(m_z − m) are computed once per (sequence, head) by the threads in parallel and kept in
-// shared memory; each output dim then sums its splits' partials with independent loads. splits ≤ DECODE_MAX_SPLITS.
+// shared memory; then warp w sums splits w, w + 4, … for every dim (a lane reads four consecutive dims, 16 bytes),
+// the four warps' sums meet in shared memory. splits ≤ DECODE_MAX_SPLITS.
 extern "C" __global__ void __launch_bounds__(128) attention_decode_combine_bf16(const DecodeParams p)
 {
     __shared__ float w_s[DECODE_MAX_SPLITS];
     __shared__ float scratch[DECODE_WARPS];
+    __shared__ __align__(16) float acc_s[DECODE_WARPS][DECODE_MAX_DIM];
     const int h = blockIdx.x, s = blockIdx.y, D = p.head_dim;
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     const long long row = (long long)s * p.heads + h;
     const float* ml = p.part_ml + row * p.splits * 2;
     float m = OWL3_NEG_INF;
     for (int z = threadIdx.x; z < p.splits; z += blockDim.x) m = fmaxf(m, ml[2 * z]);
     m = warp_max(m);
-    if ((threadIdx.x & 31) == 0) scratch[threadIdx.x >> 5] = m;
+    if (lane == 0) scratch[warp] = m;
     __syncthreads();
     m = fmaxf(fmaxf(scratch[0], scratch[1]), fmaxf(scratch[2], scratch[3]));
     float l = 0.0f;
@@ -257,20 +260,23 @@ extern "C" __global__ void __launch_bounds__(128) attention_decode_combine_bf16(
         l += ml[2 * z + 1] * w;
     }
     l = block_sum(l, scratch); // its barriers also publish w_s
-    const float inv = l > 0.0f ? 1.0f / l : 0.0f;
     const float* po = p.part_o + row * p.splits * D;
-    for (int d = threadIdx.x; d < D; d += blockDim.x)
+    for (int d = 4 * lane; d < D; d += 128)
     {
-        float o0 = 0.0f, o1 = 0.0f;
-        int z = 0;
-        for (; z + 1 < p.splits; z += 2)
+        float a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f;
+#pragma unroll 4
+        for (int z = warp; z < p.splits; z += DECODE_WARPS)
         {
-            o0 += po[(long long)z * D + d] * w_s[z];
-            o1 += po[(long long)(z + 1) * D + d] * w_s[z + 1];
+            const float4 v = *reinterpret_cast<const float4*>(po + (long long)z * D + d);
+            const float w = w_s[z];
+            a0 += v.x * w; a1 += v.y * w; a2 += v.z * w; a3 += v.w * w;
         }
-        if (z < p.splits) o0 += po[(long long)z * D + d] * w_s[z];
-        p.o[(long long)s * p.o_stride + h * D + d] = f32_to_bf16((o0 + o1) * inv);
+        *reinterpret_cast<float4*>(&acc_s[warp][d]) = make_float4(a0, a1, a2, a3);
     }
+    __syncthreads();
+    const float inv = l > 0.0f ? 1.0f / l : 0.0f;
+    for (int d = threadIdx.x; d < D; d += blockDim.x)
+        p.o[(long long)s * p.o_stride + h * D + d] = f32_to_bf16((((acc_s[0][d] + acc_s[1][d]) + acc_s[2][d]) + acc_s[3][d]) * inv);
 }
 
 // ---------------------------------------------------------------------------------------------------------------

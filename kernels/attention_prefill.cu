@@ -35,6 +35,8 @@
 // budget: attention_prefill_bc64_d128_bf16 registers<=255 smem<=128
 // budget: attention_prefill_w8m2_d128_bf16 registers<=255 smem<=128
 // budget: attention_prefill_w8m2bc64_d128_bf16 registers<=255 smem<=128
+// budget: attention_prefill_bc64r240_d128_bf16 registers<=255 smem<=128
+// budget: attention_prefill_w8m2bc64r240_d128_bf16 registers<=255 smem<=128
 #include "common.cuh"
 
 #define INT_MAX_ 0x7fffffff
@@ -407,6 +409,15 @@ OWL3_PREFILL(256, 32, 1)
 // PrefillExperiments mirrors this list): (name, keys per tile, row blocks per warp, warps, Q in registers).
 #define OWL3_PREFILL_EXP(NAME, BC, MB, WARPS, QREG) \
     extern "C" __global__ void __launch_bounds__(WARPS * 32, 1) attention_prefill_##NAME##_d128_bf16(const PrefillParams p) { prefill<128, BC, MB, WARPS, QREG>(p); }
+// A register cap below 255 where the compiler knows __maxnreg__ (CUDA ≥ 12.4; it excludes __launch_bounds__), so
+// ptxas schedules for the cap instead of spilling past 255; older compilers get the plain launch bounds.
+#if defined(__CUDACC_VER_MAJOR__) && (__CUDACC_VER_MAJOR__ > 12 || (__CUDACC_VER_MAJOR__ == 12 && __CUDACC_VER_MINOR__ >= 4))
+#define OWL3_REG_CAP(THREADS, REGS) __maxnreg__(REGS)
+#else
+#define OWL3_REG_CAP(THREADS, REGS) __launch_bounds__(THREADS, 1)
+#endif
+#define OWL3_PREFILL_EXP_CAP(NAME, BC, MB, WARPS, REGS) \
+    extern "C" __global__ OWL3_REG_CAP(WARPS * 32, REGS) void attention_prefill_##NAME##_d128_bf16(const PrefillParams p) { prefill<128, BC, MB, WARPS, false>(p); }
 OWL3_PREFILL_EXP(w8q, 64, 1, 8, true)
 OWL3_PREFILL_EXP(w8qbc32, 32, 1, 8, true)
 OWL3_PREFILL_EXP(w8, 64, 1, 8, false)
@@ -414,3 +425,5 @@ OWL3_PREFILL_EXP(w4q, 64, 1, 4, true)
 OWL3_PREFILL_EXP(bc64, 64, 2, 4, false)
 OWL3_PREFILL_EXP(w8m2, 32, 2, 8, false)
 OWL3_PREFILL_EXP(w8m2bc64, 64, 2, 8, false)
+OWL3_PREFILL_EXP_CAP(bc64r240, 64, 2, 4, 240)
+OWL3_PREFILL_EXP_CAP(w8m2bc64r240, 64, 2, 8, 240)

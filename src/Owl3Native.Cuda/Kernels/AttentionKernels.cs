@@ -120,6 +120,8 @@ public sealed class AttentionKernels(KernelCache cache)
         new("attention_prefill_bc64_d128_bf16", 128, 64, 128, 128),
         new("attention_prefill_w8m2_d128_bf16", 128, 32, 256, 256),
         new("attention_prefill_w8m2bc64_d128_bf16", 128, 64, 256, 256),
+        new("attention_prefill_bc64r240_d128_bf16", 128, 64, 128, 128),
+        new("attention_prefill_w8m2bc64r240_d128_bf16", 128, 64, 256, 256),
     ];
 
     /// <summary>

@@ -377,10 +377,11 @@ public static class DecodeTilingModel
 
     /// <summary>
     /// attention_decode_combine_bf16: every split's (o, m, l) rescaled to the largest m (weights computed once per
-    /// split), o summed in two interleaved chains (even and odd splits) and scaled by 1 / l.
+    /// split); warp w sums splits w, w + 4, … in order; the four warps' sums are added in warp order and scaled by 1 / l.
     /// </summary>
     private static void Combine(DecodeModelParams p, int h, int s, float[] o, float[] partO, float[] partMl, TilingMutation mutation, bool roundOutput)
     {
+        const int warps = 4;
         int d = p.HeadDim;
         long row = (long)s * p.Heads + h;
         bool skipMerge = mutation.HasFlag(TilingMutation.SkipMergeRescale);
@@ -396,15 +397,14 @@ public static class DecodeTilingModel
         float inv = lf > 0f ? 1f / lf : 0f;
         for (int e = 0; e < d; e++)
         {
-            float o0 = 0f, o1 = 0f;
-            int z = 0;
-            for (; z + 1 < p.Splits; z += 2)
+            float sum = 0f;
+            for (int warp = 0; warp < warps; warp++)
             {
-                o0 += partO[(row * p.Splits + z) * d + e] * w[z];
-                o1 += partO[(row * p.Splits + z + 1) * d + e] * w[z + 1];
+                float acc = 0f;
+                for (int z = warp; z < p.Splits; z += warps) acc += partO[(row * p.Splits + z) * d + e] * w[z];
+                sum += acc;
             }
-            if (z < p.Splits) o0 += partO[(row * p.Splits + z) * d + e] * w[z];
-            o[s * p.OStride + h * d + e] = Round((o0 + o1) * inv, roundOutput);
+            o[s * p.OStride + h * d + e] = Round(sum * inv, roundOutput);
         }
     }
 
