@@ -28,15 +28,11 @@
 // budget: attention_prefill_d160_bf16 registers<=232 smem<=128
 // budget: attention_prefill_d192_bf16 registers<=255 smem<=128
 // budget: attention_prefill_d256_bf16 registers<=255 smem<=128
-// budget: attention_prefill_w8q_d128_bf16 registers<=255 smem<=128
-// budget: attention_prefill_w8qbc32_d128_bf16 registers<=255 smem<=128
-// budget: attention_prefill_w8_d128_bf16 registers<=255 smem<=128
-// budget: attention_prefill_w4q_d128_bf16 registers<=255 smem<=128
 // budget: attention_prefill_bc64_d128_bf16 registers<=255 smem<=128
-// budget: attention_prefill_w8m2_d128_bf16 registers<=255 smem<=128
+// budget: attention_prefill_bc64g_d128_bf16 registers<=255 smem<=128
 // budget: attention_prefill_w8m2bc64_d128_bf16 registers<=255 smem<=128
-// budget: attention_prefill_bc64r240_d128_bf16 registers<=255 smem<=128
-// budget: attention_prefill_w8m2bc64r240_d128_bf16 registers<=255 smem<=128
+// budget: attention_prefill_w8m2bc64g_d128_bf16 registers<=255 smem<=128
+// budget: attention_prefill_g_d128_bf16 registers<=255 smem<=128
 #include "common.cuh"
 
 #define INT_MAX_ 0x7fffffff
@@ -94,7 +90,7 @@ __device__ __forceinline__ void load_tile(bf16* dst, int rows, int valid, int D,
 
 // Each warp owns MB blocks of 16 query rows, so every K/V fragment read from shared memory feeds MB tensor-core MMAs.
 // QREG keeps the warp's Q fragments in registers for the whole K/V loop (no Q ldmatrix per tile; KS·MB·4 registers).
-template <int DP, int BC, int MB, int WARPS, bool QREG>
+template <int DP, int BC, int MB, int WARPS, bool QREG, bool STRIDED = true>
 __device__ __forceinline__ void prefill(const PrefillParams& p)
 {
     using T = PrefillTile<DP, BC, MB, WARPS>;
@@ -162,7 +158,8 @@ __device__ __forceinline__ void prefill(const PrefillParams& p)
     auto n_tiles = [&]() { return (C.vis_max + BC - 1) / BC + (C.text_max + BC - 1) / BC; };
 
     // Tile i of K and V in one pass: each 16-byte chunk's row offset (visual slab, dense row, or block-table entry) is
-    // computed once and serves the K and the V copy.
+    // computed once and serves the K and the V copy. Where the threads divide a row's chunks evenly (head dims 16,
+    // 32, 64, 128, 256) a thread keeps one column and walks rows STEP apart, the source advancing by a fixed stride.
     auto load_kv = [&](bf16* k_dst, bf16* v_dst, int i) {
         constexpr int CHUNKS = DP / 8, LD = DP + 8;
         const int s = C.s, kvh = C.kvh, vt = vis_tiles();
@@ -171,28 +168,69 @@ __device__ __forceinline__ void prefill(const PrefillParams& p)
         const int valid = min(BC, (visual ? C.vis_max : C.text_max) - j0);
         const bf16* k_base = visual ? (const bf16*)p.vis_k[s] : p.k;
         const bf16* v_base = visual ? (const bf16*)p.vis_v[s] : p.v;
-        const long long vis_row0 = visual ? (long long)kvh * p.vis_tokens[s] + j0 : 0;
-        const long long text_row0 = (long long)C.k_start * p.kv_stride + kvh * D;
-#pragma unroll 2
-        for (int c = threadIdx.x; c < BC * CHUNKS; c += THREADS)
+        // Masked chunks read nothing (src-size 0); they name the K/V base (a kernel parameter: no register) as source.
+        auto issue = [&](int r, int col, bool ok, long long off) {
+            cp_async_16(k_dst + r * LD + col, ok ? k_base + off : p.k, ok ? 16 : 0);
+            cp_async_16(v_dst + r * LD + col, ok ? v_base + off : p.v, ok ? 16 : 0);
+        };
+        if constexpr (STRIDED && THREADS % CHUNKS == 0 && BC % (THREADS / CHUNKS) == 0)
         {
-            const int r = c / CHUNKS, col = (c % CHUNKS) * 8;
-            const bool ok = r < valid && col < D;
-            long long off = 0;
-            if (ok)
+            constexpr int STEP = THREADS / CHUNKS;
+            const int col = (threadIdx.x % CHUNKS) * 8, r0 = threadIdx.x / CHUNKS;
+            const bool col_ok = col < D;
+            if (visual || p.block_tables == nullptr)
             {
-                const int j = j0 + r;
-                if (visual) off = (vis_row0 + r) * D;
-                else if (p.block_tables == nullptr) off = text_row0 + (long long)j * p.kv_stride;
-                else
+                // Rows are evenly spaced in memory: row r at first + r · stride.
+                const long long stride = visual ? D : p.kv_stride;
+                const long long first = visual ? ((long long)kvh * p.vis_tokens[s] + j0) * D + col
+                                               : ((long long)C.k_start + j0) * p.kv_stride + kvh * D + col;
+#pragma unroll 2
+                for (int x = 0; x < BC / STEP; ++x)
                 {
-                    const int block = p.block_tables[(long long)s * p.max_blocks + j / p.block_size];
-                    off = (((long long)block * p.block_size + j % p.block_size) * p.kv_heads + kvh) * D;
+                    const int r = r0 + x * STEP;
+                    issue(r, col, col_ok && r < valid, first + r * stride);
                 }
             }
-            // A masked chunk reads nothing (src-size 0) and names its own destination as the source address.
-            cp_async_16(k_dst + r * LD + col, ok ? (const void*)(k_base + off + col) : (const void*)(k_dst + r * LD + col), ok ? 16 : 0);
-            cp_async_16(v_dst + r * LD + col, ok ? (const void*)(v_base + off + col) : (const void*)(v_dst + r * LD + col), ok ? 16 : 0);
+            else
+            {
+#pragma unroll 2
+                for (int x = 0; x < BC / STEP; ++x)
+                {
+                    const int r = r0 + x * STEP, j = j0 + r;
+                    const bool ok = col_ok && r < valid;
+                    long long off = 0;
+                    if (ok)
+                    {
+                        const int block = p.block_tables[(long long)s * p.max_blocks + j / p.block_size];
+                        off = (((long long)block * p.block_size + j % p.block_size) * p.kv_heads + kvh) * D + col;
+                    }
+                    issue(r, col, ok, off);
+                }
+            }
+        }
+        else
+        {
+            const long long vis_row0 = visual ? (long long)kvh * p.vis_tokens[s] + j0 : 0;
+            const long long text_row0 = (long long)C.k_start * p.kv_stride + kvh * D;
+#pragma unroll 2
+            for (int c = threadIdx.x; c < BC * CHUNKS; c += THREADS)
+            {
+                const int r = c / CHUNKS, col = (c % CHUNKS) * 8;
+                const bool ok = r < valid && col < D;
+                long long off = 0;
+                if (ok)
+                {
+                    const int j = j0 + r;
+                    if (visual) off = (vis_row0 + r) * D;
+                    else if (p.block_tables == nullptr) off = text_row0 + (long long)j * p.kv_stride;
+                    else
+                    {
+                        const int block = p.block_tables[(long long)s * p.max_blocks + j / p.block_size];
+                        off = (((long long)block * p.block_size + j % p.block_size) * p.kv_heads + kvh) * D;
+                    }
+                }
+                issue(r, col, ok, off + col);
+            }
         }
     };
 
@@ -406,24 +444,11 @@ OWL3_PREFILL(192, 32, 1)
 OWL3_PREFILL(256, 32, 1)
 
 // Experimental shapes of the d128 kernel, measured side by side in the GPU bundle's benchmark (AttentionKernels.
-// PrefillExperiments mirrors this list): (name, keys per tile, row blocks per warp, warps, Q in registers).
-#define OWL3_PREFILL_EXP(NAME, BC, MB, WARPS, QREG) \
-    extern "C" __global__ void __launch_bounds__(WARPS * 32, 1) attention_prefill_##NAME##_d128_bf16(const PrefillParams p) { prefill<128, BC, MB, WARPS, QREG>(p); }
-// A register cap below 255 where the compiler knows __maxnreg__ (CUDA ≥ 12.4; it excludes __launch_bounds__), so
-// ptxas schedules for the cap instead of spilling past 255; older compilers get the plain launch bounds.
-#if defined(__CUDACC_VER_MAJOR__) && (__CUDACC_VER_MAJOR__ > 12 || (__CUDACC_VER_MAJOR__ == 12 && __CUDACC_VER_MINOR__ >= 4))
-#define OWL3_REG_CAP(THREADS, REGS) __maxnreg__(REGS)
-#else
-#define OWL3_REG_CAP(THREADS, REGS) __launch_bounds__(THREADS, 1)
-#endif
-#define OWL3_PREFILL_EXP_CAP(NAME, BC, MB, WARPS, REGS) \
-    extern "C" __global__ OWL3_REG_CAP(WARPS * 32, REGS) void attention_prefill_##NAME##_d128_bf16(const PrefillParams p) { prefill<128, BC, MB, WARPS, false>(p); }
-OWL3_PREFILL_EXP(w8q, 64, 1, 8, true)
-OWL3_PREFILL_EXP(w8qbc32, 32, 1, 8, true)
-OWL3_PREFILL_EXP(w8, 64, 1, 8, false)
-OWL3_PREFILL_EXP(w4q, 64, 1, 4, true)
-OWL3_PREFILL_EXP(bc64, 64, 2, 4, false)
-OWL3_PREFILL_EXP(w8m2, 32, 2, 8, false)
-OWL3_PREFILL_EXP(w8m2bc64, 64, 2, 8, false)
-OWL3_PREFILL_EXP_CAP(bc64r240, 64, 2, 4, 240)
-OWL3_PREFILL_EXP_CAP(w8m2bc64r240, 64, 2, 8, 240)
+// PrefillExperiments mirrors this list): (name, keys per tile, row blocks per warp, warps, strided K/V loader).
+#define OWL3_PREFILL_EXP(NAME, BC, MB, WARPS, STRIDED) \
+    extern "C" __global__ void __launch_bounds__(WARPS * 32, 1) attention_prefill_##NAME##_d128_bf16(const PrefillParams p) { prefill<128, BC, MB, WARPS, false, STRIDED>(p); }
+OWL3_PREFILL_EXP(bc64, 64, 2, 4, true)
+OWL3_PREFILL_EXP(bc64g, 64, 2, 4, false)
+OWL3_PREFILL_EXP(w8m2bc64, 64, 2, 8, true)
+OWL3_PREFILL_EXP(w8m2bc64g, 64, 2, 8, false)
+OWL3_PREFILL_EXP(g, 32, 2, 4, false)

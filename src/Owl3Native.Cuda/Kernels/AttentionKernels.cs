@@ -68,30 +68,33 @@ public sealed class AttentionKernels(KernelCache cache)
     public const int MaxDecodeSplits = 256;
 
     /// <summary>
-    /// Split-K plan of a decode step: keys per split (a multiple of the 64-key tile) and the number of splits. The
-    /// kvHeads · seqs · splits CTAs run in waves of multiprocessors · ctasPerMultiprocessor; a step costs about
-    /// (waves) × (tiles per split + a CTA's fixed cost of ~2 tiles) + a little per split for the combine, and the
-    /// plan takes the cheapest, preferring fewer splits on ties. Measured on an H200 (bench/results/gpu): batch 64 ×
-    /// 32k keys over 4 KV heads at 3 CTAs per multiprocessor ran at 67 % of copy bandwidth with 2 splits (1.3 waves)
-    /// and 91 % with 3 (1.9 waves).
+    /// Split-K plan of a decode step: keys per split (a multiple of the 64-key tile) and the number of splits. A model
+    /// of the step, fitted to an H200 sweep (bench/results/gpu): the kvHeads · seqs · splits CTAs run in waves of
+    /// multiprocessors · ctasPerMultiprocessor; a wave takes the longer of its bytes at full bandwidth (reached with
+    /// about 65 % of the slots busy) and one CTA's own streaming time, plus a CTA's fixed cost (~5 tiles: launch,
+    /// Q, pipeline fill, merge); the combine costs ~0.1 tile per split. The plan takes the cheapest, fewer splits on
+    /// ties. Measured: batch 64 × 32k keys (4 KV heads, 3 CTAs per SM) 1 split 99 % of copy, 2 splits 76 % (a 1.3-wave
+    /// tail), 3 splits 97 %; batch 1 × 32k keys 32 / 64 / 86 / 128 splits 43 / 52 / 48 / 39 %.
     /// </summary>
     public static (int SplitKeys, int Splits) DecodeSplits(int maxKeys, int seqs, int kvHeads, int multiprocessors, int ctasPerMultiprocessor = 2)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(multiprocessors, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(ctasPerMultiprocessor, 1);
-        const int tile = 64, maxSplits = MaxDecodeSplits;
-        const double ctaCost = 2.0, combineCost = 0.02;
+        const int tile = 64;
+        const double ctaCost = 5.0, combineCost = 0.1, saturating = 0.65;
         long pairs = Math.Max(1L, (long)seqs * kvHeads), slots = (long)multiprocessors * ctasPerMultiprocessor;
+        double busyForBandwidth = Math.Max(1.0, saturating * slots);
         int tiles = Math.Max(1, (maxKeys + tile - 1) / tile);
         (int SplitKeys, int Splits) best = (tiles * tile, 1);
         double bestCost = double.MaxValue;
         for (int perSplit = tiles; perSplit >= 1; perSplit--)
         {
             int splits = (tiles + perSplit - 1) / perSplit;
-            if (splits > maxSplits) break;
+            if (splits > MaxDecodeSplits) break;
             if ((tiles + splits - 1) / splits != perSplit) continue; // the same plan as a larger perSplit
-            long waves = (pairs * splits + slots - 1) / slots;
-            double cost = waves * (perSplit + ctaCost) + (splits > 1 ? combineCost * splits : 0);
+            double cost = splits > 1 ? combineCost * splits : 0;
+            for (long left = pairs * splits; left > 0; left -= slots)
+                cost += Math.Max(Math.Min(left, slots) * perSplit / busyForBandwidth, perSplit) + ctaCost;
             if (cost < bestCost - 1e-9) (bestCost, best) = (cost, (perSplit * tile, splits));
         }
         return best;
@@ -107,21 +110,16 @@ public sealed class AttentionKernels(KernelCache cache)
 
     /// <summary>
     /// Other shapes of the d128 kernel (the OWL3_PREFILL_EXP list of attention_prefill.cu), which the GPU bundle checks
-    /// and times beside the default: 8 warps of one 16-row block each with Q in registers (64- or 32-key tiles), 8
-    /// warps with Q through shared memory, 4 warps with Q in registers, FlashAttention-2's 128 × 64 with 4 warps, and 8
-    /// warps of two row blocks (256-row CTAs).
+    /// and times beside the default: FlashAttention-2's 128 × 64 tiles with 4 warps, 256 × 64 with 8 warps, each with
+    /// the strided K/V loader and with the generic one ("g"), and the default shape with the generic loader.
     /// </summary>
     public static IReadOnlyList<PrefillVariant> PrefillExperiments { get; } =
     [
-        new("attention_prefill_w8q_d128_bf16", 128, 64, 128, 256),
-        new("attention_prefill_w8qbc32_d128_bf16", 128, 32, 128, 256),
-        new("attention_prefill_w8_d128_bf16", 128, 64, 128, 256),
-        new("attention_prefill_w4q_d128_bf16", 128, 64, 64, 128),
         new("attention_prefill_bc64_d128_bf16", 128, 64, 128, 128),
-        new("attention_prefill_w8m2_d128_bf16", 128, 32, 256, 256),
+        new("attention_prefill_bc64g_d128_bf16", 128, 64, 128, 128),
         new("attention_prefill_w8m2bc64_d128_bf16", 128, 64, 256, 256),
-        new("attention_prefill_bc64r240_d128_bf16", 128, 64, 128, 128),
-        new("attention_prefill_w8m2bc64r240_d128_bf16", 128, 64, 256, 256),
+        new("attention_prefill_w8m2bc64g_d128_bf16", 128, 64, 256, 256),
+        new("attention_prefill_g_d128_bf16", 128, 32, 128, 128),
     ];
 
     /// <summary>

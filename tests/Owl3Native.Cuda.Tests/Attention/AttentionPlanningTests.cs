@@ -82,17 +82,28 @@ public sealed class AttentionPlanningTests
         Assert.InRange(splits, 1, 256);
     }
 
-    // The H200 sweep (bench/results/gpu/2026-11-26-h200-run2-variants.md, 132 SMs × 3 CTAs): at batch 64 over 4 KV
-    // heads, 2 splits (1.3 waves) ran at 67 % of copy, 3 splits (1.9 waves) at 91 % (32k keys) and 81 % (4k keys).
+    // The H200 sweeps (bench/results/gpu/2026-11-26-h200-*, 132 SMs × 3 CTAs, 4 KV heads): at batch 64, 1 split
+    // (99 % of copy at 32k keys, 90 % at 4k) and 3 splits (97 %, 85 %) beat 2 splits (76 %, 70 %: a 1.3-wave tail);
+    // at batch 1 × 32k keys 64 splits (52 %) beat 32 (43 %), 86 (48 %) and 128 (39 %).
     [Theory]
-    [InlineData(32768, 64, 3)]
-    [InlineData(4096, 64, 3)]
-    public void Split_plans_fill_whole_waves_of_ctas(int maxKeys, int seqs, int expectedSplits)
+    [InlineData(32768, 64, 1)]
+    [InlineData(4096, 64, 1)]
+    [InlineData(32768, 1, 64)]
+    public void Split_plans_follow_the_measured_sweeps(int maxKeys, int seqs, int expectedSplits)
     {
         var (_, splits) = AttentionKernels.DecodeSplits(maxKeys, seqs, kvHeads: 4, multiprocessors: 132, ctasPerMultiprocessor: 3);
         Assert.Equal(expectedSplits, splits);
+    }
+
+    [Theory]
+    [InlineData(32768, 96)]
+    [InlineData(8192, 128)]
+    [InlineData(100_000, 100)]
+    public void Split_plans_never_leave_a_mostly_empty_last_wave(int maxKeys, int seqs)
+    {
+        var (_, splits) = AttentionKernels.DecodeSplits(maxKeys, seqs, kvHeads: 4, multiprocessors: 132, ctasPerMultiprocessor: 3);
         double waves = seqs * 4.0 * splits / (132 * 3);
-        Assert.True(waves / Math.Ceiling(waves) > 0.9, $"{waves:F2} waves leave the last one mostly empty");
+        Assert.True(waves <= 1 || waves / Math.Ceiling(waves) > 0.75, $"{splits} splits: {waves:F2} waves leave the last one mostly empty");
     }
 
     [Fact]
