@@ -5,10 +5,13 @@
 // the sequence's keys (non-causal: SigLIP), or none (text_mode 0: 240728/241014 cross-attention; a row with no visible
 // image gets zeros). Visible image tokens form a prefix of the request's visual tokens (crops in marker order).
 //
-// One CTA = 4 warps × MB blocks of 16 query rows (128 rows up to head dim 128, 64 above) of one head; K/V stream through shared memory in tiles of BC rows (cp.async,
-// the V tile of step i loads while S = Q·Kᵀ is computed, the next K tile while P·V is); bf16 mma.sync m16n8k16 with
-// fp32 accumulation, ldmatrix fragments, online softmax in the exp2 domain (P rounded to bf16 for the P·V product, the
-// row sum l taken from the fp32 P: FlashAttention-2's rule). GQA reads the KV head h / (heads / kvHeads) in place.
+// One CTA = 4 warps × MB blocks of 16 query rows (128 rows up to head dim 128, 64 above) of one head. K and V stream
+// through shared memory in tiles of BC keys, two stages deep (cp.async: tile i + 1 loads while tile i is computed);
+// bf16 mma.sync m16n8k16 with fp32 accumulation, ldmatrix fragments, online softmax in the exp2 domain (P rounded to
+// bf16 for the P·V product, the row sum l taken from the fp32 P: FlashAttention-2's rule); masks are applied only in
+// tiles a warp's rows see partially. d128 uses FlashAttention-2's 128 × 64 tile: it runs at the 255-register edge, so
+// the CTA's context (sequence, offsets, key ranges) lives in shared memory rather than registers. GQA reads the KV
+// head h / (heads / kvHeads) in place.
 // Head dims: the instantiation for DP = D rounded up to 16, padded with zeros in shared memory (72 → 80).
 //
 // Text K/V come from the paged cache through block tables ([numBlocks, blockSize, kvHeads, D]) or, with
@@ -28,11 +31,9 @@
 // budget: attention_prefill_d160_bf16 registers<=232 smem<=128
 // budget: attention_prefill_d192_bf16 registers<=255 smem<=128
 // budget: attention_prefill_d256_bf16 registers<=255 smem<=128
-// budget: attention_prefill_bc64_d128_bf16 registers<=255 smem<=128
-// budget: attention_prefill_bc64g_d128_bf16 registers<=255 smem<=128
-// budget: attention_prefill_w8m2bc64_d128_bf16 registers<=255 smem<=128
-// budget: attention_prefill_w8m2bc64g_d128_bf16 registers<=255 smem<=128
-// budget: attention_prefill_g_d128_bf16 registers<=255 smem<=128
+// budget: attention_prefill_bc32_d128_bf16 registers<=255 smem<=128
+// budget: attention_prefill_w8_d128_bf16 registers<=255 smem<=128
+// budget: attention_prefill_bc64_d80_bf16 registers<=255 smem<=128
 #include "common.cuh"
 
 #define INT_MAX_ 0x7fffffff
@@ -89,8 +90,7 @@ __device__ __forceinline__ void load_tile(bf16* dst, int rows, int valid, int D,
 }
 
 // Each warp owns MB blocks of 16 query rows, so every K/V fragment read from shared memory feeds MB tensor-core MMAs.
-// QREG keeps the warp's Q fragments in registers for the whole K/V loop (no Q ldmatrix per tile; KS·MB·4 registers).
-template <int DP, int BC, int MB, int WARPS, bool QREG, bool STRIDED = true>
+template <int DP, int BC, int MB, int WARPS>
 __device__ __forceinline__ void prefill(const PrefillParams& p)
 {
     using T = PrefillTile<DP, BC, MB, WARPS>;
@@ -173,7 +173,7 @@ __device__ __forceinline__ void prefill(const PrefillParams& p)
             cp_async_16(k_dst + r * LD + col, ok ? k_base + off : p.k, ok ? 16 : 0);
             cp_async_16(v_dst + r * LD + col, ok ? v_base + off : p.v, ok ? 16 : 0);
         };
-        if constexpr (STRIDED && THREADS % CHUNKS == 0 && BC % (THREADS / CHUNKS) == 0)
+        if constexpr (THREADS % CHUNKS == 0 && BC % (THREADS / CHUNKS) == 0)
         {
             constexpr int STEP = THREADS / CHUNKS;
             const int col = (threadIdx.x % CHUNKS) * 8, r0 = threadIdx.x / CHUNKS;
@@ -243,19 +243,6 @@ __device__ __forceinline__ void prefill(const PrefillParams& p)
     if (n_tiles() > 0) load_kv(k_stage(0), v_stage(0), 0);
     cp_async_commit();
 
-    // Q fragments held in registers (QREG): wait for Q (and tile 0) once, before the loop.
-    unsigned int qf[QREG ? T::KS : 1][MB][4];
-    if constexpr (QREG)
-    {
-        cp_async_wait<0>();
-        __syncthreads();
-#pragma unroll
-        for (int ks = 0; ks < T::KS; ++ks)
-#pragma unroll
-            for (int mb = 0; mb < MB; ++mb)
-                ldmatrix_x4(qf[ks][mb], q_s + ((warp * MB + mb) * 16 + (lane & 15)) * T::LD + ks * 16 + (lane >> 4) * 8);
-    }
-
     float o_acc[MB][T::DT][4];
 #pragma unroll
     for (int mb = 0; mb < MB; ++mb)
@@ -287,10 +274,7 @@ __device__ __forceinline__ void prefill(const PrefillParams& p)
 #pragma unroll
             for (int mb = 0; mb < MB; ++mb)
             {
-                if constexpr (QREG)
-                    a[mb][0] = qf[ks][mb][0], a[mb][1] = qf[ks][mb][1], a[mb][2] = qf[ks][mb][2], a[mb][3] = qf[ks][mb][3];
-                else
-                    ldmatrix_x4(a[mb], q_s + ((warp * MB + mb) * 16 + (lane & 15)) * T::LD + ks * 16 + (lane >> 4) * 8);
+                ldmatrix_x4(a[mb], q_s + ((warp * MB + mb) * 16 + (lane & 15)) * T::LD + ks * 16 + (lane >> 4) * 8);
             }
 #pragma unroll
             for (int t = 0; t < T::NT; t += 2)
@@ -429,7 +413,7 @@ __device__ __forceinline__ void prefill(const PrefillParams& p)
 }
 
 #define OWL3_PREFILL(DP, BC, MB) \
-    extern "C" __global__ void __launch_bounds__(128, 1) attention_prefill_d##DP##_bf16(const PrefillParams p) { prefill<DP, BC, MB, 4, false>(p); }
+    extern "C" __global__ void __launch_bounds__(128, 1) attention_prefill_d##DP##_bf16(const PrefillParams p) { prefill<DP, BC, MB, 4>(p); }
 
 // (head dim, keys per tile, row blocks per warp): the host mirrors this table (AttentionKernels.PrefillShape).
 OWL3_PREFILL(16, 64, 2)
@@ -438,17 +422,16 @@ OWL3_PREFILL(48, 64, 2)
 OWL3_PREFILL(64, 64, 2)
 OWL3_PREFILL(80, 32, 2)
 OWL3_PREFILL(96, 32, 2)
-OWL3_PREFILL(128, 32, 2)
+OWL3_PREFILL(128, 64, 2)
 OWL3_PREFILL(160, 32, 1)
 OWL3_PREFILL(192, 32, 1)
 OWL3_PREFILL(256, 32, 1)
 
-// Experimental shapes of the d128 kernel, measured side by side in the GPU bundle's benchmark (AttentionKernels.
-// PrefillExperiments mirrors this list): (name, keys per tile, row blocks per warp, warps, strided K/V loader).
-#define OWL3_PREFILL_EXP(NAME, BC, MB, WARPS, STRIDED) \
-    extern "C" __global__ void __launch_bounds__(WARPS * 32, 1) attention_prefill_##NAME##_d128_bf16(const PrefillParams p) { prefill<128, BC, MB, WARPS, false, STRIDED>(p); }
-OWL3_PREFILL_EXP(bc64, 64, 2, 4, true)
-OWL3_PREFILL_EXP(bc64g, 64, 2, 4, false)
-OWL3_PREFILL_EXP(w8m2bc64, 64, 2, 8, true)
-OWL3_PREFILL_EXP(w8m2bc64g, 64, 2, 8, false)
-OWL3_PREFILL_EXP(g, 32, 2, 4, false)
+// Other shapes, timed beside the defaults in the GPU bundle's benchmark (AttentionKernels.PrefillExperiments mirrors
+// this list): (name, head dim, keys per tile, row blocks per warp, warps). d128 with 32-key tiles was the default
+// until 128 × 64 measured faster (bench/results/gpu); d80 with 64-key tiles is a candidate for the SigLIP tower.
+#define OWL3_PREFILL_EXP(NAME, DP, BC, MB, WARPS) \
+    extern "C" __global__ void __launch_bounds__(WARPS * 32, 1) attention_prefill_##NAME##_d##DP##_bf16(const PrefillParams p) { prefill<DP, BC, MB, WARPS>(p); }
+OWL3_PREFILL_EXP(bc32, 128, 32, 2, 4)
+OWL3_PREFILL_EXP(w8, 128, 64, 2, 8)
+OWL3_PREFILL_EXP(bc64, 80, 64, 2, 4)

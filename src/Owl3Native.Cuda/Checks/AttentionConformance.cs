@@ -82,9 +82,9 @@ public sealed class AttentionConformance(CudaContext context, KernelCache cache)
         // images between text and GQA 7, and a dense causal prefill.
         .. AttentionKernels.PrefillExperiments.SelectMany(v => new Func<ConformanceResult>[]
         {
-            () => Case("prefill", AttentionMode.Fused, heads: 28, kvHeads: 4, headDim: 128, blockSize: 16, seed + 6,
+            () => Case("prefill", AttentionMode.Fused, heads: 28, kvHeads: 4, headDim: v.Dim == 80 ? 72 : v.Dim, blockSize: 16, seed + 6,
                 [new(0, 333, 3, 16, [5, 6, 300]), new(100, 17)], prefillVariant: v),
-            () => Dense(groups: 2, length: 300, heads: 4, headDim: 128, seed + 16, causal: true, variant: v),
+            () => Dense(groups: 2, length: 300, heads: 4, headDim: v.Dim == 80 ? 72 : v.Dim, seed + 16, causal: true, variant: v),
         }),
         () => Dense(groups: 2, length: 300, heads: 4, headDim: 128, seed + 16, causal: true),
     ];
@@ -318,7 +318,7 @@ public sealed class AttentionConformance(CudaContext context, KernelCache cache)
     {
         var rows = new List<AttentionBenchRow>();
         using var stream = new CudaStream(context);
-        var prefillVariants = new[] { AttentionKernels.PrefillVariantFor(128) }.Concat(AttentionKernels.PrefillExperiments).ToArray();
+        var prefillVariants = new[] { AttentionKernels.PrefillVariantFor(128) }.Concat(AttentionKernels.PrefillExperiments.Where(v => v.Dim == 128)).ToArray();
         foreach (int len in new[] { 4096, 8192, 16384 })
         {
             int heads = 32, headDim = 128, batch = Math.Max(1, 16384 / len * 2);
@@ -394,14 +394,18 @@ public sealed class AttentionConformance(CudaContext context, KernelCache cache)
             using var q = Random(stream, n, 7); using var k = Random(stream, n, 8); using var v = Random(stream, n, 9);
             using var o = new DeviceBuffer<ushort>(context, n);
             var qStart = Enumerable.Range(0, crops + 1).Select(b => b * length).ToArray();
-            var tiles = AttentionKernels.PrefillTiles(qStart, AttentionKernels.PrefillRows(headDim));
             using var dQStart = UploadInts(qStart); using var dKStart = UploadInts(qStart[..crops]); using var dPos = UploadInts(new int[crops]);
-            using var dTiles = UploadInts(tiles);
-            var p = DenseParams(q.Pointer, k.Pointer, v.Pointer, o.Pointer, dQStart.Pointer, dKStart.Pointer, dPos.Pointer, dTiles.Pointer, heads, headDim);
-            _attn.Prefill(stream, p, tiles.Length / 2);
-            float ms = stream.Time(() => { for (int i = 0; i < 5; i++) _attn.Prefill(stream, p, tiles.Length / 2); }) / 5;
-            double flops = 4.0 * crops * heads * headDim * length * (double)length;
-            rows.Add(new AttentionBenchRow("vision attention", $"{crops} crops × 729, 16×72, per crop (one layer)", ms / crops, flops / (ms / 1000) / 1e12, null, null));
+            foreach (var variant in new[] { AttentionKernels.PrefillVariantFor(headDim) }.Concat(AttentionKernels.PrefillExperiments.Where(x => x.Dim == AttentionKernels.PrefillDim(headDim))))
+            {
+                var tiles = AttentionKernels.PrefillTiles(qStart, variant.Rows);
+                using var dTiles = UploadInts(tiles);
+                var p = DenseParams(q.Pointer, k.Pointer, v.Pointer, o.Pointer, dQStart.Pointer, dKStart.Pointer, dPos.Pointer, dTiles.Pointer, heads, headDim);
+                _attn.Prefill(stream, p, tiles.Length / 2, variant);
+                float ms = stream.Time(() => { for (int i = 0; i < 5; i++) _attn.Prefill(stream, p, tiles.Length / 2, variant); }) / 5;
+                double flops = 4.0 * crops * heads * headDim * length * (double)length;
+                rows.Add(new AttentionBenchRow($"vision attention ({variant.Kernel})", $"{crops} crops × 729, 16×72, per crop (one layer); {variant.Rows}×{variant.KeyTile} tiles",
+                    ms / crops, flops / (ms / 1000) / 1e12, null, null));
+            }
         }
         return rows;
     }
@@ -420,7 +424,7 @@ public sealed class AttentionConformance(CudaContext context, KernelCache cache)
             using var o = new DeviceBuffer<ushort>(context, n);
             var qStart = Enumerable.Range(0, batch + 1).Select(b => b * len).ToArray();
             using var dQStart = UploadInts(qStart); using var dKStart = UploadInts(qStart[..batch]); using var dPos = UploadInts(new int[batch]);
-            foreach (var variant in new[] { AttentionKernels.PrefillVariantFor(128) }.Concat(AttentionKernels.PrefillExperiments))
+            foreach (var variant in new[] { AttentionKernels.PrefillVariantFor(128) }.Concat(AttentionKernels.PrefillExperiments.Where(v => v.Dim == 128)))
             {
                 var tiles = AttentionKernels.PrefillTiles(qStart, variant.Rows);
                 using var dTiles = UploadInts(tiles);
