@@ -24,13 +24,13 @@ public sealed class AttentionKernels(KernelCache cache)
     /// <summary>
     /// The instantiation's shape, mirroring the OWL3_PREFILL table of attention_prefill.cu: key rows per tile (fewer
     /// for wide heads: registers) and query rows per CTA (4 warps × 2 row blocks of 16 up to head dim 128, × 1 above).
-    /// d128 takes FlashAttention-2's 128 × 64 (H200: 326 vs 281 TFLOP/s for 128 × 32, causal 2 × 16k, one run).
+    /// d128 and d80 take FlashAttention-2's 128 × 64 (H200, one run: d128 causal 2 × 16k 340 vs 270 TFLOP/s for 128 × 32;
+    /// SigLIP's 72 → 80: 174 vs 143 TFLOP/s).
     /// </summary>
     public static (int KeyTile, int Rows) PrefillShape(int paddedDim) => paddedDim switch
     {
-        <= 64 => (64, 128),
+        <= 64 or 80 or 128 => (64, 128),
         < 128 => (32, 128),
-        128 => (64, 128),
         _ => (32, 64),
     };
 
@@ -112,14 +112,12 @@ public sealed class AttentionKernels(KernelCache cache)
 
     /// <summary>
     /// Other prefill shapes (the OWL3_PREFILL_EXP list of attention_prefill.cu), which the GPU bundle checks and times
-    /// beside the defaults: d128 with 32-key tiles (the default before 128 × 64 measured faster), d128 as 256 × 64 with 8
-    /// warps, and d80 (the SigLIP tower's 72) with 64-key tiles.
+    /// beside the defaults: d128 and d80 with the 32-key tiles they used before 64-key tiles measured faster.
     /// </summary>
     public static IReadOnlyList<PrefillVariant> PrefillExperiments { get; } =
     [
         new("attention_prefill_bc32_d128_bf16", 128, 32, 128, 128),
-        new("attention_prefill_w8_d128_bf16", 128, 64, 256, 256),
-        new("attention_prefill_bc64_d80_bf16", 80, 64, 128, 128),
+        new("attention_prefill_bc32_d80_bf16", 80, 32, 128, 128),
     ];
 
     /// <summary>
