@@ -227,6 +227,10 @@ public sealed class Owl3Server : IAsyncDisposable
         w.WriteNumber("prompt_tokens", f.PromptTokens);
         w.WriteNumber("completion_tokens", f.TokenIds.Count);
         w.WriteNumber("total_tokens", f.PromptTokens + f.TokenIds.Count);
+        // OpenAI's field for prompt tokens served from a cache (here: the engine's prefix cache).
+        w.WriteStartObject("prompt_tokens_details");
+        w.WriteNumber("cached_tokens", f.CachedPromptTokens);
+        w.WriteEndObject();
         w.WriteEndObject();
     }
 
@@ -258,6 +262,12 @@ public sealed class Owl3Server : IAsyncDisposable
         Metric("owl3_image_cache_hits_total", "Image crops whose embeddings came from the cache.", "counter", images.Hits);
         Metric("owl3_image_cache_misses_total", "Image crops encoded by the vision tower.", "counter", images.Misses);
         Metric("owl3_image_cache_bytes", "Bytes of cached image embeddings.", "gauge", images.Bytes);
+        if (_engine.PrefixCache is { } prefixes)
+        {
+            Metric("owl3_prefix_cache_hits_total", "Requests that started from a kept KV cache.", "counter", prefixes.Hits);
+            Metric("owl3_prefix_cache_reused_tokens_total", "Prompt tokens taken from kept KV caches instead of prefilled.", "counter", prefixes.ReusedTokens);
+            Metric("owl3_prefix_cache_entries", "KV caches of finished requests kept for reuse.", "gauge", prefixes.Entries);
+        }
         c.Response.ContentType = "text/plain; version=0.0.4";
         return c.Response.WriteAsync(s.ToString());
     }

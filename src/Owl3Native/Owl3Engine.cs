@@ -22,8 +22,15 @@ namespace Owl3Native;
 /// the process instead of <paramref name="KvBlocks"/>.</param>
 /// <param name="Progress">Receives loading, video-decoding and image-encoding progress (null: none). Reports arrive on
 /// the thread doing the work.</param>
+/// <param name="PrefixCache">Automatic prefix caching for stateless calls (<c>Generate</c>/<c>GenerateAsync</c>; chat
+/// sessions keep their own cache): the KV caches of up to this many finished requests are kept, and a request whose
+/// prompt starts with one of them (at least 32 tokens) skips prefilling that part. Kept caches give way first when KV
+/// blocks run short. 0 (the default) turns it off; <c>owl3 serve</c> turns it on.</param>
 public sealed record EngineOptions(string Device = "auto", int Threads = 0, int KvBlocks = 4096, int BlockSize = 16, long ImageCacheBytes = 256L << 20,
-    int MaxBatch = 256, int PrefillChunk = 512, double KvMemoryFraction = 0, IProgress<EngineProgress>? Progress = null);
+    int MaxBatch = 256, int PrefillChunk = 512, double KvMemoryFraction = 0, IProgress<EngineProgress>? Progress = null, int PrefixCache = 0);
+
+/// <summary>Automatic prefix caching so far: requests that adopted a kept cache, prompt tokens not prefilled, caches kept now.</summary>
+public sealed record PrefixCacheStats(long Hits, long ReusedTokens, int Entries);
 
 /// <summary>How to generate; null fields take the checkpoint's generation_config.json.</summary>
 public sealed record GenerationSettings(
@@ -39,7 +46,7 @@ public sealed record GenerationUpdate(string Text, int TokenId, GenerationOutput
 /// <summary>What one generation produced.</summary>
 public sealed record GenerationOutput(string Text, IReadOnlyList<int> TokenIds, FinishReason FinishReason, int PromptTokens, double PrefillMs, double DecodeMs)
 {
-    /// <summary>Prompt tokens whose K/V were reused from an earlier turn instead of prefilled (chat sessions).</summary>
+    /// <summary>Prompt tokens whose K/V were reused from an earlier turn or request instead of prefilled (chat sessions, prefix cache).</summary>
     public int CachedPromptTokens { get; init; }
 
     /// <summary>The sequence's KV cache kept for the next turn (chat sessions only).</summary>
@@ -57,6 +64,10 @@ public sealed class Owl3Engine : IDisposable
     private readonly ModelRunner _runner;
     private readonly IProgress<EngineProgress>? _progress;
     private readonly Scheduler _scheduler;
+    private readonly PrefixPool? _prefixes;
+
+    /// <summary>Shortest shared prompt prefix worth adopting another request's cache for.</summary>
+    private const int PrefixCacheMinTokens = 32;
 
     private Owl3Engine(Owl3Checkpoint checkpoint, Owl3Model model, Owl3Processor processor, EngineOptions options)
     {
@@ -66,6 +77,7 @@ public sealed class Owl3Engine : IDisposable
         _runner = new ModelRunner(model, options.KvBlocks, options.BlockSize, options.ImageCacheBytes, options.Progress);
         _progress = options.Progress;
         _scheduler = new Scheduler(_runner, options.PrefillChunk, options.MaxBatch);
+        if (options.PrefixCache > 0) _prefixes = new PrefixPool(_scheduler, options.PrefixCache, PrefixCacheMinTokens);
         Terminators = Engine.Terminators.Resolve(checkpoint);
     }
 
@@ -112,6 +124,7 @@ public sealed class Owl3Engine : IDisposable
         ArgumentOutOfRangeException.ThrowIfNegative(options.ImageCacheBytes, "options.ImageCacheBytes");
         ArgumentOutOfRangeException.ThrowIfLessThan(options.MaxBatch, 1, "options.MaxBatch");
         ArgumentOutOfRangeException.ThrowIfLessThan(options.PrefillChunk, 1, "options.PrefillChunk");
+        ArgumentOutOfRangeException.ThrowIfNegative(options.PrefixCache, "options.PrefixCache");
         if (!(options.KvMemoryFraction is >= 0 and <= 1)) throw new ArgumentOutOfRangeException("options.KvMemoryFraction", options.KvMemoryFraction, "must be in [0, 1]");
         var progress = options.Progress;
         progress?.Report(new EngineProgress(EngineStage.Loading, 0, 3, Path.GetFileName(Path.TrimEndingDirectorySeparator(path))));
@@ -152,19 +165,38 @@ public sealed class Owl3Engine : IDisposable
         var detok = new StreamingDetokenizer(tokenizer);
         var sw = System.Diagnostics.Stopwatch.StartNew();
         double prefillMs = 0;
-        // Concurrent calls are batched together by the scheduler: each step advances every running sequence.
-        var r = _scheduler.Submit(new GenerationRequest(request.InputIds, request.Pixels, request.MarkerStarts, options) { Reuse = reuse, Keep = keep }, t =>
+        // A stateless call under the prefix cache starts from the best kept cache and keeps its own for later calls.
+        bool pooled = _prefixes is not null && reuse is null && !keep;
+        if (pooled) (reuse, keep) = (_prefixes!.Take(request.InputIds), true);
+        GenerationResult r;
+        try
         {
-            if (t.Step == 0) prefillMs = sw.Elapsed.TotalMilliseconds;
-            if (!Terminators.Contains(t.Token) && onText is not null) onText(detok.Append(t.Token));
-            onToken?.Invoke(t.Token);
-        }, cancellation, ready).GetAwaiter().GetResult();
+            // Concurrent calls are batched together by the scheduler: each step advances every running sequence.
+            r = _scheduler.Submit(new GenerationRequest(request.InputIds, request.Pixels, request.MarkerStarts, options) { Reuse = reuse, Keep = keep }, t =>
+            {
+                if (t.Step == 0) prefillMs = sw.Elapsed.TotalMilliseconds;
+                if (!Terminators.Contains(t.Token) && onText is not null) onText(detok.Append(t.Token));
+                onToken?.Invoke(t.Token);
+            }, cancellation, ready).GetAwaiter().GetResult();
+        }
+        finally
+        {
+            // A taken cache now belongs to the request; one the request never reached (cancelled while queued, failed
+            // prompt) goes back. Releasing a taken cache does nothing.
+            if (pooled && reuse is not null) _scheduler.Release(reuse);
+        }
+        if (pooled)
+        {
+            _prefixes!.Record(r.ReusedTokens);
+            if (r.Kept is { } kept) _prefixes.Add(kept, [.. request.InputIds, .. r.Tokens]);
+        }
         if (onText is not null) onText(detok.Flush());
         var text = tokenizer.Decode(r.Tokens.Where(id => !Terminators.Contains(id)));
         if (settings.Stop is { Count: > 0 } stops && r.Reason == FinishReason.Stop)
             foreach (var s in stops)
                 if (s.Length > 0 && text.IndexOf(s, StringComparison.Ordinal) is int at and >= 0) text = text[..at];
-        return new GenerationOutput(text, r.Tokens, r.Reason, r.PromptTokens, prefillMs, sw.Elapsed.TotalMilliseconds - prefillMs) { CachedPromptTokens = r.ReusedTokens, Kept = r.Kept };
+        return new GenerationOutput(text, r.Tokens, r.Reason, r.PromptTokens, prefillMs, sw.Elapsed.TotalMilliseconds - prefillMs)
+            { CachedPromptTokens = r.ReusedTokens, Kept = pooled ? null : r.Kept };
     }
 
     /// <summary>
@@ -223,9 +255,13 @@ public sealed class Owl3Engine : IDisposable
     /// <summary>The continuous-batching scheduler (queue depth and running sequences for metrics).</summary>
     public Scheduler Scheduler => _scheduler;
 
+    /// <summary>Automatic prefix caching so far; null when <see cref="EngineOptions.PrefixCache"/> is 0.</summary>
+    public PrefixCacheStats? PrefixCache => _prefixes is null ? null : new(_prefixes.Stats.Hits, _prefixes.Stats.ReusedTokens, _prefixes.Count);
+
     /// <summary>Stops the scheduler (queued and running requests fail with <see cref="ObjectDisposedException"/>), frees the KV cache and unmaps the weights.</summary>
     public void Dispose()
     {
+        _prefixes?.Dispose();
         _scheduler.Dispose();
         _runner.Dispose();
         _checkpoint.Dispose();

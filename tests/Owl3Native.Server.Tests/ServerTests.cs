@@ -176,3 +176,50 @@ public sealed class ServerTests : IAsyncLifetime
         Assert.Contains("owl3_active_sequences 0", await _http.GetStringAsync("/metrics"));
     }
 }
+
+/// <summary>The server over an engine with the prefix cache on (as `owl3 serve` runs it).</summary>
+public sealed class PrefixCacheServerTests
+{
+    [Fact]
+    public async Task A_repeated_request_reports_its_cached_prompt_tokens_and_the_metrics_count_them()
+    {
+        using var engine = Owl3Engine.Load(SharedData.Golden("tiny-a"), new EngineOptions(PrefixCache: 4));
+        await using var server = Owl3Server.Create(engine, new ServerOptions { Port = 0 });
+        using var http = new HttpClient { BaseAddress = await server.StartAsync() };
+        string image = "data:image/png;base64," + Convert.ToBase64String(File.ReadAllBytes(Path.Combine(SharedData.Root, "golden", "processor", "images", "grad_500x500.png")));
+        var request = JsonSerializer.Serialize(new Dictionary<string, object>
+        {
+            ["messages"] = new object[]
+            {
+                new Dictionary<string, object>
+                {
+                    ["role"] = "user",
+                    ["content"] = new object[]
+                    {
+                        new Dictionary<string, object> { ["type"] = "image_url", ["image_url"] = new Dictionary<string, object> { ["url"] = image } },
+                        new Dictionary<string, object> { ["type"] = "text", ["text"] = "Describe this image." },
+                    },
+                },
+            },
+            ["temperature"] = 0,
+            ["max_tokens"] = 16,
+        });
+        var answers = new List<(string Text, int Prompt, int Cached)>();
+        for (int i = 0; i < 2; i++)
+        {
+            using var response = await http.PostAsync("/v1/chat/completions", new StringContent(request, Encoding.UTF8, "application/json"));
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            using var doc = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+            var usage = doc.RootElement.GetProperty("usage");
+            answers.Add((doc.RootElement.GetProperty("choices")[0].GetProperty("message").GetProperty("content").GetString()!,
+                usage.GetProperty("prompt_tokens").GetInt32(), usage.GetProperty("prompt_tokens_details").GetProperty("cached_tokens").GetInt32()));
+        }
+        Assert.Equal(0, answers[0].Cached);
+        Assert.Equal(answers[0].Prompt - 1, answers[1].Cached); // all but the last prompt token, which yields the logits
+        Assert.Equal(answers[0].Text, answers[1].Text);
+        string metrics = await http.GetStringAsync("/metrics");
+        Assert.Contains("owl3_prefix_cache_hits_total 1", metrics);
+        Assert.Contains($"owl3_prefix_cache_reused_tokens_total {answers[1].Cached}", metrics);
+        Assert.Contains("owl3_prefix_cache_entries 1", metrics);
+    }
+}

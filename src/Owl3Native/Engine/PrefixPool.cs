@@ -1,0 +1,97 @@
+namespace Owl3Native.Engine;
+
+/// <summary>
+/// Automatic prefix caching for stateless requests (an OpenAI client resends the whole conversation every turn): the
+/// KV caches of the last finished requests are kept, and a new request whose prompt starts with one of them adopts the
+/// longest match instead of prefilling it again. A kept cache serves one request at a time (it is taken, then that
+/// request's own cache is kept in its place, so a shared system prompt stays cached down the chain); caches are
+/// dropped oldest first beyond <see cref="Capacity"/>, and the scheduler drops them before any running sequence waits
+/// for blocks. The scheduler still checks every adoption against the live cache, images included.
+/// </summary>
+internal sealed class PrefixPool(Scheduler scheduler, int capacity, int minTokens) : IDisposable
+{
+    private readonly object _gate = new();
+    private readonly LinkedList<(KvPrefix Prefix, int[] Tokens)> _entries = []; // least recently kept first
+    private long _hits, _reusedTokens;
+    private bool _disposed;
+
+    /// <summary>Most caches kept at once.</summary>
+    public int Capacity { get; } = capacity;
+
+    /// <summary>Requests that adopted a kept cache, and the prompt tokens they did not prefill.</summary>
+    public (long Hits, long ReusedTokens) Stats
+    {
+        get { lock (_gate) return (_hits, _reusedTokens); }
+    }
+
+    /// <summary>Caches kept now (some may since have been dropped by the scheduler under memory pressure).</summary>
+    public int Count
+    {
+        get { lock (_gate) return _entries.Count; }
+    }
+
+    /// <summary>
+    /// Takes the kept cache sharing the longest token prefix with <paramref name="prompt"/> — at least
+    /// <c>minTokens</c> (a few shared template tokens are not worth another conversation's cache) — or null.
+    /// </summary>
+    public KvPrefix? Take(ReadOnlySpan<int> prompt)
+    {
+        lock (_gate)
+        {
+            LinkedListNode<(KvPrefix Prefix, int[] Tokens)>? best = null;
+            int bestLength = minTokens - 1;
+            for (var node = _entries.First; node is not null; node = node.Next)
+            {
+                int common = prompt.CommonPrefixLength(node.Value.Tokens);
+                if (common > bestLength && node.Value.Prefix.Tokens > 0) (best, bestLength) = (node, common);
+            }
+            if (best is null) return null;
+            _entries.Remove(best);
+            return best.Value.Prefix;
+        }
+    }
+
+    /// <summary>Keeps a finished request's cache (its prompt and generated tokens); the oldest beyond capacity go back.</summary>
+    public void Add(KvPrefix prefix, int[] tokens)
+    {
+        var evicted = new List<KvPrefix>();
+        lock (_gate)
+        {
+            if (_disposed) evicted.Add(prefix);
+            else
+            {
+                _entries.AddLast((prefix, tokens));
+                while (_entries.Count > Capacity)
+                {
+                    evicted.Add(_entries.First!.Value.Prefix);
+                    _entries.RemoveFirst();
+                }
+            }
+        }
+        foreach (var p in evicted) scheduler.Release(p);
+    }
+
+    /// <summary>Counts an adoption (the scheduler reports how many prompt tokens it reused).</summary>
+    public void Record(int reusedTokens)
+    {
+        if (reusedTokens <= 0) return;
+        lock (_gate)
+        {
+            _hits++;
+            _reusedTokens += reusedTokens;
+        }
+    }
+
+    /// <summary>Gives every kept cache back to the scheduler; later <see cref="Add"/> calls release at once.</summary>
+    public void Dispose()
+    {
+        List<KvPrefix> all;
+        lock (_gate)
+        {
+            _disposed = true;
+            all = [.. _entries.Select(e => e.Prefix)];
+            _entries.Clear();
+        }
+        foreach (var p in all) scheduler.Release(p);
+    }
+}

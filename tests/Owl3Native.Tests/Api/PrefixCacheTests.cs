@@ -1,0 +1,121 @@
+using Owl3Native.Processing;
+using Owl3Native.Processing.Text;
+using Owl3Native.TestKit;
+using Xunit;
+
+namespace Owl3Native.Tests.Api;
+
+/// <summary>
+/// Automatic prefix caching of stateless calls (EngineOptions.PrefixCache): a client that resends the conversation
+/// every turn gets the previous turn's K/V back, with the same answers as an engine without the cache.
+/// </summary>
+public sealed class PrefixCacheTests
+{
+    private static string Image(string name) => Path.Combine(SharedData.Root, "golden", "processor", "images", name);
+    private static readonly GenerationSettings Greedy = new(MaxNewTokens: 12, Temperature: 0);
+    private const string System = "You are a careful assistant who looks at every picture closely and answers in short, plain sentences.";
+
+    private static async Task WaitFor(Func<bool> condition)
+    {
+        for (int i = 0; i < 500 && !condition(); i++) await Task.Delay(10);
+        Assert.True(condition());
+    }
+
+    [Fact]
+    public void A_resent_conversation_reuses_the_last_turns_cache_and_answers_as_without_it()
+    {
+        using var cached = Owl3Engine.Load(SharedData.Golden("tiny-a"), new EngineOptions(PrefixCache: 4));
+        using var plain = Owl3Engine.Load(SharedData.Golden("tiny-a"));
+        var image = MediaSource.ImageFile(Image("grad_500x500.png"));
+        PromptMessage[] turn1 = [new(PromptRole.System, System), new(PromptRole.User, "<|image|>Describe this image.")];
+        var a1 = cached.Generate(turn1, [image], Greedy);
+        Assert.Equal(0, a1.CachedPromptTokens);
+        Assert.Equal(1, cached.PrefixCache!.Entries);
+        PromptMessage[] turn2 = [.. turn1, new(PromptRole.Assistant, a1.Text), new(PromptRole.User, "And what colours do you see?")];
+        var a2 = cached.Generate(turn2, [image], Greedy);
+        // At least the whole first prompt (the re-tokenised answer may part from the generated ids at some token).
+        Assert.InRange(a2.CachedPromptTokens, a1.PromptTokens, a2.PromptTokens - 1);
+        Assert.Equal(plain.Generate(turn2, [image], Greedy).TokenIds, a2.TokenIds);
+        var stats = cached.PrefixCache!;
+        Assert.Equal(1, stats.Hits);
+        Assert.Equal(a2.CachedPromptTokens, stats.ReusedTokens);
+        Assert.Equal(1, stats.Entries); // the first turn's cache was taken, the second's kept
+        Assert.Null(plain.PrefixCache);
+    }
+
+    /// <summary>A 64×64 picture of one colour (two of them tokenise alike and differ only in pixels).</summary>
+    private static MediaSource Solid(byte r, byte g, byte b)
+    {
+        var pixels = new byte[64 * 64 * 3];
+        for (int i = 0; i < pixels.Length; i += 3) (pixels[i], pixels[i + 1], pixels[i + 2]) = (r, g, b);
+        return MediaSource.Image(new Owl3Native.Processing.Images.RgbImage(64, 64, pixels));
+    }
+
+    [Fact]
+    public void Another_picture_behind_the_same_words_is_not_served_the_old_pictures_keys()
+    {
+        using var cached = Owl3Engine.Load(SharedData.Golden("tiny-a"), new EngineOptions(PrefixCache: 4));
+        using var plain = Owl3Engine.Load(SharedData.Golden("tiny-a"));
+        PromptMessage[] question = [new(PromptRole.System, System), new(PromptRole.User, "<|image|>What is this?")];
+        var red = cached.Generate(question, [Solid(255, 0, 0)], Greedy);
+        var blue = cached.Generate(question, [Solid(0, 0, 255)], Greedy);
+        Assert.InRange(blue.CachedPromptTokens, 32, red.PromptTokens - 2); // the words before the marker only
+        Assert.Equal(plain.Generate(question, [Solid(0, 0, 255)], Greedy).TokenIds, blue.TokenIds);
+    }
+
+    [Fact]
+    public void Prompts_sharing_only_a_few_template_tokens_do_not_take_each_others_cache()
+    {
+        using var engine = Owl3Engine.Load(SharedData.Golden("tiny-a"), new EngineOptions(PrefixCache: 4));
+        engine.Generate([new(PromptRole.User, "Name a colour.")], [], Greedy);
+        var other = engine.Generate([new(PromptRole.User, "Count to three.")], [], Greedy);
+        Assert.Equal(0, other.CachedPromptTokens);
+        Assert.Equal(0, engine.PrefixCache!.Hits);
+        Assert.Equal(2, engine.PrefixCache.Entries);
+    }
+
+    [Fact]
+    public async Task Beyond_its_capacity_the_oldest_cache_gives_its_blocks_back()
+    {
+        // The same two requests on engines keeping one and two caches: the first holds only the second request's.
+        using var one = Owl3Engine.Load(SharedData.Golden("tiny-a"), new EngineOptions(PrefixCache: 1));
+        using var two = Owl3Engine.Load(SharedData.Golden("tiny-a"), new EngineOptions(PrefixCache: 2));
+        int firstBlocks = 0;
+        foreach (var engine in new[] { one, two })
+        {
+            engine.Generate([new(PromptRole.User, "Name a colour.")], [], Greedy);
+            firstBlocks = engine.Runner.Allocator.UsedBlocks;
+            Assert.True(firstBlocks > 0);
+            engine.Generate([new(PromptRole.User, "Count to three, slowly, and then name a large animal.")], [], Greedy);
+        }
+        await WaitFor(() => one.Scheduler.KeptPrefixes == 1 && two.Scheduler.KeptPrefixes == 2);
+        Assert.Equal(1, one.PrefixCache!.Entries);
+        Assert.Equal(2, two.PrefixCache!.Entries);
+        Assert.Equal(two.Runner.Allocator.UsedBlocks - firstBlocks, one.Runner.Allocator.UsedBlocks);
+    }
+
+    [Fact]
+    public async Task A_request_cancelled_before_it_ran_gives_the_cache_it_took_back()
+    {
+        using var engine = Owl3Engine.Load(SharedData.Golden("tiny-a"), new EngineOptions(PrefixCache: 4));
+        PromptMessage[] turn1 = [new(PromptRole.System, System), new(PromptRole.User, "Name a colour.")];
+        var a1 = engine.Generate(turn1, [], Greedy);
+        Assert.True(engine.Runner.Allocator.UsedBlocks > 0);
+        using var cancelled = new CancellationTokenSource();
+        cancelled.Cancel();
+        var a2 = engine.Generate([.. turn1, new(PromptRole.Assistant, a1.Text), new(PromptRole.User, "Another?")], [], Greedy, cancellation: cancelled.Token);
+        Assert.Equal(Owl3Native.Engine.FinishReason.Cancelled, a2.FinishReason);
+        Assert.Equal(0, engine.PrefixCache!.Entries); // taken by the cancelled request, which kept nothing
+        await WaitFor(() => engine.Runner.Allocator.UsedBlocks == 0 && engine.Scheduler.KeptPrefixes == 0);
+    }
+
+    [Fact]
+    public async Task Disposing_the_engine_after_pooled_requests_is_clean()
+    {
+        var engine = Owl3Engine.Load(SharedData.Golden("tiny-a"), new EngineOptions(PrefixCache: 2));
+        await foreach (var _ in engine.GenerateAsync([new(PromptRole.User, "Name a colour.")], [], Greedy)) { }
+        Assert.Equal(1, engine.PrefixCache!.Entries);
+        engine.Dispose();
+        Assert.Throws<ArgumentOutOfRangeException>(() => Owl3Engine.Load(SharedData.Golden("tiny-a"), new EngineOptions(PrefixCache: -1)));
+    }
+}
