@@ -41,15 +41,18 @@ internal sealed class ServeCommand : Command
         var server = Owl3Server.Create(engine, options);
         using var stop = new CancellationTokenSource();
         System.Console.CancelKeyPress += (_, e) => { e.Cancel = true; stop.Cancel(); };
+        // SIGTERM (docker stop, systemd, kill) stops as Ctrl+C does: requests in flight end, then the process exits 0.
+        using var sigterm = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM,
+            context => { context.Cancel = true; stop.Cancel(); });
         var address = server.StartAsync(stop.Token).GetAwaiter().GetResult();
-        console.Error.WriteLine($"owl3 serve: {engine.Model.Variant.Tag()} model from {engine.Checkpoint.Directory} at {address} (chat page: {address}, API: {address}v1/chat/completions); Ctrl+C stops");
+        console.Error.WriteLine($"owl3 serve: {engine.Model.Variant.Tag()} model from {engine.Checkpoint.Directory} at {address} (chat page: {address}, API: {address}v1/chat/completions); Ctrl+C or SIGTERM stops");
         try
         {
             Task.Delay(Timeout.Infinite, stop.Token).GetAwaiter().GetResult();
         }
         catch (OperationCanceledException)
         {
-            // Ctrl+C
+            // Ctrl+C or SIGTERM
         }
         server.DisposeAsync().AsTask().GetAwaiter().GetResult();
         return 0;
