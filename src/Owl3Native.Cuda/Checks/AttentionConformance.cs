@@ -30,6 +30,8 @@ public sealed class AttentionConformance(CudaContext context, KernelCache cache)
     private readonly CpuBackend _cpu = new(Math.Max(1, Environment.ProcessorCount));
     private readonly AttentionKernels _attn = new(cache);
 
+    private CudaContext Context => context;
+
     /// <summary>Every case the GPU check runs.</summary>
     public IReadOnlyList<ConformanceResult> RunAll(int seed = 100) => Cases(seed).Select(Guarded).ToArray();
 
@@ -318,22 +320,13 @@ public sealed class AttentionConformance(CudaContext context, KernelCache cache)
     {
         var rows = new List<AttentionBenchRow>();
         using var stream = new CudaStream(context);
-        var prefillVariants = new[] { AttentionKernels.PrefillVariantFor(128) }.Concat(AttentionKernels.PrefillExperiments.Where(v => v.Dim == 128)).ToArray();
         foreach (int len in new[] { 4096, 8192, 16384 })
         {
             int heads = 32, headDim = 128, batch = Math.Max(1, 16384 / len * 2);
-            long n = (long)batch * len * heads * headDim;
-            using var q = Random(stream, n, 1); using var k = Random(stream, n, 2); using var v = Random(stream, n, 3);
-            using var o = new DeviceBuffer<ushort>(context, n);
-            var qStart = Enumerable.Range(0, batch + 1).Select(b => b * len).ToArray();
-            using var dQStart = UploadInts(qStart); using var dKStart = UploadInts(qStart[..batch]); using var dPos = UploadInts(new int[batch]);
-            foreach (var variant in prefillVariants)
+            using var problem = new DenseProblem(this, stream, batch, len, heads, headDim, seed: 1);
+            foreach (var variant in AttentionKernels.PrefillVariantsFor(headDim))
             {
-                var tiles = AttentionKernels.PrefillTiles(qStart, variant.Rows);
-                using var dTiles = UploadInts(tiles);
-                var p = DenseParams(q.Pointer, k.Pointer, v.Pointer, o.Pointer, dQStart.Pointer, dKStart.Pointer, dPos.Pointer, dTiles.Pointer, heads, headDim, causal: true);
-                _attn.Prefill(stream, p, tiles.Length / 2, variant);
-                float ms = stream.Time(() => { for (int i = 0; i < 5; i++) _attn.Prefill(stream, p, tiles.Length / 2, variant); }) / 5;
+                float ms = problem.Time(variant, causal: true);
                 double flops = 4.0 * batch * heads * headDim * len * (double)len / 2;
                 rows.Add(new AttentionBenchRow($"prefill causal ({variant.Kernel})",
                     $"{batch}×{len} tokens, {heads}×{headDim}; {variant.Threads / 32} warps, {variant.Rows}×{variant.KeyTile} tiles, {_attn.PrefillCtasPerMultiprocessor(variant)} CTA/SM",
@@ -390,18 +383,10 @@ public sealed class AttentionConformance(CudaContext context, KernelCache cache)
             }
         {
             int crops = 64, length = 729, heads = 16, headDim = 72;
-            long n = (long)crops * length * heads * headDim;
-            using var q = Random(stream, n, 7); using var k = Random(stream, n, 8); using var v = Random(stream, n, 9);
-            using var o = new DeviceBuffer<ushort>(context, n);
-            var qStart = Enumerable.Range(0, crops + 1).Select(b => b * length).ToArray();
-            using var dQStart = UploadInts(qStart); using var dKStart = UploadInts(qStart[..crops]); using var dPos = UploadInts(new int[crops]);
-            foreach (var variant in new[] { AttentionKernels.PrefillVariantFor(headDim) }.Concat(AttentionKernels.PrefillExperiments.Where(x => x.Dim == AttentionKernels.PrefillDim(headDim))))
+            using var problem = new DenseProblem(this, stream, crops, length, heads, headDim, seed: 7);
+            foreach (var variant in AttentionKernels.PrefillVariantsFor(headDim))
             {
-                var tiles = AttentionKernels.PrefillTiles(qStart, variant.Rows);
-                using var dTiles = UploadInts(tiles);
-                var p = DenseParams(q.Pointer, k.Pointer, v.Pointer, o.Pointer, dQStart.Pointer, dKStart.Pointer, dPos.Pointer, dTiles.Pointer, heads, headDim);
-                _attn.Prefill(stream, p, tiles.Length / 2, variant);
-                float ms = stream.Time(() => { for (int i = 0; i < 5; i++) _attn.Prefill(stream, p, tiles.Length / 2, variant); }) / 5;
+                float ms = problem.Time(variant, causal: false);
                 double flops = 4.0 * crops * heads * headDim * length * (double)length;
                 rows.Add(new AttentionBenchRow($"vision attention ({variant.Kernel})", $"{crops} crops × 729, 16×72, per crop (one layer); {variant.Rows}×{variant.KeyTile} tiles",
                     ms / crops, flops / (ms / 1000) / 1e12, null, null));
@@ -417,22 +402,12 @@ public sealed class AttentionConformance(CudaContext context, KernelCache cache)
     public void ProfileLaunches()
     {
         using var stream = new CudaStream(context);
-        {
-            int heads = 32, headDim = 128, batch = 2, len = 16384;
-            long n = (long)batch * len * heads * headDim;
-            using var q = Random(stream, n, 1); using var k = Random(stream, n, 2); using var v = Random(stream, n, 3);
-            using var o = new DeviceBuffer<ushort>(context, n);
-            var qStart = Enumerable.Range(0, batch + 1).Select(b => b * len).ToArray();
-            using var dQStart = UploadInts(qStart); using var dKStart = UploadInts(qStart[..batch]); using var dPos = UploadInts(new int[batch]);
-            foreach (var variant in new[] { AttentionKernels.PrefillVariantFor(128) }.Concat(AttentionKernels.PrefillExperiments.Where(v => v.Dim == 128)))
+        using (var problem = new DenseProblem(this, stream, seqs: 2, length: 16384, heads: 32, headDim: 128, seed: 1))
+            foreach (var variant in AttentionKernels.PrefillVariantsFor(128))
             {
-                var tiles = AttentionKernels.PrefillTiles(qStart, variant.Rows);
-                using var dTiles = UploadInts(tiles);
-                _attn.Prefill(stream, DenseParams(q.Pointer, k.Pointer, v.Pointer, o.Pointer, dQStart.Pointer, dKStart.Pointer, dPos.Pointer, dTiles.Pointer, heads, headDim, causal: true),
-                    tiles.Length / 2, variant);
+                problem.Launch(variant, causal: true);
                 stream.Synchronize();
             }
-        }
         {
             int batch = 64, len = 32768, kvHeads = 4, heads = 28, headDim = 128, blockSize = 16, blocksPer = len / blockSize;
             long cacheElems = (long)blocksPer * batch * blockSize * kvHeads * headDim;
@@ -451,6 +426,64 @@ public sealed class AttentionConformance(CudaContext context, KernelCache cache)
                 QStride = heads * headDim, OStride = heads * headDim, ScaleLog2 = 0.1f,
             });
             stream.Synchronize();
+        }
+    }
+
+    /// <summary>
+    /// Equal-length sequences with dense K/V on random operands (the prefill and SigLIP benchmarks, the profiler's
+    /// launches); each variant's tile list is uploaded once.
+    /// </summary>
+    private sealed class DenseProblem : IDisposable
+    {
+        private readonly AttentionConformance _owner;
+        private readonly CudaStream _stream;
+        private readonly int _heads, _headDim;
+        private readonly int[] _qStart;
+        private readonly List<IDisposable> _buffers = [];
+        private readonly Dictionary<PrefillVariant, (DeviceBuffer<int> Tiles, int Count)> _tiles = [];
+        private readonly ulong _q, _k, _v, _o, _dQStart, _dKStart, _dPos;
+
+        public DenseProblem(AttentionConformance owner, CudaStream stream, int seqs, int length, int heads, int headDim, int seed)
+        {
+            (_owner, _stream, _heads, _headDim) = (owner, stream, heads, headDim);
+            long n = (long)seqs * length * heads * headDim;
+            _qStart = Enumerable.Range(0, seqs + 1).Select(b => b * length).ToArray();
+            _q = Keep(owner.Random(stream, n, seed)).Pointer;
+            _k = Keep(owner.Random(stream, n, seed + 1)).Pointer;
+            _v = Keep(owner.Random(stream, n, seed + 2)).Pointer;
+            _o = Keep(new DeviceBuffer<ushort>(owner.Context, n)).Pointer;
+            _dQStart = Keep(owner.UploadInts(_qStart)).Pointer;
+            _dKStart = Keep(owner.UploadInts(_qStart[..seqs])).Pointer;
+            _dPos = Keep(owner.UploadInts(new int[seqs])).Pointer;
+        }
+
+        private T Keep<T>(T buffer) where T : IDisposable
+        {
+            _buffers.Add(buffer);
+            return buffer;
+        }
+
+        public void Launch(PrefillVariant variant, bool causal)
+        {
+            if (!_tiles.TryGetValue(variant, out var t))
+            {
+                var list = AttentionKernels.PrefillTiles(_qStart, variant.Rows);
+                _tiles[variant] = t = (Keep(_owner.UploadInts(list)), list.Length / 2);
+            }
+            var p = DenseParams(_q, _k, _v, _o, _dQStart, _dKStart, _dPos, t.Tiles.Pointer, _heads, _headDim, causal);
+            _owner._attn.Prefill(_stream, p, t.Count, variant);
+        }
+
+        /// <summary>Milliseconds per launch: one warm-up, then the mean of <paramref name="reps"/>.</summary>
+        public float Time(PrefillVariant variant, bool causal, int reps = 5)
+        {
+            Launch(variant, causal);
+            return _stream.Time(() => { for (int i = 0; i < reps; i++) Launch(variant, causal); }) / reps;
+        }
+
+        public void Dispose()
+        {
+            foreach (var b in _buffers) b.Dispose();
         }
     }
 

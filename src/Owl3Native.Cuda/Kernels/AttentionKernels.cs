@@ -120,6 +120,10 @@ public sealed class AttentionKernels(KernelCache cache)
         new("attention_prefill_bc32_d80_bf16", 80, 32, 128, 128),
     ];
 
+    /// <summary>The default instantiation for <paramref name="headDim"/>, then the other shapes of the same padded dim.</summary>
+    public static IEnumerable<PrefillVariant> PrefillVariantsFor(int headDim) =>
+        PrefillExperiments.Where(v => v.Dim == PrefillDim(headDim)).Prepend(PrefillVariantFor(headDim));
+
     /// <summary>
     /// Prefill / chunked prefill / SigLIP attention; <paramref name="tiles"/> = PrefillTiles(..., variant.Rows).Length / 2.
     /// <paramref name="variant"/> defaults to <see cref="PrefillVariantFor"/>(p.HeadDim).

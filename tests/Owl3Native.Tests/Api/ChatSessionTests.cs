@@ -10,16 +10,10 @@ namespace Owl3Native.Tests.Api;
 /// <summary>Conversations that keep history and media: a session's second turn equals a stateless call with the full history.</summary>
 public sealed class ChatSessionTests
 {
-    private static string Image(string name) => Path.Combine(SharedData.Root, "golden", "processor", "images", name);
+    private static string Image(string name) => TestMedia.Image(name);
     private static readonly GenerationSettings Greedy = new(MaxNewTokens: 12, Temperature: 0);
 
-    /// <summary>A 64×64 picture of one colour (two of them tokenise alike and differ only in pixels).</summary>
-    private static MediaSource Solid(byte r, byte g, byte b)
-    {
-        var pixels = new byte[64 * 64 * 3];
-        for (int i = 0; i < pixels.Length; i += 3) (pixels[i], pixels[i + 1], pixels[i + 2]) = (r, g, b);
-        return MediaSource.Image(new Owl3Native.Processing.Images.RgbImage(64, 64, pixels));
-    }
+    private static MediaSource Solid(byte r, byte g, byte b) => TestMedia.Solid(r, g, b);
 
     private static async Task<GenerationOutput> Drain(IAsyncEnumerable<GenerationUpdate> updates)
     {

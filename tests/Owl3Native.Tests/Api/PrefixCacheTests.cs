@@ -11,7 +11,7 @@ namespace Owl3Native.Tests.Api;
 /// </summary>
 public sealed class PrefixCacheTests
 {
-    private static string Image(string name) => Path.Combine(SharedData.Root, "golden", "processor", "images", name);
+    private static string Image(string name) => TestMedia.Image(name);
     private static readonly GenerationSettings Greedy = new(MaxNewTokens: 12, Temperature: 0);
     private const string System = "You are a careful assistant who looks at every picture closely and answers in short, plain sentences.";
 
@@ -43,13 +43,7 @@ public sealed class PrefixCacheTests
         Assert.Null(plain.PrefixCache);
     }
 
-    /// <summary>A 64×64 picture of one colour (two of them tokenise alike and differ only in pixels).</summary>
-    private static MediaSource Solid(byte r, byte g, byte b)
-    {
-        var pixels = new byte[64 * 64 * 3];
-        for (int i = 0; i < pixels.Length; i += 3) (pixels[i], pixels[i + 1], pixels[i + 2]) = (r, g, b);
-        return MediaSource.Image(new Owl3Native.Processing.Images.RgbImage(64, 64, pixels));
-    }
+    private static MediaSource Solid(byte r, byte g, byte b) => TestMedia.Solid(r, g, b);
 
     [Fact]
     public void Another_picture_behind_the_same_words_is_not_served_the_old_pictures_keys()
