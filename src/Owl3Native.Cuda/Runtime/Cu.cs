@@ -12,6 +12,8 @@ public sealed class DeviceOutOfMemoryException(long requested, long free, long t
     public long Requested { get; } = requested;
     /// <summary>Bytes free on the device when the allocation failed (cuMemGetInfo).</summary>
     public long Free { get; } = free;
+    /// <summary>The device's total memory (cuMemGetInfo).</summary>
+    public long Total { get; } = total;
 }
 
 /// <summary>Check layer of the driver API: `Cu.Check(CuDriver.cuMemAlloc_v2(...))`.</summary>
