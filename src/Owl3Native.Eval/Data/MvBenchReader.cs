@@ -67,7 +67,9 @@ public static class MvBenchReader
             {
                 var candidates = row.StringList("candidates");
                 string answer = row.Text("answer");
-                int letter = candidates.ToList().IndexOf(answer);
+                // The reference's loop over candidates does not break: the last equal one names the letter ('@' when none),
+                // as MvBenchScorer.GroundTruthText builds it.
+                int letter = candidates.ToList().LastIndexOf(answer);
                 VideoBound? bound = task.Bounded ? new VideoBound(row.Number("start"), row.Number("end")) : null;
                 string path = ctx.Media(Path.Combine(task.Prefix, row.Text("video")));
                 var fields = row.ToJson();

@@ -1,3 +1,4 @@
+using Owl3Native.Eval.Scoring;
 using Owl3Native.Eval.Data;
 using Owl3Native.Eval.Plans;
 using Owl3Native.TestKit;
@@ -86,6 +87,18 @@ public sealed class OtherReaderTests
         dir.Write("dataset/mvbench/json/action_sequence.json", "[]");
         var e = Assert.Throws<DatasetNotFoundException>(() => EvalDatasets.Load(PlanEntry.ForDataset("mvbench"), new EvalPaths(dir.Path)));
         Assert.Equal(Path.GetFullPath(dir.File("dataset/mvbench/json/action_prediction.json")), e.FileName);
+    }
+
+    [Fact]
+    public void Mvbench_names_a_repeated_answer_by_its_last_candidate_as_the_scorer_does()
+    {
+        using var dir = new TempDirectory("owl3-eval");
+        foreach (var task in MvBenchReader.Tasks) dir.Write($"dataset/mvbench/json/{task.Config}.json", "[]");
+        dir.Write("dataset/mvbench/json/action_sequence.json",
+            """[{"video": "1.mp4", "question": "Which?", "candidates": ["yes", "no", "yes"], "answer": "yes", "start": 1.0, "end": 2.0}]""");
+        var record = EvalDatasets.Load(PlanEntry.ForDataset("mvbench"), new EvalPaths(dir.Path)).Records.Single();
+        Assert.Equal("C. yes", record.Answer);
+        Assert.Equal(MvBenchScorer.GroundTruthText(new MvBenchGroundTruth(record.Key, record.Category!, record.Options, "yes")), record.Answer);
     }
 
     [Fact]
