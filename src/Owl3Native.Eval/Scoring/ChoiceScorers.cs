@@ -75,7 +75,7 @@ public static class QBench2Scorer
     {
         ArgumentNullException.ThrowIfNull(gt);
         var choices = gt.Options.Where(o => o != "N/A").ToArray();
-        string cc = gt.CorrectChoice ?? "";
+        string cc = (gt.CorrectChoice ?? "").Trim(); // as the loader reads it (surrounding spaces crash the reference)
         int idx = cc.Length == 1 ? cc[0] - 'A' : -1;
         if (idx < 0 || idx >= choices.Length)
             throw new ScoringException($"q_bench2: record '{gt.Key}' has correct_choice '{cc}', expected a letter within its {choices.Length} options");

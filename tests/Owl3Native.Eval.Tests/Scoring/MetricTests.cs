@@ -99,6 +99,7 @@ public sealed class MetricTests
         Assert.Equal("B", QBench2Scorer.GroundTruthLetter(new QBench2GroundTruth("0", ["x", "N/A", "y", "z"], "B")));
         Assert.Equal("A", QBench2Scorer.GroundTruthLetter(new QBench2GroundTruth("0", ["same", "same", "z", "N/A"], "B"))); // first equal text
         Assert.Throws<ScoringException>(() => QBench2Scorer.GroundTruthLetter(new QBench2GroundTruth("0", ["x", "y", "N/A", "N/A"], "C")));
+        Assert.Equal("B", QBench2Scorer.GroundTruthLetter(new QBench2GroundTruth("0", ["x", "N/A", "y", "z"], " B "))); // trimmed, as the loader reads it
     }
 
     [Fact]
