@@ -24,10 +24,28 @@ internal sealed class PrefixPool(Scheduler scheduler, int capacity, int minToken
         get { lock (_gate) return (_hits, _reusedTokens); }
     }
 
-    /// <summary>Caches kept now (some may since have been dropped by the scheduler under memory pressure).</summary>
+    /// <summary>Caches kept now.</summary>
     public int Count
     {
-        get { lock (_gate) return _entries.Count; }
+        get
+        {
+            lock (_gate)
+            {
+                Prune();
+                return _entries.Count;
+            }
+        }
+    }
+
+    /// <summary>Forgets caches the scheduler dropped under memory pressure (they hold no tokens any more). Under the lock.</summary>
+    private void Prune()
+    {
+        for (var node = _entries.First; node is not null;)
+        {
+            var next = node.Next;
+            if (node.Value.Prefix.Tokens == 0) _entries.Remove(node);
+            node = next;
+        }
     }
 
     /// <summary>
@@ -38,12 +56,13 @@ internal sealed class PrefixPool(Scheduler scheduler, int capacity, int minToken
     {
         lock (_gate)
         {
+            Prune();
             LinkedListNode<(KvPrefix Prefix, int[] Tokens)>? best = null;
             int bestLength = minTokens - 1;
             for (var node = _entries.First; node is not null; node = node.Next)
             {
                 int common = prompt.CommonPrefixLength(node.Value.Tokens);
-                if (common > bestLength && node.Value.Prefix.Tokens > 0) (best, bestLength) = (node, common);
+                if (common > bestLength) (best, bestLength) = (node, common);
             }
             if (best is null) return null;
             _entries.Remove(best);
@@ -60,6 +79,7 @@ internal sealed class PrefixPool(Scheduler scheduler, int capacity, int minToken
             if (_disposed) evicted.Add(prefix);
             else
             {
+                Prune();
                 _entries.AddLast((prefix, tokens));
                 while (_entries.Count > Capacity)
                 {

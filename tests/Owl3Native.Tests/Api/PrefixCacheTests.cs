@@ -89,6 +89,20 @@ public sealed class PrefixCacheTests
     }
 
     [Fact]
+    public void A_cache_the_scheduler_dropped_for_room_leaves_the_pool()
+    {
+        // 12 blocks of 16 tokens: the first request's kept cache must make room for the long second one.
+        using var engine = Owl3Engine.Load(SharedData.Golden("tiny-a"), new EngineOptions(KvBlocks: 12, PrefixCache: 4));
+        engine.Generate([new(PromptRole.User, "Name a colour.")], [], Greedy);
+        Assert.Equal(1, engine.PrefixCache!.Entries);
+        PromptMessage[] story = [new(PromptRole.User, "Tell a long story about a cat.")];
+        int promptTokens = engine.Processor.Process([.. story, new(PromptRole.Assistant, "")], [], new ProcessorOptions()).InputIds.Length;
+        var big = engine.Generate(story, [], new GenerationSettings(MaxNewTokens: 12 * 16 - promptTokens - 2, Temperature: 0));
+        Assert.Equal(Owl3Native.Engine.FinishReason.Length, big.FinishReason);
+        Assert.Equal(1, engine.PrefixCache.Entries); // the long request's own; the dropped one is forgotten
+    }
+
+    [Fact]
     public async Task A_request_cancelled_before_it_ran_gives_the_cache_it_took_back()
     {
         using var engine = Owl3Engine.Load(SharedData.Golden("tiny-a"), new EngineOptions(PrefixCache: 4));
