@@ -15,7 +15,10 @@
 //                                 double-buffered tiles of 64 keys (cp.async), each warp takes 16 keys of a tile
 //                                 (S = Q·Kᵀ and P·V by mma.sync m16n8k16, fp32 accumulation) with its own online
 //                                 softmax; warps merge through shared memory. Dynamic shared memory 2·2·64·(DP+8)·2 B.
-//   attention_decode_combine_bf16 grid (heads, seqs), 128 threads: merges the splits' (m, l, o) into the bf16 output.
+//                                 Row addresses (block-table reads) are resolved two tiles ahead into shared memory, so
+//                                 no table read stands between a tile's cp.async issue and its data.
+//   attention_decode_combine_bf16 grid (heads, seqs), 128 threads: merges the splits' (m, l, o) into the bf16 output
+//                                 (split weights computed once, warps sum interleaved splits, ≤ 256 splits).
 //
 // Layouts (bf16 unless said): q, o [seqs, heads·D] (row strides q_stride/o_stride elements); K/V cache
 // [numBlocks, blockSize, kvHeads, D]; block_tables int32 [seqs, max_blocks]; visual K/V of sequence s at the device
