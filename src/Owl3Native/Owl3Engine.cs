@@ -23,9 +23,10 @@ namespace Owl3Native;
 /// <param name="Progress">Receives loading, video-decoding and image-encoding progress (null: none). Reports arrive on
 /// the thread doing the work.</param>
 /// <param name="PrefixCache">Automatic prefix caching for stateless calls (<c>Generate</c>/<c>GenerateAsync</c>; chat
-/// sessions keep their own cache): the KV caches of up to this many finished requests are kept, and a request whose
-/// prompt starts with one of them (at least 32 tokens) skips prefilling that part. Kept caches give way first when KV
-/// blocks run short. 0 (the default) turns it off; <c>owl3 serve</c> turns it on.</param>
+/// sessions keep their own cache): the KV caches of up to this many finished requests are kept, and requests whose
+/// prompts start with one of them (at least 32 tokens) share its whole KV blocks instead of prefilling them —
+/// concurrent requests too. Kept caches give way first when KV blocks run short. 0 (the default) turns it off;
+/// <c>owl3 serve</c> turns it on.</param>
 public sealed record EngineOptions(string Device = "auto", int Threads = 0, int KvBlocks = 4096, int BlockSize = 16, long ImageCacheBytes = 256L << 20,
     int MaxBatch = 256, int PrefillChunk = 512, double KvMemoryFraction = 0, IProgress<EngineProgress>? Progress = null, int PrefixCache = 0);
 
@@ -165,30 +166,20 @@ public sealed class Owl3Engine : IDisposable
         var detok = new StreamingDetokenizer(tokenizer);
         var sw = System.Diagnostics.Stopwatch.StartNew();
         double prefillMs = 0;
-        // A stateless call under the prefix cache starts from the best kept cache and keeps its own for later calls.
+        // A stateless call under the prefix cache starts from the best kept cache (shared, not taken) and keeps its own.
         bool pooled = _prefixes is not null && reuse is null && !keep;
-        if (pooled) (reuse, keep) = (_prefixes!.Take(request.InputIds), true);
-        GenerationResult r;
-        try
+        if (pooled) (reuse, keep) = (_prefixes!.Find(request.InputIds), true);
+        // Concurrent calls are batched together by the scheduler: each step advances every running sequence.
+        var r = _scheduler.Submit(new GenerationRequest(request.InputIds, request.Pixels, request.MarkerStarts, options) { Reuse = reuse, Keep = keep, ShareReuse = pooled }, t =>
         {
-            // Concurrent calls are batched together by the scheduler: each step advances every running sequence.
-            r = _scheduler.Submit(new GenerationRequest(request.InputIds, request.Pixels, request.MarkerStarts, options) { Reuse = reuse, Keep = keep }, t =>
-            {
-                if (t.Step == 0) prefillMs = sw.Elapsed.TotalMilliseconds;
-                if (!Terminators.Contains(t.Token) && onText is not null) onText(detok.Append(t.Token));
-                onToken?.Invoke(t.Token);
-            }, cancellation, ready).GetAwaiter().GetResult();
-        }
-        finally
-        {
-            // A taken cache now belongs to the request; one the request never reached (cancelled while queued, failed
-            // prompt) goes back. Releasing a taken cache does nothing.
-            if (pooled && reuse is not null) _scheduler.Release(reuse);
-        }
+            if (t.Step == 0) prefillMs = sw.Elapsed.TotalMilliseconds;
+            if (!Terminators.Contains(t.Token) && onText is not null) onText(detok.Append(t.Token));
+            onToken?.Invoke(t.Token);
+        }, cancellation, ready).GetAwaiter().GetResult();
         if (pooled)
         {
             _prefixes!.Record(r.ReusedTokens);
-            if (r.Kept is { } kept) _prefixes.Add(kept, [.. request.InputIds, .. r.Tokens]);
+            if (r.Kept is { } kept) _prefixes.Add(kept, [.. request.InputIds, .. r.Tokens], r.ReusedTokens > 0 ? reuse : null);
         }
         if (onText is not null) onText(detok.Flush());
         var text = tokenizer.Decode(r.Tokens.Where(id => !Terminators.Contains(id)));

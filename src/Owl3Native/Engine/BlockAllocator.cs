@@ -7,7 +7,7 @@ namespace Owl3Native.Engine;
 public sealed class BlockAllocator
 {
     private readonly Stack<int> _free;
-    private readonly bool[] _inUse;
+    private readonly int[] _refs; // holders of each block (0 = free): sequences sharing a prompt prefix hold it together
     private readonly Lock _gate = new();
 
     /// <summary>Creates an allocator over blocks 0..numBlocks−1.</summary>
@@ -16,7 +16,7 @@ public sealed class BlockAllocator
         ArgumentOutOfRangeException.ThrowIfLessThan(numBlocks, 1);
         NumBlocks = numBlocks;
         BlockSize = blockSize;
-        _inUse = new bool[numBlocks];
+        _refs = new int[numBlocks];
         _free = new Stack<int>(Enumerable.Range(0, numBlocks).Reverse());
     }
 
@@ -43,14 +43,14 @@ public sealed class BlockAllocator
             for (int i = 0; i < count; i++)
             {
                 int b = _free.Pop();
-                _inUse[b] = true;
+                _refs[b] = 1;
                 blocks[i] = new BlockId(b);
             }
             return blocks;
         }
     }
 
-    /// <summary>Returns blocks to the pool.</summary>
+    /// <summary>Lets go of blocks; a block returns to the pool when its last holder lets go.</summary>
     /// <exception cref="InvalidOperationException">A block is not in use (double free).</exception>
     public void Free(IEnumerable<BlockId> blocks)
     {
@@ -58,10 +58,29 @@ public sealed class BlockAllocator
         {
             foreach (var b in blocks)
             {
-                if (!_inUse[b.Value]) throw new InvalidOperationException($"block {b.Value} freed twice");
-                _inUse[b.Value] = false;
-                _free.Push(b.Value);
+                if (_refs[b.Value] == 0) throw new InvalidOperationException($"block {b.Value} freed twice");
+                if (--_refs[b.Value] == 0) _free.Push(b.Value);
             }
         }
+    }
+
+    /// <summary>Adds a holder to blocks in use (a sequence sharing another's full prefix blocks, which nobody rewrites).</summary>
+    /// <exception cref="InvalidOperationException">A block is free.</exception>
+    public void Retain(IEnumerable<BlockId> blocks)
+    {
+        lock (_gate)
+        {
+            foreach (var b in blocks)
+            {
+                if (_refs[b.Value] == 0) throw new InvalidOperationException($"block {b.Value} is free and cannot be shared");
+                _refs[b.Value]++;
+            }
+        }
+    }
+
+    /// <summary>How many sequences hold <paramref name="block"/> (0 = free).</summary>
+    public int Holders(BlockId block)
+    {
+        lock (_gate) return _refs[block.Value];
     }
 }

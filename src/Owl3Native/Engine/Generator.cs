@@ -11,6 +11,12 @@ public sealed record GenerationRequest(int[] PromptTokens, Tensor? Pixels, int[]
 
     /// <summary>Keep this sequence's KV cache when it finishes (returned as <see cref="GenerationResult.Kept"/>).</summary>
     public bool Keep { get; init; }
+
+    /// <summary>
+    /// Share <see cref="Reuse"/>'s whole blocks instead of taking the prefix over: it stays kept for other requests
+    /// (the prefix cache of stateless calls); a chat turn takes its own prefix (false).
+    /// </summary>
+    public bool ShareReuse { get; init; }
 }
 
 /// <summary>

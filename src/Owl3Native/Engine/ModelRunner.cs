@@ -187,6 +187,8 @@ public sealed class ModelRunner : IDisposable
         if (tokens < 0 || tokens > from.CachedLength) throw new ArgumentOutOfRangeException(nameof(tokens), $"{tokens} of {from.CachedLength} cached tokens");
         tokens = Math.Min(tokens, SameImagesUntil(from, to));
         int keep = (tokens + Allocator.BlockSize - 1) / Allocator.BlockSize;
+        // `to` writes its next tokens into a partly adopted block: never into one another sequence shares.
+        if (tokens % Allocator.BlockSize != 0 && Allocator.Holders(from.Blocks[keep - 1]) > 1) tokens = --keep * Allocator.BlockSize;
         to.Blocks.AddRange(from.Blocks.Take(keep));
         to.Tokens.AddRange(from.Tokens.Take(tokens));
         to.CachedLength = tokens;
@@ -194,6 +196,27 @@ public sealed class ModelRunner : IDisposable
         from.Blocks.Clear();
         from.Released = true;
         return tokens;
+    }
+
+    /// <summary>
+    /// Lets the fresh sequence <paramref name="to"/> start from the first <paramref name="tokens"/> cached tokens of
+    /// <paramref name="from"/> while <paramref name="from"/> keeps them too: the whole blocks among them are shared
+    /// (held by both; full blocks are never written again), the tokens of a partly covered block are not shared and will
+    /// be prefilled. <paramref name="from"/> is untouched.
+    /// </summary>
+    /// <returns>The tokens shared: <paramref name="tokens"/> rounded down to whole blocks, or fewer when an image differs.</returns>
+    public int Share(SequenceState from, SequenceState to, int tokens)
+    {
+        if (from.Released || to.Released) throw new InvalidOperationException("a released sequence cannot share its cache");
+        if (to.CachedLength != 0 || to.Blocks.Count != 0) throw new InvalidOperationException("only a fresh sequence shares a prefix");
+        if (tokens < 0 || tokens > from.CachedLength) throw new ArgumentOutOfRangeException(nameof(tokens), $"{tokens} of {from.CachedLength} cached tokens");
+        int blocks = Math.Min(tokens, SameImagesUntil(from, to)) / Allocator.BlockSize;
+        var shared = from.Blocks.Take(blocks).ToArray();
+        Allocator.Retain(shared);
+        to.Blocks.AddRange(shared);
+        to.Tokens.AddRange(from.Tokens.Take(blocks * Allocator.BlockSize));
+        to.CachedLength = blocks * Allocator.BlockSize;
+        return to.CachedLength;
     }
 
     /// <summary>

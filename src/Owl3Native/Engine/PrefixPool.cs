@@ -2,11 +2,12 @@ namespace Owl3Native.Engine;
 
 /// <summary>
 /// Automatic prefix caching for stateless requests (an OpenAI client resends the whole conversation every turn): the
-/// KV caches of the last finished requests are kept, and a new request whose prompt starts with one of them adopts the
-/// longest match instead of prefilling it again. A kept cache serves one request at a time (it is taken, then that
-/// request's own cache is kept in its place, so a shared system prompt stays cached down the chain); caches are
-/// dropped oldest first beyond <see cref="Capacity"/>, and the scheduler drops them before any running sequence waits
-/// for blocks. The scheduler still checks every adoption against the live cache, images included.
+/// KV caches of the last finished requests are kept, and a new request whose prompt starts with one of them shares the
+/// longest match's whole blocks instead of prefilling them again — any number of requests at once (blocks are
+/// reference-counted; full blocks are never rewritten). A request whose tokens extend the cache it started from
+/// replaces it (a conversation keeps one entry); caches beyond <see cref="Capacity"/> go back oldest first, and the scheduler drops
+/// kept caches before any running sequence waits for blocks. The scheduler still checks every share against the
+/// live cache, images included.
 /// </summary>
 internal sealed class PrefixPool(Scheduler scheduler, int capacity, int minTokens) : IDisposable
 {
@@ -18,7 +19,7 @@ internal sealed class PrefixPool(Scheduler scheduler, int capacity, int minToken
     /// <summary>Most caches kept at once.</summary>
     public int Capacity { get; } = capacity;
 
-    /// <summary>Requests that adopted a kept cache, and the prompt tokens they did not prefill.</summary>
+    /// <summary>Requests that shared a kept cache, and the prompt tokens they did not prefill.</summary>
     public (long Hits, long ReusedTokens) Stats
     {
         get { lock (_gate) return (_hits, _reusedTokens); }
@@ -49,10 +50,10 @@ internal sealed class PrefixPool(Scheduler scheduler, int capacity, int minToken
     }
 
     /// <summary>
-    /// Takes the kept cache sharing the longest token prefix with <paramref name="prompt"/> — at least
-    /// <c>minTokens</c> (a few shared template tokens are not worth another conversation's cache) — or null.
+    /// The kept cache sharing the longest token prefix with <paramref name="prompt"/> — at least <c>minTokens</c> (a few
+    /// shared template tokens are not worth it) — or null. It stays in the pool (now the most recently used).
     /// </summary>
-    public KvPrefix? Take(ReadOnlySpan<int> prompt)
+    public KvPrefix? Find(ReadOnlySpan<int> prompt)
     {
         lock (_gate)
         {
@@ -66,12 +67,17 @@ internal sealed class PrefixPool(Scheduler scheduler, int capacity, int minToken
             }
             if (best is null) return null;
             _entries.Remove(best);
+            _entries.AddLast(best);
             return best.Value.Prefix;
         }
     }
 
-    /// <summary>Keeps a finished request's cache (its prompt and generated tokens); the oldest beyond capacity go back.</summary>
-    public void Add(KvPrefix prefix, int[] tokens)
+    /// <summary>
+    /// Keeps a finished request's cache (its prompt and generated tokens); <paramref name="from"/>, the cache it started
+    /// from, goes back when its tokens are a prefix of these (the new cache serves every prompt the old one did: a
+    /// conversation, or a repeated request, keeps one entry). The oldest beyond capacity go back too.
+    /// </summary>
+    public void Add(KvPrefix prefix, int[] tokens, KvPrefix? from = null)
     {
         var evicted = new List<KvPrefix>();
         lock (_gate)
@@ -80,6 +86,16 @@ internal sealed class PrefixPool(Scheduler scheduler, int capacity, int minToken
             else
             {
                 Prune();
+                for (var node = _entries.First; node is not null; node = node.Next)
+                    if (from is not null && ReferenceEquals(node.Value.Prefix, from))
+                    {
+                        if (tokens.AsSpan().StartsWith(node.Value.Tokens))
+                        {
+                            evicted.Add(from);
+                            _entries.Remove(node);
+                        }
+                        break;
+                    }
                 _entries.AddLast((prefix, tokens));
                 while (_entries.Count > Capacity)
                 {
@@ -91,7 +107,7 @@ internal sealed class PrefixPool(Scheduler scheduler, int capacity, int minToken
         foreach (var p in evicted) scheduler.Release(p);
     }
 
-    /// <summary>Counts an adoption (the scheduler reports how many prompt tokens it reused).</summary>
+    /// <summary>Counts a share (the scheduler reports how many prompt tokens it reused).</summary>
     public void Record(int reusedTokens)
     {
         if (reusedTokens <= 0) return;

@@ -139,8 +139,12 @@ public sealed class Scheduler : IDisposable
                     // The longest common prefix skips prefill; at least one prompt token is fed so the step yields logits.
                     int common = 0, limit = Math.Min(kept.CachedLength, job.Feed.Length - 1);
                     while (common < limit && kept.Tokens[common] == job.Feed[common]) common++;
-                    Take(prefix);
-                    common = _runner.Adopt(kept, job.Sequence, common); // no further than the first differing image
+                    if (job.Request.ShareReuse) common = _runner.Share(kept, job.Sequence, common); // whole blocks; the prefix stays kept
+                    else
+                    {
+                        Take(prefix);
+                        common = _runner.Adopt(kept, job.Sequence, common); // no further than the first differing image
+                    }
                     job.Prefilled = common;
                     job.Reused = common;
                 }

@@ -33,14 +33,52 @@ public sealed class PrefixCacheTests
         Assert.Equal(1, cached.PrefixCache!.Entries);
         PromptMessage[] turn2 = [.. turn1, new(PromptRole.Assistant, a1.Text), new(PromptRole.User, "And what colours do you see?")];
         var a2 = cached.Generate(turn2, [image], Greedy);
-        // At least the whole first prompt (the re-tokenised answer may part from the generated ids at some token).
-        Assert.InRange(a2.CachedPromptTokens, a1.PromptTokens, a2.PromptTokens - 1);
+        // The whole blocks of at least the first prompt (the re-tokenised answer may part from the generated ids).
+        Assert.InRange(a2.CachedPromptTokens, a1.PromptTokens / 16 * 16, a2.PromptTokens - 1);
+        Assert.Equal(0, a2.CachedPromptTokens % 16);
         Assert.Equal(plain.Generate(turn2, [image], Greedy).TokenIds, a2.TokenIds);
         var stats = cached.PrefixCache!;
         Assert.Equal(1, stats.Hits);
         Assert.Equal(a2.CachedPromptTokens, stats.ReusedTokens);
-        Assert.Equal(1, stats.Entries); // the first turn's cache was taken, the second's kept
         Assert.Null(plain.PrefixCache);
+    }
+
+    [Fact]
+    public void A_cache_whose_tokens_the_next_request_extends_is_replaced_by_it()
+    {
+        // A repeated greedy request produces the same tokens: its cache supersedes the one it started from.
+        using var engine = Owl3Engine.Load(SharedData.Golden("tiny-a"), new EngineOptions(PrefixCache: 4));
+        PromptMessage[] question = [new(PromptRole.System, System), new(PromptRole.User, "Name a colour.")];
+        var a1 = engine.Generate(question, [], Greedy);
+        var a2 = engine.Generate(question, [], Greedy);
+        Assert.Equal(a1.TokenIds, a2.TokenIds);
+        Assert.Equal((a1.PromptTokens - 1) / 16 * 16, a2.CachedPromptTokens);
+        Assert.Equal(1, engine.PrefixCache!.Entries);
+        // Another question after the same words keeps its own entry beside it (not an extension of it).
+        engine.Generate([new(PromptRole.System, System), new(PromptRole.User, "Name an animal.")], [], Greedy);
+        Assert.Equal(2, engine.PrefixCache.Entries);
+    }
+
+    [Fact]
+    public async Task Concurrent_requests_share_one_kept_prefix()
+    {
+        using var cached = Owl3Engine.Load(SharedData.Golden("tiny-a"), new EngineOptions(PrefixCache: 4));
+        using var plain = Owl3Engine.Load(SharedData.Golden("tiny-a"));
+        PromptMessage[] context = [new(PromptRole.System, System + " " + System), new(PromptRole.User, "Here is a list: red, green, blue, yellow.")];
+        var first = cached.Generate(context, [], Greedy);
+        PromptMessage[] Ask(string q) => [.. context, new(PromptRole.Assistant, first.Text), new(PromptRole.User, q)];
+        var questions = new[] { "Which is warm?", "Which is cold?", "Which comes last?" };
+        var answers = await Task.WhenAll(questions.Select(q => Task.Run(() => cached.Generate(Ask(q), [], Greedy))));
+        for (int i = 0; i < questions.Length; i++)
+        {
+            Assert.InRange(answers[i].CachedPromptTokens, first.PromptTokens / 16 * 16, answers[i].PromptTokens - 1);
+            Assert.Equal(plain.Generate(Ask(questions[i]), [], Greedy).TokenIds, answers[i].TokenIds);
+        }
+        Assert.Equal(questions.Length, cached.PrefixCache!.Hits);
+        // The shared blocks are held once: fewer blocks than every request's cache apart.
+        int apart = answers.Sum(a => (a.PromptTokens + a.TokenIds.Count + 15) / 16) + (first.PromptTokens + first.TokenIds.Count + 15) / 16;
+        await WaitFor(() => cached.Scheduler.Running == 0);
+        Assert.InRange(cached.Runner.Allocator.UsedBlocks, 1, apart - 2 * (first.PromptTokens / 16));
     }
 
     private static MediaSource Solid(byte r, byte g, byte b) => TestMedia.Solid(r, g, b);
@@ -103,18 +141,19 @@ public sealed class PrefixCacheTests
     }
 
     [Fact]
-    public async Task A_request_cancelled_before_it_ran_gives_the_cache_it_took_back()
+    public void A_request_cancelled_before_it_ran_leaves_the_pool_as_it_was()
     {
         using var engine = Owl3Engine.Load(SharedData.Golden("tiny-a"), new EngineOptions(PrefixCache: 4));
         PromptMessage[] turn1 = [new(PromptRole.System, System), new(PromptRole.User, "Name a colour.")];
         var a1 = engine.Generate(turn1, [], Greedy);
-        Assert.True(engine.Runner.Allocator.UsedBlocks > 0);
+        int used = engine.Runner.Allocator.UsedBlocks;
         using var cancelled = new CancellationTokenSource();
         cancelled.Cancel();
         var a2 = engine.Generate([.. turn1, new(PromptRole.Assistant, a1.Text), new(PromptRole.User, "Another?")], [], Greedy, cancellation: cancelled.Token);
         Assert.Equal(Owl3Native.Engine.FinishReason.Cancelled, a2.FinishReason);
-        Assert.Equal(0, engine.PrefixCache!.Entries); // taken by the cancelled request, which kept nothing
-        await WaitFor(() => engine.Runner.Allocator.UsedBlocks == 0 && engine.Scheduler.KeptPrefixes == 0);
+        Assert.Equal(1, engine.PrefixCache!.Entries);
+        Assert.Equal(used, engine.Runner.Allocator.UsedBlocks);
+        Assert.Equal(0, engine.PrefixCache.Hits);
     }
 
     [Fact]

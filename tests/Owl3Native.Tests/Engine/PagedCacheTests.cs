@@ -184,3 +184,49 @@ public sealed class PagedCacheTests(EngineFixture fx) : IClassFixture<EngineFixt
             TensorAssertions.Close(expected.Row(i), runner.Step([new StepInput(seq, [prompt[i]])]).Row(0), Tolerance, $"step {i}");
     }
 }
+
+/// <summary>Prefix blocks shared between sequences (the prefix cache): shared K/V serve every holder, nobody overwrites them.</summary>
+public sealed class SharedPrefixTests(EngineFixture fx) : IClassFixture<EngineFixture>
+{
+    [Fact]
+    public void A_shared_prefix_serves_a_second_sequence_as_a_full_pass_would_and_frees_with_its_last_holder()
+    {
+        var model = fx.Model(Owl3Variant.V241101);
+        int[] prompt = EngineFixture.Prompt(22, seed: 31), tail = EngineFixture.Prompt(5, seed: 32);
+        using var runner = new ModelRunner(model, numBlocks: 32, blockSize: 4);
+        var a = runner.Admit(null, []);
+        runner.Step([new StepInput(a, prompt)]);
+        var b = runner.Admit(null, []);
+        Assert.Equal(20, runner.Share(a, b, 21)); // whole blocks only: 5 of 4 tokens
+        Assert.Equal(6, runner.Allocator.UsedBlocks); // a's 6 blocks, 5 of them held twice
+        var shared = runner.Step([new StepInput(b, [.. prompt[20..], .. tail])], allLogits: true);
+        using var fresh = new ModelRunner(model, numBlocks: 32, blockSize: 4);
+        var c = fresh.Admit(null, []);
+        var full = fresh.Step([new StepInput(c, [.. prompt, .. tail])], allLogits: true);
+        for (int i = 0; i < shared.Rows; i++)
+        {
+            float[] want = full.Row(20 + i).ToArray(), got = shared.Row(i).ToArray();
+            Assert.True(want.Zip(got).Max(p => Math.Abs(p.First - p.Second)) < 1e-4f, $"row {i} differs from the full pass");
+        }
+        runner.Release(a);
+        Assert.Equal(b.Blocks.Count, runner.Allocator.UsedBlocks); // the shared blocks live on with b
+        runner.Release(b);
+        Assert.Equal(0, runner.Allocator.UsedBlocks);
+    }
+
+    [Fact]
+    public void Taking_over_a_prefix_never_writes_into_a_block_another_sequence_shares()
+    {
+        var model = fx.Model(Owl3Variant.V241101);
+        int[] prompt = EngineFixture.Prompt(12, seed: 33);
+        using var runner = new ModelRunner(model, numBlocks: 32, blockSize: 4);
+        var a = runner.Admit(null, []);
+        runner.Step([new StepInput(a, prompt)]); // blocks 0–2, all full
+        var b = runner.Admit(null, []);
+        runner.Share(a, b, 12); // b holds all three
+        var c = runner.Admit(null, []);
+        // c takes a over up to token 6 — inside block 1, which b shares: c would write its tokens 6, 7 there.
+        Assert.Equal(4, runner.Adopt(a, c, 6));
+        Assert.Single(c.Blocks);
+    }
+}
