@@ -247,7 +247,15 @@ public sealed class Owl3Engine : IDisposable
     public Scheduler Scheduler => _scheduler;
 
     /// <summary>Automatic prefix caching so far; null when <see cref="EngineOptions.PrefixCache"/> is 0.</summary>
-    public PrefixCacheStats? PrefixCache => _prefixes is null ? null : new(_prefixes.Stats.Hits, _prefixes.Stats.ReusedTokens, _prefixes.Count);
+    public PrefixCacheStats? PrefixCache
+    {
+        get
+        {
+            if (_prefixes is null) return null;
+            var (hits, reused) = _prefixes.Stats;
+            return new(hits, reused, _prefixes.Count);
+        }
+    }
 
     /// <summary>Stops the scheduler (queued and running requests fail with <see cref="ObjectDisposedException"/>), frees the KV cache and unmaps the weights.</summary>
     public void Dispose()

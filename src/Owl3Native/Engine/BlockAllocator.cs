@@ -68,13 +68,12 @@ public sealed class BlockAllocator
     /// <exception cref="InvalidOperationException">A block is free.</exception>
     public void Retain(IEnumerable<BlockId> blocks)
     {
+        var list = blocks as IReadOnlyCollection<BlockId> ?? blocks.ToArray();
         lock (_gate)
         {
-            foreach (var b in blocks)
-            {
+            foreach (var b in list) // all or nothing
                 if (_refs[b.Value] == 0) throw new InvalidOperationException($"block {b.Value} is free and cannot be shared");
-                _refs[b.Value]++;
-            }
+            foreach (var b in list) _refs[b.Value]++;
         }
     }
 

@@ -12,7 +12,7 @@ namespace Owl3Native.Engine;
 internal sealed class PrefixPool(Scheduler scheduler, int capacity, int minTokens) : IDisposable
 {
     private readonly object _gate = new();
-    private readonly LinkedList<(KvPrefix Prefix, int[] Tokens)> _entries = []; // least recently kept first
+    private readonly LinkedList<(KvPrefix Prefix, int[] Tokens, string[] Crops)> _entries = []; // least recently used first
     private long _hits, _reusedTokens;
     private bool _disposed;
 
@@ -58,7 +58,7 @@ internal sealed class PrefixPool(Scheduler scheduler, int capacity, int minToken
         lock (_gate)
         {
             Prune();
-            LinkedListNode<(KvPrefix Prefix, int[] Tokens)>? best = null;
+            LinkedListNode<(KvPrefix Prefix, int[] Tokens, string[] Crops)>? best = null;
             int bestLength = minTokens - 1;
             for (var node = _entries.First; node is not null; node = node.Next)
             {
@@ -74,29 +74,31 @@ internal sealed class PrefixPool(Scheduler scheduler, int capacity, int minToken
 
     /// <summary>
     /// Keeps a finished request's cache (its prompt and generated tokens); <paramref name="from"/>, the cache it started
-    /// from, goes back when its tokens are a prefix of these (the new cache serves every prompt the old one did: a
-    /// conversation, or a repeated request, keeps one entry). The oldest beyond capacity go back too.
+    /// from, goes back when its tokens and pictures are a prefix of these (the new cache serves every prompt the old
+    /// one did: a conversation, or a repeated request, keeps one entry). The oldest beyond capacity go back too.
     /// </summary>
     public void Add(KvPrefix prefix, int[] tokens, KvPrefix? from = null)
     {
         var evicted = new List<KvPrefix>();
+        // The crops' pixel hashes, read once (the sequence is finished; null once the scheduler dropped it).
+        string[]? crops = prefix.Sequence?.CropKeys;
         lock (_gate)
         {
-            if (_disposed) evicted.Add(prefix);
+            if (_disposed || crops is null || prefix.Tokens == 0) evicted.Add(prefix); // dropped already: nothing to keep
             else
             {
                 Prune();
                 for (var node = _entries.First; node is not null; node = node.Next)
                     if (from is not null && ReferenceEquals(node.Value.Prefix, from))
                     {
-                        if (tokens.AsSpan().StartsWith(node.Value.Tokens))
+                        if (tokens.AsSpan().StartsWith(node.Value.Tokens) && crops.AsSpan().StartsWith(node.Value.Crops))
                         {
                             evicted.Add(from);
                             _entries.Remove(node);
                         }
                         break;
                     }
-                _entries.AddLast((prefix, tokens));
+                _entries.AddLast((prefix, tokens, crops));
                 while (_entries.Count > Capacity)
                 {
                     evicted.Add(_entries.First!.Value.Prefix);

@@ -125,12 +125,24 @@ public sealed class Scheduler : IDisposable
         while (pending.Count > 0 && active.Count < _maxRunning)
         {
             var job = pending.First!.Value;
-            int needed = (Math.Min(job.Feed.Length, _prefillChunk) + 1 + _runner.Allocator.BlockSize - 1) / _runner.Allocator.BlockSize;
+            if (job.Cancellation.IsCancellationRequested)
+            {
+                pending.RemoveFirst();
+                Interlocked.Decrement(ref _waiting);
+                job.Done.TrySetResult(new GenerationResult(default, [], FinishReason.Cancelled, job.Request.PromptTokens.Length));
+                continue;
+            }
+            // Blocks for the first chunk after what a shared prefix covers (whole blocks of the common tokens; an image
+            // that differs can only make the share shorter, and the step then waits for its blocks like any other).
+            int bs = _runner.Allocator.BlockSize, shared = 0;
+            if (job.Request is { ShareReuse: true, Reuse.Sequence: { } source } && job.Prefilled == 0 && job.New.Count == 0)
+                shared = job.Feed.AsSpan(0, Math.Min(source.CachedLength, job.Feed.Length - 1))
+                    .CommonPrefixLength(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(source.Tokens)) / bs * bs;
+            int needed = (shared + Math.Min(job.Feed.Length - shared, _prefillChunk) + 1 + bs - 1) / bs - shared / bs;
             while (needed > _runner.Allocator.FreeBlocks && DropOldestKept(except: job.Request.Reuse)) { }
             if (needed > _runner.Allocator.FreeBlocks && active.Count > 0) return; // wait for running sequences to finish
             pending.RemoveFirst();
             Interlocked.Decrement(ref _waiting);
-            if (job.Cancellation.IsCancellationRequested) { job.Done.TrySetResult(new GenerationResult(default, [], FinishReason.Cancelled, job.Request.PromptTokens.Length)); continue; }
             try
             {
                 job.Sequence = _runner.Admit(job.Request.Pixels, job.Request.MarkerStarts); // images encoded once, here
@@ -139,7 +151,11 @@ public sealed class Scheduler : IDisposable
                     // The longest common prefix skips prefill; at least one prompt token is fed so the step yields logits.
                     int common = 0, limit = Math.Min(kept.CachedLength, job.Feed.Length - 1);
                     while (common < limit && kept.Tokens[common] == job.Feed[common]) common++;
-                    if (job.Request.ShareReuse) common = _runner.Share(kept, job.Sequence, common); // whole blocks; the prefix stays kept
+                    if (job.Request.ShareReuse)
+                    {
+                        common = _runner.Share(kept, job.Sequence, common); // whole blocks; the prefix stays kept
+                        if (_kept.Remove(prefix)) _kept.AddLast(prefix); // recently used: dropped last
+                    }
                     else
                     {
                         Take(prefix);
@@ -151,8 +167,9 @@ public sealed class Scheduler : IDisposable
                 active.Add(job);
                 Interlocked.Increment(ref _running);
             }
-            catch (Exception e) when (e is ArgumentException or KvCacheExhaustedException)
+            catch (Exception e) when (e is ArgumentException or KvCacheExhaustedException or InvalidOperationException)
             {
+                if (job.Sequence is not null) _runner.Release(job.Sequence); // blocks it may already hold (a share, an adoption)
                 job.Done.TrySetException(e);
             }
         }
@@ -258,11 +275,14 @@ public sealed class Scheduler : IDisposable
         _runner.Release(seq);
     }
 
-    /// <summary>Frees the least recently kept prefix (not <paramref name="except"/>); false when there is none.</summary>
+    /// <summary>
+    /// Frees the least recently used kept prefix (not <paramref name="except"/>) that gives blocks back — one whose
+    /// blocks are all shared with running sequences frees nothing and stays; false when no drop would help.
+    /// </summary>
     private bool DropOldestKept(KvPrefix? except)
     {
         for (var node = _kept.First; node is not null; node = node.Next)
-            if (!ReferenceEquals(node.Value, except))
+            if (!ReferenceEquals(node.Value, except) && node.Value.Sequence is { } seq && seq.Blocks.Any(b => _runner.Allocator.Holders(b) == 1))
             {
                 Drop(node.Value);
                 return true;

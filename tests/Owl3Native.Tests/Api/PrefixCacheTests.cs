@@ -93,6 +93,23 @@ public sealed class PrefixCacheTests
         var blue = cached.Generate(question, [Solid(0, 0, 255)], Greedy);
         Assert.InRange(blue.CachedPromptTokens, 32, red.PromptTokens - 2); // the words before the marker only
         Assert.Equal(plain.Generate(question, [Solid(0, 0, 255)], Greedy).TokenIds, blue.TokenIds);
+        Assert.Equal(2, cached.PrefixCache!.Entries); // the red picture's cache stays: blue's does not cover it
+    }
+
+    [Fact]
+    public void Equal_words_and_answers_about_another_picture_do_not_replace_the_first_pictures_cache()
+    {
+        // One generated token: red and blue give the same token ids, so only the pictures tell the caches apart.
+        using var engine = Owl3Engine.Load(SharedData.Golden("tiny-a"), new EngineOptions(PrefixCache: 4));
+        var one = new GenerationSettings(MaxNewTokens: 1, Temperature: 0);
+        PromptMessage[] question = [new(PromptRole.System, System), new(PromptRole.User, "<|image|>What is this?")];
+        var red = engine.Generate(question, [Solid(255, 0, 0)], one);
+        var blue = engine.Generate(question, [Solid(0, 0, 255)], one);
+        Assert.Equal(red.TokenIds, blue.TokenIds);
+        Assert.True(blue.CachedPromptTokens > 0);
+        Assert.Equal(2, engine.PrefixCache!.Entries);
+        var redAgain = engine.Generate(question, [Solid(255, 0, 0)], one);
+        Assert.Equal((red.PromptTokens - 1) / 16 * 16, redAgain.CachedPromptTokens); // the red cache is still there
     }
 
     [Fact]
