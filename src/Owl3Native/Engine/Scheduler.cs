@@ -85,9 +85,14 @@ public sealed class Scheduler : IDisposable
         if (request.PromptTokens.Length == 0) throw new ArgumentException("a prompt needs at least one token");
         if (request.PromptTokens.Length >= maxContext)
             throw new ArgumentException($"prompt of {request.PromptTokens.Length} tokens does not fit the model's context of {maxContext}");
+        if (Volatile.Read(ref _stopping)) throw new ObjectDisposedException(nameof(Scheduler));
         var job = new Job(request, onToken, cancellation, ready);
         Interlocked.Increment(ref _waiting);
-        if (!_incoming.Writer.TryWrite(job)) throw new ObjectDisposedException(nameof(Scheduler));
+        if (!_incoming.Writer.TryWrite(job))
+        {
+            Interlocked.Decrement(ref _waiting);
+            throw new ObjectDisposedException(nameof(Scheduler));
+        }
         return job.Done.Task;
     }
 
@@ -95,7 +100,7 @@ public sealed class Scheduler : IDisposable
     {
         var pending = new LinkedList<Job>();
         var active = new List<Job>();
-        while (true)
+        while (!Volatile.Read(ref _stopping))
         {
             if (active.Count == 0 && pending.Count == 0)
             {
@@ -116,6 +121,8 @@ public sealed class Scheduler : IDisposable
                 active.Clear();
             }
         }
+        while (_incoming.Reader.TryRead(out var late)) // submitted before Dispose, not yet read
+            if (!ReferenceEquals(late, Job.Wake)) pending.AddLast(late);
         foreach (var job in pending.Concat(active)) Fail(job, new ObjectDisposedException(nameof(Scheduler)));
         while (_kept.First is { } first) Drop(first.Value);
     }
@@ -303,10 +310,16 @@ public sealed class Scheduler : IDisposable
         job.Done.TrySetException(e);
     }
 
-    /// <summary>Stops the loop; requests still queued or running fail with <see cref="ObjectDisposedException"/>.</summary>
+    /// <summary>
+    /// Stops the loop after the step in progress; requests still queued or running fail with
+    /// <see cref="ObjectDisposedException"/> (a stalled stream reader does not hold it up).
+    /// </summary>
     public void Dispose()
     {
+        Volatile.Write(ref _stopping, true);
         _incoming.Writer.TryComplete();
         _loop.Join();
     }
+
+    private bool _stopping;
 }

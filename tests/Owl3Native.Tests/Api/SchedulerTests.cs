@@ -67,6 +67,24 @@ public sealed class SchedulerTests
     }
 
     [Fact]
+    public async Task Disposing_the_engine_fails_running_and_queued_requests_even_with_a_stalled_reader()
+    {
+        var engine = Owl3Engine.Load(SharedData.Golden("tiny-a"), new EngineOptions(MaxBatch: 1));
+        PromptMessage[] question = [new(PromptRole.User, "Count to one thousand.")];
+        var settings = new GenerationSettings(MaxNewTokens: 1000, Temperature: 0);
+        // A stream whose reader takes one update and then stalls: its sequence waits for the reader forever.
+        var stalled = engine.GenerateAsync(question, [], settings).GetAsyncEnumerator();
+        Assert.True(await stalled.MoveNextAsync());
+        var queued = Task.Run(() => engine.Generate(question, [], settings)); // waits behind it (MaxBatch 1)
+        for (int i = 0; i < 500 && engine.Scheduler.Waiting == 0; i++) await Task.Delay(10);
+        var dispose = Task.Run(engine.Dispose);
+        Assert.Same(dispose, await Task.WhenAny(dispose, Task.Delay(TimeSpan.FromSeconds(30)))); // it used to wait for the reader
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => queued);
+        await Assert.ThrowsAnyAsync<Exception>(async () => { while (await stalled.MoveNextAsync()) { } });
+        Assert.Throws<ObjectDisposedException>(() => engine.Generate(question, [], settings));
+    }
+
+    [Fact]
     public async Task A_slow_stream_reader_does_not_stall_other_sequences()
     {
         using var engine = Owl3Engine.Load(SharedData.Golden("tiny-a"));
