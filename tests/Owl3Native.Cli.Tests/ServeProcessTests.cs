@@ -8,6 +8,15 @@ namespace Owl3Native.Cli.Tests;
 public sealed class ServeProcessTests
 {
     [Fact]
+    public void The_owl3_process_compacts_its_large_object_heap()
+    {
+        // bench/results/2026-11-26-dev-2core-memory.md: without it one image request peaks at 3× its working set.
+        string config = Path.ChangeExtension(typeof(Program).Assembly.Location, ".runtimeconfig.json");
+        using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(config));
+        Assert.Equal(7, doc.RootElement.GetProperty("runtimeOptions").GetProperty("configProperties").GetProperty("System.GC.ConserveMemory").GetInt32());
+    }
+
+    [Fact]
     public async Task Sigterm_stops_the_server_cleanly()
     {
         if (!OperatingSystem.IsLinux()) return;
