@@ -142,7 +142,7 @@ public sealed class Scheduler : IDisposable
             // Blocks for the first chunk after what a shared prefix covers (whole blocks of the common tokens; an image
             // that differs can only make the share shorter, and the step then waits for its blocks like any other).
             int bs = _runner.Allocator.BlockSize, shared = 0;
-            if (job.Request is { ShareReuse: true, Reuse.Sequence: { } source } && job.Prefilled == 0 && job.New.Count == 0)
+            if (job.Request is { ShareReuse: true, Reuse.Sequence: { } source } && job.Prefilled == 0)
                 shared = job.Feed.AsSpan(0, Math.Min(source.CachedLength, job.Feed.Length - 1))
                     .CommonPrefixLength(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(source.Tokens)) / bs * bs;
             int needed = (shared + Math.Min(job.Feed.Length - shared, _prefillChunk) + 1 + bs - 1) / bs - shared / bs;
@@ -153,7 +153,9 @@ public sealed class Scheduler : IDisposable
             try
             {
                 job.Sequence = _runner.Admit(job.Request.Pixels, job.Request.MarkerStarts); // images encoded once, here
-                if (job.Request.Reuse is { Sequence: { } kept } prefix && job.Prefilled == 0 && job.New.Count == 0)
+                // A preempted sequence comes back with Prefilled = 0 and shares again (its Feed holds the prompt and the
+                // tokens it generated); a chat turn's prefix was taken over at the first admission and is gone.
+                if (job.Request.Reuse is { Sequence: { } kept } prefix && job.Prefilled == 0)
                 {
                     // The longest common prefix skips prefill; at least one prompt token is fed so the step yields logits.
                     int common = 0, limit = Math.Min(kept.CachedLength, job.Feed.Length - 1);

@@ -158,6 +158,25 @@ public sealed class PrefixCacheTests
     }
 
     [Fact]
+    public async Task Sharers_that_run_out_of_blocks_wait_or_are_preempted_and_still_answer_as_alone()
+    {
+        var settings = new GenerationSettings(MaxNewTokens: 40, Temperature: 0);
+        PromptMessage[] context = [new(PromptRole.System, System), new(PromptRole.User, "Name a colour.")];
+        var questions = new[] { "Tell me more.", "And another one?", "Why that one?" };
+        using var sizing = Owl3Engine.Load(SharedData.Golden("tiny-a"));
+        var first = sizing.Generate(context, [], new GenerationSettings(MaxNewTokens: 2, Temperature: 0));
+        PromptMessage[] Ask(string q) => [.. context, new(PromptRole.Assistant, first.Text), new(PromptRole.User, q)];
+        var alone = questions.Select(q => sizing.Generate(Ask(q), [], settings)).ToArray();
+        // Room for the longest request plus two blocks: the three cannot all hold their caches at once.
+        int blocks = alone.Max(a => (a.PromptTokens + a.TokenIds.Count + 15) / 16) + 2;
+        using var cached = Owl3Engine.Load(SharedData.Golden("tiny-a"), new EngineOptions(KvBlocks: blocks, PrefixCache: 4));
+        cached.Generate(context, [], new GenerationSettings(MaxNewTokens: 2, Temperature: 0));
+        var answers = await Task.WhenAll(questions.Select(q => Task.Run(() => cached.Generate(Ask(q), [], settings))));
+        for (int i = 0; i < questions.Length; i++) Assert.Equal(alone[i].TokenIds, answers[i].TokenIds);
+        Assert.True(cached.PrefixCache!.Hits >= 1);
+    }
+
+    [Fact]
     public void A_request_cancelled_before_it_ran_leaves_the_pool_as_it_was()
     {
         using var engine = Owl3Engine.Load(SharedData.Golden("tiny-a"), new EngineOptions(PrefixCache: 4));
