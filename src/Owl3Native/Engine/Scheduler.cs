@@ -139,12 +139,16 @@ public sealed class Scheduler : IDisposable
                 job.Done.TrySetResult(new GenerationResult(default, [], FinishReason.Cancelled, job.Request.PromptTokens.Length));
                 continue;
             }
+            // The longest common prefix with a kept cache skips prefill (a preempted sequence comes back with Prefilled
+            // = 0 and reuses again; a chat turn's prefix was taken over at the first admission and is gone). At least one
+            // prompt token is fed so the step yields logits. The job's own prefix is never dropped below, so the count holds.
+            int common = job.Request.Reuse is { Sequence: { } source } && job.Prefilled == 0
+                ? job.Feed.AsSpan(0, Math.Min(source.CachedLength, job.Feed.Length - 1))
+                    .CommonPrefixLength(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(source.Tokens))
+                : 0;
             // Blocks for the first chunk after what a shared prefix covers (whole blocks of the common tokens; an image
             // that differs can only make the share shorter, and the step then waits for its blocks like any other).
-            int bs = _runner.Allocator.BlockSize, shared = 0;
-            if (job.Request is { ShareReuse: true, Reuse.Sequence: { } source } && job.Prefilled == 0)
-                shared = job.Feed.AsSpan(0, Math.Min(source.CachedLength, job.Feed.Length - 1))
-                    .CommonPrefixLength(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(source.Tokens)) / bs * bs;
+            int bs = _runner.Allocator.BlockSize, shared = job.Request.ShareReuse ? common / bs * bs : 0;
             int needed = (shared + Math.Min(job.Feed.Length - shared, _prefillChunk) + 1 + bs - 1) / bs - shared / bs;
             while (needed > _runner.Allocator.FreeBlocks && DropOldestKept(except: job.Request.Reuse)) { }
             if (needed > _runner.Allocator.FreeBlocks && active.Count > 0) return; // wait for running sequences to finish
@@ -153,13 +157,8 @@ public sealed class Scheduler : IDisposable
             try
             {
                 job.Sequence = _runner.Admit(job.Request.Pixels, job.Request.MarkerStarts); // images encoded once, here
-                // A preempted sequence comes back with Prefilled = 0 and shares again (its Feed holds the prompt and the
-                // tokens it generated); a chat turn's prefix was taken over at the first admission and is gone.
                 if (job.Request.Reuse is { Sequence: { } kept } prefix && job.Prefilled == 0)
                 {
-                    // The longest common prefix skips prefill; at least one prompt token is fed so the step yields logits.
-                    int common = 0, limit = Math.Min(kept.CachedLength, job.Feed.Length - 1);
-                    while (common < limit && kept.Tokens[common] == job.Feed[common]) common++;
                     if (job.Request.ShareReuse)
                     {
                         common = _runner.Share(kept, job.Sequence, common); // whole blocks; the prefix stays kept

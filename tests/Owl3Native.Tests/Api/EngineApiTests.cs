@@ -12,7 +12,7 @@ namespace Owl3Native.Tests.Api;
 /// <summary>The front door: streaming equals non-streaming, cancellation frees blocks, IChatClient with images.</summary>
 public sealed class EngineApiTests
 {
-    private static string Image(string name) => Path.Combine(SharedData.Root, "golden", "processor", "images", name);
+    private static string Image(string name) => TestMedia.Image(name);
 
     private static readonly PromptMessage[] Question = [new(PromptRole.User, "<|image|>Describe this image.")];
 

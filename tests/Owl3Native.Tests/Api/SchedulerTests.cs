@@ -9,7 +9,7 @@ namespace Owl3Native.Tests.Api;
 /// <summary>Continuous batching: concurrent requests share steps and still produce exactly what each produces alone.</summary>
 public sealed class SchedulerTests
 {
-    private static string Image(string name) => Path.Combine(SharedData.Root, "golden", "processor", "images", name);
+    private static string Image(string name) => TestMedia.Image(name);
 
     [Fact]
     public async Task Concurrent_requests_give_the_same_tokens_as_sequential_ones()
