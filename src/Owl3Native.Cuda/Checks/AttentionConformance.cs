@@ -313,8 +313,9 @@ public sealed class AttentionConformance(CudaContext context, KernelCache cache)
     /// Benchmarks on random bf16 operands: dense causal prefill TFLOP/s at head dim 128 (batch × heads filling the chip)
     /// for the default instantiation and each experimental shape (same run, so their ratios hold); decode GB/s of K/V
     /// read (bf16, paged, block 16, GQA 7, 4 KV heads) at 1k–32k keys for batch 1 and 64 against the device copy
-    /// bandwidth, for each pipeline depth, with the split count swept at three shapes; SigLIP attention (729 tokens,
-    /// 16 × 72, non-causal) per crop. Each shape names the CTAs one multiprocessor holds.
+    /// bandwidth, launched from the host and replayed from a CUDA graph (the device's own time), with the split count
+    /// swept at four shapes; SigLIP attention (729 tokens, 16 × 72, non-causal) per crop. Each shape names the CTAs one
+    /// multiprocessor holds.
     /// </summary>
     public IReadOnlyList<AttentionBenchRow> Bench(double copyGbPerSecond)
     {
@@ -352,6 +353,7 @@ public sealed class AttentionConformance(CudaContext context, KernelCache cache)
                 {
                     (64, 32768) or (64, 4096) => [1, 2, 3, 4, 6, 12],
                     (1, 32768) => [32, 64, 128],
+                    (1, 4096) => [4, 8, 16, 32],
                     _ => [],
                 };
                 foreach (int splits in sweep.Append(planned).Distinct())
@@ -375,9 +377,15 @@ public sealed class AttentionConformance(CudaContext context, KernelCache cache)
                         float ms = stream.Time(() => { for (int i = 0; i < reps; i++) _attn.Decode(stream, p, kernel); }) / reps;
                         double gbs = bytes / (ms / 1000) / 1e9;
                         // K/V bytes read per second against the copy's bytes moved (read + written) per second.
-                        rows.Add(new AttentionBenchRow($"decode paged ({(kernel == DecodeKernel.TensorCore ? "tc" : "cuda cores")})",
-                            $"batch {batch}, {len} keys, 28/4×128, splits {realSplits}{(splits == planned ? " (planned)" : "")}, {decodeCtas} CTA/SM",
+                        string shape = $"batch {batch}, {len} keys, 28/4×128, splits {realSplits}{(splits == planned ? " (planned)" : "")}, {decodeCtas} CTA/SM";
+                        rows.Add(new AttentionBenchRow($"decode paged ({(kernel == DecodeKernel.TensorCore ? "tc" : "cuda cores")})", shape,
                             ms, null, gbs, 100 * gbs / copyGbPerSecond));
+                        if (kernel != DecodeKernel.TensorCore) continue;
+                        // The same launches replayed from a CUDA graph: the device's time without the host's launch
+                        // cost (a decode step of the engine is a graph); the gap between the two rows is that cost.
+                        float graphMs = GraphTime(stream, () => _attn.Decode(stream, p, kernel), reps);
+                        double graphGbs = bytes / (graphMs / 1000) / 1e9;
+                        rows.Add(new AttentionBenchRow("decode paged (tc, CUDA graph)", shape, graphMs, null, graphGbs, 100 * graphGbs / copyGbPerSecond));
                     }
                 }
             }
@@ -393,6 +401,17 @@ public sealed class AttentionConformance(CudaContext context, KernelCache cache)
             }
         }
         return rows;
+    }
+
+    /// <summary>
+    /// Milliseconds per call of <paramref name="launch"/> when <paramref name="reps"/> calls are captured into one CUDA
+    /// graph and replayed (one warm-up replay, then one timed): the device's time, free of the host's launch cost.
+    /// </summary>
+    private static float GraphTime(CudaStream stream, Action launch, int reps)
+    {
+        using var graph = stream.Capture(() => { for (int i = 0; i < reps; i++) launch(); });
+        graph.Launch(stream);
+        return stream.Time(() => graph.Launch(stream)) / reps;
     }
 
     /// <summary>
