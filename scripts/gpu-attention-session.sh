@@ -15,4 +15,4 @@ mkdir -p "$out"
 timeout 400 bash scripts/gpu-check.sh run "$out/gpu-check" > "$out/gpu-check.log" 2>&1; echo "# gpu-check exit: $?" >> "$out/env.txt"
 timeout 120 python3 bench/peer/sdpa_peer.py --out "$out/peer-attention.json" > "$out/peer-attention.log" 2>&1
 echo "# sdpa peer exit: $?" >> "$out/env.txt"
-cat "$out/env.txt"; grep -E "prefill causal|decode paged|vision|FAIL|fail" "$out/gpu-check/report.md" | head -120; tail -12 "$out/peer-attention.log"
+cat "$out/env.txt"; grep -E "prefill causal|decode paged|vision|wgmma|sm90|FAIL|fail|ERROR" "$out/gpu-check/report.md" | head -120; tail -12 "$out/peer-attention.log"

@@ -30,7 +30,7 @@ internal sealed class KernelsCommand : Command
         {
             console.Out.WriteLine($"{"file",-22} {"kernel",-30} {"arch",-6} {"regs",5} {"smem",6} {"spill",6}  {"budget",-26} result");
             foreach (var r in rows)
-                console.Out.WriteLine($"{r.File,-22} {r.Kernel,-30} {r.Arch,-6} {r.Registers,5} {r.SmemBytes,6} {r.SpillStoreBytes + r.SpillLoadBytes,6}  {r.Budget,-26} {(r.Ok ? "ok" : "FAIL: " + r.Problem)}");
+                console.Out.WriteLine($"{r.File,-22} {r.Kernel,-30} {r.Arch,-6} {r.Registers,5} {r.SmemBytes,6} {r.SpillStoreBytes + r.SpillLoadBytes,6}  {r.Budget,-26} {(r.Ok ? "ok" : "FAIL: " + r.Problem)}{(r.Note is null ? "" : $" ({r.Note})")}");
             console.Out.WriteLine($"{rows.Count(r => r.Ok)} ok, {rows.Count(r => !r.Ok)} failed (NVRTC {KernelCompiler.NvrtcVersion()?.Major}.{KernelCompiler.NvrtcVersion()?.Minor}, {nvrtc.LoadedFrom})");
         }
         if (rows.Any(r => !r.Ok))

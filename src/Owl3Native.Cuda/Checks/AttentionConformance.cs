@@ -80,16 +80,43 @@ public sealed class AttentionConformance(CudaContext context, KernelCache cache)
         () => GateMix(rows: 5, heads: 14, headDim: 64, dynamic: false, seed + 15),
         () => Dense(groups: 2, length: 729, heads: 16, headDim: 72, seed + 11),
         () => Dense(groups: 1, length: 100, heads: 4, headDim: 40, seed + 12),
-        // The experimental shapes of the d128 prefill (timed beside the default in Bench): a chunked prefill with
-        // images between text and GQA 7, and a dense causal prefill.
-        .. AttentionKernels.PrefillExperiments.SelectMany(v => new Func<ConformanceResult>[]
+        // The experimental mma.sync shapes (timed beside the defaults in Bench); the sm_90a ones run in RunArchSpecific.
+        .. AttentionKernels.PrefillExperiments.Where(v => v.Engine == PrefillEngine.MmaSync).SelectMany(ExperimentCases(seed)),
+        () => Dense(groups: 2, length: 300, heads: 4, headDim: 128, seed + 16, causal: true),
+    ];
+
+    /// <summary>
+    /// The cases of an experimental prefill kernel: a chunked prefill with images between text and GQA 7, dense causal,
+    /// dense non-causal below the padded head dim, and cross-attention.
+    /// </summary>
+    private Func<PrefillVariant, IEnumerable<Func<ConformanceResult>>> ExperimentCases(int seed) => v => new Func<ConformanceResult>[]
         {
             () => Case("prefill", AttentionMode.Fused, heads: 28, kvHeads: 4, headDim: v.Dim == 80 ? 72 : v.Dim, blockSize: 16, seed + 6,
                 [new(0, 333, 3, 16, [5, 6, 300]), new(100, 17)], prefillVariant: v),
             () => Dense(groups: 2, length: 300, heads: 4, headDim: v.Dim == 80 ? 72 : v.Dim, seed + 16, causal: true, variant: v),
-        }),
-        () => Dense(groups: 2, length: 300, heads: 4, headDim: 128, seed + 16, causal: true),
-    ];
+            () => Dense(groups: 3, length: 150, heads: 2, headDim: v.Dim == 80 ? 72 : v.Dim - 8, seed + 17, causal: false, variant: v),
+            () => Case("prefill", AttentionMode.Cross, heads: 12, kvHeads: 2, headDim: v.Dim == 80 ? 72 : v.Dim, blockSize: 16, seed + 10,
+                [new(0, 150, 2, 27, [10, 100]), new(20, 40, 1, 27, [45])], prefillVariant: v),
+        };
+
+    /// <summary>
+    /// The architecture-specific kernels this device and NVRTC can run (the sm_90a warpgroup-MMA prefill), checked after
+    /// everything else (a fault in one poisons the context for what follows): their conformance cases, then — for a
+    /// kernel that passed them all, and when <paramref name="bench"/> — causal d128 prefill TFLOP/s beside the default
+    /// kernel on the same problems (same-run ratios). Kernels this device cannot run yield nothing.
+    /// </summary>
+    public (IReadOnlyList<ConformanceResult> Results, IReadOnlyList<AttentionBenchRow> Bench) RunArchSpecific(bool bench, int seed = 100)
+    {
+        var results = new List<ConformanceResult>();
+        var rows = new List<AttentionBenchRow>();
+        foreach (var v in AttentionKernels.PrefillExperiments.Where(v => v.Engine != PrefillEngine.MmaSync && _attn.Unavailable(v) is null))
+        {
+            var mine = ExperimentCases(seed)(v).Select(Guarded).ToArray();
+            results.AddRange(mine);
+            if (bench && mine.All(r => r.Pass)) rows.AddRange(PrefillBench([AttentionKernels.PrefillVariantFor(v.Dim), v]));
+        }
+        return (results, rows);
+    }
 
     /// <summary>
     /// A paged case: every sequence's cached + new tokens are written into a scattered, NaN-poisoned cache by
@@ -319,21 +346,8 @@ public sealed class AttentionConformance(CudaContext context, KernelCache cache)
     /// </summary>
     public IReadOnlyList<AttentionBenchRow> Bench(double copyGbPerSecond)
     {
-        var rows = new List<AttentionBenchRow>();
+        var rows = new List<AttentionBenchRow>(PrefillBench(AttentionKernels.PrefillVariantsFor(128).Where(v => v.Engine == PrefillEngine.MmaSync).ToArray()));
         using var stream = new CudaStream(context);
-        foreach (int len in new[] { 4096, 8192, 16384 })
-        {
-            int heads = 32, headDim = 128, batch = Math.Max(1, 16384 / len * 2);
-            using var problem = new DenseProblem(this, stream, batch, len, heads, headDim, seed: 1);
-            foreach (var variant in AttentionKernels.PrefillVariantsFor(headDim))
-            {
-                float ms = problem.Time(variant, causal: true);
-                double flops = 4.0 * batch * heads * headDim * len * (double)len / 2;
-                rows.Add(new AttentionBenchRow($"prefill causal ({variant.Kernel})",
-                    $"{batch}×{len} tokens, {heads}×{headDim}; {variant.Threads / 32} warps, {variant.Rows}×{variant.KeyTile} tiles, {_attn.PrefillCtasPerMultiprocessor(variant)} CTA/SM",
-                    ms, flops / (ms / 1000) / 1e12, null, null));
-            }
-        }
         int decodeCtas = _attn.DecodeCtasPerMultiprocessor(128);
         foreach (int batch in new[] { 1, 64 })
             foreach (int len in new[] { 1024, 4096, 16384, 32768 })
@@ -392,12 +406,33 @@ public sealed class AttentionConformance(CudaContext context, KernelCache cache)
         {
             int crops = 64, length = 729, heads = 16, headDim = 72;
             using var problem = new DenseProblem(this, stream, crops, length, heads, headDim, seed: 7);
-            foreach (var variant in AttentionKernels.PrefillVariantsFor(headDim))
+            foreach (var variant in AttentionKernels.PrefillVariantsFor(headDim).Where(v => v.Engine == PrefillEngine.MmaSync))
             {
                 float ms = problem.Time(variant, causal: false);
                 double flops = 4.0 * crops * heads * headDim * length * (double)length;
                 rows.Add(new AttentionBenchRow($"vision attention ({variant.Kernel})", $"{crops} crops × 729, 16×72, per crop (one layer); {variant.Rows}×{variant.KeyTile} tiles",
                     ms / crops, flops / (ms / 1000) / 1e12, null, null));
+            }
+        }
+        return rows;
+    }
+
+    /// <summary>Causal d128 prefill TFLOP/s of <paramref name="variants"/> on the same random problems: 2 × 16k, 4 × 8k, 8 × 4k tokens, 32 heads.</summary>
+    private List<AttentionBenchRow> PrefillBench(IReadOnlyList<PrefillVariant> variants)
+    {
+        var rows = new List<AttentionBenchRow>();
+        using var stream = new CudaStream(context);
+        foreach (int len in new[] { 4096, 8192, 16384 })
+        {
+            int heads = 32, headDim = 128, batch = Math.Max(1, 16384 / len * 2);
+            using var problem = new DenseProblem(this, stream, batch, len, heads, headDim, seed: 1);
+            foreach (var variant in variants)
+            {
+                float ms = problem.Time(variant, causal: true);
+                double flops = 4.0 * batch * heads * headDim * len * (double)len / 2;
+                rows.Add(new AttentionBenchRow($"prefill causal ({variant.Kernel})",
+                    $"{batch}×{len} tokens, {heads}×{headDim}; {variant.Threads / 32} warps, {variant.Rows}×{variant.KeyTile} tiles, {_attn.PrefillCtasPerMultiprocessor(variant)} CTA/SM",
+                    ms, flops / (ms / 1000) / 1e12, null, null));
             }
         }
         return rows;
@@ -422,7 +457,7 @@ public sealed class AttentionConformance(CudaContext context, KernelCache cache)
     {
         using var stream = new CudaStream(context);
         using (var problem = new DenseProblem(this, stream, seqs: 2, length: 16384, heads: 32, headDim: 128, seed: 1))
-            foreach (var variant in AttentionKernels.PrefillVariantsFor(128))
+            foreach (var variant in AttentionKernels.PrefillVariantsFor(128).Where(v => _attn.Unavailable(v) is null))
             {
                 problem.Launch(variant, causal: true);
                 stream.Synchronize();

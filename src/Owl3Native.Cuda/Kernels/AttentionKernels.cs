@@ -111,14 +111,20 @@ public sealed class AttentionKernels(KernelCache cache)
     }
 
     /// <summary>
-    /// Other prefill shapes (the OWL3_PREFILL_EXP list of attention_prefill.cu), which the GPU bundle checks and times
-    /// beside the defaults: d128 and d80 with the 32-key tiles they used before 64-key tiles measured faster.
+    /// Other prefill kernels, which the GPU bundle checks and times beside the defaults where the device and NVRTC can
+    /// run them (<see cref="Unavailable"/>): d128 and d80 with the 32-key tiles they used before 64-key tiles measured
+    /// faster (the OWL3_PREFILL_EXP list of attention_prefill.cu), and d128 on Hopper's warpgroup MMA
+    /// (attention_prefill_sm90.cu: 2 warpgroups × 64 rows, 128-key tiles; sm_90a, NVRTC ≥ 12).
     /// </summary>
     public static IReadOnlyList<PrefillVariant> PrefillExperiments { get; } =
     [
         new("attention_prefill_bc32_d128_bf16", 128, 32, 128, 128),
         new("attention_prefill_bc32_d80_bf16", 80, 32, 128, 128),
+        new("attention_prefill_wgmma_d128_bf16", 128, 128, 128, 256, PrefillEngine.Wgmma),
     ];
+
+    /// <summary>Why <paramref name="variant"/> cannot run on this device with this NVRTC (an sm_90a kernel elsewhere), or null.</summary>
+    public string? Unavailable(PrefillVariant variant) => cache.Unavailable(variant.File);
 
     /// <summary>The default instantiation for <paramref name="headDim"/>, then the other shapes of the same padded dim.</summary>
     public static IEnumerable<PrefillVariant> PrefillVariantsFor(int headDim) =>
@@ -134,7 +140,7 @@ public sealed class AttentionKernels(KernelCache cache)
         variant ??= PrefillVariantFor(p.HeadDim);
         if (variant.Dim != PrefillDim(p.HeadDim)) throw new ArgumentException($"{variant.Kernel} serves head dim {variant.Dim}, not {p.HeadDim}");
         if (tiles == 0) return;
-        var f = cache.Get("attention_prefill.cu", variant.Kernel);
+        var f = cache.Get(variant.File, variant.Kernel);
         f.Launch(stream, new Dim3((uint)p.Heads, (uint)tiles), new Dim3((uint)variant.Threads), p, (uint)variant.SharedBytes);
     }
 
@@ -150,7 +156,7 @@ public sealed class AttentionKernels(KernelCache cache)
 
     /// <summary>CTAs of a prefill instantiation one multiprocessor holds at once.</summary>
     public int PrefillCtasPerMultiprocessor(PrefillVariant variant) =>
-        cache.Get("attention_prefill.cu", variant.Kernel).MaxActiveBlocksPerMultiprocessor(variant.Threads, variant.SharedBytes);
+        cache.Get(variant.File, variant.Kernel).MaxActiveBlocksPerMultiprocessor(variant.Threads, variant.SharedBytes);
 
     /// <summary>
     /// Decode attention (+ the split combine when p.Splits &gt; 1; PartO/PartMl must then hold seqs·heads·splits·(D | 2)
@@ -202,11 +208,26 @@ public sealed class AttentionKernels(KernelCache cache)
     }
 }
 
-/// <summary>A prefill kernel instantiation: padded head dim, keys per K/V tile, query rows per CTA, threads per CTA.</summary>
-public sealed record PrefillVariant(string Kernel, int Dim, int KeyTile, int Rows, int Threads)
+/// <summary>A prefill kernel instantiation: padded head dim, keys per K/V tile, query rows per CTA, threads per CTA, engine.</summary>
+public sealed record PrefillVariant(string Kernel, int Dim, int KeyTile, int Rows, int Threads, PrefillEngine Engine = PrefillEngine.MmaSync)
 {
-    /// <summary>Dynamic shared memory: the Q tile and two stages of K and V tiles, rows padded by 16 bytes.</summary>
-    public int SharedBytes => (Rows + 4 * KeyTile) * (Dim + 8) * 2;
+    /// <summary>The kernel file: attention_prefill.cu (mma.sync) or attention_prefill_sm90.cu (wgmma).</summary>
+    public string File => Engine == PrefillEngine.Wgmma ? "attention_prefill_sm90.cu" : "attention_prefill.cu";
+
+    /// <summary>
+    /// Dynamic shared memory: the Q tile and two stages of K and V tiles — rows padded by 16 bytes (mma.sync), or
+    /// dense in the 128-byte swizzle plus 1024 bytes to align the tiles (wgmma).
+    /// </summary>
+    public int SharedBytes => Engine == PrefillEngine.Wgmma ? (Rows + 4 * KeyTile) * Dim * 2 + 1024 : (Rows + 4 * KeyTile) * (Dim + 8) * 2;
+}
+
+/// <summary>The tensor-core instruction a prefill kernel is built on.</summary>
+public enum PrefillEngine
+{
+    /// <summary>Warp-level mma.sync m16n8k16 (sm_80 and later): attention_prefill.cu.</summary>
+    MmaSync,
+    /// <summary>Warpgroup-level wgmma m64n128k16 (sm_90a, NVRTC ≥ 12): attention_prefill_sm90.cu.</summary>
+    Wgmma,
 }
 
 /// <summary>The two decode attention implementations.</summary>

@@ -32,6 +32,21 @@ public static partial class KernelCompiler
         return new CompiledKernelFile(file.Name, arch, program.Cubin(), ParseReport(log, arch), log);
     }
 
+    /// <summary>
+    /// The C++ front end only: compiles <paramref name="file"/> to PTX for a virtual architecture (`compute_90`), which
+    /// needs no ptxas, so an NVRTC too old for the file's target still checks its C++ (inline PTX is not assembled).
+    /// Returns the PTX.
+    /// </summary>
+    /// <exception cref="KernelCompileException">The source does not compile.</exception>
+    public static string CompilePtx(KernelFile file, string virtualArch)
+    {
+        string[] options = [$"--gpu-architecture={virtualArch}", "--std=c++17", "-default-device"];
+        using var program = NvrtcProgramHandle.Create(file.Source, file.Name, KernelSources.Headers);
+        if (!program.Compile(options, out string log))
+            throw new KernelCompileException(file.Name, string.Join(' ', options), log);
+        return program.Ptx();
+    }
+
     /// <summary>NVRTC's version (major, minor), or null when NVRTC cannot be loaded.</summary>
     public static (int Major, int Minor)? NvrtcVersion()
     {

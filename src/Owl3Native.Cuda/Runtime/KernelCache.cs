@@ -25,15 +25,34 @@ public sealed class KernelCache : IDisposable
     }
 
     /// <summary>The function <paramref name="kernel"/> of kernels/<paramref name="file"/>, compiled for this device.</summary>
+    /// <exception cref="NotSupportedException">An architecture-specific file this device or this NVRTC cannot run (<see cref="Unavailable"/>).</exception>
     public CudaFunction Get(string file, string kernel)
     {
         lock (_modules)
         {
             if (!_modules.TryGetValue(file, out var module))
-                _modules[file] = module = new CudaModule(_context, Cubin(KernelSources.File(file), _context.Arch));
+            {
+                var source = KernelSources.File(file);
+                if (Unavailable(file) is { } why) throw new NotSupportedException(why);
+                _modules[file] = module = new CudaModule(_context, Cubin(source, source.Target?.Arch ?? _context.Arch));
+            }
             return module.Function(kernel);
         }
     }
+
+    /// <summary>
+    /// Why kernels/<paramref name="file"/> cannot be compiled for this device (its target needs another architecture or
+    /// a newer NVRTC, or <see cref="DisableVariable"/> = 1 turns architecture-specific files off), or null.
+    /// </summary>
+    public string? Unavailable(string file)
+    {
+        if (KernelSources.File(file).Target is not { } target) return null;
+        if (Environment.GetEnvironmentVariable(DisableVariable) == "1") return $"{file}: architecture-specific kernels are off ({DisableVariable}=1)";
+        return target.Unavailable(file, _context.Arch, KernelCompiler.NvrtcVersion());
+    }
+
+    /// <summary>Set to 1, the architecture-specific kernel files (`// arch:` lines, e.g. sm_90a) are never loaded: their callers take the portable kernels.</summary>
+    public const string DisableVariable = "OWL3_NO_ARCH_KERNELS";
 
     /// <summary>The cache key of a file for an architecture.</summary>
     public static string Key(KernelFile file, string arch)

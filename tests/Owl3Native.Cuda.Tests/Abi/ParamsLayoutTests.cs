@@ -22,7 +22,7 @@ public sealed partial class ParamsLayoutTests
         { "sampling.cu", typeof(ArgmaxParams) },
         { "sampling.cu", typeof(SampleParams) },
         { "attention_decode_paged.cu", typeof(DecodeParams) },
-        { "attention_prefill.cu", typeof(PrefillParams) },
+        { "attention.cuh", typeof(PrefillParams) },
         { "kv_write.cu", typeof(KvWriteParams) },
         { "hyper.cu", typeof(GateMixParams) },
     };
@@ -31,7 +31,7 @@ public sealed partial class ParamsLayoutTests
     [MemberData(nameof(Structs))]
     public void Csharp_mirror_matches_the_kernel_struct(string file, Type mirror)
     {
-        string source = KernelSources.File(file).Source;
+        string source = file.EndsWith(".cuh", StringComparison.Ordinal) ? KernelSources.Headers.Single(h => h.Name == file).Source : KernelSources.File(file).Source;
         var body = Regex.Match(source, $@"struct\s+{mirror.Name}\s*\{{(.*?)\}};", RegexOptions.Singleline);
         Assert.True(body.Success, $"{file} declares no struct {mirror.Name}");
         var cFields = new List<(string Name, int Size)>();

@@ -84,7 +84,8 @@ public sealed record PrefillModelParams
 /// <summary>
 /// A scalar model of kernels/attention_prefill.cu, CTA by CTA: the host's tile list
 /// (<see cref="AttentionKernels.PrefillTiles"/>) of BR query rows of one head; key tiles of BC rows
-/// (both from <see cref="AttentionKernels.PrefillShape"/> of the instantiation's padded dim), visual tiles first up to the CTA's
+/// (both from <see cref="AttentionKernels.PrefillShape"/> of the instantiation's padded dim, or from an experimental
+/// variant: attention_prefill_sm90.cu runs the same algorithm on 128 × 128 tiles), visual tiles first up to the CTA's
 /// largest visible prefix, then text tiles up to the CTA's largest text range; rows of a tile past its valid count are
 /// zero and never read; per-row masks; running maxima on the raw scores q·k (fp32), P = exp2(s·scale_log2 − m·scale_log2) as one FMA; online softmax with the
 /// softmax_base / softmax_rescale rules; the row sum l from the fp32 P, the P·V product from P rounded to bf16; output
@@ -98,7 +99,7 @@ public static class PrefillTilingModel
     /// (the GPU check poisons its output the same way); a CTA writing a row another CTA wrote throws.
     /// <paramref name="roundOutput"/> false keeps the fp32 values the kernel rounds in its last instruction (a sharper check).
     /// </summary>
-    public static float[] Run(PrefillModelParams p, TilingMutation mutation = TilingMutation.None, bool roundOutput = true)
+    public static float[] Run(PrefillModelParams p, TilingMutation mutation = TilingMutation.None, bool roundOutput = true, PrefillVariant? variant = null)
     {
         if (p.Heads % p.KvHeads != 0) throw new ArgumentException($"{p.Heads} query heads are not a multiple of {p.KvHeads} KV heads");
         int seqs = p.SeqQStart.Length - 1, rows = p.SeqQStart[seqs];
@@ -106,7 +107,8 @@ public static class PrefillTilingModel
         Array.Fill(o, float.NaN);
         var written = new bool[rows * p.Heads];
         int dp = AttentionKernels.PrefillDim(p.HeadDim);
-        var (bc, br) = AttentionKernels.PrefillShape(dp);
+        var (bc, br) = variant is null ? AttentionKernels.PrefillShape(dp) : (variant.KeyTile, variant.Rows);
+        if (variant is not null && variant.Dim != dp) throw new ArgumentException($"{variant.Kernel} serves head dim {variant.Dim}, not {p.HeadDim}");
         int[] tiles = AttentionKernels.PrefillTiles(p.SeqQStart, br);
         var cta = new Cta(p, bc, br, mutation, roundOutput);
         for (int tile = 0; tile < tiles.Length / 2; tile++)

@@ -100,6 +100,29 @@ public sealed class TilingModelTests(ITestOutputHelper output)
         }
     }
 
+    /// <summary>
+    /// The experimental kernels' tilings (the warpgroup-MMA kernel: 128 query rows × 128-key tiles; the 32-key d128 and
+    /// d80 shapes) on chunked prefills with images before and between text, cross-attention, head dims below the
+    /// padded one (120 → 128) and GQA 7: the algorithm at those tile shapes, without a GPU.
+    /// </summary>
+    [Theory]
+    [InlineData("attention_prefill_wgmma_d128_bf16")]
+    [InlineData("attention_prefill_bc32_d128_bf16")]
+    [InlineData("attention_prefill_bc32_d80_bf16")]
+    public void Experimental_prefill_tilings(string kernel)
+    {
+        var v = AttentionKernels.PrefillExperiments.Single(x => x.Kernel == kernel);
+        int d = v.Dim == 80 ? 72 : v.Dim;
+        var fused = new PagedCase(AttentionMode.Fused, heads: 28, kvHeads: 4, headDim: d, blockSize: 16, seed: 21,
+            [new(0, 333, 3, 16, [5, 6, 300]), new(100, 17), new(0, 129, 1, 130, [64])]);
+        CheckPrefill($"{kernel} fused", fused, v);
+        var cross = new PagedCase(AttentionMode.Cross, heads: 12, kvHeads: 2, headDim: v.Dim == 80 ? 72 : d - 8, blockSize: 16, seed: 22,
+            [new(0, 150, 2, 27, [10, 100]), new(20, 40, 1, 27, [45]), new(3, 10)]);
+        AssertZeroRows(cross, CheckPrefill($"{kernel} cross", cross, v), $"{kernel} cross");
+        var dense = new DenseCase(groups: 3, length: 150, heads: 2, headDim: d, seed: 23);
+        Judge($"{kernel} dense", round => PrefillTilingModel.Run(dense.Prefill(), roundOutput: round, variant: v), dense.References(), dense.Cpu(Cpu), bf16P: true);
+    }
+
     [Fact]
     public void Dense_non_causal_siglip_attention_head_dim_72()
     {
@@ -216,10 +239,10 @@ public sealed class TilingModelTests(ITestOutputHelper output)
         new(AttentionMode.Fused, heads: 14, kvHeads: 2, headDim: 64, blockSize: 16, seed: 10,
             [new(0, 1), new(16, 1), new(299, 1, 2, 9, [3, 100]), new(4100, 1)]);
 
-    private float[] CheckPrefill(string name, PagedCase c)
+    private float[] CheckPrefill(string name, PagedCase c, PrefillVariant? variant = null)
     {
         var p = c.Prefill();
-        return Judge(name, round => PrefillTilingModel.Run(p, roundOutput: round), c.References(), c.Cpu(Cpu), bf16P: true);
+        return Judge(name, round => PrefillTilingModel.Run(p, roundOutput: round, variant: variant), c.References(), c.Cpu(Cpu), bf16P: true);
     }
 
     /// <summary>A decode case on one kernel's model; the tensor-core kernel rounds P to bf16, the CUDA-core one does not.</summary>
