@@ -18,7 +18,10 @@
 //                                 Row addresses (block-table reads) are resolved two tiles ahead into shared memory, so
 //                                 no table read stands between a tile's cp.async issue and its data.
 //   attention_decode_combine_bf16 grid (heads, seqs), 128 threads: merges the splits' (m, l, o) into the bf16 output
-//                                 (split weights computed once, warps sum interleaved splits, ≤ 256 splits).
+//                                 (split weights computed once, warps sum interleaved splits, ≤ 256 splits). With
+//                                 split_counters the tensor-core kernel does this itself: the last split CTA of each
+//                                 (sequence, KV head) to finish — a ticket counter, reset by that CTA — merges the
+//                                 group's heads (one launch instead of two; the counters must start zeroed).
 //
 // Layouts (bf16 unless said): q, o [seqs, heads·D] (row strides q_stride/o_stride elements); K/V cache
 // [numBlocks, blockSize, kvHeads, D]; block_tables int32 [seqs, max_blocks]; visual K/V of sequence s at the device
@@ -60,13 +63,14 @@ struct DecodeParams
     const int* vis_tokens;                 // [seqs] visual tokens per KV head (row count of that head's slab)
     float* part_o;
     float* part_ml;
+    int* split_counters;                   // [seqs, kvHeads] zeroed; non-null: the tensor-core kernel's last split combines
     int seqs, heads, kv_heads, head_dim;
     int block_size, max_blocks, splits, split_keys;
     int q_stride, o_stride;
     float scale_log2;                      // log2(e) / sqrt(D)
     int pad;
 };
-static_assert(sizeof(DecodeParams) == 144, "DecodeParams layout is mirrored in C#");
+static_assert(sizeof(DecodeParams) == 152, "DecodeParams layout is mirrored in C#");
 
 // Address of virtual key j's row for KV head kvh (visual rows first, then the paged text rows).
 __device__ __forceinline__ const bf16* decode_row(const DecodeParams& p, const bf16* cache, const bf16* vis, int s, int kvh,
@@ -237,30 +241,31 @@ extern "C" __global__ void __launch_bounds__(128) attention_decode_paged_bf16(co
     }
 }
 
-// The splits' weights exp2(m_z − m) are computed once per (sequence, head) by the threads in parallel and kept in
-// shared memory; then warp w sums splits w, w + 4, … for every dim (a lane reads four consecutive dims, 16 bytes),
-// the four warps' sums meet in shared memory. splits ≤ DECODE_MAX_SPLITS.
-extern "C" __global__ void __launch_bounds__(128) attention_decode_combine_bf16(const DecodeParams p)
+// Merges the splits of (sequence s, head h) into the bf16 output, by 128 threads. The splits' weights exp2(m_z − m)
+// are computed once by the threads in parallel and kept in shared memory (w_s, ≥ splits floats); then warp w sums
+// splits w, w + 4, … for every dim (a lane reads four consecutive dims, 16 bytes), the four warps' sums meet in
+// shared memory (acc_s: 4 × DECODE_MAX_DIM floats, 16-byte aligned; scratch: 4 floats). Partials are read through L2
+// (ld.global.cg): in the fused form other CTAs of this launch wrote them, and this SM's L1 may hold an older line.
+// Ends with a barrier, so the shared buffers may be reused at once. splits ≤ DECODE_MAX_SPLITS.
+__device__ __forceinline__ void decode_combine_row(const DecodeParams& p, int s, int h, float* w_s, float* scratch, float* acc_s)
 {
-    __shared__ float w_s[DECODE_MAX_SPLITS];
-    __shared__ float scratch[DECODE_WARPS];
-    __shared__ __align__(16) float acc_s[DECODE_WARPS][DECODE_MAX_DIM];
-    const int h = blockIdx.x, s = blockIdx.y, D = p.head_dim;
+    const int D = p.head_dim;
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     const long long row = (long long)s * p.heads + h;
     const float* ml = p.part_ml + row * p.splits * 2;
     float m = OWL3_NEG_INF;
-    for (int z = threadIdx.x; z < p.splits; z += blockDim.x) m = fmaxf(m, ml[2 * z]);
+    for (int z = threadIdx.x; z < p.splits; z += blockDim.x) m = fmaxf(m, __ldcg(ml + 2 * z));
     m = warp_max(m);
+    __syncthreads(); // scratch may still be read by the previous row
     if (lane == 0) scratch[warp] = m;
     __syncthreads();
     m = fmaxf(fmaxf(scratch[0], scratch[1]), fmaxf(scratch[2], scratch[3]));
     float l = 0.0f;
     for (int z = threadIdx.x; z < p.splits; z += blockDim.x)
     {
-        const float w = softmax_rescale(ml[2 * z], m);
+        const float w = softmax_rescale(__ldcg(ml + 2 * z), m);
         w_s[z] = w;
-        l += ml[2 * z + 1] * w;
+        l += __ldcg(ml + 2 * z + 1) * w;
     }
     l = block_sum(l, scratch); // its barriers also publish w_s
     const float* po = p.part_o + row * p.splits * D;
@@ -270,16 +275,29 @@ extern "C" __global__ void __launch_bounds__(128) attention_decode_combine_bf16(
 #pragma unroll 4
         for (int z = warp; z < p.splits; z += DECODE_WARPS)
         {
-            const float4 v = *reinterpret_cast<const float4*>(po + (long long)z * D + d);
+            const float4 v = __ldcg(reinterpret_cast<const float4*>(po + (long long)z * D + d));
             const float w = w_s[z];
             a0 += v.x * w; a1 += v.y * w; a2 += v.z * w; a3 += v.w * w;
         }
-        *reinterpret_cast<float4*>(&acc_s[warp][d]) = make_float4(a0, a1, a2, a3);
+        *reinterpret_cast<float4*>(&acc_s[warp * DECODE_MAX_DIM + d]) = make_float4(a0, a1, a2, a3);
     }
     __syncthreads();
     const float inv = l > 0.0f ? 1.0f / l : 0.0f;
     for (int d = threadIdx.x; d < D; d += blockDim.x)
-        p.o[(long long)s * p.o_stride + h * D + d] = f32_to_bf16((((acc_s[0][d] + acc_s[1][d]) + acc_s[2][d]) + acc_s[3][d]) * inv);
+    {
+        const float o = ((acc_s[d] + acc_s[DECODE_MAX_DIM + d]) + acc_s[2 * DECODE_MAX_DIM + d]) + acc_s[3 * DECODE_MAX_DIM + d];
+        p.o[(long long)s * p.o_stride + h * D + d] = f32_to_bf16(o * inv);
+    }
+    __syncthreads(); // w_s, scratch and acc_s are free again
+}
+
+// The separate combine launch: one CTA per (head, sequence).
+extern "C" __global__ void __launch_bounds__(128) attention_decode_combine_bf16(const DecodeParams p)
+{
+    __shared__ float w_s[DECODE_MAX_SPLITS];
+    __shared__ float scratch[DECODE_WARPS];
+    __shared__ __align__(16) float acc_s[DECODE_WARPS * DECODE_MAX_DIM];
+    decode_combine_row(p, blockIdx.y, blockIdx.x, w_s, scratch, acc_s);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -500,6 +518,29 @@ __device__ __forceinline__ void decode_tc(const DecodeParams& p)
             p.part_o[part * D + d] = of;
             if (d == 0) { p.part_ml[part * 2] = mf; p.part_ml[part * 2 + 1] = lf; }
         }
+    }
+
+    // Fused combine (split_counters set): the last split of (sequence, KV head) to finish merges the group's heads —
+    // one launch instead of two. Each CTA publishes its partials (fence), takes a ticket; the last resets the counter
+    // (the buffer stays zeroed for the next launch or graph replay) and combines with the tiles' shared memory.
+    if (p.splits > 1 && p.split_counters != nullptr)
+    {
+        __threadfence();
+        __syncthreads();
+        if (threadIdx.x == 0)
+        {
+            int* counter = p.split_counters + (long long)s * p.kv_heads + kvh;
+            const bool last = atomicAdd(counter, 1) == p.splits - 1;
+            if (last) *counter = 0;
+            rows_k_s[0][0] = last ? kv_s : nullptr; // the verdict, through a shared slot no longer used
+        }
+        __syncthreads();
+        if (rows_k_s[0][0] == nullptr) return;
+        __threadfence();
+        float* w_s = reinterpret_cast<float*>(smem_raw);           // [DECODE_MAX_SPLITS]
+        float* acc_s = w_s + DECODE_MAX_SPLITS;                     // [4][DECODE_MAX_DIM], 16-byte aligned
+        float* scratch = acc_s + DECODE_WARPS * DECODE_MAX_DIM;     // [4]
+        for (int r = 0; r < group; ++r) decode_combine_row(p, s, kvh * group + r, w_s, scratch, acc_s);
     }
 }
 

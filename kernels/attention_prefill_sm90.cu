@@ -305,6 +305,11 @@ extern "C" __global__ void __launch_bounds__(256, 1) attention_prefill_wgmma_d12
             pa[kk][2] = pack_bf16x2(s_acc[8 * kk + 4], s_acc[8 * kk + 5]);
             pa[kk][3] = pack_bf16x2(s_acc[8 * kk + 6], s_acc[8 * kk + 7]);
         }
+        // The rescaled O and the packed P are written by ordinary instructions: pin those writes before the fence
+        // (PTX: wgmma.fence must separate them from the wgmma that reads the same registers).
+        fence_regs(o_acc);
+#pragma unroll
+        for (int kk = 0; kk < BC / 16; ++kk) fence_regs(pa[kk]);
         wgmma_fence();
 #pragma unroll
         for (int kk = 0; kk < BC / 16; ++kk)

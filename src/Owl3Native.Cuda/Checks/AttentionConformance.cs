@@ -66,6 +66,12 @@ public sealed class AttentionConformance(CudaContext context, KernelCache cache)
         () => Case("decode", AttentionMode.Fused, heads: 32, kvHeads: 2, headDim: 72, blockSize: 16, seed + 13, [new(200, 1, 1, 10, [50]), new(63, 1)]),
         () => Case("decode", AttentionMode.Cross, heads: 12, kvHeads: 2, headDim: 128, blockSize: 16, seed + 4,
             [new(40, 1, 2, 27, [10, 30]), new(5, 1, 1, 27, [9]), new(12, 1)]),
+        // The same split-K shapes with the splits merged inside the decode launch (the last split CTA combines).
+        () => Case("decode", AttentionMode.Fused, heads: 14, kvHeads: 2, headDim: 64, blockSize: 16, seed,
+            [new(0, 1), new(16, 1), new(299, 1, 2, 9, [3, 100]), new(4100, 1)], fusedCombine: true),
+        () => Case("decode", AttentionMode.Fused, heads: 28, kvHeads: 4, headDim: 128, blockSize: 16, seed + 1,
+            [new(37, 1, 3, 16, [5, 6, 20]), new(1023, 1), new(17000, 1)], fusedCombine: true),
+        () => Case("decode", AttentionMode.Fused, heads: 32, kvHeads: 2, headDim: 72, blockSize: 16, seed + 13, [new(200, 1, 1, 10, [50]), new(6300, 1)], fusedCombine: true),
         // Prefill: chunked (cached > 0), images before / between text, hostile lengths, every dim family.
         () => Case("prefill", AttentionMode.Fused, heads: 14, kvHeads: 2, headDim: 64, blockSize: 16, seed + 5,
             [new(0, 1), new(0, 200, 2, 9, [3, 150]), new(37, 65), new(130, 64, 1, 20, [140])]),
@@ -124,7 +130,7 @@ public sealed class AttentionConformance(CudaContext context, KernelCache cache)
     /// </summary>
     public ConformanceResult Case(string kind, AttentionMode mode, int heads, int kvHeads, int headDim, int blockSize, int seed,
         IReadOnlyList<AttentionSeqSpec> seqs, DecodeKernel decodeKernel = DecodeKernel.TensorCore,
-        PrefillVariant? prefillVariant = null)
+        PrefillVariant? prefillVariant = null, bool fusedCombine = false)
     {
         var rng = new Random(seed);
         int stride = kvHeads * headDim, seqCount = seqs.Count;
@@ -219,17 +225,31 @@ public sealed class AttentionConformance(CudaContext context, KernelCache cache)
                 using var dText = UploadInts(textLens); using var dVis = UploadInts(visLens);
                 using var partO = new DeviceBuffer<float>(context, (long)seqCount * heads * splits * headDim);
                 using var partMl = new DeviceBuffer<float>(context, (long)seqCount * heads * splits * 2);
-                _attn.Decode(stream, new DecodeParams
+                using var counters = UploadInts(new int[seqCount * kvHeads]);
+                var p = new DecodeParams
                 {
                     Q = dq.Pointer, O = dOut.Pointer, KCache = kCache.Pointer, VCache = vCache.Pointer, BlockTables = dTables.Pointer,
                     TextLens = dText.Pointer, VisLens = dVis.Pointer, VisK = dVisK.Pointer, VisV = dVisV.Pointer, VisTokens = dVisTokens.Pointer,
-                    PartO = partO.Pointer, PartMl = partMl.Pointer, Seqs = seqCount, Heads = heads, KvHeads = kvHeads, HeadDim = headDim,
+                    PartO = partO.Pointer, PartMl = partMl.Pointer, SplitCounters = fusedCombine ? counters.Pointer : 0,
+                    Seqs = seqCount, Heads = heads, KvHeads = kvHeads, HeadDim = headDim,
                     BlockSize = blockSize, MaxBlocks = maxBlocks, Splits = splits, SplitKeys = splitKeys,
                     QStride = heads * headDim, OStride = heads * headDim, ScaleLog2 = scaleLog2,
-                }, decodeKernel);
+                };
+                _attn.Decode(stream, p, decodeKernel);
+                if (fusedCombine)
+                {
+                    // Twice, the output poisoned again in between: the counters the first launch leaves behind must
+                    // serve the second (a graph replays the same buffer), and the second launch's output is judged.
+                    stream.Synchronize();
+                    if (counters.ToArray().Any(c => c != 0)) throw new InvalidOperationException("the fused combine left split counters non-zero");
+                    using var poison = Poisoned((long)rows * heads * headDim);
+                    stream.Copy(dOut.Pointer, poison.Pointer, poison.Bytes);
+                    _attn.Decode(stream, p, decodeKernel);
+                }
                 stream.Synchronize();
+                if (fusedCombine && counters.ToArray().Any(c => c != 0)) throw new InvalidOperationException("the fused combine left split counters non-zero");
                 shape = $"{mode} {heads}/{kvHeads}×{headDim} b{blockSize} keys≤{maxKeys} splits {splits}";
-                kind = decodeKernel == DecodeKernel.CudaCore ? "decode (cuda cores)" : "decode (tc)";
+                kind = decodeKernel == DecodeKernel.CudaCore ? "decode (cuda cores)" : fusedCombine ? "decode (tc, fused combine)" : "decode (tc)";
             }
             else
             {
@@ -400,6 +420,13 @@ public sealed class AttentionConformance(CudaContext context, KernelCache cache)
                         float graphMs = GraphTime(stream, () => _attn.Decode(stream, p, kernel), reps);
                         double graphGbs = bytes / (graphMs / 1000) / 1e9;
                         rows.Add(new AttentionBenchRow("decode paged (tc, CUDA graph)", shape, graphMs, null, graphGbs, 100 * graphGbs / copyGbPerSecond));
+                        if (realSplits == 1) continue;
+                        // The splits merged by the last split CTA (one launch per step instead of two), same graph form.
+                        using var counters = UploadInts(new int[batch * kvHeads]);
+                        var fused = p with { SplitCounters = counters.Pointer };
+                        float fusedMs = GraphTime(stream, () => _attn.Decode(stream, fused, kernel), reps);
+                        double fusedGbs = bytes / (fusedMs / 1000) / 1e9;
+                        rows.Add(new AttentionBenchRow("decode paged (tc, fused combine, CUDA graph)", shape, fusedMs, null, fusedGbs, 100 * fusedGbs / copyGbPerSecond));
                     }
                 }
             }

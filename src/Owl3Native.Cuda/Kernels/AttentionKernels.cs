@@ -160,7 +160,7 @@ public sealed class AttentionKernels(KernelCache cache)
 
     /// <summary>
     /// Decode attention (+ the split combine when p.Splits &gt; 1; PartO/PartMl must then hold seqs·heads·splits·(D | 2)
-    /// floats). <paramref name="kernel"/> picks the tensor-core kernel (default; GQA groups ≤ 16) or the CUDA-core one
+    /// floats; with p.SplitCounters the tensor-core kernel merges the splits in the same launch). <paramref name="kernel"/> picks the tensor-core kernel (default; GQA groups ≤ 16) or the CUDA-core one
     /// (groups ≤ 8), kept as the second implementation the conformance check and the benchmark compare.
     /// </summary>
     public void Decode(CudaStream stream, in DecodeParams p, DecodeKernel kernel = DecodeKernel.TensorCore)
@@ -181,7 +181,8 @@ public sealed class AttentionKernels(KernelCache cache)
             cache.Get("attention_decode_paged.cu", $"attention_decode_tc_d{dp}_bf16").Launch(stream, grid, new Dim3(128), p, (uint)DecodeSharedBytes(dp));
         else
             cache.Get("attention_decode_paged.cu", "attention_decode_paged_bf16").Launch(stream, grid, new Dim3(128), p);
-        if (p.Splits > 1)
+        // The tensor-core kernel combines its own splits when given the counters; otherwise a combine launch follows.
+        if (p.Splits > 1 && (kernel != DecodeKernel.TensorCore || p.SplitCounters == 0))
             cache.Get("attention_decode_paged.cu", "attention_decode_combine_bf16")
                 .Launch(stream, new Dim3((uint)p.Heads, (uint)p.Seqs), new Dim3(128), p);
     }

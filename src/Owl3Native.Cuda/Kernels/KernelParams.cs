@@ -184,6 +184,12 @@ public struct DecodeParams
     public ulong PartO;
     /// <summary>Device address of fp32 split (max, sum) pairs, [seqs, heads, splits, 2]; needed when Splits &gt; 1, else 0.</summary>
     public ulong PartMl;
+    /// <summary>
+    /// Device address of zeroed int32 counters, [seqs, kvHeads], or 0. Set (with Splits &gt; 1), the tensor-core kernel
+    /// merges the splits itself — the last split CTA of each (sequence, KV head) combines — and no combine launch
+    /// follows; every launch leaves the counters zeroed again (reusable, also from a CUDA graph).
+    /// </summary>
+    public ulong SplitCounters;
     /// <summary>Sequences in the step (one query token each).</summary>
     public int Seqs;
     /// <summary>Query heads; heads / kvHeads ≤ 8 (CUDA cores) or ≤ 16 (tensor cores).</summary>
