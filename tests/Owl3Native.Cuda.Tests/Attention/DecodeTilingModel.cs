@@ -87,7 +87,14 @@ public static class DecodeTilingModel
     /// (a sharper check).
     /// </summary>
     /// <exception cref="ArgumentException">The head dim or the GQA group is one the launcher refuses for this kernel.</exception>
-    public static DecodeModelResult Run(DecodeModelParams p, DecodeKernel kernel, TilingMutation mutation = TilingMutation.None, bool roundOutput = true)
+    /// <remarks>
+    /// <paramref name="fusedCombineOrder"/> models the tensor-core kernel with split counters: the CTAs finish in the
+    /// order this seed shuffles them, each takes a ticket of its (sequence, KV head) counter, and the one whose ticket is
+    /// the last merges the group's heads at once (partials still NaN there would reach the output); the counters must
+    /// end at zero. <paramref name="counters"/> receives them.
+    /// </remarks>
+    public static DecodeModelResult Run(DecodeModelParams p, DecodeKernel kernel, TilingMutation mutation = TilingMutation.None, bool roundOutput = true,
+        int? fusedCombineOrder = null, int[]? counters = null)
     {
         int d = p.HeadDim, group = p.Heads / p.KvHeads;
         AttentionKernels.PrefillDim(d); // the launcher's head-dim check: a multiple of 8 up to 256
@@ -99,6 +106,23 @@ public static class DecodeTilingModel
         Array.Fill(o, float.NaN);
         Array.Fill(partO, float.NaN);
         Array.Fill(partMl, float.NaN);
+        if (fusedCombineOrder is { } order && p.Splits > 1)
+        {
+            if (kernel != DecodeKernel.TensorCore) throw new ArgumentException("only the tensor-core kernel merges its own splits");
+            counters ??= new int[p.Seqs * p.KvHeads];
+            var ctas = (from z in Enumerable.Range(0, p.Splits) from s in Enumerable.Range(0, p.Seqs) from kvh in Enumerable.Range(0, p.KvHeads) select (z, s, kvh)).ToArray();
+            new Random(order).Shuffle(ctas);
+            foreach (var (z, s, kvh) in ctas)
+            {
+                TensorCoreCta(p, kvh, s, z, o, partO, partMl, mutation, roundOutput);
+                int c = s * p.KvHeads + kvh;
+                bool last = counters[c]++ == p.Splits - 1; // atomicAdd returns the old value
+                if (!last) continue;
+                counters[c] = 0;
+                for (int r = 0; r < group; r++) Combine(p, kvh * group + r, s, o, partO, partMl, mutation, roundOutput);
+            }
+            return new DecodeModelResult(o, partO, partMl);
+        }
         for (int z = 0; z < p.Splits; z++)
             for (int s = 0; s < p.Seqs; s++)
                 for (int kvh = 0; kvh < p.KvHeads; kvh++)

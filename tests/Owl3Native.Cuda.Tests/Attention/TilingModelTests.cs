@@ -220,6 +220,33 @@ public sealed class TilingModelTests(ITestOutputHelper output)
         }
     }
 
+    /// <summary>
+    /// The fused combine (split counters): in any order of finishing CTAs the last split of each (sequence, KV head)
+    /// merges its group — the same output bit for bit as the separate combine launch — and every counter ends at zero,
+    /// also when the same counters serve a second launch.
+    /// </summary>
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void Fused_split_combine_matches_the_combine_launch_in_any_finishing_order(int order)
+    {
+        var c = LongDecode();
+        var p = c.Decode(Multiprocessors);
+        Assert.True(p.Splits > 4, $"expected a split-K plan, got {p.Splits} × {p.SplitKeys}");
+        var separate = DecodeTilingModel.Run(p, DecodeKernel.TensorCore).Output;
+        var counters = new int[p.Seqs * p.KvHeads];
+        for (int launch = 0; launch < 2; launch++)
+        {
+            var fused = DecodeTilingModel.Run(p, DecodeKernel.TensorCore, fusedCombineOrder: order + 10 * launch, counters: counters).Output;
+            Assert.Equal(separate, fused);
+            Assert.All(counters, x => Assert.Equal(0, x));
+        }
+        // A ticket rule off by one (the first split combining) reads splits that have not run: NaN reaches the output.
+        var early = DecodeTilingModel.Run(p, DecodeKernel.TensorCore, fusedCombineOrder: order, counters: Enumerable.Repeat(p.Splits - 1, p.Seqs * p.KvHeads).ToArray()).Output;
+        Assert.Contains(early, float.IsNaN);
+    }
+
     /// <summary>The NaN poison would show: a used cache slot set to NaN reaches the output (so unused ones are never read).</summary>
     [Fact]
     public void A_poisoned_slot_that_is_read_shows_up_as_nan()
