@@ -18,6 +18,7 @@
 //
 // arch: sm_90a nvrtc>=12.0
 // budget: attention_prefill_wgmma_d128_bf16 registers<=255 smem<=256
+// budget: attention_prefill_wgmma_ws3_d128_bf16 registers<=255 smem<=256
 #include "common.cuh"
 #include "attention.cuh"
 
@@ -94,12 +95,44 @@ __device__ __forceinline__ void wgmma_m64n128k16_rs_tb(float (&d)[64], const uns
 }
 
 
+// mbarrier primitives (decoupled variant): init, a thread's arrival, the arrival of a thread's pending cp.async copies
+// (.noinc: counted in the init count), and a spin on a phase's parity.
+__device__ __forceinline__ void mbar_init(unsigned long long* bar, int count)
+{
+    asm volatile("mbarrier.init.shared.b64 [%0], %1;" :: "r"(smem_addr(bar)), "r"(count) : "memory");
+}
+__device__ __forceinline__ void mbar_arrive(unsigned long long* bar)
+{
+    unsigned long long state;
+    asm volatile("mbarrier.arrive.shared.b64 %0, [%1];" : "=l"(state) : "r"(smem_addr(bar)) : "memory");
+}
+__device__ __forceinline__ void mbar_arrive_cp_async(unsigned long long* bar)
+{
+    asm volatile("cp.async.mbarrier.arrive.noinc.shared.b64 [%0];" :: "r"(smem_addr(bar)) : "memory");
+}
+__device__ __forceinline__ void mbar_wait(unsigned long long* bar, int parity)
+{
+    unsigned int done = 0;
+    while (!done)
+        asm volatile("{\n.reg .pred p;\nmbarrier.try_wait.parity.shared.b64 p, [%1], %2;\nselp.u32 %0, 1, 0, p;\n}\n"
+                     : "=r"(done) : "r"(smem_addr(bar)), "r"(parity) : "memory");
+}
+
 // Accumulator element i of a warpgroup's m64nN result, for lane (g = lane / 4, c4 = lane % 4) of warp w in the group:
 // row 16·w + g + 8·((i / 2) % 2), column 8·(i / 4) + 2·c4 + i % 2 (the mma.sync C layout, one n8 block per four).
-extern "C" __global__ void __launch_bounds__(256, 1) attention_prefill_wgmma_d128_bf16(const PrefillParams p)
+//
+// Two schedules share everything else:
+//   lockstep (DECOUPLED = false, 2 stages): all 256 threads load every tile; two CTA barriers per tile.
+//   decoupled (DECOUPLED = true, STAGES stages): warpgroup w loads keys 64·w … of every tile and its own 64 Q rows;
+//     a stage's "full" mbarrier completes when all 256 threads' copies into it have landed (cp.async.mbarrier.arrive),
+//     its "empty" mbarrier when all 256 threads are done reading it; tiles are issued STAGES − 1 ahead. No CTA barrier
+//     in the loop: one warpgroup may run ahead of the other (its softmax beside the other's tensor-core work).
+template <bool DECOUPLED, int STAGES>
+__device__ __forceinline__ void prefill_wgmma(const PrefillParams& p)
 {
     constexpr int THREADS = 256, WARPS = 8, BR = 2 * WG_ROWS, BC = WG_BC, DP = WG_DP;
     constexpr int Q_BYTES = BR * DP * 2, KV_BYTES = BC * DP * 2; // one tile; K and V of a stage are adjacent
+    static_assert(DECOUPLED || STAGES == 2, "the lockstep schedule is double-buffered");
     extern __shared__ __align__(1024) unsigned char smem_raw[];
     // The swizzle is a function of the address: align the tiles to 1024 bytes (the host adds that slack).
     const unsigned int raw_addr = smem_addr(smem_raw);
@@ -111,6 +144,7 @@ extern "C" __global__ void __launch_bounds__(256, 1) attention_prefill_wgmma_d12
     struct Cta { int s, q0, row0, rows, pos0, q_len, kvh, k_start, vis_max, text_max; };
     __shared__ Cta C;
     __shared__ int warp_min_s[WARPS][2];
+    __shared__ unsigned long long full_bar[STAGES], empty_bar[STAGES];
     const int h = blockIdx.x;
     const int D = p.head_dim;
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, wg = warp >> 2;
@@ -121,6 +155,8 @@ extern "C" __global__ void __launch_bounds__(256, 1) attention_prefill_wgmma_d12
         const int row0 = p.seq_q_start[s], q_len = p.seq_q_start[s + 1] - row0;
         C = Cta{s, q0, row0, min(BR, q_len - q0), p.seq_pos[s], q_len, h / (p.heads / p.kv_heads),
                 p.block_tables == nullptr ? p.seq_k_start[s] : 0, 0, 0};
+        if (DECOUPLED)
+            for (int x = 0; x < STAGES; ++x) { mbar_init(&full_bar[x], THREADS); mbar_init(&empty_bar[x], THREADS); }
     }
     __syncthreads();
 
@@ -150,20 +186,23 @@ extern "C" __global__ void __launch_bounds__(256, 1) attention_prefill_wgmma_d12
     atomicMax(&C.vis_max, cta_vis);
     atomicMax(&C.text_max, cta_text);
     __syncthreads();
-    auto vis_tiles = [&]() { return (C.vis_max + BC - 1) / BC; };
-    auto n_tiles = [&]() { return (C.vis_max + BC - 1) / BC + (C.text_max + BC - 1) / BC; };
+    const int vis_tiles = (C.vis_max + BC - 1) / BC, n_tiles = vis_tiles + (C.text_max + BC - 1) / BC;
 
-    // K and V of tile i into stage x: a thread keeps one 16-byte column chunk and walks rows 16 apart, so its swizzled
-    // chunk (c ^ (r & 7)) is the same for every row it writes. Masked chunks read nothing and are zero-filled.
+    // The loaders: `tid` of `n` threads copy rows [rb, rb + rows) of a tile. A thread keeps one 16-byte column chunk
+    // and walks rows n / 16 apart, so its swizzled chunk (c ^ (r & 7)) is the same for every row it writes. Masked
+    // chunks read nothing and are zero-filled.
+    const int ld_tid = DECOUPLED ? threadIdx.x & 127 : threadIdx.x, ld_n = DECOUPLED ? 128 : THREADS;
+    const int kv_rb = DECOUPLED ? wg * (BC / 2) : 0, kv_rows = DECOUPLED ? BC / 2 : BC;
     auto load_kv = [&](int x, int i) {
-        constexpr int CHUNKS = DP / 8, STEP = THREADS / CHUNKS;
-        const int s = C.s, kvh = C.kvh, vt = vis_tiles();
-        const bool visual = i < vt;
-        const int j0 = visual ? i * BC : (i - vt) * BC;
+        constexpr int CHUNKS = DP / 8;
+        const int step = ld_n / CHUNKS;
+        const int s = C.s, kvh = C.kvh;
+        const bool visual = i < vis_tiles;
+        const int j0 = visual ? i * BC : (i - vis_tiles) * BC;
         const int valid = min(BC, (visual ? C.vis_max : C.text_max) - j0);
         const bf16* k_base = visual ? (const bf16*)p.vis_k[s] : p.k;
         const bf16* v_base = visual ? (const bf16*)p.vis_v[s] : p.v;
-        const int col = (threadIdx.x % CHUNKS) * 8, r0 = threadIdx.x / CHUNKS;
+        const int col = (ld_tid % CHUNKS) * 8, r0 = kv_rb + ld_tid / CHUNKS;
         const bool col_ok = col < D;
         const unsigned int kd = k_addr(x), vd = v_addr(x);
         const bool even = visual || p.block_tables == nullptr;
@@ -171,9 +210,9 @@ extern "C" __global__ void __launch_bounds__(256, 1) attention_prefill_wgmma_d12
         const long long first = visual ? ((long long)kvh * p.vis_tokens[s] + j0) * D + col
                                        : ((long long)C.k_start + j0) * p.kv_stride + kvh * D + col;
 #pragma unroll 2
-        for (int xr = 0; xr < BC / STEP; ++xr)
+        for (int xr = 0; xr < kv_rows / step; ++xr)
         {
-            const int r = r0 + xr * STEP, j = j0 + r;
+            const int r = r0 + xr * step, j = j0 + r;
             const bool ok = col_ok && r < valid;
             long long off = 0;
             if (ok)
@@ -191,20 +230,34 @@ extern "C" __global__ void __launch_bounds__(256, 1) attention_prefill_wgmma_d12
         }
     };
 
-    // Q (rows past the sequence and columns past D are zero) and tile 0 in one group.
+    // Q (rows past the sequence and columns past D are zero): all of it (lockstep), or the warpgroup's own rows.
     {
         constexpr int CHUNKS = DP / 8;
+        const int q_rb = DECOUPLED ? wg * WG_ROWS : 0, q_rows = DECOUPLED ? WG_ROWS : BR;
         const long long q_row0 = C.row0 + C.q0;
-        for (int c = threadIdx.x; c < BR * CHUNKS; c += THREADS)
+        for (int c = ld_tid; c < q_rows * CHUNKS; c += ld_n)
         {
-            const int r = c / CHUNKS, col = (c % CHUNKS) * 8;
+            const int r = q_rb + c / CHUNKS, col = (c % CHUNKS) * 8;
             const bool ok = r < C.rows && col < D;
             asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;"
                          :: "r"(q_addr + sw128_offset<BR>(r, col)), "l"(ok ? p.q + (q_row0 + r) * p.q_stride + h * D + col : p.q), "r"(ok ? 16 : 0));
         }
     }
-    if (n_tiles() > 0) load_kv(0, 0);
-    cp_async_commit();
+    if (DECOUPLED)
+    {
+        // Tiles 0 … STAGES − 2 (Q rides with tile 0: an arrival covers all of the thread's earlier copies).
+        for (int j = 0; j < STAGES - 1 && j < n_tiles; ++j)
+        {
+            load_kv(j, j);
+            mbar_arrive_cp_async(&full_bar[j]);
+        }
+        if (n_tiles == 0) cp_async_wait<0>();
+    }
+    else
+    {
+        if (n_tiles > 0) load_kv(0, 0);
+        cp_async_commit();
+    }
 
     float o_acc[64];
 #pragma unroll
@@ -213,14 +266,29 @@ extern "C" __global__ void __launch_bounds__(256, 1) attention_prefill_wgmma_d12
     // This warpgroup's 64 rows of Q: block b (columns 64·b …) of the Q tile, rows from 64·wg (1024-byte aligned).
     const unsigned int q_wg = q_addr + (unsigned int)wg * WG_ROWS * 128;
 
-    for (int i = 0; i < n_tiles(); ++i)
+    for (int i = 0; i < n_tiles; ++i)
     {
-        const int x = i & 1;
-        if (i + 1 < n_tiles()) load_kv(x ^ 1, i + 1);
-        cp_async_commit();
-        cp_async_wait<1>(); // tile i (and Q) have landed
-        fence_proxy_async();
-        __syncthreads();
+        const int x = i % STAGES;
+        if (DECOUPLED)
+        {
+            const int j = i + STAGES - 1; // issue tile j once both warpgroups are done with its stage's last tile
+            if (j < n_tiles)
+            {
+                if (j >= STAGES) mbar_wait(&empty_bar[j % STAGES], (j / STAGES - 1) & 1);
+                load_kv(j % STAGES, j);
+                mbar_arrive_cp_async(&full_bar[j % STAGES]);
+            }
+            mbar_wait(&full_bar[x], (i / STAGES) & 1);
+            fence_proxy_async();
+        }
+        else
+        {
+            if (i + 1 < n_tiles) load_kv(x ^ 1, i + 1);
+            cp_async_commit();
+            cp_async_wait<1>(); // tile i (and Q) have landed
+            fence_proxy_async();
+            __syncthreads();
+        }
 
         // S = Q · K(i)ᵀ: k-step ks reads columns 16·ks … of block ks / 4, 32 bytes further per step inside the block.
         float s_acc[64];
@@ -238,8 +306,8 @@ extern "C" __global__ void __launch_bounds__(256, 1) attention_prefill_wgmma_d12
         fence_regs(s_acc);
 
         // Mask, scale, online softmax (attention_prefill.cu's, for one row block of 16 per warp and 128 keys).
-        const bool visual = i < vis_tiles();
-        const int key0 = visual ? i * BC : (i - vis_tiles()) * BC;
+        const bool visual = i < vis_tiles;
+        const int key0 = visual ? i * BC : (i - vis_tiles) * BC;
         const bool full = key0 + BC <= warp_min_s[warp][visual ? 0 : 1];
         if (!full)
         {
@@ -319,9 +387,10 @@ extern "C" __global__ void __launch_bounds__(256, 1) attention_prefill_wgmma_d12
         fence_regs(o_acc);
 #pragma unroll
         for (int kk = 0; kk < BC / 16; ++kk) fence_regs(pa[kk]);
-        __syncthreads(); // both warpgroups are done with stage x before tile i + 2 overwrites it
+        if (DECOUPLED) mbar_arrive(&empty_bar[x]); // this thread is done with stage x
+        else __syncthreads();                       // both warpgroups are done with stage x before tile i + 2 overwrites it
     }
-    cp_async_wait<0>();
+    if (!DECOUPLED) cp_async_wait<0>();
 
     // O / l → bf16; rows that saw nothing (l = 0) write zeros.
 #pragma unroll
@@ -340,3 +409,6 @@ extern "C" __global__ void __launch_bounds__(256, 1) attention_prefill_wgmma_d12
         }
     }
 }
+
+extern "C" __global__ void __launch_bounds__(256, 1) attention_prefill_wgmma_d128_bf16(const PrefillParams p) { prefill_wgmma<false, 2>(p); }
+extern "C" __global__ void __launch_bounds__(256, 1) attention_prefill_wgmma_ws3_d128_bf16(const PrefillParams p) { prefill_wgmma<true, 3>(p); }

@@ -114,13 +114,15 @@ public sealed class AttentionKernels(KernelCache cache)
     /// Other prefill kernels, which the GPU bundle checks and times beside the defaults where the device and NVRTC can
     /// run them (<see cref="Unavailable"/>): d128 and d80 with the 32-key tiles they used before 64-key tiles measured
     /// faster (the OWL3_PREFILL_EXP list of attention_prefill.cu), and d128 on Hopper's warpgroup MMA
-    /// (attention_prefill_sm90.cu: 2 warpgroups × 64 rows, 128-key tiles; sm_90a, NVRTC ≥ 12).
+    /// (attention_prefill_sm90.cu: 2 warpgroups × 64 rows, 128-key tiles; sm_90a, NVRTC ≥ 12) in two schedules: both
+    /// warpgroups in lockstep over two stages, and decoupled by mbarriers over three (a warpgroup may run ahead).
     /// </summary>
     public static IReadOnlyList<PrefillVariant> PrefillExperiments { get; } =
     [
         new("attention_prefill_bc32_d128_bf16", 128, 32, 128, 128),
         new("attention_prefill_bc32_d80_bf16", 80, 32, 128, 128),
         new("attention_prefill_wgmma_d128_bf16", 128, 128, 128, 256, PrefillEngine.Wgmma),
+        new("attention_prefill_wgmma_ws3_d128_bf16", 128, 128, 128, 256, PrefillEngine.Wgmma, Stages: 3),
     ];
 
     /// <summary>Why <paramref name="variant"/> cannot run on this device with this NVRTC (an sm_90a kernel elsewhere), or null.</summary>
@@ -210,16 +212,16 @@ public sealed class AttentionKernels(KernelCache cache)
 }
 
 /// <summary>A prefill kernel instantiation: padded head dim, keys per K/V tile, query rows per CTA, threads per CTA, engine.</summary>
-public sealed record PrefillVariant(string Kernel, int Dim, int KeyTile, int Rows, int Threads, PrefillEngine Engine = PrefillEngine.MmaSync)
+public sealed record PrefillVariant(string Kernel, int Dim, int KeyTile, int Rows, int Threads, PrefillEngine Engine = PrefillEngine.MmaSync, int Stages = 2)
 {
     /// <summary>The kernel file: attention_prefill.cu (mma.sync) or attention_prefill_sm90.cu (wgmma).</summary>
     public string File => Engine == PrefillEngine.Wgmma ? "attention_prefill_sm90.cu" : "attention_prefill.cu";
 
     /// <summary>
-    /// Dynamic shared memory: the Q tile and two stages of K and V tiles — rows padded by 16 bytes (mma.sync), or
-    /// dense in the 128-byte swizzle plus 1024 bytes to align the tiles (wgmma).
+    /// Dynamic shared memory: the Q tile and <see cref="Stages"/> stages of K and V tiles — rows padded by 16 bytes
+    /// (mma.sync), or dense in the 128-byte swizzle plus 1024 bytes to align the tiles (wgmma).
     /// </summary>
-    public int SharedBytes => Engine == PrefillEngine.Wgmma ? (Rows + 4 * KeyTile) * Dim * 2 + 1024 : (Rows + 4 * KeyTile) * (Dim + 8) * 2;
+    public int SharedBytes => Engine == PrefillEngine.Wgmma ? (Rows + 2 * Stages * KeyTile) * Dim * 2 + 1024 : (Rows + 2 * Stages * KeyTile) * (Dim + 8) * 2;
 }
 
 /// <summary>The tensor-core instruction a prefill kernel is built on.</summary>

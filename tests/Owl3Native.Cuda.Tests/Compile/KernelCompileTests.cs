@@ -37,9 +37,14 @@ public sealed class KernelCompileTests
         Assert.Equal(new KernelTarget("sm_90a", 12, 0), file.Target);
         string ptx = KernelCompiler.CompilePtx(file, file.Target!.Virtual);
         Assert.Contains(".entry attention_prefill_wgmma_d128_bf16(", ptx);
+        Assert.Contains(".entry attention_prefill_wgmma_ws3_d128_bf16(", ptx);
         foreach (var instruction in new[] { "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16", "wgmma.fence.sync.aligned", "wgmma.commit_group.sync.aligned",
-                     "wgmma.wait_group.sync.aligned", "fence.proxy.async.shared::cta", "cp.async.cg.shared.global" })
+                     "wgmma.wait_group.sync.aligned", "fence.proxy.async.shared::cta", "cp.async.cg.shared.global",
+                     "cp.async.mbarrier.arrive.noinc.shared.b64", "mbarrier.try_wait.parity.shared.b64", "mbarrier.init.shared.b64" })
             Assert.Contains(instruction, ptx);
+        // Every variant fits one CTA per multiprocessor on Hopper (227 KiB of shared memory with the static part).
+        foreach (var v in Owl3Native.Cuda.Kernels.AttentionKernels.PrefillExperiments.Where(v => v.Engine == PrefillEngine.Wgmma))
+            Assert.True(v.SharedBytes + 256 <= 227 * 1024, $"{v.Kernel}: {v.SharedBytes} B");
     }
 
     [Fact]
