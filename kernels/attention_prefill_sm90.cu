@@ -103,8 +103,7 @@ __device__ __forceinline__ void mbar_init(unsigned long long* bar, int count)
 }
 __device__ __forceinline__ void mbar_arrive(unsigned long long* bar)
 {
-    unsigned long long state;
-    asm volatile("mbarrier.arrive.shared.b64 %0, [%1];" : "=l"(state) : "r"(smem_addr(bar)) : "memory");
+    asm volatile("mbarrier.arrive.shared.b64 _, [%0];" :: "r"(smem_addr(bar)) : "memory");
 }
 __device__ __forceinline__ void mbar_arrive_cp_async(unsigned long long* bar)
 {
@@ -116,6 +115,7 @@ __device__ __forceinline__ void mbar_wait(unsigned long long* bar, int parity)
     while (!done)
         asm volatile("{\n.reg .pred p;\nmbarrier.try_wait.parity.shared.b64 p, [%1], %2;\nselp.u32 %0, 1, 0, p;\n}\n"
                      : "=r"(done) : "r"(smem_addr(bar)), "r"(parity) : "memory");
+    __syncwarp(); // lanes may leave the spin at different iterations; the .aligned wgmma instructions that follow want them together
 }
 
 // Accumulator element i of a warpgroup's m64nN result, for lane (g = lane / 4, c4 = lane % 4) of warp w in the group:
@@ -125,8 +125,9 @@ __device__ __forceinline__ void mbar_wait(unsigned long long* bar, int parity)
 //   lockstep (DECOUPLED = false, 2 stages): all 256 threads load every tile; two CTA barriers per tile.
 //   decoupled (DECOUPLED = true, STAGES stages): warpgroup w loads keys 64·w … of every tile and its own 64 Q rows;
 //     a stage's "full" mbarrier completes when all 256 threads' copies into it have landed (cp.async.mbarrier.arrive),
-//     its "empty" mbarrier when all 256 threads are done reading it; tiles are issued STAGES − 1 ahead. No CTA barrier
-//     in the loop: one warpgroup may run ahead of the other (its softmax beside the other's tensor-core work).
+//     its "empty" mbarrier when all 256 threads are done reading it; tile i + STAGES − 1 is issued at the end of
+//     iteration i. No CTA barrier in the loop: one warpgroup may run up to a tile ahead of the other (its softmax
+//     beside the other's tensor-core work).
 template <bool DECOUPLED, int STAGES>
 __device__ __forceinline__ void prefill_wgmma(const PrefillParams& p)
 {
@@ -251,7 +252,7 @@ __device__ __forceinline__ void prefill_wgmma(const PrefillParams& p)
             load_kv(j, j);
             mbar_arrive_cp_async(&full_bar[j]);
         }
-        if (n_tiles == 0) cp_async_wait<0>();
+        if (n_tiles == 0) asm volatile("cp.async.wait_all;" ::: "memory"); // no barrier tracks Q then (nothing is committed)
     }
     else
     {
@@ -271,13 +272,6 @@ __device__ __forceinline__ void prefill_wgmma(const PrefillParams& p)
         const int x = i % STAGES;
         if (DECOUPLED)
         {
-            const int j = i + STAGES - 1; // issue tile j once both warpgroups are done with its stage's last tile
-            if (j < n_tiles)
-            {
-                if (j >= STAGES) mbar_wait(&empty_bar[j % STAGES], (j / STAGES - 1) & 1);
-                load_kv(j % STAGES, j);
-                mbar_arrive_cp_async(&full_bar[j % STAGES]);
-            }
             mbar_wait(&full_bar[x], (i / STAGES) & 1);
             fence_proxy_async();
         }
@@ -387,8 +381,21 @@ __device__ __forceinline__ void prefill_wgmma(const PrefillParams& p)
         fence_regs(o_acc);
 #pragma unroll
         for (int kk = 0; kk < BC / 16; ++kk) fence_regs(pa[kk]);
-        if (DECOUPLED) mbar_arrive(&empty_bar[x]); // this thread is done with stage x
-        else __syncthreads();                       // both warpgroups are done with stage x before tile i + 2 overwrites it
+        if (DECOUPLED)
+        {
+            mbar_arrive(&empty_bar[x]); // this thread is done with stage x
+            // Tile i + STAGES − 1 goes into the stage of tile i − 1 once both warpgroups are done with that: issued
+            // here, at the end of the iteration, a warpgroup may finish tile i while the other is still on tile i − 1
+            // (at the top it would wait for the other's tile i − 1 before starting tile i: lockstep again).
+            const int j = i + STAGES - 1;
+            if (j < n_tiles)
+            {
+                if (j >= STAGES) mbar_wait(&empty_bar[j % STAGES], (j / STAGES - 1) & 1);
+                load_kv(j % STAGES, j);
+                mbar_arrive_cp_async(&full_bar[j % STAGES]);
+            }
+        }
+        else __syncthreads(); // both warpgroups are done with stage x before tile i + 2 overwrites it
     }
     if (!DECOUPLED) cp_async_wait<0>();
 
