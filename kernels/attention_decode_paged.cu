@@ -91,6 +91,8 @@ extern "C" __global__ void __launch_bounds__(128) attention_decode_paged_bf16(co
     const int kvh = blockIdx.x, s = blockIdx.y, z = blockIdx.z;
     const int D = p.head_dim, group = p.heads / p.kv_heads;
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    pdl_trigger();
+    pdl_wait(); // the second implementation keeps it simple: nothing before the previous kernel is done
 
     const int vis_len = p.vis_lens != nullptr && p.vis_k != nullptr && p.vis_k[s] != 0ull ? p.vis_lens[s] : 0;
     const int total = vis_len + p.text_lens[s];
@@ -297,6 +299,8 @@ extern "C" __global__ void __launch_bounds__(128) attention_decode_combine_bf16(
     __shared__ float w_s[DECODE_MAX_SPLITS];
     __shared__ float scratch[DECODE_WARPS];
     __shared__ __align__(16) float acc_s[DECODE_WARPS * DECODE_MAX_DIM];
+    pdl_trigger();
+    pdl_wait(); // the partials come from the decode launch just before
     decode_combine_row(p, blockIdx.y, blockIdx.x, w_s, scratch, acc_s);
 }
 
@@ -359,6 +363,7 @@ __device__ __forceinline__ void decode_tc(const DecodeParams& p)
     const int kvh = blockIdx.x, s = blockIdx.y, z = blockIdx.z;
     const int D = p.head_dim, group = p.heads / p.kv_heads;
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, g = lane >> 2, c4 = lane & 3;
+    pdl_trigger();
 
     const int vis_len = p.vis_lens != nullptr && p.vis_k != nullptr && p.vis_k[s] != 0ull ? p.vis_lens[s] : 0;
     const int total = vis_len + p.text_lens[s];
@@ -378,7 +383,14 @@ __device__ __forceinline__ void decode_tc(const DecodeParams& p)
             rows_v_s[x][threadIdx.x] = vr;
         }
     __syncthreads();
-    if (n_tiles > 0) decode_tc_load<DP>(p, kv_s, kv_s + TILE, rows_k_s[0], rows_v_s[0]);
+    // Under a programmatic launch the previous kernel (the step's K/V write, Q's projection) may still run: the
+    // lengths, block tables and visual K/V are older than it, and so is every cached key but the newest text key.
+    // Tile 0 is issued before the wait when it cannot hold that key (the pipeline fills under the previous kernel's
+    // tail); Q and a tile holding the newest key only after it.
+    const bool early = n_tiles > 0 && (p.text_lens[s] == 0 || min(end, begin + DECODE_TC_KEYS) < total);
+    if (early) decode_tc_load<DP>(p, kv_s, kv_s + TILE, rows_k_s[0], rows_v_s[0]);
+    pdl_wait();
+    if (n_tiles > 0 && !early) decode_tc_load<DP>(p, kv_s, kv_s + TILE, rows_k_s[0], rows_v_s[0]);
     cp_async_commit();
 
     // Q fragments of the group (rows = heads of the group, zero past it), straight from global memory: row g / g + 8,

@@ -150,6 +150,23 @@ __device__ __forceinline__ void ldmatrix_x4_trans(unsigned int (&r)[4], const vo
                  : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(smem_addr(p)));
 }
 
+// Programmatic dependent launch (sm_90; no-ops below and for a kernel launched without it): a kernel launched with it
+// may start while the previous kernel of the stream still runs. pdl_wait() blocks until that kernel has completed and
+// its writes are visible — call it before reading anything it writes; data older than it may be read before.
+// pdl_trigger() lets the next kernel of the stream start early (it will wait in its own pdl_wait()).
+__device__ __forceinline__ void pdl_wait()
+{
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.wait;" ::: "memory");
+#endif
+}
+__device__ __forceinline__ void pdl_trigger()
+{
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+#endif
+}
+
 // 16-byte global → shared copy; bytes < 16 zero-fills the rest (0 = a zero row: masked keys never read memory).
 __device__ __forceinline__ void cp_async_16(void* smem, const void* gmem, int bytes)
 {

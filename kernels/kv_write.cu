@@ -25,6 +25,8 @@ static_assert(sizeof(KvWriteParams) == 80, "KvWriteParams layout is mirrored in 
 
 extern "C" __global__ void kv_write_bf16(const KvWriteParams p)
 {
+    pdl_trigger(); // the attention that reads these slots waits for this kernel in its pdl_wait()
+    pdl_wait();    // k, v come from the projection just before
     const int half = p.head_dim / 2;
     const long long pairs = (long long)p.tokens * p.kv_heads * half;
     for (long long k = blockIdx.x * (long long)blockDim.x + threadIdx.x; k < pairs; k += (long long)gridDim.x * blockDim.x)

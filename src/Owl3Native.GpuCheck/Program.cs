@@ -138,6 +138,7 @@ internal static class Program
         var p = NativeLibraryResolver.Probe(library);
         string[] names = library switch
         {
+            CudaLibrary.Driver => ["cuLaunchKernelEx", "cuOccupancyMaxActiveBlocksPerMultiprocessor", "cuStreamBeginCapture_v2", "cuGraphInstantiateWithFlags"],
             CudaLibrary.Cublas => ["cublasCreate_v2", "cublasGemmEx", "cublasGemmStridedBatchedEx"],
             CudaLibrary.CublasLt => ["cublasLtCreate", "cublasLtMatmul", "cublasLtMatmulDescSetAttribute"],
             _ => [],

@@ -66,6 +66,13 @@ public sealed class AttentionConformance(CudaContext context, KernelCache cache)
         () => Case("decode", AttentionMode.Fused, heads: 32, kvHeads: 2, headDim: 72, blockSize: 16, seed + 13, [new(200, 1, 1, 10, [50]), new(63, 1)]),
         () => Case("decode", AttentionMode.Cross, heads: 12, kvHeads: 2, headDim: 128, blockSize: 16, seed + 4,
             [new(40, 1, 2, 27, [10, 30]), new(5, 1, 1, 27, [9]), new(12, 1)]),
+        // Programmatic launches: the newest keys written by a K/V write still running when the decode starts.
+        () => Case("decode", AttentionMode.Fused, heads: 28, kvHeads: 4, headDim: 128, blockSize: 16, seed + 1,
+            [new(37, 1, 3, 16, [5, 6, 20]), new(1023, 1), new(17000, 1), new(63, 1), new(64, 1)], programmatic: true),
+        () => Case("decode", AttentionMode.Fused, heads: 14, kvHeads: 2, headDim: 64, blockSize: 16, seed,
+            [new(0, 1), new(16, 1), new(299, 1, 2, 9, [3, 100]), new(4100, 1)], fusedCombine: true, programmatic: true),
+        () => Case("decode", AttentionMode.Fused, heads: 14, kvHeads: 2, headDim: 64, blockSize: 16, seed,
+            [new(0, 1), new(16, 1), new(299, 1, 2, 9, [3, 100]), new(4100, 1)], DecodeKernel.CudaCore, programmatic: true),
         // The same split-K shapes with the splits merged inside the decode launch (the last split CTA combines).
         () => Case("decode", AttentionMode.Fused, heads: 14, kvHeads: 2, headDim: 64, blockSize: 16, seed,
             [new(0, 1), new(16, 1), new(299, 1, 2, 9, [3, 100]), new(4100, 1)], fusedCombine: true),
@@ -130,7 +137,7 @@ public sealed class AttentionConformance(CudaContext context, KernelCache cache)
     /// </summary>
     public ConformanceResult Case(string kind, AttentionMode mode, int heads, int kvHeads, int headDim, int blockSize, int seed,
         IReadOnlyList<AttentionSeqSpec> seqs, DecodeKernel decodeKernel = DecodeKernel.TensorCore,
-        PrefillVariant? prefillVariant = null, bool fusedCombine = false)
+        PrefillVariant? prefillVariant = null, bool fusedCombine = false, bool programmatic = false)
     {
         var rng = new Random(seed);
         int stride = kvHeads * headDim, seqCount = seqs.Count;
@@ -191,12 +198,24 @@ public sealed class AttentionConformance(CudaContext context, KernelCache cache)
             for (int i = 0; i < len; i++) slots[t0 + i] = tables[s][i / blockSize] * blockSize + i % blockSize;
             t0 += len;
         }
-        using var dk = Upload(kAll); using var dv = Upload(vAll); using var dSlots = UploadInts(slots);
-        _attn.KvWrite(stream, new KvWriteParams
+        // Programmatic decode: each sequence's newest token is written only by a K/V write launched just before the
+        // decode (both programmatic), its slots NaN until then — a decode that read that tile before its pdl_wait()
+        // would show NaN.
+        var newest = new int[allTokens];
+        Array.Fill(newest, -1);
+        if (programmatic)
+            for (int s = 0, t0 = 0; s < seqCount; t0 += seqs[s].Cached + seqs[s].New, s++)
+            {
+                int last = t0 + seqs[s].Cached + seqs[s].New - 1;
+                (newest[last], slots[last]) = (slots[last], -1);
+            }
+        using var dk = Upload(kAll); using var dv = Upload(vAll); using var dSlots = UploadInts(slots); using var dNewest = UploadInts(newest);
+        var kvWrite = new KvWriteParams
         {
             K = dk.Pointer, V = dv.Pointer, KCache = kCache.Pointer, VCache = vCache.Pointer, Slots = dSlots.Pointer,
             Tokens = allTokens, KvHeads = kvHeads, HeadDim = headDim, KStride = stride, VStride = stride,
-        });
+        };
+        _attn.KvWrite(stream, kvWrite);
         var flatTables = new int[seqCount * maxBlocks];
         for (int s = 0; s < seqCount; s++) tables[s].CopyTo(flatTables, s * maxBlocks);
         using var dTables = UploadInts(flatTables);
@@ -235,7 +254,8 @@ public sealed class AttentionConformance(CudaContext context, KernelCache cache)
                     BlockSize = blockSize, MaxBlocks = maxBlocks, Splits = splits, SplitKeys = splitKeys,
                     QStride = heads * headDim, OStride = heads * headDim, ScaleLog2 = scaleLog2,
                 };
-                _attn.Decode(stream, p, decodeKernel);
+                if (programmatic) _attn.KvWrite(stream, kvWrite with { Slots = dNewest.Pointer }, programmatic: true);
+                _attn.Decode(stream, p, decodeKernel, programmatic);
                 if (fusedCombine)
                 {
                     // Twice, the output poisoned again in between: the counters the first launch leaves behind must
@@ -249,7 +269,8 @@ public sealed class AttentionConformance(CudaContext context, KernelCache cache)
                 stream.Synchronize();
                 if (fusedCombine && counters.ToArray().Any(c => c != 0)) throw new InvalidOperationException("the fused combine left split counters non-zero");
                 shape = $"{mode} {heads}/{kvHeads}×{headDim} b{blockSize} keys≤{maxKeys} splits {splits}";
-                kind = decodeKernel == DecodeKernel.CudaCore ? "decode (cuda cores)" : fusedCombine ? "decode (tc, fused combine)" : "decode (tc)";
+                kind = (decodeKernel == DecodeKernel.CudaCore ? "decode (cuda cores" : fusedCombine ? "decode (tc, fused combine" : "decode (tc")
+                    + (programmatic ? ", programmatic launch)" : ")");
             }
             else
             {
@@ -420,13 +441,18 @@ public sealed class AttentionConformance(CudaContext context, KernelCache cache)
                         float graphMs = GraphTime(stream, () => _attn.Decode(stream, p, kernel), reps);
                         double graphGbs = bytes / (graphMs / 1000) / 1e9;
                         rows.Add(new AttentionBenchRow("decode paged (tc, CUDA graph)", shape, graphMs, null, graphGbs, 100 * graphGbs / copyGbPerSecond));
-                        if (realSplits == 1) continue;
-                        // The splits merged by the last split CTA (one launch per step instead of two), same graph form.
+                        if (splits != planned) continue;
+                        // At the planned split: programmatic launches (each decode's first tiles load under the previous
+                        // launch's tail), and the splits merged by the last split CTA (one launch instead of two).
                         using var counters = UploadInts(new int[batch * kvHeads]);
                         var fused = p with { SplitCounters = counters.Pointer };
-                        float fusedMs = GraphTime(stream, () => _attn.Decode(stream, fused, kernel), reps);
-                        double fusedGbs = bytes / (fusedMs / 1000) / 1e9;
-                        rows.Add(new AttentionBenchRow("decode paged (tc, fused combine, CUDA graph)", shape, fusedMs, null, fusedGbs, 100 * fusedGbs / copyGbPerSecond));
+                        foreach (var (name, q0, pdl) in new[] { ("programmatic", p, true), ("fused combine", fused, false), ("fused combine, programmatic", fused, true) })
+                        {
+                            if (q0.SplitCounters != 0 && realSplits == 1) continue;
+                            float vms = GraphTime(stream, () => _attn.Decode(stream, q0, kernel, pdl), reps);
+                            double vgbs = bytes / (vms / 1000) / 1e9;
+                            rows.Add(new AttentionBenchRow($"decode paged (tc, {name}, CUDA graph)", shape, vms, null, vgbs, 100 * vgbs / copyGbPerSecond));
+                        }
                     }
                 }
             }

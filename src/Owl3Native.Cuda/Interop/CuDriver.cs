@@ -71,6 +71,9 @@ internal static unsafe partial class CuDriver
     internal static partial CUresult cuLaunchKernel(nint function, uint gridX, uint gridY, uint gridZ, uint blockX, uint blockY, uint blockZ,
         uint sharedMemBytes, nint stream, void** kernelParams, void** extra);
 
+    // Extensible launch (CUDA 12): the config names launch attributes, e.g. programmatic stream serialization (PDL).
+    [LibraryImport(Library)] internal static partial CUresult cuLaunchKernelEx(CUlaunchConfig* config, nint function, void** kernelParams, void** extra);
+
     // Graph management (stream capture → instantiate → launch)
     [LibraryImport(Library)] internal static partial CUresult cuStreamBeginCapture_v2(nint stream, int mode);
     [LibraryImport(Library)] internal static partial CUresult cuStreamEndCapture(nint stream, nint* graph);
@@ -78,4 +81,25 @@ internal static unsafe partial class CuDriver
     [LibraryImport(Library)] internal static partial CUresult cuGraphLaunch(nint graphExec, nint stream);
     [LibraryImport(Library)] internal static partial CUresult cuGraphExecDestroy(nint graphExec);
     [LibraryImport(Library)] internal static partial CUresult cuGraphDestroy(nint graph);
+}
+
+/// <summary>cuda.h's CUlaunchConfig (56 bytes): grid, block, dynamic shared memory, stream, attributes.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct CUlaunchConfig
+{
+    public uint GridDimX, GridDimY, GridDimZ, BlockDimX, BlockDimY, BlockDimZ, SharedMemBytes;
+    public nint HStream;
+    public CUlaunchAttribute* Attrs;
+    public uint NumAttrs;
+}
+
+/// <summary>cuda.h's CUlaunchAttribute (72 bytes): an id, 4 bytes of padding, a 64-byte value union (its first int here).</summary>
+[StructLayout(LayoutKind.Explicit, Size = 72)]
+internal struct CUlaunchAttribute
+{
+    /// <summary>CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION: value.programmaticStreamSerializationAllowed.</summary>
+    public const int ProgrammaticStreamSerialization = 6;
+
+    [FieldOffset(0)] public int Id;
+    [FieldOffset(8)] public int Value;
 }

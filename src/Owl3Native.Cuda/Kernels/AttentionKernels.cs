@@ -165,7 +165,13 @@ public sealed class AttentionKernels(KernelCache cache)
     /// floats; with p.SplitCounters the tensor-core kernel merges the splits in the same launch). <paramref name="kernel"/> picks the tensor-core kernel (default; GQA groups ≤ 16) or the CUDA-core one
     /// (groups ≤ 8), kept as the second implementation the conformance check and the benchmark compare.
     /// </summary>
-    public void Decode(CudaStream stream, in DecodeParams p, DecodeKernel kernel = DecodeKernel.TensorCore)
+    /// <remarks>
+    /// <paramref name="programmatic"/>: programmatic dependent launches (sm_90+): the decode may start while the previous
+    /// kernel of the stream (the step's K/V write) still runs — its cached tiles other than the newest key's load under
+    /// that kernel's tail — and the combine while the decode finishes. The lengths, block tables and visual K/V must
+    /// then be older than that previous kernel (written before it, e.g. by the step's host copy).
+    /// </remarks>
+    public void Decode(CudaStream stream, in DecodeParams p, DecodeKernel kernel = DecodeKernel.TensorCore, bool programmatic = false)
     {
         int dp = PrefillDim(p.HeadDim);
         int maxGroup = kernel == DecodeKernel.TensorCore ? 16 : 8;
@@ -180,13 +186,13 @@ public sealed class AttentionKernels(KernelCache cache)
         if (p.Splits > MaxDecodeSplits) throw new ArgumentException($"{p.Splits} splits > {MaxDecodeSplits} (the combine kernel's limit; DecodeSplits never plans more)");
         var grid = new Dim3((uint)p.KvHeads, (uint)p.Seqs, (uint)p.Splits);
         if (kernel == DecodeKernel.TensorCore)
-            cache.Get("attention_decode_paged.cu", $"attention_decode_tc_d{dp}_bf16").Launch(stream, grid, new Dim3(128), p, (uint)DecodeSharedBytes(dp));
+            cache.Get("attention_decode_paged.cu", $"attention_decode_tc_d{dp}_bf16").Launch(stream, grid, new Dim3(128), p, (uint)DecodeSharedBytes(dp), programmatic);
         else
-            cache.Get("attention_decode_paged.cu", "attention_decode_paged_bf16").Launch(stream, grid, new Dim3(128), p);
+            cache.Get("attention_decode_paged.cu", "attention_decode_paged_bf16").Launch(stream, grid, new Dim3(128), p, programmatic: programmatic);
         // The tensor-core kernel combines its own splits when given the counters; otherwise a combine launch follows.
         if (p.Splits > 1 && (kernel != DecodeKernel.TensorCore || p.SplitCounters == 0))
             cache.Get("attention_decode_paged.cu", "attention_decode_combine_bf16")
-                .Launch(stream, new Dim3((uint)p.Heads, (uint)p.Seqs), new Dim3(128), p);
+                .Launch(stream, new Dim3((uint)p.Heads, (uint)p.Seqs), new Dim3(128), p, programmatic: programmatic);
     }
 
     /// <summary>240728/241014 hyper layers: context ← (1 − σ(gate + bias))·context + σ(…)·cross on rows with a visible image.</summary>
@@ -200,14 +206,17 @@ public sealed class AttentionKernels(KernelCache cache)
         cache.Get("hyper.cu", "hyper_gate_mix_bf16").Launch(stream, new Dim3((uint)Math.Min((chunks + 255) / 256, 65535)), new Dim3(256), p);
     }
 
-    /// <summary>Writes a step's K/V rows into their cache slots (RoPE on the keys when p.Rope != 0).</summary>
-    public void KvWrite(CudaStream stream, in KvWriteParams p)
+    /// <summary>
+    /// Writes a step's K/V rows into their cache slots (RoPE on the keys when p.Rope != 0). <paramref name="programmatic"/>:
+    /// a programmatic dependent launch (sm_90+; it waits for the previous kernel before reading k and v).
+    /// </summary>
+    public void KvWrite(CudaStream stream, in KvWriteParams p, bool programmatic = false)
     {
         if (p.HeadDim % 2 != 0) throw new ArgumentException($"head dim {p.HeadDim} must be even");
         long pairs = (long)p.Tokens * p.KvHeads * (p.HeadDim / 2);
         if (pairs == 0) return;
         uint blocks = (uint)Math.Min((pairs + 255) / 256, 65535);
-        cache.Get("kv_write.cu", "kv_write_bf16").Launch(stream, new Dim3(blocks), new Dim3(256), p);
+        cache.Get("kv_write.cu", "kv_write_bf16").Launch(stream, new Dim3(blocks), new Dim3(256), p, programmatic: programmatic);
     }
 }
 

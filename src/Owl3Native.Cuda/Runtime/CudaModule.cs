@@ -85,13 +85,29 @@ public sealed unsafe class CudaFunction
         return blocks;
     }
 
-    /// <summary>Launches with <paramref name="p"/> as the kernel's single by-value parameter.</summary>
-    public void Launch<TParams>(CudaStream stream, Dim3 grid, Dim3 block, in TParams p, uint sharedBytes = 0) where TParams : unmanaged
+    /// <summary>
+    /// Launches with <paramref name="p"/> as the kernel's single by-value parameter. <paramref name="programmatic"/>
+    /// (sm_90 and later; ignored below): a programmatic dependent launch — the kernel may start while the previous
+    /// kernel of the stream still runs, and must call <c>pdl_wait()</c> (common.cuh) before it reads anything that kernel
+    /// writes; the kernels here do.
+    /// </summary>
+    public void Launch<TParams>(CudaStream stream, Dim3 grid, Dim3 block, in TParams p, uint sharedBytes = 0, bool programmatic = false) where TParams : unmanaged
     {
         if (sharedBytes > 48 * 1024) EnsureDynamicShared((int)sharedBytes);
         _context.MakeCurrent();
         TParams copy = p;
         void* arg = &copy;
+        if (programmatic && _context.ComputeMajor >= 9)
+        {
+            var attribute = new CUlaunchAttribute { Id = CUlaunchAttribute.ProgrammaticStreamSerialization, Value = 1 };
+            var config = new CUlaunchConfig
+            {
+                GridDimX = grid.X, GridDimY = grid.Y, GridDimZ = grid.Z, BlockDimX = block.X, BlockDimY = block.Y, BlockDimZ = block.Z,
+                SharedMemBytes = sharedBytes, HStream = stream.Handle, Attrs = &attribute, NumAttrs = 1,
+            };
+            Cu.Check(CuDriver.cuLaunchKernelEx(&config, _function, &arg, null), $"cuLaunchKernelEx({Name}, programmatic)");
+            return;
+        }
         Cu.Check(CuDriver.cuLaunchKernel(_function, grid.X, grid.Y, grid.Z, block.X, block.Y, block.Z, sharedBytes, stream.Handle, &arg, null), $"cuLaunchKernel({Name})");
     }
 }

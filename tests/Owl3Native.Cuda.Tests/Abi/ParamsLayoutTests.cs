@@ -66,3 +66,21 @@ public sealed partial class ParamsLayoutTests
     [GeneratedRegex(@"^\s*((?:const\s+)?(?:unsigned long long\*|long long|int|float|unsigned int|void\*|[\w]+\*)(?:\s*\*)?)\s+([\w\s,]+?);", RegexOptions.Multiline)]
     private static partial Regex FieldLine();
 }
+
+/// <summary>The driver structs passed by pointer to cuLaunchKernelEx have cuda.h's x86-64 layout.</summary>
+public sealed class LaunchConfigLayoutTests
+{
+    [Fact]
+    public void Launch_config_and_attribute_match_cuda_h()
+    {
+        // CUlaunchConfig: seven unsigned ints, CUstream at 32, CUlaunchAttribute* at 40, unsigned numAttrs at 48; 56 bytes.
+        Assert.Equal(56, Marshal.SizeOf<Owl3Native.Cuda.Interop.CUlaunchConfig>());
+        Assert.Equal(24, (int)Marshal.OffsetOf<Owl3Native.Cuda.Interop.CUlaunchConfig>(nameof(Owl3Native.Cuda.Interop.CUlaunchConfig.SharedMemBytes)));
+        Assert.Equal(32, (int)Marshal.OffsetOf<Owl3Native.Cuda.Interop.CUlaunchConfig>(nameof(Owl3Native.Cuda.Interop.CUlaunchConfig.HStream)));
+        Assert.Equal(40, (int)Marshal.OffsetOf<Owl3Native.Cuda.Interop.CUlaunchConfig>(nameof(Owl3Native.Cuda.Interop.CUlaunchConfig.Attrs)));
+        Assert.Equal(48, (int)Marshal.OffsetOf<Owl3Native.Cuda.Interop.CUlaunchConfig>(nameof(Owl3Native.Cuda.Interop.CUlaunchConfig.NumAttrs)));
+        // CUlaunchAttribute: the id, 4 bytes of padding, a 64-byte value union.
+        Assert.Equal(72, Marshal.SizeOf<Owl3Native.Cuda.Interop.CUlaunchAttribute>());
+        Assert.Equal(8, (int)Marshal.OffsetOf<Owl3Native.Cuda.Interop.CUlaunchAttribute>(nameof(Owl3Native.Cuda.Interop.CUlaunchAttribute.Value)));
+    }
+}

@@ -47,6 +47,23 @@ public sealed class KernelCompileTests
             Assert.True(v.SharedBytes + 256 <= 227 * 1024, $"{v.Kernel}: {v.SharedBytes} B");
     }
 
+    /// <summary>
+    /// Programmatic dependent launch: the decode, combine and K/V-write kernels wait for the previous kernel and let the
+    /// next start early on sm_90 (griddepcontrol); below sm_90 the hooks compile away.
+    /// </summary>
+    [RequiresNvrtcFact]
+    public void Pdl_hooks_are_compiled_for_sm90_only()
+    {
+        foreach (var name in new[] { "attention_decode_paged.cu", "kv_write.cu" })
+        {
+            var file = KernelSources.File(name);
+            string sm90 = KernelCompiler.CompilePtx(file, "compute_90"), sm80 = KernelCompiler.CompilePtx(file, "compute_80");
+            Assert.Contains("griddepcontrol.wait", sm90);
+            Assert.Contains("griddepcontrol.launch_dependents", sm90);
+            Assert.DoesNotContain("griddepcontrol", sm80);
+        }
+    }
+
     [Fact]
     public void Arch_lines_name_a_target_and_refuse_other_devices_and_old_nvrtc()
     {
