@@ -383,10 +383,11 @@ __device__ __forceinline__ void decode_tc(const DecodeParams& p)
             rows_v_s[x][threadIdx.x] = vr;
         }
     __syncthreads();
-    // Under a programmatic launch the previous kernel (the step's K/V write, Q's projection) may still run: the
-    // lengths, block tables and visual K/V are older than it, and so is every cached key but the newest text key.
-    // Tile 0 is issued before the wait when it cannot hold that key (the pipeline fills under the previous kernel's
-    // tail); Q and a tile holding the newest key only after it.
+    // Under a programmatic launch earlier kernels (the step's K/V write, Q's projection) may still run. The lengths,
+    // the whole block tables (the newest key's entry too: its row address was resolved above) and the visual K/V must
+    // be older than all of them (the host writes them before the step), and so is every cached key but the newest
+    // text key. Tile 0 is issued before the wait when it cannot hold that key (the pipeline fills under the previous
+    // kernel's tail); Q, and a tile holding the newest key, only after it.
     const bool early = n_tiles > 0 && (p.text_lens[s] == 0 || min(end, begin + DECODE_TC_KEYS) < total);
     if (early) decode_tc_load<DP>(p, kv_s, kv_s + TILE, rows_k_s[0], rows_v_s[0]);
     pdl_wait();

@@ -66,13 +66,18 @@ public sealed class AttentionConformance(CudaContext context, KernelCache cache)
         () => Case("decode", AttentionMode.Fused, heads: 32, kvHeads: 2, headDim: 72, blockSize: 16, seed + 13, [new(200, 1, 1, 10, [50]), new(63, 1)]),
         () => Case("decode", AttentionMode.Cross, heads: 12, kvHeads: 2, headDim: 128, blockSize: 16, seed + 4,
             [new(40, 1, 2, 27, [10, 30]), new(5, 1, 1, 27, [9]), new(12, 1)]),
-        // Programmatic launches: the newest keys written by a K/V write still running when the decode starts.
-        () => Case("decode", AttentionMode.Fused, heads: 28, kvHeads: 4, headDim: 128, blockSize: 16, seed + 1,
-            [new(37, 1, 3, 16, [5, 6, 20]), new(1023, 1), new(17000, 1), new(63, 1), new(64, 1)], programmatic: true),
-        () => Case("decode", AttentionMode.Fused, heads: 14, kvHeads: 2, headDim: 64, blockSize: 16, seed,
-            [new(0, 1), new(16, 1), new(299, 1, 2, 9, [3, 100]), new(4100, 1)], fusedCombine: true, programmatic: true),
-        () => Case("decode", AttentionMode.Fused, heads: 14, kvHeads: 2, headDim: 64, blockSize: 16, seed,
-            [new(0, 1), new(16, 1), new(299, 1, 2, 9, [3, 100]), new(4100, 1)], DecodeKernel.CudaCore, programmatic: true),
+        // Programmatic launches (where the device and driver have them): the newest keys written by a K/V write that
+        // waits behind a 100 µs delay while the decode starts. Many sequences have their newest key in the first tile
+        // of a split (a short one: 0, 16, 63 cached keys; split edges), others far from it.
+        .. context.SupportsProgrammaticLaunch ? new Func<ConformanceResult>[]
+        {
+            () => Case("decode", AttentionMode.Fused, heads: 28, kvHeads: 4, headDim: 128, blockSize: 16, seed + 1,
+                [new(37, 1, 3, 16, [5, 6, 20]), new(1023, 1), new(17000, 1), new(63, 1), new(64, 1), new(0, 1), new(16, 1)], programmatic: true),
+            () => Case("decode", AttentionMode.Fused, heads: 14, kvHeads: 2, headDim: 64, blockSize: 16, seed,
+                [new(0, 1), new(16, 1), new(299, 1, 2, 9, [3, 100]), new(4100, 1), new(62, 1), new(127, 1)], fusedCombine: true, programmatic: true),
+            () => Case("decode", AttentionMode.Fused, heads: 14, kvHeads: 2, headDim: 64, blockSize: 16, seed,
+                [new(0, 1), new(16, 1), new(299, 1, 2, 9, [3, 100]), new(4100, 1)], DecodeKernel.CudaCore, programmatic: true),
+        } : [],
         // The same split-K shapes with the splits merged inside the decode launch (the last split CTA combines).
         () => Case("decode", AttentionMode.Fused, heads: 14, kvHeads: 2, headDim: 64, blockSize: 16, seed,
             [new(0, 1), new(16, 1), new(299, 1, 2, 9, [3, 100]), new(4100, 1)], fusedCombine: true),
@@ -198,24 +203,24 @@ public sealed class AttentionConformance(CudaContext context, KernelCache cache)
             for (int i = 0; i < len; i++) slots[t0 + i] = tables[s][i / blockSize] * blockSize + i % blockSize;
             t0 += len;
         }
-        // Programmatic decode: each sequence's newest token is written only by a K/V write launched just before the
-        // decode (both programmatic), its slots NaN until then — a decode that read that tile before its pdl_wait()
-        // would show NaN.
-        var newest = new int[allTokens];
-        Array.Fill(newest, -1);
+        // Programmatic decode: each sequence's newest token is left out here (its slots stay NaN) and written by a
+        // compact K/V write launched programmatically just before the decode (see the decode branch).
+        float[] newestK = new float[seqCount * stride], newestV = new float[seqCount * stride];
+        int[] newestSlots = new int[seqCount];
         if (programmatic)
             for (int s = 0, t0 = 0; s < seqCount; t0 += seqs[s].Cached + seqs[s].New, s++)
             {
                 int last = t0 + seqs[s].Cached + seqs[s].New - 1;
-                (newest[last], slots[last]) = (slots[last], -1);
+                (newestSlots[s], slots[last]) = (slots[last], -1);
+                Array.Copy(kAll, last * stride, newestK, s * stride, stride);
+                Array.Copy(vAll, last * stride, newestV, s * stride, stride);
             }
-        using var dk = Upload(kAll); using var dv = Upload(vAll); using var dSlots = UploadInts(slots); using var dNewest = UploadInts(newest);
-        var kvWrite = new KvWriteParams
+        using var dk = Upload(kAll); using var dv = Upload(vAll); using var dSlots = UploadInts(slots);
+        _attn.KvWrite(stream, new KvWriteParams
         {
             K = dk.Pointer, V = dv.Pointer, KCache = kCache.Pointer, VCache = vCache.Pointer, Slots = dSlots.Pointer,
             Tokens = allTokens, KvHeads = kvHeads, HeadDim = headDim, KStride = stride, VStride = stride,
-        };
-        _attn.KvWrite(stream, kvWrite);
+        });
         var flatTables = new int[seqCount * maxBlocks];
         for (int s = 0; s < seqCount; s++) tables[s].CopyTo(flatTables, s * maxBlocks);
         using var dTables = UploadInts(flatTables);
@@ -254,23 +259,37 @@ public sealed class AttentionConformance(CudaContext context, KernelCache cache)
                     BlockSize = blockSize, MaxBlocks = maxBlocks, Splits = splits, SplitKeys = splitKeys,
                     QStride = heads * headDim, OStride = heads * headDim, ScaleLog2 = scaleLog2,
                 };
-                if (programmatic) _attn.KvWrite(stream, kvWrite with { Slots = dNewest.Pointer }, programmatic: true);
-                _attn.Decode(stream, p, decodeKernel, programmatic);
-                if (fusedCombine)
+                using var newK = Upload(newestK); using var newV = Upload(newestV); using var newSlots = UploadInts(newestSlots);
+                if (programmatic)
                 {
-                    // Twice, the output poisoned again in between: the counters the first launch leaves behind must
-                    // serve the second (a graph replays the same buffer), and the second launch's output is judged.
-                    stream.Synchronize();
-                    if (counters.ToArray().Any(c => c != 0)) throw new InvalidOperationException("the fused combine left split counters non-zero");
-                    using var poison = Poisoned((long)rows * heads * headDim);
-                    stream.Copy(dOut.Pointer, poison.Pointer, poison.Bytes);
-                    _attn.Decode(stream, p, decodeKernel);
+                    // The hostile timing: a delay kernel lets the compact K/V write start at once, which lets the
+                    // decode start at once; both sit in pdl_wait() for 100 µs while the newest keys' slots are still
+                    // NaN — any tile the decode reads before its wait that holds a newest key would show.
+                    cache.Get("diagnostics.cu", "spin_delay").Launch(stream, new Dim3(1), new Dim3(32), new DelayParams { Nanoseconds = 100_000 });
+                    _attn.KvWrite(stream, new KvWriteParams
+                    {
+                        K = newK.Pointer, V = newV.Pointer, KCache = kCache.Pointer, VCache = vCache.Pointer, Slots = newSlots.Pointer,
+                        Tokens = seqCount, KvHeads = kvHeads, HeadDim = headDim, KStride = stride, VStride = stride,
+                    }, programmatic: true);
                 }
+                _attn.Decode(stream, p, decodeKernel, programmatic);
+                // Launched twice (fused combine, programmatic): the second right after the first, into its own poisoned
+                // output — the counters the first leaves behind serve the second (a graph replays the same buffers),
+                // and a programmatic second decode overlaps the first's tail. Both outputs are judged.
+                bool twice = fusedCombine || programmatic;
+                using var dOut2 = Poisoned(twice ? (long)rows * heads * headDim : 1);
+                if (twice) _attn.Decode(stream, p with { O = dOut2.Pointer }, decodeKernel, programmatic);
                 stream.Synchronize();
                 if (fusedCombine && counters.ToArray().Any(c => c != 0)) throw new InvalidOperationException("the fused combine left split counters non-zero");
-                shape = $"{mode} {heads}/{kvHeads}×{headDim} b{blockSize} keys≤{maxKeys} splits {splits}";
+                shape = $"{mode} {heads}/{kvHeads}×{headDim} b{blockSize} keys≤{maxKeys} splits {splits}{(twice ? ", launched twice" : "")}";
                 kind = (decodeKernel == DecodeKernel.CudaCore ? "decode (cuda cores" : fusedCombine ? "decode (tc, fused combine" : "decode (tc")
                     + (programmatic ? ", programmatic launch)" : ")");
+                if (twice)
+                {
+                    var first = Judge($"attention_{kind}", shape, Download(dOut), expected.Data);
+                    var second = Judge($"attention_{kind}", shape, Download(dOut2), expected.Data);
+                    return !first.Pass ? first with { Shape = shape + " (first launch)" } : second with { Shape = shape + (second.Pass ? "" : " (second launch)") };
+                }
             }
             else
             {

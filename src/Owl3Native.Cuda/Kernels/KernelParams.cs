@@ -327,3 +327,11 @@ public struct GateMixParams
     /// <summary>Padding to the C struct's size; leave 0.</summary>
     public int Pad;
 }
+
+/// <summary>kernels/diagnostics.cu: spin_delay's wait.</summary>
+[StructLayout(LayoutKind.Sequential)]
+public struct DelayParams
+{
+    /// <summary>Nanoseconds one thread waits on the global timer after letting the next kernel start.</summary>
+    public long Nanoseconds;
+}

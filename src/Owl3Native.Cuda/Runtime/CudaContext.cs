@@ -13,8 +13,9 @@ public sealed unsafe class CudaContext : IDisposable
     private nint _context;
     private int _disposed;
 
-    private CudaContext(int ordinal, nint context, string name, int major, int minor, long totalBytes, int multiprocessors)
+    private CudaContext(int ordinal, nint context, string name, int major, int minor, long totalBytes, int multiprocessors, int driverVersion)
     {
+        DriverVersion = driverVersion;
         Ordinal = ordinal;
         _context = context;
         Name = name;
@@ -36,6 +37,16 @@ public sealed unsafe class CudaContext : IDisposable
     public long TotalBytes { get; }
     /// <summary>Streaming multiprocessors on the device; sizes grids and the decode split-K plan.</summary>
     public int Multiprocessors { get; }
+
+    /// <summary>The driver's CUDA API version (cuDriverGetVersion: 12030 = 12.3).</summary>
+    public int DriverVersion { get; }
+
+    /// <summary>
+    /// Programmatic dependent launch works here: an sm_90+ device, and a driver of CUDA 12.3 or later (cuLaunchKernelEx
+    /// came with 12.0, programmatic edges in captured CUDA graphs with 12.3). Otherwise launches asked to be programmatic
+    /// are plain ones.
+    /// </summary>
+    public bool SupportsProgrammaticLaunch => ComputeMajor >= 9 && DriverVersion >= 12030;
 
     /// <summary>`sm_XY` of the device: what NVRTC compiles kernels for.</summary>
     public string Arch => $"sm_{ComputeMajor}{ComputeMinor}";
@@ -65,7 +76,9 @@ public sealed unsafe class CudaContext : IDisposable
         nint ctx;
         Cu.Check(CuDriver.cuDevicePrimaryCtxRetain(&ctx, device));
         Cu.Check(CuDriver.cuCtxSetCurrent(ctx));
-        return new CudaContext(device, ctx, Encoding.UTF8.GetString(name).TrimEnd('\0'), major, minor, (long)total, sms);
+        int driverVersion;
+        Cu.Check(CuDriver.cuDriverGetVersion(&driverVersion));
+        return new CudaContext(device, ctx, Encoding.UTF8.GetString(name).TrimEnd('\0'), major, minor, (long)total, sms, driverVersion);
     }
 
     /// <summary>Makes the context current on this thread (finalizer and pool threads have none).</summary>

@@ -87,7 +87,7 @@ public sealed unsafe class CudaFunction
 
     /// <summary>
     /// Launches with <paramref name="p"/> as the kernel's single by-value parameter. <paramref name="programmatic"/>
-    /// (sm_90 and later; ignored below): a programmatic dependent launch — the kernel may start while the previous
+    /// (where <see cref="CudaContext.SupportsProgrammaticLaunch"/>; a plain launch elsewhere): a programmatic dependent launch — the kernel may start while the previous
     /// kernel of the stream still runs, and must call <c>pdl_wait()</c> (common.cuh) before it reads anything that kernel
     /// writes; the kernels here do.
     /// </summary>
@@ -97,7 +97,7 @@ public sealed unsafe class CudaFunction
         _context.MakeCurrent();
         TParams copy = p;
         void* arg = &copy;
-        if (programmatic && _context.ComputeMajor >= 9)
+        if (programmatic && _context.SupportsProgrammaticLaunch)
         {
             var attribute = new CUlaunchAttribute { Id = CUlaunchAttribute.ProgrammaticStreamSerialization, Value = 1 };
             var config = new CUlaunchConfig

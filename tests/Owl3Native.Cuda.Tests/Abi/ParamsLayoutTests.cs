@@ -25,6 +25,7 @@ public sealed partial class ParamsLayoutTests
         { "attention.cuh", typeof(PrefillParams) },
         { "kv_write.cu", typeof(KvWriteParams) },
         { "hyper.cu", typeof(GateMixParams) },
+        { "diagnostics.cu", typeof(DelayParams) },
     };
 
     [Theory]
