@@ -467,7 +467,7 @@ public sealed class AttentionConformance(CudaContext context, KernelCache cache)
                         var fused = p with { SplitCounters = counters.Pointer };
                         foreach (var (name, q0, pdl) in new[] { ("programmatic", p, true), ("fused combine", fused, false), ("fused combine, programmatic", fused, true) })
                         {
-                            if (q0.SplitCounters != 0 && realSplits == 1) continue;
+                            if ((q0.SplitCounters != 0 && realSplits == 1) || (pdl && !context.SupportsProgrammaticLaunch)) continue;
                             float vms = GraphTime(stream, () => _attn.Decode(stream, q0, kernel, pdl), reps);
                             double vgbs = bytes / (vms / 1000) / 1e9;
                             rows.Add(new AttentionBenchRow($"decode paged (tc, {name}, CUDA graph)", shape, vms, null, vgbs, 100 * vgbs / copyGbPerSecond));
