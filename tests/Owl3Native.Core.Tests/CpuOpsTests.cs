@@ -264,6 +264,9 @@ public sealed class CpuOpsTests : IDisposable
     [InlineData(9, 1, 3, 10)]
     [InlineData(5, 3, 2, 13)]
     [InlineData(9, 2, 4, 72)]
+    [InlineData(100, 2, 2, 72)]  // several 32-key panels, padded keys (100 → 128) and dims (72 → 96)
+    [InlineData(33, 3, 1, 40)]   // one key past a panel
+    [InlineData(64, 1, 2, 64)]   // whole panels, no padding
     public void DenseAttention_matches_naive(int groupLength, int groups, int heads, int headDim)
     {
         var rng = new Random(groupLength * 3 + groups + headDim);

@@ -27,13 +27,23 @@ public sealed partial class CpuBackend
     }
 
     /// <inheritdoc/>
+    /// <remarks>Vectorised in blocks of 1024: u = √(2/π)·(v + 0.044715·v³), tanh(u) (TensorPrimitives), ½·v·(1 + tanh u).</remarks>
     public void GeluTanhInPlace(Tensor x) => ParallelChunks(x.Length, (s, e) =>
     {
-        var d = x.Data.AsSpan(s, e - s);
-        for (int i = 0; i < d.Length; i++)
+        Span<float> u = stackalloc float[1024];
+        for (int at = s; at < e; at += u.Length)
         {
-            float v = d[i];
-            d[i] = 0.5f * v * (1f + MathF.Tanh(SqrtTwoOverPi * (v + 0.044715f * v * v * v)));
+            var d = x.Data.AsSpan(at, Math.Min(u.Length, e - at));
+            var t = u[..d.Length];
+            TensorPrimitives.Multiply(d, d, t);                       // v²
+            TensorPrimitives.Multiply(t, 0.044715f, t);
+            TensorPrimitives.Add(t, 1f, t);                           // 1 + 0.044715·v²
+            TensorPrimitives.Multiply(t, d, t);                       // v + 0.044715·v³
+            TensorPrimitives.Multiply(t, SqrtTwoOverPi, t);
+            TensorPrimitives.Tanh(t, t);
+            TensorPrimitives.Add(t, 1f, t);
+            TensorPrimitives.Multiply(t, d, t);
+            TensorPrimitives.Multiply(t, 0.5f, d);
         }
     }, minChunk: 4096);
 
