@@ -27,25 +27,44 @@ public sealed partial class CpuBackend
     }
 
     /// <inheritdoc/>
-    /// <remarks>Vectorised in blocks of 1024: u = √(2/π)·(v + 0.044715·v³), tanh(u) (TensorPrimitives), ½·v·(1 + tanh u).</remarks>
+    /// <remarks>
+    /// Vectorised in blocks of 1024: u = √(2/π)·(v + 0.044715·v³), tanh(u) (TensorPrimitives), ½·v·(1 + tanh u). A
+    /// block's length is a multiple of 16 (the last one zero-padded through scratch), so every element takes the same
+    /// vector code however the work is split among threads (bitwise the same results).
+    /// </remarks>
     public void GeluTanhInPlace(Tensor x) => ParallelChunks(x.Length, (s, e) =>
     {
-        Span<float> u = stackalloc float[1024];
+        Span<float> u = stackalloc float[1024], pad = stackalloc float[16];
         for (int at = s; at < e; at += u.Length)
         {
             var d = x.Data.AsSpan(at, Math.Min(u.Length, e - at));
-            var t = u[..d.Length];
-            TensorPrimitives.Multiply(d, d, t);                       // v²
-            TensorPrimitives.Multiply(t, 0.044715f, t);
-            TensorPrimitives.Add(t, 1f, t);                           // 1 + 0.044715·v²
-            TensorPrimitives.Multiply(t, d, t);                       // v + 0.044715·v³
-            TensorPrimitives.Multiply(t, SqrtTwoOverPi, t);
-            TensorPrimitives.Tanh(t, t);
-            TensorPrimitives.Add(t, 1f, t);
-            TensorPrimitives.Multiply(t, d, t);
-            TensorPrimitives.Multiply(t, 0.5f, d);
+            int whole = d.Length / 16 * 16;
+            if (whole < d.Length)
+            {
+                // The tail of the chunk: through a zero-padded block of 16 (its own pass, then copied back).
+                pad.Clear();
+                d[whole..].CopyTo(pad);
+                GeluTanhBlock(pad, u[..16]);
+                pad[..(d.Length - whole)].CopyTo(d[whole..]);
+                d = d[..whole];
+            }
+            if (d.Length > 0) GeluTanhBlock(d, u[..d.Length]);
         }
     }, minChunk: 4096);
+
+    /// <summary>d ← gelu_tanh(d) for a block whose length is a multiple of 16; t is scratch of the same length.</summary>
+    private static void GeluTanhBlock(Span<float> d, Span<float> t)
+    {
+        TensorPrimitives.Multiply(d, d, t);                       // v²
+        TensorPrimitives.Multiply(t, 0.044715f, t);
+        TensorPrimitives.Add(t, 1f, t);                           // 1 + 0.044715·v²
+        TensorPrimitives.Multiply(t, d, t);                       // v + 0.044715·v³
+        TensorPrimitives.Multiply(t, SqrtTwoOverPi, t);
+        TensorPrimitives.Tanh(t, t);
+        TensorPrimitives.Add(t, 1f, t);
+        TensorPrimitives.Multiply(t, d, t);
+        TensorPrimitives.Multiply(t, 0.5f, d);
+    }
 
     /// <inheritdoc/>
     public void GeluErfInPlace(Tensor x) => ParallelChunks(x.Length, (s, e) =>

@@ -77,20 +77,37 @@ public sealed partial class CpuBackend
             var u = new float[tokens * n];
             Block(x, gate, r0, r1, g, n);
             Block(x, up, r0, r1, u, n);
-            for (int t = 0; t < tokens; t++)
-            {
-                var dst = y.Row(t).Slice(r0, n);
-                for (int i = 0; i < n; i++)
-                {
-                    float gv = g[t * n + i];
-                    dst[i] = gv / (1f + MathF.Exp(-gv)) * u[t * n + i];
-                }
-            }
+            for (int t = 0; t < tokens; t++) SiluMul(g.AsSpan(t * n, n), u.AsSpan(t * n, n), y.Row(t).Slice(r0, n));
         });
         return y;
     }
 
     private static void Block(Tensor x, Weight w, int r0, int r1, float[] y, int ldy) => Gemm(x, w, r0, r1, y, ldy, 0);
+
+    /// <summary>
+    /// dst = silu(g)·u = g·σ(g)·u, vectorised. Segments shorter than a SIMD width would take TensorPrimitives' scalar
+    /// path (other last bits), and how rows are split among threads decides the segments: the elements past the last
+    /// whole 16 go through a zero-padded block of 16, so every element takes the same vector code whatever the split.
+    /// </summary>
+    private static void SiluMul(ReadOnlySpan<float> g, ReadOnlySpan<float> u, Span<float> dst)
+    {
+        int whole = g.Length / 16 * 16;
+        if (whole > 0) SiluMulVector(g[..whole], u[..whole], dst[..whole]);
+        if (whole == g.Length) return;
+        Span<float> gb = stackalloc float[16], ub = stackalloc float[16], db = stackalloc float[16];
+        gb.Clear(); ub.Clear();
+        g[whole..].CopyTo(gb);
+        u[whole..].CopyTo(ub);
+        SiluMulVector(gb, ub, db);
+        db[..(g.Length - whole)].CopyTo(dst[whole..]);
+    }
+
+    private static void SiluMulVector(ReadOnlySpan<float> g, ReadOnlySpan<float> u, Span<float> dst)
+    {
+        System.Numerics.Tensors.TensorPrimitives.Sigmoid(g, dst);
+        System.Numerics.Tensors.TensorPrimitives.Multiply(dst, g, dst);
+        System.Numerics.Tensors.TensorPrimitives.Multiply(dst, u, dst);
+    }
 
     /// <summary>
     /// Output rows [r0, r1) of x·Wᵀ into y (row stride ldy, first column yOffset). Four or more tokens: the panel kernel
