@@ -2,7 +2,8 @@
 # One lent-GPU call for attention work (carry bundle/ built by `scripts/gpu-check.sh build`):
 #   bash scripts/gpu-attention-session.sh "$OUT"
 # Writes gpu-check/report.{md,json} (conformance + benchmarks of every kernel variant), peer-attention.json (PyTorch
-# SDPA's FlashAttention-2 / cuDNN at our prefill shapes, same card, same call) and env.txt (card, profilers present).
+# SDPA's FlashAttention-2 / cuDNN at our prefill shapes, same card, same call), env.txt (card, profilers present) and
+# summary.txt (scripts/summarize-attention.py: the figures a session decides on, printed at the end).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out=${1:?usage: gpu-attention-session.sh <out-dir>}
@@ -15,4 +16,6 @@ mkdir -p "$out"
 timeout 400 bash scripts/gpu-check.sh run "$out/gpu-check" > "$out/gpu-check.log" 2>&1; echo "# gpu-check exit: $?" >> "$out/env.txt"
 timeout 120 python3 bench/peer/sdpa_peer.py --out "$out/peer-attention.json" > "$out/peer-attention.log" 2>&1
 echo "# sdpa peer exit: $?" >> "$out/env.txt"
-cat "$out/env.txt"; grep -E "prefill causal|decode paged|vision|wgmma|sm90|FAIL|fail|ERROR" "$out/gpu-check/report.md" | head -120; tail -12 "$out/peer-attention.log"
+cat "$out/env.txt"
+python3 scripts/summarize-attention.py "$out/gpu-check/report.json" "$out/peer-attention.json" > "$out/summary.txt" 2>&1 || grep -E "FAIL|fail|ERROR" "$out/gpu-check/report.md" | head -40
+cat "$out/summary.txt"; tail -5 "$out/peer-attention.log"

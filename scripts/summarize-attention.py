@@ -1,0 +1,95 @@
+#!/usr/bin/env python3
+"""Condenses a GPU check report (report.json of owl3-gpu-check) into the attention figures a device session decides on.
+
+    python3 scripts/summarize-attention.py <report.json> [sdpa-peer.json]
+
+Prints: failed checks; the attention kernels' resource rows (the sm_90a ones included, with ptxas' notes); prefill
+causal d128 TFLOP/s per kernel and length, with each kernel's ratio to the default kernel timed in the same stage
+(and to FlashAttention-2 / cuDNN when the SDPA peer's JSON is given); decode, per batch and context, the host-launched
+time against the CUDA-graph replay and the graph-timed variants (fused combine, programmatic) against the plain graph.
+Only the standard library: it runs on the device host as it is.
+"""
+import json
+import os
+import re
+import sys
+from collections import defaultdict
+
+
+def main(argv):
+    if len(argv) < 2:
+        print(__doc__.strip().splitlines()[2].strip(), file=sys.stderr)
+        return 2
+    report = json.load(open(argv[1]))
+    peer = json.load(open(argv[2])) if len(argv) > 2 and os.path.exists(argv[2]) else None
+    print(f"# {report.get('gpu')} ({report.get('arch')}), NVRTC {report.get('nvrtc')}, driver {report.get('driver')}; "
+          f"copy {report.get('copy_gb_per_second') or 0:.0f} GB/s; ok = {report.get('ok')}")
+    for e in report.get("errors") or []:
+        print(f"ERROR: {e}")
+
+    failed = [c for c in report.get("conformance") or [] if not c.get("pass")]
+    print(f"\n## conformance: {len(report.get('conformance') or []) - len(failed)} pass, {len(failed)} fail")
+    for c in failed:
+        print(f"FAIL {c['kernel']} | {c['shape']} | nmse {c['nmse']:.3g} max-abs {c['max_abs']:.3g}")
+    for c in report.get("conformance") or []:
+        if "wgmma" in c["kernel"] or "programmatic" in c["kernel"] or "fused" in c["kernel"]:
+            print(f"{'ok  ' if c['pass'] else 'FAIL'} {c['kernel']} | {c['shape']} | nmse {c['nmse']:.2g}")
+
+    print("\n## attention kernels (ptxas)")
+    for k in report.get("kernels") or []:
+        if k["file"].startswith("attention") or not k["ok"] or k.get("note"):
+            print(f"{'ok  ' if k['ok'] else 'FAIL'} {k['kernel']} {k['arch']}: {k['registers']} regs, "
+                  f"{k['spill_store_bytes'] + k['spill_load_bytes']} B spills{' — ' + k['note'] if k.get('note') else ''}"
+                  f"{' — ' + k['problem'] if k.get('problem') else ''}")
+
+    rows = report.get("attention_bench") or []
+    prefill = [r for r in rows if r["kernel"].startswith("prefill causal")]
+    if prefill:
+        print("\n## prefill causal d128 (TFLOP/s; ratio to the default kernel of the same stage)")
+        by_shape = defaultdict(list)
+        for i, r in enumerate(prefill):
+            name = re.search(r"\((.*)\)", r["kernel"]).group(1)
+            shape = r["shape"].split(";")[0]
+            by_shape[shape].append((i, name, r["tflops"]))
+        # The SDPA peer (bench/peer/sdpa_peer.py): rows {kernel: "sdpa flash (FA2)" | "sdpa cudnn" | …, shape: "8x4096 tokens, …"}.
+        sdpa = defaultdict(dict)
+        for p in (peer or {}).get("rows", []):
+            sdpa[p["shape"].split(" tokens")[0]][p["kernel"]] = p["tflops"]
+        for shape, entries in by_shape.items():
+            default = None
+            peers = sdpa.get(shape.strip().split(" tokens")[0].replace("×", "x"), {})
+            fa2 = peers.get("sdpa flash (FA2)")
+            for i, name, tf in entries:
+                if name == "attention_prefill_d128_bf16":
+                    default = tf  # the latest default row before this one belongs to the same stage
+                ratio = f" = {tf / default:.2f}× default" if default and name != "attention_prefill_d128_bf16" else ""
+                vs_fa2 = f", {tf / fa2:.2f}× FA2" if fa2 else ""
+                print(f"{shape:>22} {name:<42} {tf:7.1f}{ratio}{vs_fa2}")
+            for k, v in peers.items():
+                print(f"{shape:>22} {'(peer) ' + k:<42} {v:7.1f}")
+
+    decode = [r for r in rows if r["kernel"].startswith("decode paged")]
+    if decode:
+        print("\n## decode (% of copy; graph = CUDA-graph replay, the device's own time)")
+        table = defaultdict(dict)
+        for r in decode:
+            m = re.match(r"batch (\d+), (\d+) keys.*splits (\d+)( \(planned\))?", r["shape"])
+            if not m:
+                continue
+            key = (int(m.group(1)), int(m.group(2)))
+            form = re.search(r"\((.*)\)", r["kernel"]).group(1)
+            splits = int(m.group(3))
+            table[key][(form, splits, bool(m.group(4)))] = (r["ms"] * 1000, r["percent_of_copy"])
+        for (batch, keys) in sorted(table):
+            forms = table[(batch, keys)]
+            planned = [f for f in forms if f[2]]
+            line = []
+            for (form, splits, is_planned), (us, pct) in sorted(forms.items(), key=lambda x: (not x[0][2], x[0][1], x[0][0])):
+                if is_planned or form == "tc, CUDA graph":
+                    line.append(f"{form}{'' if is_planned else f' s{splits}'}: {us:.1f} µs {pct:.0f}%")
+            print(f"b{batch} × {keys:>5}: " + "; ".join(line))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
