@@ -352,12 +352,15 @@ public sealed class CpuOpsTests : IDisposable
     // ---- Paged and cross attention --------------------------------------------------------------------------------
 
     [Theory]
-    [InlineData(4, 2, 8, false)]
-    [InlineData(3, 1, 6, true)]
-    [InlineData(4, 4, 10, true)]
-    public void PagedAttention_matches_naive_with_scattered_blocks_and_nan_in_free_slots(int heads, int kvHeads, int headDim, bool fused)
+    [InlineData(4, 2, 8, false, false)]
+    [InlineData(3, 1, 6, true, false)]
+    [InlineData(4, 4, 10, true, false)]
+    [InlineData(14, 2, 16, true, true)]   // GQA 7: a KV head's 7 × 90 rows in several blocks; 75 image tokens
+    [InlineData(4, 4, 64, true, true)]
+    [InlineData(6, 2, 40, false, true)]
+    public void PagedAttention_matches_naive_with_scattered_blocks_and_nan_in_free_slots(int heads, int kvHeads, int headDim, bool fused, bool large)
     {
-        var h = new PagedHarness(_cpu, heads, kvHeads, headDim, seed: heads * 10 + kvHeads);
+        var h = new PagedHarness(_cpu, heads, kvHeads, headDim, seed: heads * 10 + kvHeads, large);
 
         var y = _cpu.PagedAttention(h.Q, h.Batch, layer: 0, heads, fusedVisual: fused);
 
@@ -369,19 +372,24 @@ public sealed class CpuOpsTests : IDisposable
         }
     }
 
-    [Fact]
-    public void CrossAttention_matches_naive_and_zeroes_rows_that_see_no_crop()
+    [Theory]
+    [InlineData(4, 2, 6, false)]
+    [InlineData(14, 2, 64, true)]
+    public void CrossAttention_matches_naive_and_zeroes_rows_that_see_no_crop(int heads, int kvHeads, int headDim, bool large)
     {
-        var h = new PagedHarness(_cpu, heads: 4, kvHeads: 2, headDim: 6, seed: 5);
+        var h = new PagedHarness(_cpu, heads, kvHeads, headDim, seed: 5, large);
         var visibleCrops = new int[h.Batch.Tokens];
 
-        var y = _cpu.CrossAttention(h.Q, h.Batch, layer: 0, heads: 4, visibleCrops);
+        var y = _cpu.CrossAttention(h.Q, h.Batch, layer: 0, heads, visibleCrops);
 
+        int width = heads * headDim;
         foreach (var s in h.Sequences)
         {
             var (expected, counts) = h.ReferenceCrossAttention(s);
             Assert.Equal(counts, visibleCrops.AsSpan(s.TokenStart, s.TokenCount).ToArray());
-            ReferenceAssert.NmseBelow(y.Data.AsSpan(s.TokenStart * 24, s.TokenCount * 24), expected, NmseBound, "cross attention");
+            ReferenceAssert.NmseBelow(y.Data.AsSpan(s.TokenStart * width, s.TokenCount * width), expected, NmseBound, "cross attention");
+            for (int i = 0; i < s.TokenCount; i++)
+                if (counts[i] == 0) Assert.All(y.Row(s.TokenStart + i).ToArray(), v => Assert.Equal(0f, v));
         }
         Assert.Contains(0, visibleCrops); // the harness has rows before the first visible crop
     }
@@ -439,22 +447,33 @@ public sealed class CpuOpsTests : IDisposable
     /// 3 new ones, B 0 cached and 4 new. Every cache slot starts as NaN, so reading a slot nobody wrote shows up. Each
     /// sequence has 2 crops of 3 visual tokens, visible from positions 2 and 6.
     /// </summary>
+    /// <summary>
+    /// Two sequences over a scattered, NaN-filled paged cache, each with its own images. Small: 5 + 3 and 0 + 4 tokens,
+    /// 2 crops of 3 tokens visible from 2 and 6. Large (the blocked paths): 20 + 50 and 0 + 90 tokens, 3 crops of 25
+    /// (75 image tokens: two 32-key panels and a remainder) visible from 2, 30 and 60, so visibility changes inside
+    /// the new rows and a KV head's group × new tokens spans several row blocks.
+    /// </summary>
     private sealed class PagedHarness
     {
-        private const int BlockSize = 3, TokensPerCrop = 3;
+        private const int BlockSize = 3;
+        private readonly int TokensPerCrop;
         private readonly int _heads, _kvHeads, _headDim;
         private readonly Dictionary<AttentionSequence, (double[] K, double[] V, VisualKv Visual)> _all = [];
 
-        public PagedHarness(CpuBackend cpu, int heads, int kvHeads, int headDim, int seed)
+        public PagedHarness(CpuBackend cpu, int heads, int kvHeads, int headDim, int seed, bool large = false)
         {
             (_heads, _kvHeads, _headDim) = (heads, kvHeads, headDim);
+            TokensPerCrop = large ? 25 : 3;
+            int[] visibleFrom = large ? [2, 30, 60] : [2, 6];
             var rng = new Random(seed);
-            var cache = (CpuKvCache)cpu.CreateKvCache(layers: 1, numBlocks: 8, BlockSize, kvHeads, headDim);
+            int numBlocks = large ? 60 : 8;
+            var cache = (CpuKvCache)cpu.CreateKvCache(layers: 1, numBlocks, BlockSize, kvHeads, headDim);
             Array.Fill(cache.K[0], float.NaN);
             Array.Fill(cache.V[0], float.NaN);
             int width = kvHeads * headDim;
-            var seqA = (Cached: 5, New: 3, Table: new[] { 6, 1, 4 });
-            var seqB = (Cached: 0, New: 4, Table: new[] { 0, 5 });
+            var scattered = Enumerable.Range(0, numBlocks).OrderBy(_ => rng.Next()).ToArray();
+            var seqA = large ? (Cached: 20, New: 50, Table: scattered[..24]) : (Cached: 5, New: 3, Table: new[] { 6, 1, 4 });
+            var seqB = large ? (Cached: 0, New: 90, Table: scattered[24..54]) : (Cached: 0, New: 4, Table: new[] { 0, 5 });
             var sequences = new List<AttentionSequence>();
             int row = 0;
             foreach (var (cached, fresh, table) in new[] { seqA, seqB })
@@ -462,8 +481,9 @@ public sealed class CpuOpsTests : IDisposable
                 int total = cached + fresh;
                 var k = RandomTensor(rng, [total, width], 2);
                 var v = RandomTensor(rng, [total, width]);
-                var visual = new VisualKv(RandomTensor(rng, [kvHeads, 2 * TokensPerCrop, headDim], 2),
-                    RandomTensor(rng, [kvHeads, 2 * TokensPerCrop, headDim]), TokensPerCrop, [2, 6]);
+                int imageTokens = visibleFrom.Length * TokensPerCrop;
+                var visual = new VisualKv(RandomTensor(rng, [kvHeads, imageTokens, headDim], 2),
+                    RandomTensor(rng, [kvHeads, imageTokens, headDim]), TokensPerCrop, visibleFrom);
                 // Write the whole sequence's K/V through the op (one step of `total` tokens), then present the last `fresh` as new.
                 var prefill = new AttentionSequence(0, total, 0, table, [visual]);
                 cpu.WriteKv(new AttentionBatch([prefill], cache), 0, k, v);

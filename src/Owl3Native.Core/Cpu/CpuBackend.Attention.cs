@@ -108,8 +108,22 @@ public sealed partial class CpuBackend
             }
     }
 
+    /// <summary>Query rows per visual GEMM block (rows of one KV head's group × the sequence's new tokens).</summary>
+    private const int VisualRowBlock = 64;
+
+    /// <summary>Each visual K/V's values transposed per KV head, `[kvHeads, headDim, imageTokens]` (the P·V GEMM's operand), made on first use.</summary>
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<VisualKv, float[]> TransposedValues = new();
+
     /// <inheritdoc/>
-    public Tensor PagedAttention(Tensor q, AttentionBatch batch, int layer, int heads, bool fusedVisual)
+    /// <remarks>
+    /// Work items are (sequence, KV head): the group's query rows (head-major: group × new tokens) are taken in blocks.
+    /// A block's scores against the request's visual keys are one GEMM on the panel kernel (every image token; those a
+    /// row does not see yet get probability 0), the text keys a dot product each through the block table; one softmax
+    /// per row over both; then O += P_vis·V_img as a second GEMM (values transposed once per request) and the text
+    /// values per key. Before, every visual key of every query head was a dot-product call and an axpy call: the
+    /// per-call cost dominated image prompts and every decode step with images.
+    /// </remarks>
+    public unsafe Tensor PagedAttention(Tensor q, AttentionBatch batch, int layer, int heads, bool fusedVisual)
     {
         var cache = (CpuKvCache)batch.Cache;
         int headDim = cache.HeadDim, group = heads / cache.KvHeads;
@@ -117,36 +131,39 @@ public sealed partial class CpuBackend
             throw new ArgumentException($"paged attention: q {q} for {batch.Tokens} tokens of {heads}×{headDim}");
         var y = new Tensor(q.Rows, q.Cols);
         float scale = 1f / MathF.Sqrt(headDim);
-        var items = WorkItems(batch, heads);
+        var items = GroupItems(batch, cache.KvHeads);
         ParallelChunks(items.Length, (s, e) =>
         {
             float[] scores = [];
             for (int it = s; it < e; it++)
             {
-                var (seq, h) = items[it];
-                int kvh = h / group;
+                var (seq, kvh) = items[it];
                 var visual = fusedVisual ? seq.Visual[layer] : null;
-                for (int i = 0; i < seq.TokenCount; i++)
+                ForVisualBlocks(q, seq, visual, kvh, group, headDim, scale, y, (r, row, h, t, vis) =>
                 {
-                    int t = seq.CachedLength + i, row = seq.TokenStart + i;
-                    var qi = q.Row(row).Slice(h * headDim, headDim);
                     // Keys: [visible visual tokens ; text 0..t] in one softmax (241101 fused order; the mask carries causality).
-                    int visible = visual is null ? 0 : VisibleTokens(visual, t);
-                    int n = visible + t + 1;
-                    if (scores.Length < n) scores = new float[Math.Max(n, scores.Length * 2)];
-                    var sc = scores.AsSpan(0, n);
-                    if (visible > 0) ScoreVisual(qi, visual!, kvh, sc[..visible], scale);
+                    var qi = q.Row(row).Slice(h * headDim, headDim);
+                    int nText = t + 1;
+                    if (scores.Length < nText) scores = new float[Math.Max(nText, scores.Length * 2)];
+                    var sc = scores.AsSpan(0, nText);
                     for (int j = 0; j <= t; j++)
-                        sc[visible + j] = TensorPrimitives.Dot(qi, cache.K[layer].AsSpan(cache.Offset(seq.BlockTable, j) + kvh * headDim, headDim)) * scale;
-
-                    float max = TensorPrimitives.Max(sc), sum = 0;
-                    for (int j = 0; j < n; j++) sum += sc[j] = MathF.Exp(sc[j] - max);
+                        sc[j] = TensorPrimitives.Dot(qi, cache.K[layer].AsSpan(cache.Offset(seq.BlockTable, j) + kvh * headDim, headDim)) * scale;
+                    float max = TensorPrimitives.Max(sc);
+                    if (vis.Length > 0) max = MathF.Max(max, TensorPrimitives.Max(vis));
+                    float sum = 0;
+                    for (int j = 0; j < nText; j++) sum += sc[j] = MathF.Exp(sc[j] - max);
+                    if (vis.Length > 0)
+                    {
+                        TensorPrimitives.Subtract(vis, max, vis);
+                        TensorPrimitives.Exp(vis, vis);
+                        sum += TensorPrimitives.Sum(vis);
+                    }
                     float inv = 1f / sum;
+                    TensorPrimitives.Multiply(vis, inv, vis);
                     var output = y.Row(row).Slice(h * headDim, headDim);
-                    if (visible > 0) AccumulateVisual(sc[..visible], inv, visual!, kvh, output);
                     for (int j = 0; j <= t; j++)
-                        TensorPrimitives.MultiplyAdd(cache.V[layer].AsSpan(cache.Offset(seq.BlockTable, j) + kvh * headDim, headDim), sc[visible + j] * inv, output, output);
-                }
+                        TensorPrimitives.MultiplyAdd(cache.V[layer].AsSpan(cache.Offset(seq.BlockTable, j) + kvh * headDim, headDim), sc[j] * inv, output, output);
+                });
             }
         });
         return y;
@@ -162,32 +179,106 @@ public sealed partial class CpuBackend
             for (int i = 0; i < seq.TokenCount; i++)
                 visibleCrops[seq.TokenStart + i] = seq.Visual[layer]?.VisibleCrops(seq.CachedLength + i) ?? 0;
         float scale = 1f / MathF.Sqrt(headDim);
-        var items = WorkItems(batch, heads);
+        var items = GroupItems(batch, batch.Cache.KvHeads);
         ParallelChunks(items.Length, (s, e) =>
         {
-            float[] scores = [];
             for (int it = s; it < e; it++)
             {
-                var (seq, h) = items[it];
-                var visual = seq.Visual[layer];
-                if (visual is null) continue;
-                int kvh = h / group;
-                if (scores.Length < visual.ImageTokens) scores = new float[visual.ImageTokens];
-                for (int i = 0; i < seq.TokenCount; i++)
+                var (seq, kvh) = items[it];
+                if (seq.Visual[layer] is not { } visual) continue;
+                // Rows that see no crop keep zeros (probabilities all 0 there), and the mix leaves them alone.
+                ForVisualBlocks(q, seq, visual, kvh, group, headDim, scale, y, (r, row, h, t, vis) =>
                 {
-                    int t = seq.CachedLength + i, row = seq.TokenStart + i;
-                    int visible = VisibleTokens(visual, t);
-                    if (visible == 0) continue; // no image visible yet: zeros, and the mix leaves this row alone
-                    var qi = q.Row(row).Slice(h * headDim, headDim);
-                    var sc = scores.AsSpan(0, visible);
-                    ScoreVisual(qi, visual, kvh, sc, scale);
-                    float max = TensorPrimitives.Max(sc), sum = 0;
-                    for (int j = 0; j < visible; j++) sum += sc[j] = MathF.Exp(sc[j] - max);
-                    AccumulateVisual(sc, 1f / sum, visual, kvh, y.Row(row).Slice(h * headDim, headDim));
-                }
+                    if (vis.Length == 0) return;
+                    SoftmaxInPlace(vis);
+                });
             }
         });
         return y;
+    }
+
+    /// <summary>
+    /// The rows of one (sequence, KV head) item — head-major: query head kvh·group + g, new token i — in blocks of
+    /// <see cref="VisualRowBlock"/>. With <paramref name="visual"/>, each block's scaled scores against every image
+    /// token are one GEMM; <paramref name="row"/> gets, per row, the span of its visible tokens' scores to turn into
+    /// probabilities in place (the rest of the row is zeroed), then the block's P·V is added to the rows of
+    /// <paramref name="y"/> as a second GEMM. Without, <paramref name="row"/> gets an empty span.
+    /// </summary>
+    private unsafe void ForVisualBlocks(Tensor q, AttentionSequence seq, VisualKv? visual, int kvh, int group, int headDim, float scale, Tensor y,
+        VisualRow row)
+    {
+        int rowsTotal = group * seq.TokenCount, tokens = visual?.ImageTokens ?? 0;
+        var pool = System.Buffers.ArrayPool<float>.Shared;
+        float[] xq = visual is null ? [] : pool.Rent(VisualRowBlock * headDim);
+        float[] p = visual is null ? [] : pool.Rent(VisualRowBlock * tokens);
+        float[] o = visual is null ? [] : pool.Rent(VisualRowBlock * headDim);
+        try
+        {
+            for (int b0 = 0; b0 < rowsTotal; b0 += VisualRowBlock)
+            {
+                int nb = Math.Min(VisualRowBlock, rowsTotal - b0);
+                if (visual is not null)
+                {
+                    for (int r = 0; r < nb; r++)
+                    {
+                        int g = (b0 + r) / seq.TokenCount, i = (b0 + r) % seq.TokenCount;
+                        q.Row(seq.TokenStart + i).Slice((kvh * group + g) * headDim, headDim).CopyTo(xq.AsSpan(r * headDim, headDim));
+                    }
+                    fixed (float* keys = visual.Keys.Data)
+                        RowsGemm(xq, nb, headDim, keys + (long)kvh * tokens * headDim, tokens, p, tokens);
+                    TensorPrimitives.Multiply(p.AsSpan(0, nb * tokens), scale, p.AsSpan(0, nb * tokens));
+                }
+                for (int r = 0; r < nb; r++)
+                {
+                    int g = (b0 + r) / seq.TokenCount, i = (b0 + r) % seq.TokenCount, t = seq.CachedLength + i;
+                    int visible = visual is null ? 0 : VisibleTokens(visual, t);
+                    var vis = visual is null ? Span<float>.Empty : p.AsSpan(r * tokens, visible);
+                    row(r, seq.TokenStart + i, kvh * group + g, t, vis);
+                    if (visual is not null) p.AsSpan(r * tokens + visible, tokens - visible).Clear();
+                }
+                if (visual is null) continue;
+                float[] vt = TransposedValues.GetValue(visual, Transpose);
+                fixed (float* values = vt)
+                    RowsGemm(p, nb, tokens, values + (long)kvh * headDim * tokens, headDim, o, headDim);
+                for (int r = 0; r < nb; r++)
+                {
+                    int g = (b0 + r) / seq.TokenCount, i = (b0 + r) % seq.TokenCount;
+                    var dst = y.Row(seq.TokenStart + i).Slice((kvh * group + g) * headDim, headDim);
+                    TensorPrimitives.Add(dst, o.AsSpan(r * headDim, headDim), dst);
+                }
+            }
+        }
+        finally
+        {
+            if (visual is not null) { pool.Return(xq); pool.Return(p); pool.Return(o); }
+        }
+    }
+
+    /// <summary>One query row of a visual block: block row r, activation row, query head, absolute position, its visible tokens' scores.</summary>
+    private delegate void VisualRow(int r, int row, int head, int t, Span<float> visible);
+
+    /// <summary>V `[kvHeads·tokens, headDim]` → `[kvHeads, headDim, tokens]`.</summary>
+    private static float[] Transpose(VisualKv visual)
+    {
+        int tokens = visual.ImageTokens, d = visual.Values.Cols, kvHeads = visual.Values.Rows / tokens;
+        var src = visual.Values.Data;
+        var t = new float[src.Length];
+        for (int h = 0; h < kvHeads; h++)
+            for (int u = 0; u < tokens; u++)
+                for (int c = 0; c < d; c++)
+                    t[((long)h * d + c) * tokens + u] = src[((long)h * tokens + u) * d + c];
+        return t;
+    }
+
+    /// <summary>
+    /// y[t, o] = Σ_k x[t, k]·w[o, k] for fp32 x [tokens, k] and w [rows, k] (row stride k; y row stride ldy), one
+    /// thread: whole 32-row panels on the panel kernel, the rest on the tile kernel.
+    /// </summary>
+    private static unsafe void RowsGemm(float[] x, int tokens, int k, float* w, int rows, float[] y, int ldy)
+    {
+        int panelRows = rows / CpuGemmPanel.Rows * CpuGemmPanel.Rows;
+        if (panelRows > 0) CpuGemmPanel.Block<F32Loader>(x, tokens, k, w, 0, panelRows / CpuGemmPanel.Rows, y, ldy, 0);
+        if (panelRows < rows) CpuGemm.Block<F32Loader>(x, tokens, k, w, panelRows, rows, y, ldy, panelRows);
     }
 
     /// <summary>
@@ -196,22 +287,6 @@ public sealed partial class CpuBackend
     /// </summary>
     private static int VisibleTokens(VisualKv visual, int t) => visual.VisibleCrops(t) * visual.TokensPerCrop;
 
-    /// <summary>scores[u] = q·K_img[kvh, u]·scale for the first scores.Length (visible) image tokens.</summary>
-    private static void ScoreVisual(ReadOnlySpan<float> q, VisualKv visual, int kvh, Span<float> scores, float scale)
-    {
-        int headDim = q.Length, tokens = visual.ImageTokens;
-        for (int u = 0; u < scores.Length; u++)
-            scores[u] = TensorPrimitives.Dot(q, visual.Keys.Data.AsSpan((kvh * tokens + u) * headDim, headDim)) * scale;
-    }
-
-    /// <summary>output += Σ_u weights[u]·inv·V_img[kvh, u] over the visible image tokens.</summary>
-    private static void AccumulateVisual(ReadOnlySpan<float> weights, float inv, VisualKv visual, int kvh, Span<float> output)
-    {
-        int headDim = output.Length, tokens = visual.ImageTokens;
-        for (int u = 0; u < weights.Length; u++)
-            TensorPrimitives.MultiplyAdd(visual.Values.Data.AsSpan((kvh * tokens + u) * headDim, headDim), weights[u] * inv, output, output);
-    }
-
-    private static (AttentionSequence Seq, int Head)[] WorkItems(AttentionBatch batch, int heads) =>
-        batch.Sequences.SelectMany(s => Enumerable.Range(0, heads).Select(h => (s, h))).ToArray();
+    private static (AttentionSequence Seq, int KvHead)[] GroupItems(AttentionBatch batch, int kvHeads) =>
+        batch.Sequences.SelectMany(s => Enumerable.Range(0, kvHeads).Select(h => (s, h))).ToArray();
 }
