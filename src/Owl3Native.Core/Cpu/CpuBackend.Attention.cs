@@ -43,7 +43,7 @@ public sealed partial class CpuBackend
                         var vj = v.Row(row0 + j).Slice(h * d, d);
                         for (int c = 0; c < d; c++) vt[c * n + j] = vj[c];
                     }
-                    PanelGemm(qh, n, d, pk, np, scores, np);
+                    RowsGemm(qh, n, d, pk, np, scores, np);
                     for (int i = 0; i < n; i++)
                     {
                         var row = scores.AsSpan(i * np, n);
@@ -53,7 +53,7 @@ public sealed partial class CpuBackend
                     // P·V over the first n columns of each score row: the GEMM reads x with row stride = k, so the
                     // scores are compacted to n columns first (in place, row by row, front to back).
                     for (int i = 1; i < n; i++) scores.AsSpan(i * np, n).CopyTo(scores.AsSpan(i * n, n));
-                    PanelGemm(scores, n, n, pv, dp, oh, dp);
+                    RowsGemm(scores, n, n, pv, dp, oh, dp);
                     for (int i = 0; i < n; i++) oh.AsSpan(i * dp, d).CopyTo(y.Row(row0 + i).Slice(h * d, d));
                 }
             }
@@ -66,10 +66,6 @@ public sealed partial class CpuBackend
     }
 
     private static int Pad32(int n) => (n + CpuGemmPanel.Rows - 1) / CpuGemmPanel.Rows * CpuGemmPanel.Rows;
-
-    /// <summary>y[t, o] = Σ_k x[t, k]·w[o, k] for fp32 row-major x [tokens, k] and w [rows, k] (rows a multiple of 32; y row stride ldy), one thread.</summary>
-    private static unsafe void PanelGemm(float[] x, int tokens, int k, float* w, int rows, float[] y, int ldy) =>
-        CpuGemmPanel.Block<F32Loader>(x, tokens, k, w, 0, rows / CpuGemmPanel.Rows, y, ldy, 0);
 
     /// <summary>softmax of one row in place (fp32, max-subtracted, vectorised exp).</summary>
     private static void SoftmaxInPlace(Span<float> row)
