@@ -449,9 +449,10 @@ public sealed class CpuOpsTests : IDisposable
     /// </summary>
     /// <summary>
     /// Two sequences over a scattered, NaN-filled paged cache, each with its own images. Small: 5 + 3 and 0 + 4 tokens,
-    /// 2 crops of 3 tokens visible from 2 and 6. Large (the blocked paths): 20 + 50 and 0 + 90 tokens, 3 crops of 25
-    /// (75 image tokens: two 32-key panels and a remainder) visible from 2, 30 and 60, so visibility changes inside
-    /// the new rows and a KV head's group × new tokens spans several row blocks.
+    /// 2 crops of 3 tokens visible from 2 and 6. Large (the blocked paths): 20 + 50 and 0 + 90 tokens, 4 crops of 25
+    /// (75 seen image tokens: two 32-key panels and a remainder) visible from 2, 30, 60 and 1000, so visibility changes
+    /// inside the new rows, a KV head's group × new tokens spans several row blocks, and the last crop — NaN — is seen
+    /// by no row.
     /// </summary>
     private sealed class PagedHarness
     {
@@ -464,7 +465,7 @@ public sealed class CpuOpsTests : IDisposable
         {
             (_heads, _kvHeads, _headDim) = (heads, kvHeads, headDim);
             TokensPerCrop = large ? 25 : 3;
-            int[] visibleFrom = large ? [2, 30, 60] : [2, 6];
+            int[] visibleFrom = large ? [2, 30, 60, 1000] : [2, 6];
             var rng = new Random(seed);
             int numBlocks = large ? 60 : 8;
             var cache = (CpuKvCache)cpu.CreateKvCache(layers: 1, numBlocks, BlockSize, kvHeads, headDim);
@@ -482,8 +483,17 @@ public sealed class CpuOpsTests : IDisposable
                 var k = RandomTensor(rng, [total, width], 2);
                 var v = RandomTensor(rng, [total, width]);
                 int imageTokens = visibleFrom.Length * TokensPerCrop;
-                var visual = new VisualKv(RandomTensor(rng, [kvHeads, imageTokens, headDim], 2),
-                    RandomTensor(rng, [kvHeads, imageTokens, headDim]), TokensPerCrop, visibleFrom);
+                var vk = RandomTensor(rng, [kvHeads, imageTokens, headDim], 2);
+                var vv = RandomTensor(rng, [kvHeads, imageTokens, headDim]);
+                // A crop no row of this step sees is NaN: the ops must never read it (0·NaN would show).
+                for (int c = 0; c < visibleFrom.Length; c++)
+                    if (visibleFrom[c] > total - 1)
+                        for (int g = 0; g < kvHeads; g++)
+                        {
+                            vk.Data.AsSpan((g * imageTokens + c * TokensPerCrop) * headDim, TokensPerCrop * headDim).Fill(float.NaN);
+                            vv.Data.AsSpan((g * imageTokens + c * TokensPerCrop) * headDim, TokensPerCrop * headDim).Fill(float.NaN);
+                        }
+                var visual = new VisualKv(vk, vv, TokensPerCrop, visibleFrom);
                 // Write the whole sequence's K/V through the op (one step of `total` tokens), then present the last `fresh` as new.
                 var prefill = new AttentionSequence(0, total, 0, table, [visual]);
                 cpu.WriteKv(new AttentionBatch([prefill], cache), 0, k, v);

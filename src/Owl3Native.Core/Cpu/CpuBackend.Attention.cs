@@ -113,8 +113,8 @@ public sealed partial class CpuBackend
     /// <inheritdoc/>
     /// <remarks>
     /// Work items are (sequence, KV head): the group's query rows (head-major: group × new tokens) are taken in blocks.
-    /// A block's scores against the request's visual keys are one GEMM on the panel kernel (every image token; those a
-    /// row does not see yet get probability 0), the text keys a dot product each through the block table; one softmax
+    /// A block's scores against the request's visual keys are one GEMM on the panel kernel (the image tokens any row
+    /// of the block sees; those a row does not see yet get probability 0, and crops no row sees are never read), the text keys a dot product each through the block table; one softmax
     /// per row over both; then O += P_vis·V_img as a second GEMM (values transposed once per request) and the text
     /// values per key. Before, every visual key of every query head was a dot-product call and an axpy call: the
     /// per-call cost dominated image prompts and every decode step with images.
@@ -195,8 +195,8 @@ public sealed partial class CpuBackend
 
     /// <summary>
     /// The rows of one (sequence, KV head) item — head-major: query head kvh·group + g, new token i — in blocks of
-    /// <see cref="VisualRowBlock"/>. With <paramref name="visual"/>, each block's scaled scores against every image
-    /// token are one GEMM; <paramref name="row"/> gets, per row, the span of its visible tokens' scores to turn into
+    /// <see cref="VisualRowBlock"/>. With <paramref name="visual"/>, each block's scaled scores against the image tokens
+    /// any of its rows sees are one GEMM; <paramref name="row"/> gets, per row, the span of its visible tokens' scores to turn into
     /// probabilities in place (the rest of the row is zeroed), then the block's P·V is added to the rows of
     /// <paramref name="y"/> as a second GEMM. Without, <paramref name="row"/> gets an empty span.
     /// </summary>
@@ -213,29 +213,34 @@ public sealed partial class CpuBackend
             for (int b0 = 0; b0 < rowsTotal; b0 += VisualRowBlock)
             {
                 int nb = Math.Min(VisualRowBlock, rowsTotal - b0);
+                // Only the image tokens some row of the block sees are read: crops not yet visible may not even be
+                // finite (the hostile tests make them NaN), and 0·NaN would reach the output.
+                int visMax = 0;
                 if (visual is not null)
+                    for (int r = 0; r < nb; r++) visMax = Math.Max(visMax, VisibleTokens(visual, seq.CachedLength + (b0 + r) % seq.TokenCount));
+                if (visMax > 0)
                 {
                     for (int r = 0; r < nb; r++)
                     {
                         int g = (b0 + r) / seq.TokenCount, i = (b0 + r) % seq.TokenCount;
                         q.Row(seq.TokenStart + i).Slice((kvh * group + g) * headDim, headDim).CopyTo(xq.AsSpan(r * headDim, headDim));
                     }
-                    fixed (float* keys = visual.Keys.Data)
-                        RowsGemm(xq, nb, headDim, keys + (long)kvh * tokens * headDim, tokens, p, tokens);
-                    TensorPrimitives.Multiply(p.AsSpan(0, nb * tokens), scale, p.AsSpan(0, nb * tokens));
+                    fixed (float* keys = visual!.Keys.Data)
+                        RowsGemm(xq, nb, headDim, keys + (long)kvh * tokens * headDim, visMax, p, visMax);
+                    TensorPrimitives.Multiply(p.AsSpan(0, nb * visMax), scale, p.AsSpan(0, nb * visMax));
                 }
                 for (int r = 0; r < nb; r++)
                 {
                     int g = (b0 + r) / seq.TokenCount, i = (b0 + r) % seq.TokenCount, t = seq.CachedLength + i;
                     int visible = visual is null ? 0 : VisibleTokens(visual, t);
-                    var vis = visual is null ? Span<float>.Empty : p.AsSpan(r * tokens, visible);
+                    var vis = visMax == 0 ? Span<float>.Empty : p.AsSpan(r * visMax, visible);
                     row(r, seq.TokenStart + i, kvh * group + g, t, vis);
-                    if (visual is not null) p.AsSpan(r * tokens + visible, tokens - visible).Clear();
+                    if (visMax > 0) p.AsSpan(r * visMax + visible, visMax - visible).Clear();
                 }
-                if (visual is null) continue;
-                float[] vt = TransposedValues.GetValue(visual, Transpose);
+                if (visMax == 0) continue;
+                float[] vt = TransposedValues.GetValue(visual!, Transpose);
                 fixed (float* values = vt)
-                    RowsGemm(p, nb, tokens, values + (long)kvh * headDim * tokens, headDim, o, headDim);
+                    RowsGemm(p, nb, visMax, values + (long)kvh * headDim * tokens, headDim, o, headDim, wStride: tokens);
                 for (int r = 0; r < nb; r++)
                 {
                     int g = (b0 + r) / seq.TokenCount, i = (b0 + r) % seq.TokenCount;
@@ -272,16 +277,16 @@ public sealed partial class CpuBackend
     /// 16 tokens, where widening a panel costs more than the panel's products (a decode step's 7 query heads against
     /// 2,916 image tokens per layer: 2.9 ms on panels, 0.56 ms on the tile kernel, 1.1 ms as one call per key before).
     /// </summary>
-    private static unsafe void RowsGemm(float[] x, int tokens, int k, float* w, int rows, float[] y, int ldy)
+    private static unsafe void RowsGemm(float[] x, int tokens, int k, float* w, int rows, float[] y, int ldy, int wStride = 0)
     {
         if (tokens < 16)
         {
-            CpuGemm.Block<F32Loader>(x, tokens, k, w, 0, rows, y, ldy, 0);
+            CpuGemm.Block<F32Loader>(x, tokens, k, w, 0, rows, y, ldy, 0, wStride);
             return;
         }
         int panelRows = rows / CpuGemmPanel.Rows * CpuGemmPanel.Rows;
-        if (panelRows > 0) CpuGemmPanel.Block<F32Loader>(x, tokens, k, w, 0, panelRows / CpuGemmPanel.Rows, y, ldy, 0);
-        if (panelRows < rows) CpuGemm.Block<F32Loader>(x, tokens, k, w, panelRows, rows, y, ldy, panelRows);
+        if (panelRows > 0) CpuGemmPanel.Block<F32Loader>(x, tokens, k, w, 0, panelRows / CpuGemmPanel.Rows, y, ldy, 0, wStride);
+        if (panelRows < rows) CpuGemm.Block<F32Loader>(x, tokens, k, w, panelRows, rows, y, ldy, panelRows, wStride);
     }
 
     /// <summary>

@@ -54,13 +54,16 @@ internal static unsafe class CpuGemm
     /// <summary>Up to this many tokens, the row-sequential AVX-512 kernel beats widening panels.</summary>
     public const int SmallBatch = 12;
 
-    /// <summary>Output rows [rowStart, rowEnd) for every token; y is `[tokens, ldy]` and receives columns rowStart.. at yOffset.</summary>
-    public static void Block<TW>(float[] x, int tokens, int k, void* w, int rowStart, int rowEnd, float[] y, int ldy, int yOffset)
+    /// <summary>
+    /// Output rows [rowStart, rowEnd) for every token; y is `[tokens, ldy]` and receives columns rowStart.. at yOffset.
+    /// Weight rows are <paramref name="wStride"/> elements apart (0: k) — the first k of a longer row.
+    /// </summary>
+    public static void Block<TW>(float[] x, int tokens, int k, void* w, int rowStart, int rowEnd, float[] y, int ldy, int yOffset, int wStride = 0)
         where TW : unmanaged, IWeightLoader
     {
         fixed (float* px = x, py = y)
         {
-            long rowBytes = (long)k * TW.ElementSize;
+            long rowBytes = (long)(wStride > 0 ? wStride : k) * TW.ElementSize;
             if (tokens == 1 && typeof(TW) == typeof(Bf16Loader) && Avx512F.IsSupported)
             {
                 // Decode: rows one after another = one sequential stream through the block (rows are contiguous).

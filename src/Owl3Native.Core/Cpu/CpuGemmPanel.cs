@@ -18,12 +18,15 @@ internal static unsafe class CpuGemmPanel
     private const int TokenTile512 = 8;
 
 
-    /// <summary>y[t, yOffset + (o − rowStart)] = Σ_k x[t, k]·W[o, k] for o in [rowStart, rowStart + 32·n).</summary>
-    public static void Block<TW>(float[] x, int tokens, int k, void* w, int rowStart, int rowBlocks, float[] y, int ldy, int yOffset)
+    /// <summary>
+    /// y[t, yOffset + (o − rowStart)] = Σ_k x[t, k]·W[o, k] for o in [rowStart, rowStart + 32·n); weight rows are
+    /// <paramref name="wStride"/> elements apart (0: k) — the first k of a longer row.
+    /// </summary>
+    public static void Block<TW>(float[] x, int tokens, int k, void* w, int rowStart, int rowBlocks, float[] y, int ldy, int yOffset, int wStride = 0)
         where TW : unmanaged, IWeightLoader
     {
         var panel = new float[KChunk * Rows];
-        long rowBytes = (long)k * TW.ElementSize;
+        long rowBytes = (long)(wStride > 0 ? wStride : k) * TW.ElementSize;
         fixed (float* px = x, py = y, pp = panel)
         {
             for (int b = 0; b < rowBlocks; b++)
