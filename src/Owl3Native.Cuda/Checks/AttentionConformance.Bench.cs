@@ -1,0 +1,241 @@
+using Owl3Native.Cuda.Kernels;
+using Owl3Native.Cuda.Runtime;
+
+namespace Owl3Native.Cuda.Checks;
+
+// The attention benchmarks and the profiler's launches (the conformance cases are in AttentionConformance.cs).
+public sealed partial class AttentionConformance
+{
+    /// <summary>
+    /// Benchmarks on random bf16 operands: dense causal prefill TFLOP/s at head dim 128 (batch × heads filling the chip)
+    /// for the default instantiation and each experimental shape (same run, so their ratios hold); decode GB/s of K/V
+    /// read (bf16, paged, block 16, GQA 7, 4 KV heads) at 1k–32k keys for batch 1 and 64 against the device copy
+    /// bandwidth, launched from the host and replayed from a CUDA graph (the device's own time), with the split count
+    /// swept at four shapes; SigLIP attention (729 tokens, 16 × 72, non-causal) per crop. Each shape names the CTAs one
+    /// multiprocessor holds.
+    /// </summary>
+    public IReadOnlyList<AttentionBenchRow> Bench(double copyGbPerSecond)
+    {
+        var rows = new List<AttentionBenchRow>(PrefillBench(AttentionKernels.PrefillVariantsFor(128).Where(v => v.Engine == PrefillEngine.MmaSync).ToArray()));
+        using var stream = new CudaStream(Context);
+        int decodeCtas = _attn.DecodeCtasPerMultiprocessor(128);
+        foreach (int batch in new[] { 1, 64 })
+            foreach (int len in new[] { 1024, 4096, 16384, 32768 })
+            {
+                int kvHeads = 4, heads = 28, headDim = 128, blockSize = 16;
+                int blocksPer = len / blockSize, numBlocks = blocksPer * batch;
+                long cacheElems = (long)numBlocks * blockSize * kvHeads * headDim;
+                if (cacheElems * 2 * 2 > Context.MemoryInfo().Free / 2) continue;
+                using var kc = Random(stream, cacheElems, 4); using var vc = Random(stream, cacheElems, 5);
+                var perm = Enumerable.Range(0, numBlocks).OrderBy(i => (i * 7919L) % numBlocks).ToArray();
+                using var tables = UploadInts(perm);
+                using var textLens = UploadInts(Enumerable.Repeat(len, batch).ToArray());
+                using var q = Random(stream, (long)batch * heads * headDim, 6); using var o = new DeviceBuffer<ushort>(Context, (long)batch * heads * headDim);
+                var (plannedKeys, planned) = AttentionKernels.DecodeSplits(len, batch, kvHeads, Context.Multiprocessors, decodeCtas);
+                // The planner's split count, and at three shapes a sweep of it (the tail of the last wave of CTAs).
+                int[] sweep = (batch, len) switch
+                {
+                    (64, 32768) or (64, 4096) => [1, 2, 3, 4, 6, 12],
+                    (1, 32768) => [32, 64, 128],
+                    (1, 4096) => [4, 8, 16, 32],
+                    _ => [],
+                };
+                foreach (int splits in sweep.Append(planned).Distinct())
+                {
+                    int splitKeys = splits == planned ? plannedKeys : ((len + splits - 1) / splits + 63) / 64 * 64;
+                    int realSplits = (len + splitKeys - 1) / splitKeys;
+                    using var partO = new DeviceBuffer<float>(Context, (long)batch * heads * realSplits * headDim);
+                    using var partMl = new DeviceBuffer<float>(Context, (long)batch * heads * realSplits * 2);
+                    var p = new DecodeParams
+                    {
+                        Q = q.Pointer, O = o.Pointer, KCache = kc.Pointer, VCache = vc.Pointer, BlockTables = tables.Pointer, TextLens = textLens.Pointer,
+                        PartO = partO.Pointer, PartMl = partMl.Pointer, Seqs = batch, Heads = heads, KvHeads = kvHeads, HeadDim = headDim,
+                        BlockSize = blockSize, MaxBlocks = blocksPer, Splits = realSplits, SplitKeys = splitKeys,
+                        QStride = heads * headDim, OStride = heads * headDim, ScaleLog2 = 0.1f,
+                    };
+                    double bytes = 2.0 * batch * len * kvHeads * headDim * 2;
+                    foreach (var kernel in splits == planned && batch == 64 && len == 32768 ? [DecodeKernel.TensorCore, DecodeKernel.CudaCore] : new[] { DecodeKernel.TensorCore })
+                    {
+                        int reps = kernel == DecodeKernel.TensorCore ? 20 : 5;
+                        _attn.Decode(stream, p, kernel);
+                        float ms = stream.Time(() => { for (int i = 0; i < reps; i++) _attn.Decode(stream, p, kernel); }) / reps;
+                        double gbs = bytes / (ms / 1000) / 1e9;
+                        // K/V bytes read per second against the copy's bytes moved (read + written) per second.
+                        string shape = $"batch {batch}, {len} keys, 28/4×128, splits {realSplits}{(splits == planned ? " (planned)" : "")}, {decodeCtas} CTA/SM";
+                        rows.Add(new AttentionBenchRow($"decode paged ({(kernel == DecodeKernel.TensorCore ? "tc" : "cuda cores")})", shape,
+                            ms, null, gbs, 100 * gbs / copyGbPerSecond));
+                        if (kernel != DecodeKernel.TensorCore) continue;
+                        // The same launches replayed from a CUDA graph: the device's time without the host's launch
+                        // cost (a decode step of the engine is a graph); the gap between the two rows is that cost.
+                        float graphMs = GraphTime(stream, () => _attn.Decode(stream, p, kernel), reps);
+                        double graphGbs = bytes / (graphMs / 1000) / 1e9;
+                        rows.Add(new AttentionBenchRow("decode paged (tc, CUDA graph)", shape, graphMs, null, graphGbs, 100 * graphGbs / copyGbPerSecond));
+                        if (splits != planned) continue;
+                        // At the planned split: programmatic launches (each decode's first tiles load under the previous
+                        // launch's tail), and the splits merged by the last split CTA (one launch instead of two).
+                        using var counters = UploadInts(new int[batch * kvHeads]);
+                        var fused = p with { SplitCounters = counters.Pointer };
+                        foreach (var (name, q0, pdl) in new[] { ("programmatic", p, true), ("fused combine", fused, false), ("fused combine, programmatic", fused, true) })
+                        {
+                            if ((q0.SplitCounters != 0 && realSplits == 1) || (pdl && !Context.SupportsProgrammaticLaunch)) continue;
+                            float vms = GraphTime(stream, () => _attn.Decode(stream, q0, kernel, pdl), reps);
+                            double vgbs = bytes / (vms / 1000) / 1e9;
+                            rows.Add(new AttentionBenchRow($"decode paged (tc, {name}, CUDA graph)", shape, vms, null, vgbs, 100 * vgbs / copyGbPerSecond));
+                        }
+                    }
+                }
+            }
+        {
+            int crops = 64, length = 729, heads = 16, headDim = 72;
+            using var problem = new DenseProblem(this, stream, crops, length, heads, headDim, seed: 7);
+            foreach (var variant in AttentionKernels.PrefillVariantsFor(headDim).Where(v => v.Engine == PrefillEngine.MmaSync))
+            {
+                float ms = problem.Time(variant, causal: false);
+                double flops = 4.0 * crops * heads * headDim * length * (double)length;
+                rows.Add(new AttentionBenchRow($"vision attention ({variant.Kernel})", $"{crops} crops × 729, 16×72, per crop (one layer); {variant.Rows}×{variant.KeyTile} tiles",
+                    ms / crops, flops / (ms / 1000) / 1e12, null, null));
+            }
+        }
+        return rows;
+    }
+
+    /// <summary>Causal d128 prefill TFLOP/s of <paramref name="variants"/> on the same random problems: 2 × 16k, 4 × 8k, 8 × 4k tokens, 32 heads.</summary>
+    private List<AttentionBenchRow> PrefillBench(IReadOnlyList<PrefillVariant> variants)
+    {
+        var rows = new List<AttentionBenchRow>();
+        using var stream = new CudaStream(Context);
+        foreach (int len in new[] { 4096, 8192, 16384 })
+        {
+            int heads = 32, headDim = 128, batch = Math.Max(1, 16384 / len * 2);
+            using var problem = new DenseProblem(this, stream, batch, len, heads, headDim, seed: 1);
+            foreach (var variant in variants)
+            {
+                float ms = problem.Time(variant, causal: true);
+                double flops = 4.0 * batch * heads * headDim * len * (double)len / 2;
+                rows.Add(new AttentionBenchRow($"prefill causal ({variant.Kernel})",
+                    $"{batch}×{len} tokens, {heads}×{headDim}; {variant.Threads / 32} warps, {variant.Rows}×{variant.KeyTile} tiles, {_attn.PrefillCtasPerMultiprocessor(variant)} CTA/SM",
+                    ms, flops / (ms / 1000) / 1e12, null, null));
+            }
+        }
+        return rows;
+    }
+
+    /// <summary>
+    /// Milliseconds per call of <paramref name="launch"/> when <paramref name="reps"/> calls are captured into one CUDA
+    /// graph and replayed (one warm-up replay, then one timed): the device's time, free of the host's launch cost.
+    /// </summary>
+    private static float GraphTime(CudaStream stream, Action launch, int reps)
+    {
+        using var graph = stream.Capture(() => { for (int i = 0; i < reps; i++) launch(); });
+        graph.Launch(stream);
+        return stream.Time(() => graph.Launch(stream)) / reps;
+    }
+
+    /// <summary>
+    /// One launch of each d128 prefill shape (causal, 2 × 16k tokens, 32 heads) and of the tensor-core decode (batch
+    /// 64 × 32k keys, planned splits), for a profiler (`ncu -k regex:attention_`) to attach to; nothing is timed here.
+    /// </summary>
+    public void ProfileLaunches()
+    {
+        using var stream = new CudaStream(Context);
+        using (var problem = new DenseProblem(this, stream, seqs: 2, length: 16384, heads: 32, headDim: 128, seed: 1))
+            foreach (var variant in AttentionKernels.PrefillVariantsFor(128).Where(v => _attn.Unavailable(v) is null))
+            {
+                problem.Launch(variant, causal: true);
+                stream.Synchronize();
+            }
+        {
+            int batch = 64, len = 32768, kvHeads = 4, heads = 28, headDim = 128, blockSize = 16, blocksPer = len / blockSize;
+            long cacheElems = (long)blocksPer * batch * blockSize * kvHeads * headDim;
+            using var kc = Random(stream, cacheElems, 4); using var vc = Random(stream, cacheElems, 5);
+            using var tables = UploadInts(Enumerable.Range(0, blocksPer * batch).OrderBy(i => (i * 7919L) % (blocksPer * batch)).ToArray());
+            using var textLens = UploadInts(Enumerable.Repeat(len, batch).ToArray());
+            using var q = Random(stream, (long)batch * heads * headDim, 6); using var o = new DeviceBuffer<ushort>(Context, (long)batch * heads * headDim);
+            var (splitKeys, splits) = AttentionKernels.DecodeSplits(len, batch, kvHeads, Context.Multiprocessors, _attn.DecodeCtasPerMultiprocessor(headDim));
+            using var partO = new DeviceBuffer<float>(Context, (long)batch * heads * splits * headDim);
+            using var partMl = new DeviceBuffer<float>(Context, (long)batch * heads * splits * 2);
+            _attn.Decode(stream, new DecodeParams
+            {
+                Q = q.Pointer, O = o.Pointer, KCache = kc.Pointer, VCache = vc.Pointer, BlockTables = tables.Pointer, TextLens = textLens.Pointer,
+                PartO = partO.Pointer, PartMl = partMl.Pointer, Seqs = batch, Heads = heads, KvHeads = kvHeads, HeadDim = headDim,
+                BlockSize = blockSize, MaxBlocks = blocksPer, Splits = splits, SplitKeys = splitKeys,
+                QStride = heads * headDim, OStride = heads * headDim, ScaleLog2 = 0.1f,
+            });
+            stream.Synchronize();
+        }
+    }
+
+    /// <summary>
+    /// Equal-length sequences with dense K/V on random operands (the prefill and SigLIP benchmarks, the profiler's
+    /// launches); each variant's tile list is uploaded once.
+    /// </summary>
+    private sealed class DenseProblem : IDisposable
+    {
+        private readonly AttentionConformance _owner;
+        private readonly CudaStream _stream;
+        private readonly int _heads, _headDim;
+        private readonly int[] _qStart;
+        private readonly List<IDisposable> _buffers = [];
+        private readonly Dictionary<PrefillVariant, (DeviceBuffer<int> Tiles, int Count)> _tiles = [];
+        private readonly ulong _q, _k, _v, _o, _dQStart, _dKStart, _dPos;
+
+        public DenseProblem(AttentionConformance owner, CudaStream stream, int seqs, int length, int heads, int headDim, int seed)
+        {
+            (_owner, _stream, _heads, _headDim) = (owner, stream, heads, headDim);
+            long n = (long)seqs * length * heads * headDim;
+            _qStart = Enumerable.Range(0, seqs + 1).Select(b => b * length).ToArray();
+            _q = Keep(owner.Random(stream, n, seed)).Pointer;
+            _k = Keep(owner.Random(stream, n, seed + 1)).Pointer;
+            _v = Keep(owner.Random(stream, n, seed + 2)).Pointer;
+            _o = Keep(new DeviceBuffer<ushort>(owner.Context, n)).Pointer;
+            _dQStart = Keep(owner.UploadInts(_qStart)).Pointer;
+            _dKStart = Keep(owner.UploadInts(_qStart[..seqs])).Pointer;
+            _dPos = Keep(owner.UploadInts(new int[seqs])).Pointer;
+        }
+
+        private T Keep<T>(T buffer) where T : IDisposable
+        {
+            _buffers.Add(buffer);
+            return buffer;
+        }
+
+        public void Launch(PrefillVariant variant, bool causal)
+        {
+            if (!_tiles.TryGetValue(variant, out var t))
+            {
+                var list = AttentionKernels.PrefillTiles(_qStart, variant.Rows);
+                _tiles[variant] = t = (Keep(_owner.UploadInts(list)), list.Length / 2);
+            }
+            var p = DenseParams(_q, _k, _v, _o, _dQStart, _dKStart, _dPos, t.Tiles.Pointer, _heads, _headDim, causal);
+            _owner._attn.Prefill(_stream, p, t.Count, variant);
+        }
+
+        /// <summary>Milliseconds per launch: one warm-up, then the mean of <paramref name="reps"/>.</summary>
+        public float Time(PrefillVariant variant, bool causal, int reps = 5)
+        {
+            Launch(variant, causal);
+            return _stream.Time(() => { for (int i = 0; i < reps; i++) Launch(variant, causal); }) / reps;
+        }
+
+        public void Dispose()
+        {
+            foreach (var b in _buffers) b.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// A benchmark operand of random bf16 values in [−1, 1) (tensor-core power and the softmax's rescaling depend on
+    /// the data; constant operands flatter both): 1 Mi random elements uploaded, then copied over the whole buffer.
+    /// </summary>
+    private DeviceBuffer<ushort> Random(CudaStream stream, long n, int seed)
+    {
+        var b = new DeviceBuffer<ushort>(Context, n);
+        int chunk = (int)Math.Min(n, 1 << 20);
+        var block = DeviceData.RandomBf16(new Random(seed), chunk);
+        using var src = Upload(block);
+        for (long at = 0; at < n; at += chunk)
+            stream.Copy(b.Pointer + (ulong)(at * 2), src.Pointer, Math.Min(chunk, n - at) * 2);
+        stream.Synchronize();
+        return b;
+    }
+}
