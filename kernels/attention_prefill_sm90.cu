@@ -13,6 +13,9 @@
 // (leading byte offset = one block, stride byte offset = 8 rows).
 //
 // Head dim 128 only (the 2B/7B text models; any D ≤ 128 that rounds up to it); other head dims use attention_prefill.cu.
+// The decoupled schedule is the d128 default on sm_90 where NVRTC ≥ 12 runs (AttentionKernels.PrefillArchDefaults):
+// H200, causal, 8 × 4k / 4 × 8k / 2 × 16k tokens: 358 / 357 / 375 TFLOP/s, 1.07–1.15× the mma.sync kernel in the same
+// run (bench/results/gpu/2026-11-26-h200-s3c1-gpu-check.md); the lockstep one measured 0.97–1.02× and stays an experiment.
 // Compiled only with NVRTC ≥ 12 for sm_90a (CI's NVRTC 11.8 checks the C++ by a PTX-only compile; ptxas' budget check
 // runs on the device, in the GPU bundle).
 //
@@ -132,7 +135,7 @@ __device__ __forceinline__ void prefill_wgmma(const PrefillParams& p)
     constexpr int THREADS = 256, WARPS = 8, BR = 2 * WG_ROWS, BC = WG_BC, DP = WG_DP;
     constexpr int Q_BYTES = BR * DP * 2, KV_BYTES = BC * DP * 2; // one tile; K and V of a stage are adjacent
     static_assert(DECOUPLED || STAGES == 2, "the lockstep schedule is double-buffered");
-    extern __shared__ __align__(1024) unsigned char smem_raw[];
+    extern __shared__ __align__(16) unsigned char smem_raw[]; // 16, not 1024: an aligned extern pads the static part to 1 KiB
     // The swizzle is a function of the address: align the tiles to 1024 bytes (the host adds that slack).
     const unsigned int raw_addr = smem_addr(smem_raw);
     unsigned char* smem = smem_raw + (((raw_addr + 1023u) & ~1023u) - raw_addr);

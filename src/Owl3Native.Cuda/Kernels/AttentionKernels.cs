@@ -74,16 +74,19 @@ public sealed class AttentionKernels(KernelCache cache)
     /// of the step, fitted to an H200 sweep (bench/results/gpu): the kvHeads · seqs · splits CTAs run in waves of
     /// multiprocessors · ctasPerMultiprocessor; a wave takes the longer of its bytes at full bandwidth (reached with
     /// about 65 % of the slots busy) and one CTA's own streaming time, plus a CTA's fixed cost (~5 tiles: launch,
-    /// Q, pipeline fill, merge); the combine costs ~0.1 tile per split. The plan takes the cheapest, fewer splits on
-    /// ties. Measured: batch 64 × 32k keys (4 KV heads, 3 CTAs per SM) 1 split 99 % of copy, 2 splits 76 % (a 1.3-wave
-    /// tail), 3 splits 97 %; batch 1 × 32k keys 32 / 64 / 86 / 128 splits 43 / 52 / 48 / 39 %.
+    /// Q, pipeline fill, merge); the combine costs ~0.05 tile per split. The plan takes the cheapest, fewer splits on
+    /// ties. Measured (H200, 4 KV heads, 3 CTAs per SM): batch 64 × 32k keys 1 split 99 % of copy, 2 splits 76 % (a
+    /// 1.3-wave tail), 3 splits 97 %; batch 1 × 32k keys 32 / 64 / 86 / 128 splits 43 / 52 / 48 / 39 %. Refitted on
+    /// CUDA-graph replays (the device's own time; host-launched batch-1 rows were launch-bound), session 3: batch 1 ×
+    /// 4k keys 4 / 8 / 16 / 22 / 32 splits 32.7 / 20.3 / 13.9 / 13.1 / 10.6 µs — 1.55 µs a tile and ~7.9 µs
+    /// (5 tiles) a CTA's fixed cost, as modelled; the combine's 0.1 tile per split had made 22 splits win.
     /// </summary>
     public static (int SplitKeys, int Splits) DecodeSplits(int maxKeys, int seqs, int kvHeads, int multiprocessors, int ctasPerMultiprocessor = 2)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(multiprocessors, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(ctasPerMultiprocessor, 1);
         const int tile = 64;
-        const double ctaCost = 5.0, combineCost = 0.1, saturating = 0.65;
+        const double ctaCost = 5.0, combineCost = 0.05, saturating = 0.65;
         long pairs = Math.Max(1L, (long)seqs * kvHeads), slots = (long)multiprocessors * ctasPerMultiprocessor;
         double busyForBandwidth = Math.Max(1.0, saturating * slots);
         int tiles = Math.Max(1, (maxKeys + tile - 1) / tile);
@@ -102,7 +105,10 @@ public sealed class AttentionKernels(KernelCache cache)
         return best;
     }
 
-    /// <summary>The default prefill instantiation for a head dim (the OWL3_PREFILL table: 4 warps).</summary>
+    /// <summary>
+    /// The portable default prefill instantiation for a head dim (the OWL3_PREFILL table of attention_prefill.cu: 4 warps,
+    /// mma.sync, any sm_80+ device). <see cref="DevicePrefillVariant"/> is what a launch without a variant runs.
+    /// </summary>
     public static PrefillVariant PrefillVariantFor(int headDim)
     {
         int dp = PrefillDim(headDim);
@@ -115,7 +121,8 @@ public sealed class AttentionKernels(KernelCache cache)
     /// run them (<see cref="Unavailable"/>): d128 and d80 with the 32-key tiles they used before 64-key tiles measured
     /// faster (the OWL3_PREFILL_EXP list of attention_prefill.cu), and d128 on Hopper's warpgroup MMA
     /// (attention_prefill_sm90.cu: 2 warpgroups × 64 rows, 128-key tiles; sm_90a, NVRTC ≥ 12) in two schedules: both
-    /// warpgroups in lockstep over two stages, and decoupled by mbarriers over three (a warpgroup may run ahead).
+    /// warpgroups in lockstep over two stages, and decoupled by mbarriers over three (a warpgroup may run ahead; the
+    /// device default where it runs: <see cref="PrefillArchDefaults"/>).
     /// </summary>
     public static IReadOnlyList<PrefillVariant> PrefillExperiments { get; } =
     [
@@ -124,6 +131,27 @@ public sealed class AttentionKernels(KernelCache cache)
         new("attention_prefill_wgmma_d128_bf16", 128, 128, 128, 256, PrefillEngine.Wgmma),
         new("attention_prefill_wgmma_ws3_d128_bf16", 128, 128, 128, 256, PrefillEngine.Wgmma, Stages: 3),
     ];
+
+    /// <summary>
+    /// Kernels that replace <see cref="PrefillVariantFor"/> where the device and NVRTC can run them (same padded head dim
+    /// and query rows per CTA, so a tile list planned with <see cref="PrefillRows"/> serves both): d128 on Hopper's
+    /// warpgroup MMA, decoupled schedule. H200, two calls of session 3 (bench/results/gpu/2026-11-26-h200-s3c*), causal
+    /// d128 at 8 × 4k / 4 × 8k / 2 × 16k tokens: 358 / 357 / 375 and 362 / 358 / 377 TFLOP/s against 316–345 for the
+    /// mma.sync kernel timed beside it (1.07–1.15×) and 335 / 349 / 348 for PyTorch's FlashAttention-2 on the same card.
+    /// </summary>
+    public static IReadOnlyList<PrefillVariant> PrefillArchDefaults { get; } =
+        [PrefillExperiments.Single(v => v.Kernel == "attention_prefill_wgmma_ws3_d128_bf16")];
+
+    /// <summary>
+    /// The prefill kernel this device runs for <paramref name="headDim"/>: the first of <see cref="PrefillArchDefaults"/>
+    /// for its padded head dim that this device and NVRTC can run (sm_90a needs NVRTC ≥ 12; OWL3_NO_ARCH_KERNELS=1 turns
+    /// those off), else the portable <see cref="PrefillVariantFor"/>.
+    /// </summary>
+    public PrefillVariant DevicePrefillVariant(int headDim)
+    {
+        var portable = PrefillVariantFor(headDim);
+        return PrefillArchDefaults.FirstOrDefault(v => v.Dim == portable.Dim && v.Rows == portable.Rows && Unavailable(v) is null) ?? portable;
+    }
 
     /// <summary>Why <paramref name="variant"/> cannot run on this device with this NVRTC (an sm_90a kernel elsewhere), or null.</summary>
     public string? Unavailable(PrefillVariant variant) => cache.Unavailable(variant.File);
@@ -134,12 +162,12 @@ public sealed class AttentionKernels(KernelCache cache)
 
     /// <summary>
     /// Prefill / chunked prefill / SigLIP attention; <paramref name="tiles"/> = PrefillTiles(..., variant.Rows).Length / 2.
-    /// <paramref name="variant"/> defaults to <see cref="PrefillVariantFor"/>(p.HeadDim).
+    /// <paramref name="variant"/> defaults to <see cref="DevicePrefillVariant"/>(p.HeadDim).
     /// </summary>
     public void Prefill(CudaStream stream, in PrefillParams p, int tiles, PrefillVariant? variant = null)
     {
         if (p.Heads % p.KvHeads != 0) throw new ArgumentException($"{p.Heads} query heads are not a multiple of {p.KvHeads} KV heads");
-        variant ??= PrefillVariantFor(p.HeadDim);
+        variant ??= DevicePrefillVariant(p.HeadDim);
         if (variant.Dim != PrefillDim(p.HeadDim)) throw new ArgumentException($"{variant.Kernel} serves head dim {variant.Dim}, not {p.HeadDim}");
         if (tiles == 0) return;
         var f = cache.Get(variant.File, variant.Kernel);

@@ -84,11 +84,14 @@ public sealed class AttentionPlanningTests
 
     // The H200 sweeps (bench/results/gpu/2026-11-26-h200-*, 132 SMs × 3 CTAs, 4 KV heads): at batch 64, 1 split
     // (99 % of copy at 32k keys, 90 % at 4k) and 3 splits (97 %, 85 %) beat 2 splits (76 %, 70 %: a 1.3-wave tail);
-    // at batch 1 × 32k keys 64 splits (52 %) beat 32 (43 %), 86 (48 %) and 128 (39 %).
+    // at batch 1 × 32k keys 64 splits (52 %) beat 32 (43 %), 86 (48 %) and 128 (39 %); CUDA-graph replays (session 3):
+    // batch 1 × 4k keys 32 splits 10.6 µs beat 22 (13.1), 16 (13.9) and 8 (20.3); batch 1 × 1k keys 16 splits (1 tile).
     [Theory]
     [InlineData(32768, 64, 1)]
     [InlineData(4096, 64, 1)]
     [InlineData(32768, 1, 64)]
+    [InlineData(4096, 1, 32)]
+    [InlineData(1024, 1, 16)]
     public void Split_plans_follow_the_measured_sweeps(int maxKeys, int seqs, int expectedSplits)
     {
         var (_, splits) = AttentionKernels.DecodeSplits(maxKeys, seqs, kvHeads: 4, multiprocessors: 132, ctasPerMultiprocessor: 3);
@@ -104,6 +107,23 @@ public sealed class AttentionPlanningTests
         var (_, splits) = AttentionKernels.DecodeSplits(maxKeys, seqs, kvHeads: 4, multiprocessors: 132, ctasPerMultiprocessor: 3);
         double waves = seqs * 4.0 * splits / (132 * 3);
         Assert.True(waves <= 1 || waves / Math.Ceiling(waves) > 0.75, $"{splits} splits: {waves:F2} waves leave the last one mostly empty");
+    }
+
+    [Fact]
+    public void Device_default_prefill_kernels_take_the_portable_kernels_tile_lists()
+    {
+        // A caller plans its CTA list with PrefillRows(headDim) before knowing which kernel the device picks.
+        Assert.NotEmpty(AttentionKernels.PrefillArchDefaults);
+        foreach (var v in AttentionKernels.PrefillArchDefaults)
+        {
+            var portable = AttentionKernels.PrefillVariantFor(v.Dim);
+            Assert.Equal(portable.Dim, v.Dim);
+            Assert.Equal(portable.Rows, v.Rows);
+            Assert.Equal(AttentionKernels.PrefillRows(v.Dim), v.Rows);
+            Assert.NotEqual(PrefillEngine.MmaSync, v.Engine); // the mma.sync kernels are the portable defaults
+            Assert.Contains(v, AttentionKernels.PrefillExperiments); // so the GPU bundle checks and times it
+            Assert.True(v.SharedBytes <= 227 * 1024, $"{v.Kernel}: {v.SharedBytes} B of dynamic shared memory");
+        }
     }
 
     [Fact]
