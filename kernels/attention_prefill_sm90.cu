@@ -22,6 +22,7 @@
 // arch: sm_90a nvrtc>=12.0
 // budget: attention_prefill_wgmma_d128_bf16 registers<=255 smem<=256
 // budget: attention_prefill_wgmma_ws3_d128_bf16 registers<=255 smem<=256
+// budget: attention_prefill_wgmma_ws3o_d128_bf16 registers<=255 smem<=256
 #include "common.cuh"
 #include "attention.cuh"
 
@@ -122,19 +123,23 @@ __device__ __forceinline__ void mbar_wait(unsigned long long* bar, int parity)
 // Accumulator element i of a warpgroup's m64nN result, for lane (g = lane / 4, c4 = lane % 4) of warp w in the group:
 // row 16·w + g + 8·((i / 2) % 2), column 8·(i / 4) + 2·c4 + i % 2 (the mma.sync C layout, one n8 block per four).
 //
-// Two schedules share everything else:
+// Three schedules share everything else:
 //   lockstep (DECOUPLED = false, 2 stages): all 256 threads load every tile; two CTA barriers per tile.
 //   decoupled (DECOUPLED = true, STAGES stages): warpgroup w loads keys 64·w … of every tile and its own 64 Q rows;
 //     a stage's "full" mbarrier completes when all 256 threads' copies into it have landed (cp.async.mbarrier.arrive),
 //     its "empty" mbarrier when all 256 threads are done reading it; tile i + STAGES − 1 is issued at the end of
 //     iteration i. No CTA barrier in the loop: one warpgroup may run up to a tile ahead of the other (its softmax
 //     beside the other's tensor-core work).
-template <bool DECOUPLED, int STAGES>
+//   overlapped (OVERLAP = true, decoupled, 3 stages): FlashAttention-3's intra-warpgroup pipelining on top — each
+//     iteration issues S(i) = Q·K(i)ᵀ and O += P(i − 1)·V(i − 1) back to back and runs tile i's softmax while the P·V
+//     wgmma does; tile i − 1's stage is released after that wgmma, and tile i + 2 loaded into it.
+template <bool DECOUPLED, int STAGES, bool OVERLAP = false>
 __device__ __forceinline__ void prefill_wgmma(const PrefillParams& p)
 {
     constexpr int THREADS = 256, WARPS = 8, BR = 2 * WG_ROWS, BC = WG_BC, DP = WG_DP;
     constexpr int Q_BYTES = BR * DP * 2, KV_BYTES = BC * DP * 2; // one tile; K and V of a stage are adjacent
     static_assert(DECOUPLED || STAGES == 2, "the lockstep schedule is double-buffered");
+    static_assert(!OVERLAP || (DECOUPLED && STAGES >= 3), "the overlapped schedule holds two tiles' stages and loads a third");
     extern __shared__ __align__(16) unsigned char smem_raw[]; // 16, not 1024: an aligned extern pads the static part to 1 KiB
     // The swizzle is a function of the address: align the tiles to 1024 bytes (the host adds that slack).
     const unsigned int raw_addr = smem_addr(smem_raw);
@@ -247,8 +252,9 @@ __device__ __forceinline__ void prefill_wgmma(const PrefillParams& p)
     }
     if (DECOUPLED)
     {
-        // Tiles 0 … STAGES − 2 (Q rides with tile 0: an arrival covers all of the thread's earlier copies).
-        for (int j = 0; j < STAGES - 1 && j < n_tiles; ++j)
+        // Tiles 0 … STAGES − 2, overlapped 0 … STAGES − 1 (Q rides with tile 0: an arrival covers all of the thread's
+        // earlier copies).
+        for (int j = 0; j < (OVERLAP ? STAGES : STAGES - 1) && j < n_tiles; ++j)
         {
             load_kv(j, j);
             mbar_arrive_cp_async(&full_bar[j]);
@@ -268,26 +274,16 @@ __device__ __forceinline__ void prefill_wgmma(const PrefillParams& p)
     // This warpgroup's 64 rows of Q: block b (columns 64·b …) of the Q tile, rows from 64·wg (1024-byte aligned).
     const unsigned int q_wg = q_addr + (unsigned int)wg * WG_ROWS * 128;
 
-    for (int i = 0; i < n_tiles; ++i)
-    {
-        const int x = i % STAGES;
-        if (DECOUPLED)
-        {
-            mbar_wait(&full_bar[x], (i / STAGES) & 1);
-            fence_proxy_async();
-        }
-        else
-        {
-            if (i + 1 < n_tiles) load_kv(x ^ 1, i + 1);
-            cp_async_commit();
-            cp_async_wait<1>(); // tile i (and Q) have landed
-            fence_proxy_async();
-            __syncthreads();
-        }
-
-        // S = Q · K(i)ᵀ: k-step ks reads columns 16·ks … of block ks / 4, 32 bytes further per step inside the block.
-        float s_acc[64];
-        wgmma_fence();
+    // The steps of a tile, shared by the schedules.
+    // Tile i's K and V have landed in stage x (decoupled: its full mbarrier; cp.async wrote them: make them visible to
+    // the async proxy).
+    auto wait_full = [&](int i) {
+        mbar_wait(&full_bar[i % STAGES], (i / STAGES) & 1);
+        fence_proxy_async();
+    };
+    // S = Q · K(x)ᵀ (issued, not waited for): k-step ks reads columns 16·ks … of block ks / 4, 32 bytes further per step
+    // inside the block.
+    auto issue_s = [&](float (&s_acc)[64], int x) {
 #pragma unroll
         for (int ks = 0; ks < DP / 16; ++ks)
         {
@@ -297,10 +293,19 @@ __device__ __forceinline__ void prefill_wgmma(const PrefillParams& p)
             wgmma_m64n128k16_ss(s_acc, da, db, ks > 0 ? 1 : 0);
         }
         wgmma_commit();
-        wgmma_wait<0>();
-        fence_regs(s_acc);
-
-        // Mask, scale, online softmax (attention_prefill.cu's, for one row block of 16 per warp and 128 keys).
+    };
+    // O += P · V(x) (issued, not waited for): k-step kk = keys 16·kk …; V's k-step starts 16 rows (2048 bytes) further,
+    // its two column blocks one block (BC rows × 128 bytes) apart.
+    auto issue_pv = [&](const unsigned int (&pa)[BC / 16][4], int x) {
+#pragma unroll
+        for (int kk = 0; kk < BC / 16; ++kk)
+            wgmma_m64n128k16_rs_tb(o_acc, pa[kk], wgmma_desc(v_addr(x) + (unsigned int)kk * 16 * 128, BC * 128, 1024));
+        wgmma_commit();
+    };
+    // Mask, scale, online softmax of tile i's S (attention_prefill.cu's, for one row block of 16 per warp and 128
+    // keys): updates m_run and l_run, returns O's correction factors in corr, and P (bf16, FlashAttention's rule) in
+    // pa: P's A fragment for k-step kk is S's n8 blocks 2·kk and 2·kk + 1.
+    auto softmax = [&](float (&s_acc)[64], int i, float (&corr)[2], unsigned int (&pa)[BC / 16][4]) {
         const bool visual = i < vis_tiles;
         const int key0 = visual ? i * BC : (i - vis_tiles) * BC;
         const bool full = key0 + BC <= warp_min_s[warp][visual ? 0 : 1];
@@ -319,7 +324,7 @@ __device__ __forceinline__ void prefill_wgmma(const PrefillParams& p)
             mx[1][0] = fmaxf(mx[1][0], s_acc[4 * t + 2]); mx[1][1] = fmaxf(mx[1][1], s_acc[4 * t + 3]);
         }
         float m_new[2] = {fmaxf(m_run[0], fmaxf(mx[0][0], mx[0][1])), fmaxf(m_run[1], fmaxf(mx[1][0], mx[1][1]))};
-        float corr[2], base[2];
+        float base[2];
 #pragma unroll
         for (int ri = 0; ri < 2; ++ri)
         {
@@ -347,6 +352,16 @@ __device__ __forceinline__ void prefill_wgmma(const PrefillParams& p)
             row_sum += __shfl_xor_sync(0xffffffffu, row_sum, 2);
             l_run[ri] = l_run[ri] * corr[ri] + row_sum;
         }
+#pragma unroll
+        for (int kk = 0; kk < BC / 16; ++kk)
+        {
+            pa[kk][0] = pack_bf16x2(s_acc[8 * kk + 0], s_acc[8 * kk + 1]);
+            pa[kk][1] = pack_bf16x2(s_acc[8 * kk + 2], s_acc[8 * kk + 3]);
+            pa[kk][2] = pack_bf16x2(s_acc[8 * kk + 4], s_acc[8 * kk + 5]);
+            pa[kk][3] = pack_bf16x2(s_acc[8 * kk + 6], s_acc[8 * kk + 7]);
+        }
+    };
+    auto rescale_o = [&](const float (&corr)[2]) {
         if (__any_sync(0xffffffffu, corr[0] != 1.0f || corr[1] != 1.0f))
         {
 #pragma unroll
@@ -356,47 +371,108 @@ __device__ __forceinline__ void prefill_wgmma(const PrefillParams& p)
                 o_acc[4 * t + 2] *= corr[1]; o_acc[4 * t + 3] *= corr[1];
             }
         }
+    };
+    // Registers written by ordinary instructions and read (or written) by a wgmma are pinned on the right side of the
+    // fence / wait (PTX: wgmma.fence separates them from the wgmma; the compiler must not move them into the window).
+    auto pin = [&](unsigned int (&pa)[BC / 16][4]) {
+        fence_regs(o_acc);
+#pragma unroll
+        for (int kk = 0; kk < BC / 16; ++kk) fence_regs(pa[kk]);
+    };
+    // Decoupled: this thread is done with tile r's stage; tile j goes into the stage of tile j − STAGES once both
+    // warpgroups are done with that tile.
+    auto release_and_load = [&](int r, int j) {
+        mbar_arrive(&empty_bar[r % STAGES]);
+        if (j < n_tiles)
+        {
+            if (j >= STAGES) mbar_wait(&empty_bar[j % STAGES], (j / STAGES - 1) & 1);
+            load_kv(j % STAGES, j);
+            mbar_arrive_cp_async(&full_bar[j % STAGES]);
+        }
+    };
 
-        // O += P · V(i): k-step kk = keys 16·kk …, P's A fragment from S's n8 blocks 2·kk and 2·kk + 1; V's k-step
-        // starts 16 rows (2048 bytes) further, its two column blocks one block (BC rows × 128 bytes) apart.
+    if (OVERLAP)
+    {
+        // FlashAttention-3's intra-warpgroup overlap: S(i) = Q·K(i)ᵀ and O += P(i − 1)·V(i − 1) are issued together; the
+        // softmax of S(i) runs while the P·V wgmma does; O is rescaled by tile i's factors after that wgmma completes
+        // (the same operations in the same order as the other schedules: O·c(i) + P(i)·V(i) per tile).
         unsigned int pa[BC / 16][4];
-#pragma unroll
-        for (int kk = 0; kk < BC / 16; ++kk)
+        if (n_tiles > 0)
         {
-            pa[kk][0] = pack_bf16x2(s_acc[8 * kk + 0], s_acc[8 * kk + 1]);
-            pa[kk][1] = pack_bf16x2(s_acc[8 * kk + 2], s_acc[8 * kk + 3]);
-            pa[kk][2] = pack_bf16x2(s_acc[8 * kk + 4], s_acc[8 * kk + 5]);
-            pa[kk][3] = pack_bf16x2(s_acc[8 * kk + 6], s_acc[8 * kk + 7]);
+            float s_acc[64], corr[2];
+            wait_full(0);
+            wgmma_fence();
+            issue_s(s_acc, 0);
+            wgmma_wait<0>();
+            fence_regs(s_acc);
+            softmax(s_acc, 0, corr, pa); // O is zero: nothing to rescale
         }
-        // The rescaled O and the packed P are written by ordinary instructions: pin those writes before the fence
-        // (PTX: wgmma.fence must separate them from the wgmma that reads the same registers).
-        fence_regs(o_acc);
-#pragma unroll
-        for (int kk = 0; kk < BC / 16; ++kk) fence_regs(pa[kk]);
-        wgmma_fence();
-#pragma unroll
-        for (int kk = 0; kk < BC / 16; ++kk)
-            wgmma_m64n128k16_rs_tb(o_acc, pa[kk], wgmma_desc(v_addr(x) + (unsigned int)kk * 16 * 128, BC * 128, 1024));
-        wgmma_commit();
-        wgmma_wait<0>();
-        fence_regs(o_acc);
-#pragma unroll
-        for (int kk = 0; kk < BC / 16; ++kk) fence_regs(pa[kk]);
-        if (DECOUPLED)
+        for (int i = 1; i < n_tiles; ++i)
         {
-            mbar_arrive(&empty_bar[x]); // this thread is done with stage x
-            // Tile i + STAGES − 1 goes into the stage of tile i − 1 once both warpgroups are done with that: issued
-            // here, at the end of the iteration, a warpgroup may finish tile i while the other is still on tile i − 1
-            // (at the top it would wait for the other's tile i − 1 before starting tile i: lockstep again).
-            const int j = i + STAGES - 1;
-            if (j < n_tiles)
+            float s_acc[64], corr[2];
+            unsigned int pa_next[BC / 16][4];
+            wait_full(i);
+            pin(pa);
+            wgmma_fence();
+            issue_s(s_acc, i % STAGES);
+            issue_pv(pa, (i - 1) % STAGES);
+            wgmma_wait<1>(); // S(i) is done; P(i − 1)·V(i − 1) may still run
+            fence_regs(s_acc);
+            softmax(s_acc, i, corr, pa_next);
+            wgmma_wait<0>();
+            pin(pa); // pa stays allocated (read by the wgmma) until here
+            rescale_o(corr);
+#pragma unroll
+            for (int kk = 0; kk < BC / 16; ++kk)
+#pragma unroll
+                for (int e = 0; e < 4; ++e) pa[kk][e] = pa_next[kk][e];
+            // Tile i − 1's stage is free once the other warpgroup is done with it too: tile i + 2 goes there (issued at
+            // the end of iteration i like the plain decoupled schedule's, a tile ahead of its use; the wait couples the
+            // warpgroups to within that tile).
+            release_and_load(i - 1, i - 1 + STAGES);
+        }
+        if (n_tiles > 0)
+        {
+            pin(pa);
+            wgmma_fence();
+            issue_pv(pa, (n_tiles - 1) % STAGES);
+            wgmma_wait<0>();
+            pin(pa);
+        }
+    }
+    else
+    {
+        for (int i = 0; i < n_tiles; ++i)
+        {
+            const int x = i % STAGES;
+            if (DECOUPLED) wait_full(i);
+            else
             {
-                if (j >= STAGES) mbar_wait(&empty_bar[j % STAGES], (j / STAGES - 1) & 1);
-                load_kv(j % STAGES, j);
-                mbar_arrive_cp_async(&full_bar[j % STAGES]);
+                if (i + 1 < n_tiles) load_kv(x ^ 1, i + 1);
+                cp_async_commit();
+                cp_async_wait<1>(); // tile i (and Q) have landed
+                fence_proxy_async();
+                __syncthreads();
             }
+            float s_acc[64], corr[2];
+            unsigned int pa[BC / 16][4];
+            wgmma_fence();
+            issue_s(s_acc, x);
+            wgmma_wait<0>();
+            fence_regs(s_acc);
+            softmax(s_acc, i, corr, pa);
+            rescale_o(corr);
+            pin(pa);
+            wgmma_fence();
+            issue_pv(pa, x);
+            wgmma_wait<0>();
+            pin(pa);
+            // Decoupled: tile i + STAGES − 1 goes into the stage of tile i − 1. Issued here, at the end of the iteration,
+            // a warpgroup may finish tile i while the other is still on tile i − 1 (at the top it would wait for the
+            // other's tile i − 1 before starting tile i: lockstep again).
+            if (DECOUPLED) release_and_load(i, i + STAGES - 1);
+            else __syncthreads(); // both warpgroups are done with stage x before tile i + 2 overwrites it
         }
-        else __syncthreads(); // both warpgroups are done with stage x before tile i + 2 overwrites it
     }
     if (!DECOUPLED) cp_async_wait<0>();
 
@@ -420,3 +496,4 @@ __device__ __forceinline__ void prefill_wgmma(const PrefillParams& p)
 
 extern "C" __global__ void __launch_bounds__(256, 1) attention_prefill_wgmma_d128_bf16(const PrefillParams p) { prefill_wgmma<false, 2>(p); }
 extern "C" __global__ void __launch_bounds__(256, 1) attention_prefill_wgmma_ws3_d128_bf16(const PrefillParams p) { prefill_wgmma<true, 3>(p); }
+extern "C" __global__ void __launch_bounds__(256, 1) attention_prefill_wgmma_ws3o_d128_bf16(const PrefillParams p) { prefill_wgmma<true, 3, true>(p); }
