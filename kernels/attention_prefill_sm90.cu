@@ -132,14 +132,17 @@ __device__ __forceinline__ void mbar_wait(unsigned long long* bar, int parity)
 //     beside the other's tensor-core work).
 //   overlapped (OVERLAP = true, decoupled, 3 stages): FlashAttention-3's intra-warpgroup pipelining on top — each
 //     iteration issues S(i) = Q·K(i)ᵀ and O += P(i − 1)·V(i − 1) back to back and runs tile i's softmax while the P·V
-//     wgmma does; tile i − 1's stage is released after that wgmma, and tile i + 2 loaded into it.
+//     wgmma does; tile i + 1 is loaded (into the stage of tile i − 2) while those wgmmas run, and tile i − 1's stage
+//     is released after its P·V. Measured first with tile i + 2 loaded at the end of iteration i, into the stage just
+//     released (which waits for the other warpgroup's same iteration): 300–323 TFLOP/s against 375–401 for the plain
+//     decoupled schedule in the same run (H200, bench/results/gpu/2026-11-26-h200-s3c3-gpu-check.md).
 template <bool DECOUPLED, int STAGES, bool OVERLAP = false>
 __device__ __forceinline__ void prefill_wgmma(const PrefillParams& p)
 {
     constexpr int THREADS = 256, WARPS = 8, BR = 2 * WG_ROWS, BC = WG_BC, DP = WG_DP;
     constexpr int Q_BYTES = BR * DP * 2, KV_BYTES = BC * DP * 2; // one tile; K and V of a stage are adjacent
     static_assert(DECOUPLED || STAGES == 2, "the lockstep schedule is double-buffered");
-    static_assert(!OVERLAP || (DECOUPLED && STAGES >= 3), "the overlapped schedule holds two tiles' stages and loads a third");
+    static_assert(!OVERLAP || (DECOUPLED && STAGES >= 3), "the overlapped schedule reads two tiles' stages and loads a third");
     extern __shared__ __align__(16) unsigned char smem_raw[]; // 16, not 1024: an aligned extern pads the static part to 1 KiB
     // The swizzle is a function of the address: align the tiles to 1024 bytes (the host adds that slack).
     const unsigned int raw_addr = smem_addr(smem_raw);
@@ -252,9 +255,8 @@ __device__ __forceinline__ void prefill_wgmma(const PrefillParams& p)
     }
     if (DECOUPLED)
     {
-        // Tiles 0 … STAGES − 2, overlapped 0 … STAGES − 1 (Q rides with tile 0: an arrival covers all of the thread's
-        // earlier copies).
-        for (int j = 0; j < (OVERLAP ? STAGES : STAGES - 1) && j < n_tiles; ++j)
+        // Tiles 0 … STAGES − 2 (Q rides with tile 0: an arrival covers all of the thread's earlier copies).
+        for (int j = 0; j < STAGES - 1 && j < n_tiles; ++j)
         {
             load_kv(j, j);
             mbar_arrive_cp_async(&full_bar[j]);
@@ -379,10 +381,10 @@ __device__ __forceinline__ void prefill_wgmma(const PrefillParams& p)
 #pragma unroll
         for (int kk = 0; kk < BC / 16; ++kk) fence_regs(pa[kk]);
     };
-    // Decoupled: this thread is done with tile r's stage; tile j goes into the stage of tile j − STAGES once both
-    // warpgroups are done with that tile.
-    auto release_and_load = [&](int r, int j) {
-        mbar_arrive(&empty_bar[r % STAGES]);
+    // Decoupled: this thread is done with tile r's stage.
+    auto release = [&](int r) { mbar_arrive(&empty_bar[r % STAGES]); };
+    // Decoupled: tile j goes into the stage of tile j − STAGES once both warpgroups have released that tile.
+    auto load_tile = [&](int j) {
         if (j < n_tiles)
         {
             if (j >= STAGES) mbar_wait(&empty_bar[j % STAGES], (j / STAGES - 1) & 1);
@@ -416,6 +418,9 @@ __device__ __forceinline__ void prefill_wgmma(const PrefillParams& p)
             wgmma_fence();
             issue_s(s_acc, i % STAGES);
             issue_pv(pa, (i - 1) % STAGES);
+            // While the tensor cores run: tile i + 1 into the stage of tile i − 2 (both warpgroups released that at the
+            // end of their iteration i − 1, so the other may lag by up to an iteration without stalling this one).
+            load_tile(i + 1);
             wgmma_wait<1>(); // S(i) is done; P(i − 1)·V(i − 1) may still run
             fence_regs(s_acc);
             softmax(s_acc, i, corr, pa_next);
@@ -426,10 +431,7 @@ __device__ __forceinline__ void prefill_wgmma(const PrefillParams& p)
             for (int kk = 0; kk < BC / 16; ++kk)
 #pragma unroll
                 for (int e = 0; e < 4; ++e) pa[kk][e] = pa_next[kk][e];
-            // Tile i − 1's stage is free once the other warpgroup is done with it too: tile i + 2 goes there (issued at
-            // the end of iteration i like the plain decoupled schedule's, a tile ahead of its use; the wait couples the
-            // warpgroups to within that tile).
-            release_and_load(i - 1, i - 1 + STAGES);
+            release(i - 1);
         }
         if (n_tiles > 0)
         {
@@ -470,7 +472,11 @@ __device__ __forceinline__ void prefill_wgmma(const PrefillParams& p)
             // Decoupled: tile i + STAGES − 1 goes into the stage of tile i − 1. Issued here, at the end of the iteration,
             // a warpgroup may finish tile i while the other is still on tile i − 1 (at the top it would wait for the
             // other's tile i − 1 before starting tile i: lockstep again).
-            if (DECOUPLED) release_and_load(i, i + STAGES - 1);
+            if (DECOUPLED)
+            {
+                release(i);
+                load_tile(i + STAGES - 1);
+            }
             else __syncthreads(); // both warpgroups are done with stage x before tile i + 2 overwrites it
         }
     }
