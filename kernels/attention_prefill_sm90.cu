@@ -23,6 +23,7 @@
 // budget: attention_prefill_wgmma_d128_bf16 registers<=255 smem<=256
 // budget: attention_prefill_wgmma_ws3_d128_bf16 registers<=255 smem<=256
 // budget: attention_prefill_wgmma_ws3o_d128_bf16 registers<=255 smem<=256
+// budget: attention_prefill_wgmma_ws3p_d128_bf16 registers<=168 smem<=256
 #include "common.cuh"
 #include "attention.cuh"
 
@@ -135,14 +136,21 @@ __device__ __forceinline__ void mbar_wait(unsigned long long* bar, int parity)
 //     wgmma does; tile i + 1 is loaded (into the stage of tile i − 2) while those wgmmas run, and tile i − 1's stage
 //     is released after its P·V. Measured first with tile i + 2 loaded at the end of iteration i, into the stage just
 //     released (which waits for the other warpgroup's same iteration): 300–323 TFLOP/s against 375–401 for the plain
-//     decoupled schedule in the same run (H200, bench/results/gpu/2026-11-26-h200-s3c3-gpu-check.md).
-template <bool DECOUPLED, int STAGES, bool OVERLAP = false>
+//     decoupled schedule in the same run (H200, bench/results/gpu/2026-11-26-h200-s3c3-gpu-check.md); as it is now,
+//     304–331 against 389–418 (s3c4): the overlap itself costs here (186 registers; Nsight: 34 % issue slots busy
+//     against 42 %, s3c5) — an experiment, not a default.
+//   producer (PRODUCER = true, decoupled, 3 stages, 384 threads): FlashAttention-3's warp specialisation with cp.async
+//     for TMA — a third warpgroup loads every tile (and Q) and waits on the empty mbarriers; the two consumer
+//     warpgroups only wait on the full ones, compute and release (Nsight on the decoupled kernel: the loads' address
+//     arithmetic and cp.async issue share the consumers' issue slots, 42 % busy, tensor pipe 46 %).
+template <bool DECOUPLED, int STAGES, bool OVERLAP = false, bool PRODUCER = false>
 __device__ __forceinline__ void prefill_wgmma(const PrefillParams& p)
 {
-    constexpr int THREADS = 256, WARPS = 8, BR = 2 * WG_ROWS, BC = WG_BC, DP = WG_DP;
+    constexpr int CONSUMERS = 256, THREADS = PRODUCER ? 384 : 256, WARPS = 8, BR = 2 * WG_ROWS, BC = WG_BC, DP = WG_DP;
     constexpr int Q_BYTES = BR * DP * 2, KV_BYTES = BC * DP * 2; // one tile; K and V of a stage are adjacent
     static_assert(DECOUPLED || STAGES == 2, "the lockstep schedule is double-buffered");
     static_assert(!OVERLAP || (DECOUPLED && STAGES >= 3), "the overlapped schedule reads two tiles' stages and loads a third");
+    static_assert(!PRODUCER || (DECOUPLED && !OVERLAP), "the producer warpgroup feeds the decoupled schedule");
     extern __shared__ __align__(16) unsigned char smem_raw[]; // 16, not 1024: an aligned extern pads the static part to 1 KiB
     // The swizzle is a function of the address: align the tiles to 1024 bytes (the host adds that slack).
     const unsigned int raw_addr = smem_addr(smem_raw);
@@ -166,7 +174,7 @@ __device__ __forceinline__ void prefill_wgmma(const PrefillParams& p)
         C = Cta{s, q0, row0, min(BR, q_len - q0), p.seq_pos[s], q_len, h / (p.heads / p.kv_heads),
                 p.block_tables == nullptr ? p.seq_k_start[s] : 0, 0, 0};
         if (DECOUPLED)
-            for (int x = 0; x < STAGES; ++x) { mbar_init(&full_bar[x], THREADS); mbar_init(&empty_bar[x], THREADS); }
+            for (int x = 0; x < STAGES; ++x) { mbar_init(&full_bar[x], PRODUCER ? 128 : CONSUMERS); mbar_init(&empty_bar[x], CONSUMERS); }
     }
     __syncthreads();
 
@@ -192,7 +200,7 @@ __device__ __forceinline__ void prefill_wgmma(const PrefillParams& p)
         warp_vis = min(warp_vis, __shfl_xor_sync(0xffffffffu, warp_vis, o));
         warp_text = min(warp_text, __shfl_xor_sync(0xffffffffu, warp_text, o));
     }
-    if (lane == 0) { warp_min_s[warp][0] = warp_vis; warp_min_s[warp][1] = warp_text; }
+    if (lane == 0 && warp < WARPS) { warp_min_s[warp][0] = warp_vis; warp_min_s[warp][1] = warp_text; }
     atomicMax(&C.vis_max, cta_vis);
     atomicMax(&C.text_max, cta_text);
     __syncthreads();
@@ -201,8 +209,10 @@ __device__ __forceinline__ void prefill_wgmma(const PrefillParams& p)
     // The loaders: `tid` of `n` threads copy rows [rb, rb + rows) of a tile. A thread keeps one 16-byte column chunk
     // and walks rows n / 16 apart, so its swizzled chunk (c ^ (r & 7)) is the same for every row it writes. Masked
     // chunks read nothing and are zero-filled.
+    // Lockstep: all 256 threads load whole tiles; decoupled: each warpgroup half of every tile; producer: the third
+    // warpgroup (threads 256–383) whole tiles, the consumers none.
     const int ld_tid = DECOUPLED ? threadIdx.x & 127 : threadIdx.x, ld_n = DECOUPLED ? 128 : THREADS;
-    const int kv_rb = DECOUPLED ? wg * (BC / 2) : 0, kv_rows = DECOUPLED ? BC / 2 : BC;
+    const int kv_rb = DECOUPLED && !PRODUCER ? wg * (BC / 2) : 0, kv_rows = DECOUPLED && !PRODUCER ? BC / 2 : BC;
     auto load_kv = [&](int x, int i) {
         constexpr int CHUNKS = DP / 8;
         const int step = ld_n / CHUNKS;
@@ -240,10 +250,11 @@ __device__ __forceinline__ void prefill_wgmma(const PrefillParams& p)
         }
     };
 
-    // Q (rows past the sequence and columns past D are zero): all of it (lockstep), or the warpgroup's own rows.
+    // Q (rows past the sequence and columns past D are zero): all of it (lockstep, producer), or the warpgroup's own rows.
+    if (!PRODUCER || wg == 2)
     {
         constexpr int CHUNKS = DP / 8;
-        const int q_rb = DECOUPLED ? wg * WG_ROWS : 0, q_rows = DECOUPLED ? WG_ROWS : BR;
+        const int q_rb = DECOUPLED && !PRODUCER ? wg * WG_ROWS : 0, q_rows = DECOUPLED && !PRODUCER ? WG_ROWS : BR;
         const long long q_row0 = C.row0 + C.q0;
         for (int c = ld_tid; c < q_rows * CHUNKS; c += ld_n)
         {
@@ -253,7 +264,23 @@ __device__ __forceinline__ void prefill_wgmma(const PrefillParams& p)
                          :: "r"(q_addr + sw128_offset<BR>(r, col)), "l"(ok ? p.q + (q_row0 + r) * p.q_stride + h * D + col : p.q), "r"(ok ? 16 : 0));
         }
     }
-    if (DECOUPLED)
+    if (PRODUCER)
+    {
+        // The producer warpgroup: every tile, into the stage of tile j − STAGES once both consumer warpgroups have
+        // released it (Q rides with tile 0); then it leaves (no CTA barrier follows in the consumers).
+        if (wg == 2)
+        {
+            for (int j = 0; j < n_tiles; ++j)
+            {
+                if (j >= STAGES) mbar_wait(&empty_bar[j % STAGES], (j / STAGES - 1) & 1);
+                load_kv(j % STAGES, j);
+                mbar_arrive_cp_async(&full_bar[j % STAGES]);
+            }
+            asm volatile("cp.async.wait_all;" ::: "memory"); // its copies land before it exits
+            return;
+        }
+    }
+    else if (DECOUPLED)
     {
         // Tiles 0 … STAGES − 2 (Q rides with tile 0: an arrival covers all of the thread's earlier copies).
         for (int j = 0; j < STAGES - 1 && j < n_tiles; ++j)
@@ -475,7 +502,7 @@ __device__ __forceinline__ void prefill_wgmma(const PrefillParams& p)
             if (DECOUPLED)
             {
                 release(i);
-                load_tile(i + STAGES - 1);
+                if (!PRODUCER) load_tile(i + STAGES - 1);
             }
             else __syncthreads(); // both warpgroups are done with stage x before tile i + 2 overwrites it
         }
@@ -503,3 +530,4 @@ __device__ __forceinline__ void prefill_wgmma(const PrefillParams& p)
 extern "C" __global__ void __launch_bounds__(256, 1) attention_prefill_wgmma_d128_bf16(const PrefillParams p) { prefill_wgmma<false, 2>(p); }
 extern "C" __global__ void __launch_bounds__(256, 1) attention_prefill_wgmma_ws3_d128_bf16(const PrefillParams p) { prefill_wgmma<true, 3>(p); }
 extern "C" __global__ void __launch_bounds__(256, 1) attention_prefill_wgmma_ws3o_d128_bf16(const PrefillParams p) { prefill_wgmma<true, 3, true>(p); }
+extern "C" __global__ void __launch_bounds__(384, 1) attention_prefill_wgmma_ws3p_d128_bf16(const PrefillParams p) { prefill_wgmma<true, 3, false, true>(p); }

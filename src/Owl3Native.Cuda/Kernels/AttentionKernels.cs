@@ -122,8 +122,9 @@ public sealed class AttentionKernels(KernelCache cache)
     /// faster (the OWL3_PREFILL_EXP list of attention_prefill.cu), and d128 on Hopper's warpgroup MMA
     /// (attention_prefill_sm90.cu: 2 warpgroups × 64 rows, 128-key tiles; sm_90a, NVRTC ≥ 12) in two schedules: both
     /// warpgroups in lockstep over two stages, decoupled by mbarriers over three (a warpgroup may run ahead; the device
-    /// default where it runs: <see cref="PrefillArchDefaults"/>), and decoupled with FlashAttention-3's intra-warpgroup
-    /// overlap (tile i's softmax beside tile i − 1's P·V wgmma).
+    /// default where it runs: <see cref="PrefillArchDefaults"/>), decoupled with FlashAttention-3's intra-warpgroup
+    /// overlap (tile i's softmax beside tile i − 1's P·V wgmma), and decoupled with a producer warpgroup that does all
+    /// the loading (384 threads).
     /// </summary>
     public static IReadOnlyList<PrefillVariant> PrefillExperiments { get; } =
     [
@@ -132,6 +133,7 @@ public sealed class AttentionKernels(KernelCache cache)
         new("attention_prefill_wgmma_d128_bf16", 128, 128, 128, 256, PrefillEngine.Wgmma),
         new("attention_prefill_wgmma_ws3_d128_bf16", 128, 128, 128, 256, PrefillEngine.Wgmma, Stages: 3),
         new("attention_prefill_wgmma_ws3o_d128_bf16", 128, 128, 128, 256, PrefillEngine.Wgmma, Stages: 3),
+        new("attention_prefill_wgmma_ws3p_d128_bf16", 128, 128, 128, 384, PrefillEngine.Wgmma, Stages: 3),
     ];
 
     /// <summary>
