@@ -13,9 +13,10 @@
 // (leading byte offset = one block, stride byte offset = 8 rows).
 //
 // Head dim 128 only (the 2B/7B text models; any D ≤ 128 that rounds up to it); other head dims use attention_prefill.cu.
-// The decoupled schedule is the d128 default on sm_90 where NVRTC ≥ 12 runs (AttentionKernels.PrefillArchDefaults):
-// H200, causal, 8 × 4k / 4 × 8k / 2 × 16k tokens: 358 / 357 / 375 TFLOP/s, 1.07–1.15× the mma.sync kernel in the same
-// run (bench/results/gpu/2026-11-26-h200-s3c1-gpu-check.md); the lockstep one measured 0.97–1.02× and stays an experiment.
+// The producer schedule (ws3p) is the d128 default on sm_90 where NVRTC ≥ 12 runs (AttentionKernels.PrefillArchDefaults):
+// H200, causal, 8 × 4k / 4 × 8k / 2 × 16k tokens: 414 / 452 / 463 TFLOP/s, 1.31–1.43× the mma.sync kernel and 1.07–1.18×
+// the decoupled schedule without a producer in the same run (bench/results/gpu/2026-11-26-h200-s3c6-gpu-check.md); the
+// lockstep one measured 0.95–1.03× the mma.sync kernel, the overlapped one 0.94–0.98×: experiments.
 // Compiled only with NVRTC ≥ 12 for sm_90a (CI's NVRTC 11.8 checks the C++ by a PTX-only compile; ptxas' budget check
 // runs on the device, in the GPU bundle).
 //
@@ -24,6 +25,8 @@
 // budget: attention_prefill_wgmma_ws3_d128_bf16 registers<=255 smem<=256
 // budget: attention_prefill_wgmma_ws3o_d128_bf16 registers<=255 smem<=256
 // budget: attention_prefill_wgmma_ws3p_d128_bf16 registers<=168 smem<=256
+// budget: attention_prefill_wgmma_ws3po_d128_bf16 registers<=168 smem<=256
+// budget: attention_prefill_wgmma_ws3pop_d128_bf16 registers<=168 smem<=256
 #include "common.cuh"
 #include "attention.cuh"
 
@@ -121,6 +124,13 @@ __device__ __forceinline__ void mbar_wait(unsigned long long* bar, int parity)
     __syncwarp(); // lanes may leave the spin at different iterations; the .aligned wgmma instructions that follow want them together
 }
 
+// Named barriers (ids 1…15; 0 is __syncthreads) over `count` threads: some warps wait (sync), the others only arrive.
+__device__ __forceinline__ void named_bar_sync(int id, int count) { asm volatile("bar.sync %0, %1;" :: "r"(id), "r"(count) : "memory"); }
+__device__ __forceinline__ void named_bar_arrive(int id, int count) { asm volatile("bar.arrive %0, %1;" :: "r"(id), "r"(count) : "memory"); }
+// Register reallocation between warpgroups (sm_90a): the whole warpgroup executes it.
+template <int N> __device__ __forceinline__ void setmaxnreg_inc() { asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;" :: "n"(N)); }
+template <int N> __device__ __forceinline__ void setmaxnreg_dec() { asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;" :: "n"(N)); }
+
 // Accumulator element i of a warpgroup's m64nN result, for lane (g = lane / 4, c4 = lane % 4) of warp w in the group:
 // row 16·w + g + 8·((i / 2) % 2), column 8·(i / 4) + 2·c4 + i % 2 (the mma.sync C layout, one n8 block per four).
 //
@@ -143,14 +153,20 @@ __device__ __forceinline__ void mbar_wait(unsigned long long* bar, int parity)
 //     for TMA — a third warpgroup loads every tile (and Q) and waits on the empty mbarriers; the two consumer
 //     warpgroups only wait on the full ones, compute and release (Nsight on the decoupled kernel: the loads' address
 //     arithmetic and cp.async issue share the consumers' issue slots, 42 % busy, tensor pipe 46 %).
-template <bool DECOUPLED, int STAGES, bool OVERLAP = false, bool PRODUCER = false>
+//   producer + overlapped (ws3po), and + ping-pong (ws3pop: the consumer warpgroups take turns issuing their wgmma
+//     blocks through two named barriers): FlashAttention-3's full consumer schedule; the producer hands registers to
+//     the consumers (setmaxnreg: 56 / 224).
+template <bool DECOUPLED, int STAGES, bool OVERLAP = false, bool PRODUCER = false, bool PINGPONG = false>
 __device__ __forceinline__ void prefill_wgmma(const PrefillParams& p)
 {
     constexpr int CONSUMERS = 256, THREADS = PRODUCER ? 384 : 256, WARPS = 8, BR = 2 * WG_ROWS, BC = WG_BC, DP = WG_DP;
     constexpr int Q_BYTES = BR * DP * 2, KV_BYTES = BC * DP * 2; // one tile; K and V of a stage are adjacent
     static_assert(DECOUPLED || STAGES == 2, "the lockstep schedule is double-buffered");
     static_assert(!OVERLAP || (DECOUPLED && STAGES >= 3), "the overlapped schedule reads two tiles' stages and loads a third");
-    static_assert(!PRODUCER || (DECOUPLED && !OVERLAP), "the producer warpgroup feeds the decoupled schedule");
+    static_assert(!PRODUCER || DECOUPLED, "the producer warpgroup feeds the decoupled schedules");
+    static_assert(!PINGPONG || (OVERLAP && PRODUCER), "ping-pong orders the overlapped schedule's issue blocks");
+    // The overlapped consumers need more registers than 384 threads get evenly (168): the producer gives some back.
+    constexpr bool REALLOC = PRODUCER && OVERLAP;
     extern __shared__ __align__(16) unsigned char smem_raw[]; // 16, not 1024: an aligned extern pads the static part to 1 KiB
     // The swizzle is a function of the address: align the tiles to 1024 bytes (the host adds that slack).
     const unsigned int raw_addr = smem_addr(smem_raw);
@@ -270,6 +286,7 @@ __device__ __forceinline__ void prefill_wgmma(const PrefillParams& p)
         // released it (Q rides with tile 0); then it leaves (no CTA barrier follows in the consumers).
         if (wg == 2)
         {
+            if (REALLOC) setmaxnreg_dec<56>();
             for (int j = 0; j < n_tiles; ++j)
             {
                 if (j >= STAGES) mbar_wait(&empty_bar[j % STAGES], (j / STAGES - 1) & 1);
@@ -296,6 +313,7 @@ __device__ __forceinline__ void prefill_wgmma(const PrefillParams& p)
         cp_async_commit();
     }
 
+    if (REALLOC) setmaxnreg_inc<224>(); // 2 × 128 × 224 + 128 × 56 = 384 × 168
     float o_acc[64];
 #pragma unroll
     for (int i = 0; i < 64; ++i) o_acc[i] = 0.0f;
@@ -425,13 +443,22 @@ __device__ __forceinline__ void prefill_wgmma(const PrefillParams& p)
         // FlashAttention-3's intra-warpgroup overlap: S(i) = Q·K(i)ᵀ and O += P(i − 1)·V(i − 1) are issued together; the
         // softmax of S(i) runs while the P·V wgmma does; O is rescaled by tile i's factors after that wgmma completes
         // (the same operations in the same order as the other schedules: O·c(i) + P(i)·V(i) per tile).
+        // Ping-pong (FlashAttention-3): the warpgroups take turns issuing their wgmma blocks — warpgroup w waits on named
+        // barrier 1 + w, issues, and lets the other go (arrives on 2 − w) — so one's softmax runs beside the other's
+        // tensor-core work. Each issues n_tiles + 1 blocks; warpgroup 1's first arrival lets warpgroup 0 start, and
+        // it skips its last so that every barrier completes as often as it is waited on.
+        auto turn_begin = [&]() { if (PINGPONG) named_bar_sync(1 + wg, 256); };
+        auto turn_end = [&](bool last) { if (PINGPONG && !(last && wg == 1)) named_bar_arrive(2 - wg, 256); };
+        if (PINGPONG && wg == 1 && n_tiles > 0) named_bar_arrive(1, 256);
         unsigned int pa[BC / 16][4];
         if (n_tiles > 0)
         {
             float s_acc[64], corr[2];
             wait_full(0);
+            turn_begin();
             wgmma_fence();
             issue_s(s_acc, 0);
+            turn_end(false);
             wgmma_wait<0>();
             fence_regs(s_acc);
             softmax(s_acc, 0, corr, pa); // O is zero: nothing to rescale
@@ -441,13 +468,15 @@ __device__ __forceinline__ void prefill_wgmma(const PrefillParams& p)
             float s_acc[64], corr[2];
             unsigned int pa_next[BC / 16][4];
             wait_full(i);
+            turn_begin();
             pin(pa);
             wgmma_fence();
             issue_s(s_acc, i % STAGES);
             issue_pv(pa, (i - 1) % STAGES);
+            turn_end(false);
             // While the tensor cores run: tile i + 1 into the stage of tile i − 2 (both warpgroups released that at the
             // end of their iteration i − 1, so the other may lag by up to an iteration without stalling this one).
-            load_tile(i + 1);
+            if (!PRODUCER) load_tile(i + 1);
             wgmma_wait<1>(); // S(i) is done; P(i − 1)·V(i − 1) may still run
             fence_regs(s_acc);
             softmax(s_acc, i, corr, pa_next);
@@ -462,9 +491,11 @@ __device__ __forceinline__ void prefill_wgmma(const PrefillParams& p)
         }
         if (n_tiles > 0)
         {
+            turn_begin();
             pin(pa);
             wgmma_fence();
             issue_pv(pa, (n_tiles - 1) % STAGES);
+            turn_end(true);
             wgmma_wait<0>();
             pin(pa);
         }
@@ -531,3 +562,5 @@ extern "C" __global__ void __launch_bounds__(256, 1) attention_prefill_wgmma_d12
 extern "C" __global__ void __launch_bounds__(256, 1) attention_prefill_wgmma_ws3_d128_bf16(const PrefillParams p) { prefill_wgmma<true, 3>(p); }
 extern "C" __global__ void __launch_bounds__(256, 1) attention_prefill_wgmma_ws3o_d128_bf16(const PrefillParams p) { prefill_wgmma<true, 3, true>(p); }
 extern "C" __global__ void __launch_bounds__(384, 1) attention_prefill_wgmma_ws3p_d128_bf16(const PrefillParams p) { prefill_wgmma<true, 3, false, true>(p); }
+extern "C" __global__ void __launch_bounds__(384, 1) attention_prefill_wgmma_ws3po_d128_bf16(const PrefillParams p) { prefill_wgmma<true, 3, true, true>(p); }
+extern "C" __global__ void __launch_bounds__(384, 1) attention_prefill_wgmma_ws3pop_d128_bf16(const PrefillParams p) { prefill_wgmma<true, 3, true, true, true>(p); }

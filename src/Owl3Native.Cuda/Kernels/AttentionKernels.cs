@@ -121,10 +121,10 @@ public sealed class AttentionKernels(KernelCache cache)
     /// run them (<see cref="Unavailable"/>): d128 and d80 with the 32-key tiles they used before 64-key tiles measured
     /// faster (the OWL3_PREFILL_EXP list of attention_prefill.cu), and d128 on Hopper's warpgroup MMA
     /// (attention_prefill_sm90.cu: 2 warpgroups × 64 rows, 128-key tiles; sm_90a, NVRTC ≥ 12) in two schedules: both
-    /// warpgroups in lockstep over two stages, decoupled by mbarriers over three (a warpgroup may run ahead; the device
-    /// default where it runs: <see cref="PrefillArchDefaults"/>), decoupled with FlashAttention-3's intra-warpgroup
-    /// overlap (tile i's softmax beside tile i − 1's P·V wgmma), and decoupled with a producer warpgroup that does all
-    /// the loading (384 threads).
+    /// warpgroups in lockstep over two stages, decoupled by mbarriers over three (a warpgroup may run ahead), decoupled
+    /// with FlashAttention-3's intra-warpgroup overlap (tile i's softmax beside tile i − 1's P·V wgmma), and decoupled
+    /// with a producer warpgroup that does all the loading (384 threads; the device default where it runs:
+    /// <see cref="PrefillArchDefaults"/>), and that with the overlap, without and with ping-pong between the consumers.
     /// </summary>
     public static IReadOnlyList<PrefillVariant> PrefillExperiments { get; } =
     [
@@ -134,17 +134,20 @@ public sealed class AttentionKernels(KernelCache cache)
         new("attention_prefill_wgmma_ws3_d128_bf16", 128, 128, 128, 256, PrefillEngine.Wgmma, Stages: 3),
         new("attention_prefill_wgmma_ws3o_d128_bf16", 128, 128, 128, 256, PrefillEngine.Wgmma, Stages: 3),
         new("attention_prefill_wgmma_ws3p_d128_bf16", 128, 128, 128, 384, PrefillEngine.Wgmma, Stages: 3),
+        new("attention_prefill_wgmma_ws3po_d128_bf16", 128, 128, 128, 384, PrefillEngine.Wgmma, Stages: 3),
+        new("attention_prefill_wgmma_ws3pop_d128_bf16", 128, 128, 128, 384, PrefillEngine.Wgmma, Stages: 3),
     ];
 
     /// <summary>
     /// Kernels that replace <see cref="PrefillVariantFor"/> where the device and NVRTC can run them (same padded head dim
     /// and query rows per CTA, so a tile list planned with <see cref="PrefillRows"/> serves both): d128 on Hopper's
-    /// warpgroup MMA, decoupled schedule. H200, two calls of session 3 (bench/results/gpu/2026-11-26-h200-s3c*), causal
-    /// d128 at 8 × 4k / 4 × 8k / 2 × 16k tokens: 358 / 357 / 375 and 362 / 358 / 377 TFLOP/s against 316–345 for the
-    /// mma.sync kernel timed beside it (1.07–1.15×) and 335 / 349 / 348 for PyTorch's FlashAttention-2 on the same card.
+    /// warpgroup MMA, decoupled schedule fed by a producer warpgroup. H200, session 3 (bench/results/gpu/
+    /// 2026-11-26-h200-s3c6-gpu-check.md), causal d128 at 8 × 4k / 4 × 8k / 2 × 16k tokens: 414 / 452 / 463 TFLOP/s,
+    /// 1.31–1.43× the mma.sync kernel and 1.07–1.18× the decoupled kernel without a producer (388 / 384 / 408) timed
+    /// beside it; PyTorch's FlashAttention-2 measured 335 / 349 / 348 on the same card kind (call s3c1).
     /// </summary>
     public static IReadOnlyList<PrefillVariant> PrefillArchDefaults { get; } =
-        [PrefillExperiments.Single(v => v.Kernel == "attention_prefill_wgmma_ws3_d128_bf16")];
+        [PrefillExperiments.Single(v => v.Kernel == "attention_prefill_wgmma_ws3p_d128_bf16")];
 
     /// <summary>
     /// The prefill kernel this device runs for <paramref name="headDim"/>: the first of <see cref="PrefillArchDefaults"/>
