@@ -1,32 +1,27 @@
 // attention_prefill_sm90.cu — the contract of attention_prefill.cu (PrefillParams, the CTA list, the results) on
-// Hopper's warpgroup MMA (wgmma, sm_90a): FlashAttention-3's instruction without its warp specialisation yet.
+// Hopper's warpgroup MMA (wgmma, sm_90a) with FlashAttention-3's warp specialisation (cp.async in place of TMA).
 //
-// One CTA = 2 warpgroups × 64 query rows of one head (128 rows, 256 threads, one CTA per multiprocessor); K and V
-// stream through shared memory in tiles of 128 keys, two stages deep (cp.async by all threads: tile i + 1 loads while
-// tile i is computed). Per tile and warpgroup: S = Q·Kᵀ as eight wgmma m64n128k16 with Q and K from shared memory
-// (descriptors), the online softmax of attention_prefill.cu on S's registers (the same row-limit masks, only in
-// partially visible tiles), then O += P·V as eight wgmma m64n128k16 with P from registers (bf16, FlashAttention's
-// rule) and V from shared memory read transposed. Tiles are stored in the 128-byte swizzle wgmma's descriptors name
-// (mode 1): a tile of R rows × 128 columns is two blocks of R rows × 128 bytes (columns 0–63, 64–127), the 16-byte
-// chunk c of row r at chunk c ^ (r & 7) of its row, every block 1024-byte aligned. The loaders write that layout;
-// Q and K are read K-major (rows of 128 bytes, the k-step's 32 bytes selected by the start address), V MN-major
-// (leading byte offset = one block, stride byte offset = 8 rows).
+// One CTA = 2 consumer warpgroups × 64 query rows of one head (128 rows; one CTA per multiprocessor); K and V stream
+// through shared memory in tiles of 128 keys, three stages deep, handed over by mbarriers (the schedules: below).
+// Per tile and warpgroup: S = Q·Kᵀ as eight wgmma m64n128k16 with Q and K from shared memory (descriptors), the online
+// softmax of attention_prefill.cu on S's registers (the same row-limit masks, only in partially visible tiles), then
+// O += P·V as eight wgmma m64n128k16 with P from registers (bf16, FlashAttention's rule) and V from shared memory read
+// transposed. Tiles are stored in the 128-byte swizzle wgmma's descriptors name (mode 1): a tile of R rows × 128
+// columns is two blocks of R rows × 128 bytes (columns 0–63, 64–127), the 16-byte chunk c of row r at chunk c ^ (r & 7)
+// of its row, every block 1024-byte aligned. The loaders write that layout; Q and K are read K-major (rows of 128
+// bytes, the k-step's 32 bytes selected by the start address), V MN-major (leading byte offset = one block, stride
+// byte offset = 8 rows).
 //
 // Head dim 128 only (the 2B/7B text models; any D ≤ 128 that rounds up to it); other head dims use attention_prefill.cu.
 // The producer schedule (ws3p) is the d128 default on sm_90 where NVRTC ≥ 12 runs (AttentionKernels.PrefillArchDefaults):
 // H200, causal, 8 × 4k / 4 × 8k / 2 × 16k tokens: 414 / 452 / 463 TFLOP/s, 1.31–1.43× the mma.sync kernel and 1.07–1.18×
-// the decoupled schedule without a producer in the same run (bench/results/gpu/2026-11-26-h200-s3c6-gpu-check.md); the
-// lockstep one measured 0.95–1.03× the mma.sync kernel, the overlapped one 0.94–0.98×: experiments.
+// the decoupled schedule without a producer in the same run (bench/results/gpu/2026-11-26-h200-s3c6-gpu-check.md).
 // Compiled only with NVRTC ≥ 12 for sm_90a (CI's NVRTC 11.8 checks the C++ by a PTX-only compile; ptxas' budget check
 // runs on the device, in the GPU bundle).
 //
 // arch: sm_90a nvrtc>=12.0
-// budget: attention_prefill_wgmma_d128_bf16 registers<=255 smem<=256
 // budget: attention_prefill_wgmma_ws3_d128_bf16 registers<=255 smem<=256
-// budget: attention_prefill_wgmma_ws3o_d128_bf16 registers<=255 smem<=256
 // budget: attention_prefill_wgmma_ws3p_d128_bf16 registers<=168 smem<=256
-// budget: attention_prefill_wgmma_ws3po_d128_bf16 registers<=168 smem<=256
-// budget: attention_prefill_wgmma_ws3pop_d128_bf16 registers<=168 smem<=256
 #include "common.cuh"
 #include "attention.cuh"
 
@@ -124,49 +119,30 @@ __device__ __forceinline__ void mbar_wait(unsigned long long* bar, int parity)
     __syncwarp(); // lanes may leave the spin at different iterations; the .aligned wgmma instructions that follow want them together
 }
 
-// Named barriers (ids 1…15; 0 is __syncthreads) over `count` threads: some warps wait (sync), the others only arrive.
-__device__ __forceinline__ void named_bar_sync(int id, int count) { asm volatile("bar.sync %0, %1;" :: "r"(id), "r"(count) : "memory"); }
-__device__ __forceinline__ void named_bar_arrive(int id, int count) { asm volatile("bar.arrive %0, %1;" :: "r"(id), "r"(count) : "memory"); }
-// Register reallocation between warpgroups (sm_90a): the whole warpgroup executes it.
-template <int N> __device__ __forceinline__ void setmaxnreg_inc() { asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;" :: "n"(N)); }
-template <int N> __device__ __forceinline__ void setmaxnreg_dec() { asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;" :: "n"(N)); }
-
 // Accumulator element i of a warpgroup's m64nN result, for lane (g = lane / 4, c4 = lane % 4) of warp w in the group:
 // row 16·w + g + 8·((i / 2) % 2), column 8·(i / 4) + 2·c4 + i % 2 (the mma.sync C layout, one n8 block per four).
 //
-// Three schedules share everything else:
-//   lockstep (DECOUPLED = false, 2 stages): all 256 threads load every tile; two CTA barriers per tile.
-//   decoupled (DECOUPLED = true, STAGES stages): warpgroup w loads keys 64·w … of every tile and its own 64 Q rows;
-//     a stage's "full" mbarrier completes when all 256 threads' copies into it have landed (cp.async.mbarrier.arrive),
-//     its "empty" mbarrier when all 256 threads are done reading it; tile i + STAGES − 1 is issued at the end of
-//     iteration i. No CTA barrier in the loop: one warpgroup may run up to a tile ahead of the other (its softmax
-//     beside the other's tensor-core work).
-//   overlapped (OVERLAP = true, decoupled, 3 stages): FlashAttention-3's intra-warpgroup pipelining on top — each
-//     iteration issues S(i) = Q·K(i)ᵀ and O += P(i − 1)·V(i − 1) back to back and runs tile i's softmax while the P·V
-//     wgmma does; tile i + 1 is loaded (into the stage of tile i − 2) while those wgmmas run, and tile i − 1's stage
-//     is released after its P·V. Measured first with tile i + 2 loaded at the end of iteration i, into the stage just
-//     released (which waits for the other warpgroup's same iteration): 300–323 TFLOP/s against 375–401 for the plain
-//     decoupled schedule in the same run (H200, bench/results/gpu/2026-11-26-h200-s3c3-gpu-check.md); as it is now,
-//     304–331 against 389–418 (s3c4): the overlap itself costs here (186 registers; Nsight: 34 % issue slots busy
-//     against 42 %, s3c5) — an experiment, not a default.
-//   producer (PRODUCER = true, decoupled, 3 stages, 384 threads): FlashAttention-3's warp specialisation with cp.async
-//     for TMA — a third warpgroup loads every tile (and Q) and waits on the empty mbarriers; the two consumer
-//     warpgroups only wait on the full ones, compute and release (Nsight on the decoupled kernel: the loads' address
-//     arithmetic and cp.async issue share the consumers' issue slots, 42 % busy, tensor pipe 46 %).
-//   producer + overlapped (ws3po), and + ping-pong (ws3pop: the consumer warpgroups take turns issuing their wgmma
-//     blocks through two named barriers): FlashAttention-3's full consumer schedule; the producer hands registers to
-//     the consumers (setmaxnreg: 56 / 224).
-template <bool DECOUPLED, int STAGES, bool OVERLAP = false, bool PRODUCER = false, bool PINGPONG = false>
+// Two schedules share everything else, both over 3 stages of K/V with a "full" and an "empty" mbarrier each (a stage's
+// full barrier completes when its copies have landed — cp.async.mbarrier.arrive —, its empty one when both consumer
+// warpgroups are done reading it); no CTA barrier in the loop, so one warpgroup may run up to a tile ahead of the other
+// (its softmax beside the other's tensor-core work):
+//   decoupled (ws3, 256 threads): warpgroup w loads keys 64·w … of every tile and its own 64 Q rows; tile i + 2 is
+//     issued at the end of iteration i, into the stage of tile i − 1.
+//   producer (ws3p, 384 threads; the default): FlashAttention-3's warp specialisation with cp.async for TMA — a third
+//     warpgroup loads every tile (and Q), waiting on the empty mbarriers; the two consumer warpgroups only wait on the
+//     full ones, compute and release. Nsight on the decoupled kernel (H200, s3c5) had shown the loads' address
+//     arithmetic and cp.async issue sharing the consumers' issue slots (42 % busy, tensor pipe 46 %); the producer
+//     measured 1.07–1.18× the decoupled schedule (s3c6, s3c7).
+// Tried on the H200 and removed (the code is in commit 4cb8873; figures in bench/results/gpu/
+// 2026-11-26-h200-attention-s3.md): both warpgroups in lockstep over 2 stages with CTA barriers (0.95–1.03× the
+// mma.sync kernel); FlashAttention-3's intra-warpgroup overlap — S(i) and O += P(i − 1)·V(i − 1) issued together, tile
+// i's softmax beside the P·V wgmma — without a producer (0.94–0.98×), with one and setmaxnreg 56 / 224 (0.89–0.91× the
+// producer schedule), and with ping-pong between the consumer warpgroups through named barriers on top (0.81–0.86×).
+template <bool PRODUCER>
 __device__ __forceinline__ void prefill_wgmma(const PrefillParams& p)
 {
-    constexpr int CONSUMERS = 256, THREADS = PRODUCER ? 384 : 256, WARPS = 8, BR = 2 * WG_ROWS, BC = WG_BC, DP = WG_DP;
+    constexpr int CONSUMERS = 256, THREADS = PRODUCER ? 384 : 256, WARPS = 8, BR = 2 * WG_ROWS, BC = WG_BC, DP = WG_DP, STAGES = 3;
     constexpr int Q_BYTES = BR * DP * 2, KV_BYTES = BC * DP * 2; // one tile; K and V of a stage are adjacent
-    static_assert(DECOUPLED || STAGES == 2, "the lockstep schedule is double-buffered");
-    static_assert(!OVERLAP || (DECOUPLED && STAGES >= 3), "the overlapped schedule reads two tiles' stages and loads a third");
-    static_assert(!PRODUCER || DECOUPLED, "the producer warpgroup feeds the decoupled schedules");
-    static_assert(!PINGPONG || (OVERLAP && PRODUCER), "ping-pong orders the overlapped schedule's issue blocks");
-    // The overlapped consumers need more registers than 384 threads get evenly (168): the producer gives some back.
-    constexpr bool REALLOC = PRODUCER && OVERLAP;
     extern __shared__ __align__(16) unsigned char smem_raw[]; // 16, not 1024: an aligned extern pads the static part to 1 KiB
     // The swizzle is a function of the address: align the tiles to 1024 bytes (the host adds that slack).
     const unsigned int raw_addr = smem_addr(smem_raw);
@@ -189,8 +165,7 @@ __device__ __forceinline__ void prefill_wgmma(const PrefillParams& p)
         const int row0 = p.seq_q_start[s], q_len = p.seq_q_start[s + 1] - row0;
         C = Cta{s, q0, row0, min(BR, q_len - q0), p.seq_pos[s], q_len, h / (p.heads / p.kv_heads),
                 p.block_tables == nullptr ? p.seq_k_start[s] : 0, 0, 0};
-        if (DECOUPLED)
-            for (int x = 0; x < STAGES; ++x) { mbar_init(&full_bar[x], PRODUCER ? 128 : CONSUMERS); mbar_init(&empty_bar[x], CONSUMERS); }
+        for (int x = 0; x < STAGES; ++x) { mbar_init(&full_bar[x], PRODUCER ? 128 : CONSUMERS); mbar_init(&empty_bar[x], CONSUMERS); }
     }
     __syncthreads();
 
@@ -225,10 +200,9 @@ __device__ __forceinline__ void prefill_wgmma(const PrefillParams& p)
     // The loaders: `tid` of `n` threads copy rows [rb, rb + rows) of a tile. A thread keeps one 16-byte column chunk
     // and walks rows n / 16 apart, so its swizzled chunk (c ^ (r & 7)) is the same for every row it writes. Masked
     // chunks read nothing and are zero-filled.
-    // Lockstep: all 256 threads load whole tiles; decoupled: each warpgroup half of every tile; producer: the third
-    // warpgroup (threads 256–383) whole tiles, the consumers none.
-    const int ld_tid = DECOUPLED ? threadIdx.x & 127 : threadIdx.x, ld_n = DECOUPLED ? 128 : THREADS;
-    const int kv_rb = DECOUPLED && !PRODUCER ? wg * (BC / 2) : 0, kv_rows = DECOUPLED && !PRODUCER ? BC / 2 : BC;
+    // Decoupled: each warpgroup half of every tile; producer: the third warpgroup (threads 256–383) whole tiles.
+    const int ld_tid = threadIdx.x & 127, ld_n = 128;
+    const int kv_rb = PRODUCER ? 0 : wg * (BC / 2), kv_rows = PRODUCER ? BC : BC / 2;
     auto load_kv = [&](int x, int i) {
         constexpr int CHUNKS = DP / 8;
         const int step = ld_n / CHUNKS;
@@ -266,11 +240,11 @@ __device__ __forceinline__ void prefill_wgmma(const PrefillParams& p)
         }
     };
 
-    // Q (rows past the sequence and columns past D are zero): all of it (lockstep, producer), or the warpgroup's own rows.
+    // Q (rows past the sequence and columns past D are zero): all of it (producer), or the warpgroup's own rows.
     if (!PRODUCER || wg == 2)
     {
         constexpr int CHUNKS = DP / 8;
-        const int q_rb = DECOUPLED && !PRODUCER ? wg * WG_ROWS : 0, q_rows = DECOUPLED && !PRODUCER ? WG_ROWS : BR;
+        const int q_rb = PRODUCER ? 0 : wg * WG_ROWS, q_rows = PRODUCER ? BR : WG_ROWS;
         const long long q_row0 = C.row0 + C.q0;
         for (int c = ld_tid; c < q_rows * CHUNKS; c += ld_n)
         {
@@ -286,7 +260,6 @@ __device__ __forceinline__ void prefill_wgmma(const PrefillParams& p)
         // released it (Q rides with tile 0); then it leaves (no CTA barrier follows in the consumers).
         if (wg == 2)
         {
-            if (REALLOC) setmaxnreg_dec<56>();
             for (int j = 0; j < n_tiles; ++j)
             {
                 if (j >= STAGES) mbar_wait(&empty_bar[j % STAGES], (j / STAGES - 1) & 1);
@@ -297,7 +270,7 @@ __device__ __forceinline__ void prefill_wgmma(const PrefillParams& p)
             return;
         }
     }
-    else if (DECOUPLED)
+    else
     {
         // Tiles 0 … STAGES − 2 (Q rides with tile 0: an arrival covers all of the thread's earlier copies).
         for (int j = 0; j < STAGES - 1 && j < n_tiles; ++j)
@@ -307,13 +280,7 @@ __device__ __forceinline__ void prefill_wgmma(const PrefillParams& p)
         }
         if (n_tiles == 0) asm volatile("cp.async.wait_all;" ::: "memory"); // no barrier tracks Q then (nothing is committed)
     }
-    else
-    {
-        if (n_tiles > 0) load_kv(0, 0);
-        cp_async_commit();
-    }
 
-    if (REALLOC) setmaxnreg_inc<224>(); // 2 × 128 × 224 + 128 × 56 = 384 × 168
     float o_acc[64];
 #pragma unroll
     for (int i = 0; i < 64; ++i) o_acc[i] = 0.0f;
@@ -321,9 +288,9 @@ __device__ __forceinline__ void prefill_wgmma(const PrefillParams& p)
     // This warpgroup's 64 rows of Q: block b (columns 64·b …) of the Q tile, rows from 64·wg (1024-byte aligned).
     const unsigned int q_wg = q_addr + (unsigned int)wg * WG_ROWS * 128;
 
-    // The steps of a tile, shared by the schedules.
-    // Tile i's K and V have landed in stage x (decoupled: its full mbarrier; cp.async wrote them: make them visible to
-    // the async proxy).
+    // The steps of a tile.
+    // Tile i's K and V have landed in its stage (its full mbarrier; cp.async wrote them: make them visible to the async
+    // proxy).
     auto wait_full = [&](int i) {
         mbar_wait(&full_bar[i % STAGES], (i / STAGES) & 1);
         fence_proxy_async();
@@ -438,107 +405,29 @@ __device__ __forceinline__ void prefill_wgmma(const PrefillParams& p)
         }
     };
 
-    if (OVERLAP)
+    for (int i = 0; i < n_tiles; ++i)
     {
-        // FlashAttention-3's intra-warpgroup overlap: S(i) = Q·K(i)ᵀ and O += P(i − 1)·V(i − 1) are issued together; the
-        // softmax of S(i) runs while the P·V wgmma does; O is rescaled by tile i's factors after that wgmma completes
-        // (the same operations in the same order as the other schedules: O·c(i) + P(i)·V(i) per tile).
-        // Ping-pong (FlashAttention-3): the warpgroups take turns issuing their wgmma blocks — warpgroup w waits on named
-        // barrier 1 + w, issues, and lets the other go (arrives on 2 − w) — so one's softmax runs beside the other's
-        // tensor-core work. Each issues n_tiles + 1 blocks; warpgroup 1's first arrival lets warpgroup 0 start, and
-        // it skips its last so that every barrier completes as often as it is waited on.
-        auto turn_begin = [&]() { if (PINGPONG) named_bar_sync(1 + wg, 256); };
-        auto turn_end = [&](bool last) { if (PINGPONG && !(last && wg == 1)) named_bar_arrive(2 - wg, 256); };
-        if (PINGPONG && wg == 1 && n_tiles > 0) named_bar_arrive(1, 256);
+        const int x = i % STAGES;
+        wait_full(i);
+        float s_acc[64], corr[2];
         unsigned int pa[BC / 16][4];
-        if (n_tiles > 0)
-        {
-            float s_acc[64], corr[2];
-            wait_full(0);
-            turn_begin();
-            wgmma_fence();
-            issue_s(s_acc, 0);
-            turn_end(false);
-            wgmma_wait<0>();
-            fence_regs(s_acc);
-            softmax(s_acc, 0, corr, pa); // O is zero: nothing to rescale
-        }
-        for (int i = 1; i < n_tiles; ++i)
-        {
-            float s_acc[64], corr[2];
-            unsigned int pa_next[BC / 16][4];
-            wait_full(i);
-            turn_begin();
-            pin(pa);
-            wgmma_fence();
-            issue_s(s_acc, i % STAGES);
-            issue_pv(pa, (i - 1) % STAGES);
-            turn_end(false);
-            // While the tensor cores run: tile i + 1 into the stage of tile i − 2 (both warpgroups released that at the
-            // end of their iteration i − 1, so the other may lag by up to an iteration without stalling this one).
-            if (!PRODUCER) load_tile(i + 1);
-            wgmma_wait<1>(); // S(i) is done; P(i − 1)·V(i − 1) may still run
-            fence_regs(s_acc);
-            softmax(s_acc, i, corr, pa_next);
-            wgmma_wait<0>();
-            pin(pa); // pa stays allocated (read by the wgmma) until here
-            rescale_o(corr);
-#pragma unroll
-            for (int kk = 0; kk < BC / 16; ++kk)
-#pragma unroll
-                for (int e = 0; e < 4; ++e) pa[kk][e] = pa_next[kk][e];
-            release(i - 1);
-        }
-        if (n_tiles > 0)
-        {
-            turn_begin();
-            pin(pa);
-            wgmma_fence();
-            issue_pv(pa, (n_tiles - 1) % STAGES);
-            turn_end(true);
-            wgmma_wait<0>();
-            pin(pa);
-        }
+        wgmma_fence();
+        issue_s(s_acc, x);
+        wgmma_wait<0>();
+        fence_regs(s_acc);
+        softmax(s_acc, i, corr, pa);
+        rescale_o(corr);
+        pin(pa);
+        wgmma_fence();
+        issue_pv(pa, x);
+        wgmma_wait<0>();
+        pin(pa);
+        release(i);
+        // Decoupled: tile i + 2 goes into the stage of tile i − 1. Issued here, at the end of the iteration, a
+        // warpgroup may finish tile i while the other is still on tile i − 1 (at the top it would wait for the other's
+        // tile i − 1 before starting tile i: lockstep again).
+        if (!PRODUCER) load_tile(i + STAGES - 1);
     }
-    else
-    {
-        for (int i = 0; i < n_tiles; ++i)
-        {
-            const int x = i % STAGES;
-            if (DECOUPLED) wait_full(i);
-            else
-            {
-                if (i + 1 < n_tiles) load_kv(x ^ 1, i + 1);
-                cp_async_commit();
-                cp_async_wait<1>(); // tile i (and Q) have landed
-                fence_proxy_async();
-                __syncthreads();
-            }
-            float s_acc[64], corr[2];
-            unsigned int pa[BC / 16][4];
-            wgmma_fence();
-            issue_s(s_acc, x);
-            wgmma_wait<0>();
-            fence_regs(s_acc);
-            softmax(s_acc, i, corr, pa);
-            rescale_o(corr);
-            pin(pa);
-            wgmma_fence();
-            issue_pv(pa, x);
-            wgmma_wait<0>();
-            pin(pa);
-            // Decoupled: tile i + STAGES − 1 goes into the stage of tile i − 1. Issued here, at the end of the iteration,
-            // a warpgroup may finish tile i while the other is still on tile i − 1 (at the top it would wait for the
-            // other's tile i − 1 before starting tile i: lockstep again).
-            if (DECOUPLED)
-            {
-                release(i);
-                if (!PRODUCER) load_tile(i + STAGES - 1);
-            }
-            else __syncthreads(); // both warpgroups are done with stage x before tile i + 2 overwrites it
-        }
-    }
-    if (!DECOUPLED) cp_async_wait<0>();
 
     // O / l → bf16; rows that saw nothing (l = 0) write zeros.
 #pragma unroll
@@ -558,9 +447,5 @@ __device__ __forceinline__ void prefill_wgmma(const PrefillParams& p)
     }
 }
 
-extern "C" __global__ void __launch_bounds__(256, 1) attention_prefill_wgmma_d128_bf16(const PrefillParams p) { prefill_wgmma<false, 2>(p); }
-extern "C" __global__ void __launch_bounds__(256, 1) attention_prefill_wgmma_ws3_d128_bf16(const PrefillParams p) { prefill_wgmma<true, 3>(p); }
-extern "C" __global__ void __launch_bounds__(256, 1) attention_prefill_wgmma_ws3o_d128_bf16(const PrefillParams p) { prefill_wgmma<true, 3, true>(p); }
-extern "C" __global__ void __launch_bounds__(384, 1) attention_prefill_wgmma_ws3p_d128_bf16(const PrefillParams p) { prefill_wgmma<true, 3, false, true>(p); }
-extern "C" __global__ void __launch_bounds__(384, 1) attention_prefill_wgmma_ws3po_d128_bf16(const PrefillParams p) { prefill_wgmma<true, 3, true, true>(p); }
-extern "C" __global__ void __launch_bounds__(384, 1) attention_prefill_wgmma_ws3pop_d128_bf16(const PrefillParams p) { prefill_wgmma<true, 3, true, true, true>(p); }
+extern "C" __global__ void __launch_bounds__(256, 1) attention_prefill_wgmma_ws3_d128_bf16(const PrefillParams p) { prefill_wgmma<false>(p); }
+extern "C" __global__ void __launch_bounds__(384, 1) attention_prefill_wgmma_ws3p_d128_bf16(const PrefillParams p) { prefill_wgmma<true>(p); }

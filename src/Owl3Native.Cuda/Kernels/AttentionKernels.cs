@@ -120,22 +120,16 @@ public sealed class AttentionKernels(KernelCache cache)
     /// Other prefill kernels, which the GPU bundle checks and times beside the defaults where the device and NVRTC can
     /// run them (<see cref="Unavailable"/>): d128 and d80 with the 32-key tiles they used before 64-key tiles measured
     /// faster (the OWL3_PREFILL_EXP list of attention_prefill.cu), and d128 on Hopper's warpgroup MMA
-    /// (attention_prefill_sm90.cu: 2 warpgroups × 64 rows, 128-key tiles; sm_90a, NVRTC ≥ 12) in two schedules: both
-    /// warpgroups in lockstep over two stages, decoupled by mbarriers over three (a warpgroup may run ahead), decoupled
-    /// with FlashAttention-3's intra-warpgroup overlap (tile i's softmax beside tile i − 1's P·V wgmma), and decoupled
-    /// with a producer warpgroup that does all the loading (384 threads; the device default where it runs:
-    /// <see cref="PrefillArchDefaults"/>), and that with the overlap, without and with ping-pong between the consumers.
+    /// (attention_prefill_sm90.cu: 2 consumer warpgroups × 64 rows, 128-key tiles, 3 stages; sm_90a, NVRTC ≥ 12) in two
+    /// schedules: the consumers loading their own halves of each tile (256 threads), and a producer warpgroup loading
+    /// for them (384 threads; the device default where it runs: <see cref="PrefillArchDefaults"/>).
     /// </summary>
     public static IReadOnlyList<PrefillVariant> PrefillExperiments { get; } =
     [
         new("attention_prefill_bc32_d128_bf16", 128, 32, 128, 128),
         new("attention_prefill_bc32_d80_bf16", 80, 32, 128, 128),
-        new("attention_prefill_wgmma_d128_bf16", 128, 128, 128, 256, PrefillEngine.Wgmma),
         new("attention_prefill_wgmma_ws3_d128_bf16", 128, 128, 128, 256, PrefillEngine.Wgmma, Stages: 3),
-        new("attention_prefill_wgmma_ws3o_d128_bf16", 128, 128, 128, 256, PrefillEngine.Wgmma, Stages: 3),
         new("attention_prefill_wgmma_ws3p_d128_bf16", 128, 128, 128, 384, PrefillEngine.Wgmma, Stages: 3),
-        new("attention_prefill_wgmma_ws3po_d128_bf16", 128, 128, 128, 384, PrefillEngine.Wgmma, Stages: 3),
-        new("attention_prefill_wgmma_ws3pop_d128_bf16", 128, 128, 128, 384, PrefillEngine.Wgmma, Stages: 3),
     ];
 
     /// <summary>

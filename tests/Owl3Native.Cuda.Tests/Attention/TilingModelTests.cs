@@ -106,12 +106,8 @@ public sealed class TilingModelTests(ITestOutputHelper output)
     /// padded one (120 → 128) and GQA 7: the algorithm at those tile shapes, without a GPU.
     /// </summary>
     [Theory]
-    [InlineData("attention_prefill_wgmma_d128_bf16")]
     [InlineData("attention_prefill_wgmma_ws3_d128_bf16")]
-    [InlineData("attention_prefill_wgmma_ws3o_d128_bf16")]
     [InlineData("attention_prefill_wgmma_ws3p_d128_bf16")]
-    [InlineData("attention_prefill_wgmma_ws3po_d128_bf16")]
-    [InlineData("attention_prefill_wgmma_ws3pop_d128_bf16")]
     [InlineData("attention_prefill_bc32_d128_bf16")]
     [InlineData("attention_prefill_bc32_d80_bf16")]
     public void Experimental_prefill_tilings(string kernel)
