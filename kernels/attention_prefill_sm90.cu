@@ -12,7 +12,8 @@
 // bytes, the k-step's 32 bytes selected by the start address), V MN-major (leading byte offset = one block, stride
 // byte offset = 8 rows).
 //
-// Head dim 128 only (the 2B/7B text models; any D ≤ 128 that rounds up to it); other head dims use attention_prefill.cu.
+// Head dims 128 (the 2B/7B text models; any D ≤ 128 that rounds up to it) and 64 (the 1B model: ws3p_d64, experimental —
+// its O is m64n64 and its tiles one swizzle block wide); other head dims use attention_prefill.cu.
 // The producer schedule (ws3p) is the d128 default on sm_90 where NVRTC ≥ 12 runs (AttentionKernels.PrefillArchDefaults):
 // H200, causal, 8 × 4k / 4 × 8k / 2 × 16k tokens: 414 / 452 / 463 TFLOP/s, 1.31–1.43× the mma.sync kernel and 1.07–1.18×
 // the decoupled schedule without a producer in the same run (bench/results/gpu/2026-11-26-h200-s3c6-gpu-check.md).
@@ -22,14 +23,14 @@
 // arch: sm_90a nvrtc>=12.0
 // budget: attention_prefill_wgmma_ws3_d128_bf16 registers<=255 smem<=256
 // budget: attention_prefill_wgmma_ws3p_d128_bf16 registers<=168 smem<=256
+// budget: attention_prefill_wgmma_ws3p_d64_bf16 registers<=168 smem<=256
 #include "common.cuh"
 #include "attention.cuh"
 
 #define WG_ROWS 64  // query rows per warpgroup (wgmma's M)
 #define WG_BC 128   // keys per K/V tile (the S GEMM's N)
-#define WG_DP 128   // head dim (the O GEMM's N)
 
-// Byte offset of element (r, c) in a tile of ROWS rows × 128 bf16 columns in the 128-byte swizzle (see the top).
+// Byte offset of element (r, c) in a tile of ROWS rows × 64 or 128 bf16 columns in the 128-byte swizzle (see the top).
 template <int ROWS>
 __device__ __forceinline__ unsigned int sw128_offset(int r, int c)
 {
@@ -96,6 +97,23 @@ __device__ __forceinline__ void wgmma_m64n128k16_rs_tb(float (&d)[64], const uns
 }
 
 
+// The 32 fp32 accumulators of an m64n64 result.
+#define WG_ACC32 "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}"
+#define WG_ACC32_OPERANDS \
+    "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), \
+    "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), \
+    "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), \
+    "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])
+
+// D += A·B, m64n64k16: the head-dim-64 form of wgmma_m64n128k16_rs_tb (V's 64 columns are one swizzle block).
+__device__ __forceinline__ void wgmma_m64n64k16_rs_tb(float (&d)[32], const unsigned int (&a)[4], unsigned long long desc_b)
+{
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %37, 0;\n"
+                 "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 " WG_ACC32 ", {%32, %33, %34, %35}, %36, p, 1, 1, 1;\n}\n"
+                 : WG_ACC32_OPERANDS
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc_b), "r"(1));
+}
+
 // mbarrier primitives (decoupled variant): init, a thread's arrival, the arrival of a thread's pending cp.async copies
 // (.noinc: counted in the init count), and a spin on a phase's parity.
 __device__ __forceinline__ void mbar_init(unsigned long long* bar, int count)
@@ -138,10 +156,11 @@ __device__ __forceinline__ void mbar_wait(unsigned long long* bar, int parity)
 // mma.sync kernel); FlashAttention-3's intra-warpgroup overlap — S(i) and O += P(i − 1)·V(i − 1) issued together, tile
 // i's softmax beside the P·V wgmma — without a producer (0.94–0.98×), with one and setmaxnreg 56 / 224 (0.89–0.91× the
 // producer schedule), and with ping-pong between the consumer warpgroups through named barriers on top (0.81–0.86×).
-template <bool PRODUCER>
+template <bool PRODUCER, int DP>
 __device__ __forceinline__ void prefill_wgmma(const PrefillParams& p)
 {
-    constexpr int CONSUMERS = 256, THREADS = PRODUCER ? 384 : 256, WARPS = 8, BR = 2 * WG_ROWS, BC = WG_BC, DP = WG_DP, STAGES = 3;
+    constexpr int CONSUMERS = 256, THREADS = PRODUCER ? 384 : 256, WARPS = 8, BR = 2 * WG_ROWS, BC = WG_BC, STAGES = 3;
+    static_assert(DP == 64 || DP == 128, "head dims 64 and 128 (one or two 64-column swizzle blocks)");
     constexpr int Q_BYTES = BR * DP * 2, KV_BYTES = BC * DP * 2; // one tile; K and V of a stage are adjacent
     extern __shared__ __align__(16) unsigned char smem_raw[]; // 16, not 1024: an aligned extern pads the static part to 1 KiB
     // The swizzle is a function of the address: align the tiles to 1024 bytes (the host adds that slack).
@@ -281,9 +300,9 @@ __device__ __forceinline__ void prefill_wgmma(const PrefillParams& p)
         if (n_tiles == 0) asm volatile("cp.async.wait_all;" ::: "memory"); // no barrier tracks Q then (nothing is committed)
     }
 
-    float o_acc[64];
+    float o_acc[DP / 2];
 #pragma unroll
-    for (int i = 0; i < 64; ++i) o_acc[i] = 0.0f;
+    for (int i = 0; i < DP / 2; ++i) o_acc[i] = 0.0f;
     float m_run[2] = {OWL3_NEG_INF, OWL3_NEG_INF}, l_run[2] = {0.0f, 0.0f};
     // This warpgroup's 64 rows of Q: block b (columns 64·b …) of the Q tile, rows from 64·wg (1024-byte aligned).
     const unsigned int q_wg = q_addr + (unsigned int)wg * WG_ROWS * 128;
@@ -313,7 +332,11 @@ __device__ __forceinline__ void prefill_wgmma(const PrefillParams& p)
     auto issue_pv = [&](const unsigned int (&pa)[BC / 16][4], int x) {
 #pragma unroll
         for (int kk = 0; kk < BC / 16; ++kk)
-            wgmma_m64n128k16_rs_tb(o_acc, pa[kk], wgmma_desc(v_addr(x) + (unsigned int)kk * 16 * 128, BC * 128, 1024));
+        {
+            const unsigned long long db = wgmma_desc(v_addr(x) + (unsigned int)kk * 16 * 128, BC * 128, 1024);
+            if constexpr (DP == 128) wgmma_m64n128k16_rs_tb(o_acc, pa[kk], db);
+            else wgmma_m64n64k16_rs_tb(o_acc, pa[kk], db);
+        }
         wgmma_commit();
     };
     // Mask, scale, online softmax of tile i's S (attention_prefill.cu's, for one row block of 16 per warp and 128
@@ -447,5 +470,6 @@ __device__ __forceinline__ void prefill_wgmma(const PrefillParams& p)
     }
 }
 
-extern "C" __global__ void __launch_bounds__(256, 1) attention_prefill_wgmma_ws3_d128_bf16(const PrefillParams p) { prefill_wgmma<false>(p); }
-extern "C" __global__ void __launch_bounds__(384, 1) attention_prefill_wgmma_ws3p_d128_bf16(const PrefillParams p) { prefill_wgmma<true>(p); }
+extern "C" __global__ void __launch_bounds__(256, 1) attention_prefill_wgmma_ws3_d128_bf16(const PrefillParams p) { prefill_wgmma<false, 128>(p); }
+extern "C" __global__ void __launch_bounds__(384, 1) attention_prefill_wgmma_ws3p_d128_bf16(const PrefillParams p) { prefill_wgmma<true, 128>(p); }
+extern "C" __global__ void __launch_bounds__(384, 1) attention_prefill_wgmma_ws3p_d64_bf16(const PrefillParams p) { prefill_wgmma<true, 64>(p); }

@@ -4,7 +4,7 @@
     python3 scripts/summarize-attention.py <report.json> [sdpa-peer.json]
 
 Prints: failed checks; the attention kernels' resource rows (the sm_90a ones included, with ptxas' notes); prefill
-causal d128 TFLOP/s per kernel and length, with each kernel's ratio to the default kernel timed in the same stage
+causal TFLOP/s per kernel, head dim and length, with each kernel's ratio to the default kernel timed in the same stage
 (and to FlashAttention-2 / cuDNN when the SDPA peer's JSON is given); decode, per batch and context, the host-launched
 time against the CUDA-graph replay and the graph-timed variants (fused combine, programmatic) against the plain graph.
 Only the standard library: it runs on the device host as it is.
@@ -45,7 +45,7 @@ def main(argv):
     rows = report.get("attention_bench") or []
     prefill = [r for r in rows if r["kernel"].startswith("prefill causal")]
     if prefill:
-        print("\n## prefill causal d128 (TFLOP/s; ratio to the default kernel of the same stage)")
+        print("\n## prefill causal (TFLOP/s; ratio to the portable default kernel of the same stage and head dim)")
         by_shape = defaultdict(list)
         for i, r in enumerate(prefill):
             name = re.search(r"\((.*)\)", r["kernel"]).group(1)
@@ -54,15 +54,17 @@ def main(argv):
         # The SDPA peer (bench/peer/sdpa_peer.py): rows {kernel: "sdpa flash (FA2)" | "sdpa cudnn" | …, shape: "8x4096 tokens, …"}.
         sdpa = defaultdict(dict)
         for p in (peer or {}).get("rows", []):
-            sdpa[p["shape"].split(" tokens")[0]][p["kernel"]] = p["tflops"]
+            if "tflops" in p:
+                sdpa[p["shape"].split(", causal")[0]][p["kernel"]] = p["tflops"]
         for shape, entries in by_shape.items():
             default = None
-            peers = sdpa.get(shape.strip().split(" tokens")[0].replace("×", "x"), {})
+            peers = sdpa.get(shape.strip().replace("×", "x"), {})  # "8x4096 tokens, 32x128"
             fa2 = peers.get("sdpa flash (FA2)")
             for i, name, tf in entries:
-                if name == "attention_prefill_d128_bf16":
+                portable = re.fullmatch(r"attention_prefill_d\d+_bf16", name) is not None
+                if portable:
                     default = tf  # the latest default row before this one belongs to the same stage
-                ratio = f" = {tf / default:.2f}× default" if default and name != "attention_prefill_d128_bf16" else ""
+                ratio = f" = {tf / default:.2f}× default" if default and not portable else ""
                 vs_fa2 = f", {tf / fa2:.2f}× FA2" if fa2 else ""
                 print(f"{shape:>22} {name:<42} {tf:7.1f}{ratio}{vs_fa2}")
             for k, v in peers.items():

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The attention peer on the same card: PyTorch's scaled_dot_product_attention (FlashAttention-2 and cuDNN backends,
-and the flash_attn package when installed) at the shapes of our prefill benchmark (causal, head dim 128, 32 heads,
-batch × length = 2 × 16k tokens), random bf16 operands. FLOPs counted as FlashAttention counts them (causal = half).
+and the flash_attn package when installed) at the shapes of our prefill benchmark (causal, head dims 128 and 64, 32 heads,
+batch × length = 8 × 4k, 4 × 8k, 2 × 16k tokens), random bf16 operands. FLOPs counted as FlashAttention counts them (causal = half).
 
     python3 bench/peer/sdpa_peer.py --out peer-attention.json
 """
@@ -37,8 +37,8 @@ def main():
         end.record(); torch.cuda.synchronize()
         return start.elapsed_time(end) / reps
 
-    heads, d = 32, 128
-    for length in (4096, 8192, 16384):
+    heads = 32
+    for d, length in [(128, n) for n in (4096, 8192, 16384)] + [(64, n) for n in (4096, 8192, 16384)]:
         batch = max(1, 16384 // length * 2)
         g = torch.Generator(device=dev).manual_seed(length)
         q, k, v = (torch.rand(batch, heads, length, d, device=dev, generator=g, dtype=torch.float32).mul_(2).sub_(1).to(torch.bfloat16) for _ in range(3))

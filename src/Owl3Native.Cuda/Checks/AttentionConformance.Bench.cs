@@ -104,9 +104,11 @@ public sealed partial class AttentionConformance
     {
         var rows = new List<AttentionBenchRow>();
         using var stream = new CudaStream(Context);
+        int headDim = variants[0].Dim; // one padded head dim per call (128 unless the variants serve another)
+        if (variants.Any(v => v.Dim != headDim)) throw new ArgumentException("prefill variants of one head dim per benchmark");
         foreach (int len in new[] { 4096, 8192, 16384 })
         {
-            int heads = 32, headDim = 128, batch = Math.Max(1, 16384 / len * 2);
+            int heads = 32, batch = Math.Max(1, 16384 / len * 2);
             using var problem = new DenseProblem(this, stream, batch, len, heads, headDim, seed: 1);
             foreach (var variant in variants)
             {

@@ -122,7 +122,8 @@ public sealed class AttentionKernels(KernelCache cache)
     /// faster (the OWL3_PREFILL_EXP list of attention_prefill.cu), and d128 on Hopper's warpgroup MMA
     /// (attention_prefill_sm90.cu: 2 consumer warpgroups × 64 rows, 128-key tiles, 3 stages; sm_90a, NVRTC ≥ 12) in two
     /// schedules: the consumers loading their own halves of each tile (256 threads), and a producer warpgroup loading
-    /// for them (384 threads; the device default where it runs: <see cref="PrefillArchDefaults"/>).
+    /// for them (384 threads; the device default where it runs: <see cref="PrefillArchDefaults"/>); and the producer
+    /// schedule at head dim 64 (the 1B model).
     /// </summary>
     public static IReadOnlyList<PrefillVariant> PrefillExperiments { get; } =
     [
@@ -130,6 +131,7 @@ public sealed class AttentionKernels(KernelCache cache)
         new("attention_prefill_bc32_d80_bf16", 80, 32, 128, 128),
         new("attention_prefill_wgmma_ws3_d128_bf16", 128, 128, 128, 256, PrefillEngine.Wgmma, Stages: 3),
         new("attention_prefill_wgmma_ws3p_d128_bf16", 128, 128, 128, 384, PrefillEngine.Wgmma, Stages: 3),
+        new("attention_prefill_wgmma_ws3p_d64_bf16", 64, 128, 128, 384, PrefillEngine.Wgmma, Stages: 3),
     ];
 
     /// <summary>
