@@ -12,11 +12,12 @@
 // bytes, the k-step's 32 bytes selected by the start address), V MN-major (leading byte offset = one block, stride
 // byte offset = 8 rows).
 //
-// Head dims 128 (the 2B/7B text models; any D ≤ 128 that rounds up to it) and 64 (the 1B model: ws3p_d64, experimental —
-// its O is m64n64 and its tiles one swizzle block wide); other head dims use attention_prefill.cu.
-// The producer schedule (ws3p) is the d128 default on sm_90 where NVRTC ≥ 12 runs (AttentionKernels.PrefillArchDefaults):
-// H200, causal, 8 × 4k / 4 × 8k / 2 × 16k tokens: 414 / 452 / 463 TFLOP/s, 1.31–1.43× the mma.sync kernel and 1.07–1.18×
-// the decoupled schedule without a producer in the same run (bench/results/gpu/2026-11-26-h200-s3c6-gpu-check.md).
+// Head dims 128 (the 2B/7B text models; any D ≤ 128 that rounds up to it) and 64 (the 1B model: O is m64n64, every
+// tile one swizzle block wide); other head dims use attention_prefill.cu.
+// The producer schedule (ws3p) is the d128 and d64 default on sm_90 where NVRTC ≥ 12 runs (AttentionKernels.
+// PrefillArchDefaults). H200, causal, 8 × 4k / 4 × 8k / 2 × 16k tokens (bench/results/gpu/2026-11-26-h200-s3c6 and
+// -s3c10): d128 414 / 452 / 463 TFLOP/s, 1.31–1.43× the mma.sync kernel, 1.07–1.18× the decoupled schedule without a
+// producer, 1.20–1.26× PyTorch's FlashAttention-2 in the same call; d64 289 / 318 / 334, 1.25–1.34× and 1.00–1.08×.
 // Compiled only with NVRTC ≥ 12 for sm_90a (CI's NVRTC 11.8 checks the C++ by a PTX-only compile; ptxas' budget check
 // runs on the device, in the GPU bundle).
 //

@@ -14,7 +14,7 @@ internal sealed record GpuCheckReport(
     string Date, string Host, string Runtime, string Os, string? Gpu, string? Arch, int? Multiprocessors, long? MemoryBytes,
     string Driver, string? Nvrtc, IReadOnlyList<LibraryLine> Libraries, IReadOnlyList<KernelCheckRow> Kernels,
     IReadOnlyList<ConformanceResult> Conformance, IReadOnlyList<AttentionBenchRow> AttentionBench, double? CopyGbPerSecond, string? NoGpuReason, IReadOnlyList<string> Errors, bool Ok,
-    string? PrefillD128 = null);
+    string? PrefillDefaults = null);
 
 internal sealed record LibraryLine(string Library, string? Path, int Tried, IReadOnlyList<string> MissingExports);
 
@@ -48,7 +48,7 @@ internal static class Program
         IReadOnlyList<KernelCheckRow> kernels = [];
         IReadOnlyList<ConformanceResult> conformance = [];
         double? copy = null;
-        string? prefillD128 = null; // the kernel a d128 prefill launch without a variant runs here
+        string? prefillDefaults = null; // the kernels a prefill launch without a variant runs here, per head dim
         IReadOnlyList<AttentionBenchRow> attentionBench = [];
         CudaContext? ctx = null;
         try
@@ -74,7 +74,7 @@ internal static class Program
                 if (Step(errors, "sampler", () => Owl3Native.Diagnostics.SamplerConformance.Run(ctx, cache)) is { } sampler) conformance = [.. conformance, sampler];
                 copy = Step(errors, "copy bandwidth", () => (double?)checks.CopyBandwidth());
                 var attention = new AttentionConformance(ctx, cache);
-                prefillD128 = Step(errors, "prefill default", () => new AttentionKernels(cache).DevicePrefillVariant(128).Kernel);
+                prefillDefaults = Step(errors, "prefill defaults", () => string.Join(", ", AttentionKernels.PrefillDims.Select(d => $"d{d} {new AttentionKernels(cache).DevicePrefillVariant(d).Kernel}")));
                 conformance = [.. conformance, .. Step(errors, "attention conformance", () => attention.RunAll()) ?? []];
                 if (copy is { } c && !args.Contains("--no-bench"))
                     attentionBench = Step(errors, "attention bench", () => attention.Bench(c)) ?? [];
@@ -99,7 +99,7 @@ internal static class Program
             bool ok = stepErrors.Count == 0 && kernels.All(k => k.Ok) && conformance.All(c => c.Pass);
             return new GpuCheckReport(DateTime.UtcNow.ToString("u"), Environment.MachineName, RuntimeInformation.FrameworkDescription,
                 RuntimeInformation.OSDescription, gpu, arch, sms, memory, probe.Summary,
-                probe.NvrtcMajor is { } ma ? $"{ma}.{probe.NvrtcMinor}" : null, libraries, kernels, conformance, attentionBench, copy, noGpu, stepErrors, ok, prefillD128);
+                probe.NvrtcMajor is { } ma ? $"{ma}.{probe.NvrtcMinor}" : null, libraries, kernels, conformance, attentionBench, copy, noGpu, stepErrors, ok, prefillDefaults);
         }
 
         void Write(GpuCheckReport r, TimeSpan elapsed, bool print)
@@ -161,7 +161,7 @@ internal static class Program
         foreach (var l in r.Libraries)
             s.AppendLine($"- library {l.Library}: {l.Path ?? $"not found ({l.Tried} candidates tried)"}{(l.MissingExports.Count > 0 ? $", MISSING exports: {string.Join(", ", l.MissingExports)}" : "")}");
         if (r.CopyGbPerSecond is { } c) s.AppendLine($"- Device-to-device copy: {c:F0} GB/s (read + write)");
-        if (r.PrefillD128 is { } pk) s.AppendLine($"- Prefill at head dim 128 runs {pk} here");
+        if (r.PrefillDefaults is { } pk) s.AppendLine($"- Prefill kernels here: {pk}");
         s.AppendLine();
         if (r.Kernels.Count > 0)
         {

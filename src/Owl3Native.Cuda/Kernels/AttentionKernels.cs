@@ -123,7 +123,7 @@ public sealed class AttentionKernels(KernelCache cache)
     /// (attention_prefill_sm90.cu: 2 consumer warpgroups × 64 rows, 128-key tiles, 3 stages; sm_90a, NVRTC ≥ 12) in two
     /// schedules: the consumers loading their own halves of each tile (256 threads), and a producer warpgroup loading
     /// for them (384 threads; the device default where it runs: <see cref="PrefillArchDefaults"/>); and the producer
-    /// schedule at head dim 64 (the 1B model).
+    /// schedule at head dim 64 (the 1B model; also a device default).
     /// </summary>
     public static IReadOnlyList<PrefillVariant> PrefillExperiments { get; } =
     [
@@ -136,14 +136,15 @@ public sealed class AttentionKernels(KernelCache cache)
 
     /// <summary>
     /// Kernels that replace <see cref="PrefillVariantFor"/> where the device and NVRTC can run them (same padded head dim
-    /// and query rows per CTA, so a tile list planned with <see cref="PrefillRows"/> serves both): d128 on Hopper's
-    /// warpgroup MMA, decoupled schedule fed by a producer warpgroup. H200, session 3 (bench/results/gpu/
-    /// 2026-11-26-h200-s3c6-gpu-check.md), causal d128 at 8 × 4k / 4 × 8k / 2 × 16k tokens: 414 / 452 / 463 TFLOP/s,
-    /// 1.31–1.43× the mma.sync kernel and 1.07–1.18× the decoupled kernel without a producer (388 / 384 / 408) timed
-    /// beside it; PyTorch's FlashAttention-2 measured 335 / 349 / 348 on the same card kind (call s3c1).
+    /// and query rows per CTA, so a tile list planned with <see cref="PrefillRows"/> serves both): d128 and d64 on
+    /// Hopper's warpgroup MMA, decoupled schedule fed by a producer warpgroup. H200, session 3 (bench/results/gpu/
+    /// 2026-11-26-h200-s3c*), causal, 32 heads, 8 × 4k / 4 × 8k / 2 × 16k tokens, same-call ratios:
+    /// d128 414 / 452 / 463 TFLOP/s (s3c6), 1.31–1.43× the mma.sync kernel and 1.07–1.18× the decoupled kernel without
+    /// a producer; 418 / 420 / 446 (s3c10), 1.20–1.26× PyTorch's FlashAttention-2 (336 / 351 / 353) in the same call.
+    /// d64 (the 1B model) 289 / 318 / 334 (s3c10), 1.25–1.34× the mma.sync kernel, 1.00–1.08× FlashAttention-2.
     /// </summary>
     public static IReadOnlyList<PrefillVariant> PrefillArchDefaults { get; } =
-        [PrefillExperiments.Single(v => v.Kernel == "attention_prefill_wgmma_ws3p_d128_bf16")];
+        [.. PrefillExperiments.Where(v => v.Kernel is "attention_prefill_wgmma_ws3p_d128_bf16" or "attention_prefill_wgmma_ws3p_d64_bf16")];
 
     /// <summary>
     /// The prefill kernel this device runs for <paramref name="headDim"/>: the first of <see cref="PrefillArchDefaults"/>
