@@ -25,7 +25,6 @@
 // budget: attention_prefill_wgmma_ws3_d128_bf16 registers<=255 smem<=256
 // budget: attention_prefill_wgmma_ws3p_d128_bf16 registers<=168 smem<=256
 // budget: attention_prefill_wgmma_ws3p_d64_bf16 registers<=168 smem<=256
-// budget: attention_prefill_wgmma_ws3pp_d128_bf16 registers<=168 smem<=256
 #include "common.cuh"
 #include "attention.cuh"
 
@@ -139,10 +138,6 @@ __device__ __forceinline__ void mbar_wait(unsigned long long* bar, int parity)
     __syncwarp(); // lanes may leave the spin at different iterations; the .aligned wgmma instructions that follow want them together
 }
 
-// Named barriers (ids 1…15; 0 is __syncthreads) over `count` threads: some warps wait (sync), the others only arrive.
-__device__ __forceinline__ void named_bar_sync(int id, int count) { asm volatile("bar.sync %0, %1;" :: "r"(id), "r"(count) : "memory"); }
-__device__ __forceinline__ void named_bar_arrive(int id, int count) { asm volatile("bar.arrive %0, %1;" :: "r"(id), "r"(count) : "memory"); }
-
 // Accumulator element i of a warpgroup's m64nN result, for lane (g = lane / 4, c4 = lane % 4) of warp w in the group:
 // row 16·w + g + 8·((i / 2) % 2), column 8·(i / 4) + 2·c4 + i % 2 (the mma.sync C layout, one n8 block per four).
 //
@@ -157,20 +152,19 @@ __device__ __forceinline__ void named_bar_arrive(int id, int count) { asm volati
 //     full ones, compute and release. Nsight on the decoupled kernel (H200, s3c5) had shown the loads' address
 //     arithmetic and cp.async issue sharing the consumers' issue slots (42 % busy, tensor pipe 46 %); the producer
 //     measured 1.07–1.18× the decoupled schedule (s3c6, s3c7).
-//   producer + ping-pong (ws3pp, experimental): the consumers issue O += P(i − 1)·V(i − 1) and S(i) as one block and
-//     take turns doing so (named barriers), so that one's softmax runs beside the other's tensor-core block (Nsight on
-//     ws3p, s3c9: tensor pipe 54 %, the softmax's dependency chains the top stall).
 // Tried on the H200 and removed (the code is in commit 4cb8873; figures in bench/results/gpu/
 // 2026-11-26-h200-attention-s3.md): both warpgroups in lockstep over 2 stages with CTA barriers (0.95–1.03× the
 // mma.sync kernel); FlashAttention-3's intra-warpgroup overlap — S(i) and O += P(i − 1)·V(i − 1) issued together, tile
 // i's softmax beside the P·V wgmma — without a producer (0.94–0.98×), with one and setmaxnreg 56 / 224 (0.89–0.91× the
-// producer schedule), and with ping-pong between the consumer warpgroups through named barriers on top (0.81–0.86×).
-template <bool PRODUCER, int DP, bool PINGPONG = false>
+// producer schedule), and with ping-pong between the consumer warpgroups through named barriers on top (0.81–0.86×);
+// and ping-pong alone on the producer schedule, each consumer issuing P(i − 1)·V(i − 1) and S(i) as one block (commit
+// c19645f: 0.70× the producer schedule, s3c11 — with both GEMMs' accumulators live, 166 registers and 256 B of spills
+// at the 168 that 384 threads allow).
+template <bool PRODUCER, int DP>
 __device__ __forceinline__ void prefill_wgmma(const PrefillParams& p)
 {
     constexpr int CONSUMERS = 256, THREADS = PRODUCER ? 384 : 256, WARPS = 8, BR = 2 * WG_ROWS, BC = WG_BC, STAGES = 3;
     static_assert(DP == 64 || DP == 128, "head dims 64 and 128 (one or two 64-column swizzle blocks)");
-    static_assert(!PINGPONG || PRODUCER, "ping-pong runs on the producer schedule");
     constexpr int Q_BYTES = BR * DP * 2, KV_BYTES = BC * DP * 2; // one tile; K and V of a stage are adjacent
     extern __shared__ __align__(16) unsigned char smem_raw[]; // 16, not 1024: an aligned extern pads the static part to 1 KiB
     // The swizzle is a function of the address: align the tiles to 1024 bytes (the host adds that slack).
@@ -438,62 +432,28 @@ __device__ __forceinline__ void prefill_wgmma(const PrefillParams& p)
         }
     };
 
-    if (PINGPONG)
+    for (int i = 0; i < n_tiles; ++i)
     {
-        // Ping-pong (FlashAttention-3): a warpgroup's tensor-core work comes in blocks — O += P(i − 1)·V(i − 1) and
-        // S(i) = Q·K(i)ᵀ issued together, then waited for — and the two warpgroups take turns issuing them (warpgroup
-        // w waits on named barrier 1 + w, issues, arrives on 2 − w), so that one's softmax runs while the other's block
-        // does. O is rescaled by tile i's factors after P(i − 1)·V(i − 1) is in (the same operations in the same order
-        // as below). Each warpgroup issues n_tiles + 1 blocks; warpgroup 1's first arrival lets warpgroup 0 start and
-        // it skips its last, so that every barrier completes as often as it is waited on.
-        auto turn_begin = [&]() { named_bar_sync(1 + wg, 256); };
-        auto turn_end = [&](bool last) { if (!(last && wg == 1)) named_bar_arrive(2 - wg, 256); };
-        if (wg == 1 && n_tiles > 0) named_bar_arrive(1, 256);
+        const int x = i % STAGES;
+        wait_full(i);
+        float s_acc[64], corr[2];
         unsigned int pa[BC / 16][4];
-        for (int i = 0; n_tiles > 0 && i <= n_tiles; ++i) // no tiles: no turns (warpgroup 1 did not arrive either)
-        {
-            float s_acc[64], corr[2];
-            if (i < n_tiles) wait_full(i);
-            turn_begin();
-            pin(pa);
-            wgmma_fence();
-            if (i > 0) issue_pv(pa, (i - 1) % STAGES);
-            if (i < n_tiles) issue_s(s_acc, i % STAGES);
-            turn_end(i == n_tiles);
-            wgmma_wait<0>();
-            pin(pa);
-            if (i > 0) release(i - 1);
-            if (i == n_tiles) break;
-            fence_regs(s_acc);
-            softmax(s_acc, i, corr, pa);
-            rescale_o(corr);
-        }
-    }
-    else
-    {
-        for (int i = 0; i < n_tiles; ++i)
-        {
-            const int x = i % STAGES;
-            wait_full(i);
-            float s_acc[64], corr[2];
-            unsigned int pa[BC / 16][4];
-            wgmma_fence();
-            issue_s(s_acc, x);
-            wgmma_wait<0>();
-            fence_regs(s_acc);
-            softmax(s_acc, i, corr, pa);
-            rescale_o(corr);
-            pin(pa);
-            wgmma_fence();
-            issue_pv(pa, x);
-            wgmma_wait<0>();
-            pin(pa);
-            release(i);
-            // Decoupled: tile i + 2 goes into the stage of tile i − 1. Issued here, at the end of the iteration, a
-            // warpgroup may finish tile i while the other is still on tile i − 1 (at the top it would wait for the
-            // other's tile i − 1 before starting tile i: lockstep again).
-            if (!PRODUCER) load_tile(i + STAGES - 1);
-        }
+        wgmma_fence();
+        issue_s(s_acc, x);
+        wgmma_wait<0>();
+        fence_regs(s_acc);
+        softmax(s_acc, i, corr, pa);
+        rescale_o(corr);
+        pin(pa);
+        wgmma_fence();
+        issue_pv(pa, x);
+        wgmma_wait<0>();
+        pin(pa);
+        release(i);
+        // Decoupled: tile i + 2 goes into the stage of tile i − 1. Issued here, at the end of the iteration, a
+        // warpgroup may finish tile i while the other is still on tile i − 1 (at the top it would wait for the other's
+        // tile i − 1 before starting tile i: lockstep again).
+        if (!PRODUCER) load_tile(i + STAGES - 1);
     }
 
     // O / l → bf16; rows that saw nothing (l = 0) write zeros.
@@ -517,4 +477,3 @@ __device__ __forceinline__ void prefill_wgmma(const PrefillParams& p)
 extern "C" __global__ void __launch_bounds__(256, 1) attention_prefill_wgmma_ws3_d128_bf16(const PrefillParams p) { prefill_wgmma<false, 128>(p); }
 extern "C" __global__ void __launch_bounds__(384, 1) attention_prefill_wgmma_ws3p_d128_bf16(const PrefillParams p) { prefill_wgmma<true, 128>(p); }
 extern "C" __global__ void __launch_bounds__(384, 1) attention_prefill_wgmma_ws3p_d64_bf16(const PrefillParams p) { prefill_wgmma<true, 64>(p); }
-extern "C" __global__ void __launch_bounds__(384, 1) attention_prefill_wgmma_ws3pp_d128_bf16(const PrefillParams p) { prefill_wgmma<true, 128, true>(p); }

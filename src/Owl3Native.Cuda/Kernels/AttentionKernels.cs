@@ -123,8 +123,7 @@ public sealed class AttentionKernels(KernelCache cache)
     /// (attention_prefill_sm90.cu: 2 consumer warpgroups × 64 rows, 128-key tiles, 3 stages; sm_90a, NVRTC ≥ 12) in two
     /// schedules: the consumers loading their own halves of each tile (256 threads), and a producer warpgroup loading
     /// for them (384 threads; the device default where it runs: <see cref="PrefillArchDefaults"/>); and the producer
-    /// schedule at head dim 64 (the 1B model; also a device default); and ping-pong between the consumer warpgroups on
-    /// the producer schedule (d128).
+    /// schedule at head dim 64 (the 1B model; also a device default).
     /// </summary>
     public static IReadOnlyList<PrefillVariant> PrefillExperiments { get; } =
     [
@@ -133,7 +132,6 @@ public sealed class AttentionKernels(KernelCache cache)
         new("attention_prefill_wgmma_ws3_d128_bf16", 128, 128, 128, 256, PrefillEngine.Wgmma, Stages: 3),
         new("attention_prefill_wgmma_ws3p_d128_bf16", 128, 128, 128, 384, PrefillEngine.Wgmma, Stages: 3),
         new("attention_prefill_wgmma_ws3p_d64_bf16", 64, 128, 128, 384, PrefillEngine.Wgmma, Stages: 3),
-        new("attention_prefill_wgmma_ws3pp_d128_bf16", 128, 128, 128, 384, PrefillEngine.Wgmma, Stages: 3),
     ];
 
     /// <summary>

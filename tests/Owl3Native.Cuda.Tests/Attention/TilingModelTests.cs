@@ -109,7 +109,6 @@ public sealed class TilingModelTests(ITestOutputHelper output)
     [InlineData("attention_prefill_wgmma_ws3_d128_bf16")]
     [InlineData("attention_prefill_wgmma_ws3p_d128_bf16")]
     [InlineData("attention_prefill_wgmma_ws3p_d64_bf16")]
-    [InlineData("attention_prefill_wgmma_ws3pp_d128_bf16")]
     [InlineData("attention_prefill_bc32_d128_bf16")]
     [InlineData("attention_prefill_bc32_d80_bf16")]
     public void Experimental_prefill_tilings(string kernel)

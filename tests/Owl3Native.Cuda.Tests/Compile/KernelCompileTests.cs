@@ -39,7 +39,6 @@ public sealed class KernelCompileTests
         Assert.Contains(".entry attention_prefill_wgmma_ws3_d128_bf16(", ptx);
         Assert.Contains(".entry attention_prefill_wgmma_ws3p_d128_bf16(", ptx);
         Assert.Contains(".entry attention_prefill_wgmma_ws3p_d64_bf16(", ptx);
-        Assert.Contains(".entry attention_prefill_wgmma_ws3pp_d128_bf16(", ptx);
         Assert.Contains("wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16", ptx);
         foreach (var instruction in new[] { "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16", "wgmma.fence.sync.aligned", "wgmma.commit_group.sync.aligned",
                      "wgmma.wait_group.sync.aligned", "fence.proxy.async.shared::cta", "cp.async.cg.shared.global",
