@@ -5,8 +5,8 @@
 
 Prints: failed checks; the attention kernels' resource rows (the sm_90a ones included, with ptxas' notes); prefill
 causal TFLOP/s per kernel, head dim and length, with each kernel's ratio to the default kernel timed in the same stage
-(and to FlashAttention-2 / cuDNN when the SDPA peer's JSON is given); decode, per batch and context, the host-launched
-time against the CUDA-graph replay and the graph-timed variants (fused combine, programmatic) against the plain graph.
+(and to FlashAttention-2 / cuDNN when the SDPA peer's JSON is given); SigLIP's attention per kernel; decode, per batch
+and context, the host-launched time against the CUDA-graph replay and the graph-timed variants (fused combine, programmatic) against the plain graph.
 Only the standard library: it runs on the device host as it is.
 """
 import json
@@ -69,6 +69,18 @@ def main(argv):
                 print(f"{shape:>22} {name:<42} {tf:7.1f}{ratio}{vs_fa2}")
             for k, v in peers.items():
                 print(f"{shape:>22} {'(peer) ' + k:<42} {v:7.1f}")
+
+    vision = [r for r in rows if r["kernel"].startswith("vision attention")]
+    if vision:
+        print("\n## vision attention (SigLIP: 64 crops × 729, 16 × 72, non-causal; TFLOP/s counted at D = 72)")
+        default = None
+        for r in vision:
+            name = re.search(r"\((.*)\)", r["kernel"]).group(1)
+            portable = re.fullmatch(r"attention_prefill_d\d+_bf16", name) is not None
+            if portable:
+                default = r["ms"]
+            ratio = f" = {default / r['ms']:.2f}× the d80 kernel's speed" if default and not portable else ""
+            print(f"  {name:<42} {1000 * r['ms']:7.1f} µs per crop per layer, {r['tflops']:6.1f} TFLOP/s{ratio}")
 
     decode = [r for r in rows if r["kernel"].startswith("decode paged")]
     if decode:

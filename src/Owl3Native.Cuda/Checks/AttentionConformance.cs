@@ -120,8 +120,9 @@ public sealed partial class AttentionConformance(CudaContext context, KernelCach
     /// <summary>
     /// The architecture-specific kernels this device and NVRTC can run (the sm_90a warpgroup-MMA prefill), checked after
     /// everything else (a fault in one poisons the context for what follows): their conformance cases, then — for a
-    /// kernel that passed them all, and when <paramref name="bench"/> — causal d128 prefill TFLOP/s beside the default
-    /// kernel on the same problems (same-run ratios). Kernels this device cannot run yield nothing.
+    /// kernel that passed them all, and when <paramref name="bench"/> — causal prefill TFLOP/s beside the portable default
+    /// kernel on the same problems (same-run ratios); a d128 kernel also runs SigLIP's head dim 72 (zero-padded), checked
+    /// and timed beside the d80 kernel. Kernels this device cannot run yield nothing.
     /// </summary>
     public (IReadOnlyList<ConformanceResult> Results, IReadOnlyList<AttentionBenchRow> Bench) RunArchSpecific(bool bench, int seed = 100)
     {
@@ -129,9 +130,14 @@ public sealed partial class AttentionConformance(CudaContext context, KernelCach
         var rows = new List<AttentionBenchRow>();
         foreach (var v in AttentionKernels.PrefillExperiments.Where(v => v.Engine != PrefillEngine.MmaSync && _attn.Unavailable(v) is null))
         {
-            var mine = ExperimentCases(seed)(v).Select(Guarded).ToArray();
+            var mine = ExperimentCases(seed)(v).Select(Guarded).ToList();
+            // A d128 kernel may also serve SigLIP's head dim 72 (zero-padded): its case, and its time beside the d80 kernel.
+            bool vision = v.Dim == 128;
+            if (vision) mine.Add(Guarded(() => Dense(groups: 2, length: 729, heads: 16, headDim: 72, seed + 11, variant: v)));
             results.AddRange(mine);
-            if (bench && mine.All(r => r.Pass)) rows.AddRange(PrefillBench([AttentionKernels.PrefillVariantFor(v.Dim), v]));
+            if (!bench || !mine.All(r => r.Pass)) continue;
+            rows.AddRange(PrefillBench([AttentionKernels.PrefillVariantFor(v.Dim), v]));
+            if (vision) rows.AddRange(VisionBench([AttentionKernels.PrefillVariantFor(72), v]));
         }
         return (results, rows);
     }

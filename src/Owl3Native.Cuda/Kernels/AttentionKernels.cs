@@ -166,13 +166,15 @@ public sealed class AttentionKernels(KernelCache cache)
 
     /// <summary>
     /// Prefill / chunked prefill / SigLIP attention; <paramref name="tiles"/> = PrefillTiles(..., variant.Rows).Length / 2.
-    /// <paramref name="variant"/> defaults to <see cref="DevicePrefillVariant"/>(p.HeadDim).
+    /// <paramref name="variant"/> defaults to <see cref="DevicePrefillVariant"/>(p.HeadDim); any instantiation whose padded
+    /// head dim is at least p.HeadDim's may serve it (SigLIP's 72 on a 128-wide kernel, say).
     /// </summary>
     public void Prefill(CudaStream stream, in PrefillParams p, int tiles, PrefillVariant? variant = null)
     {
         if (p.Heads % p.KvHeads != 0) throw new ArgumentException($"{p.Heads} query heads are not a multiple of {p.KvHeads} KV heads");
         variant ??= DevicePrefillVariant(p.HeadDim);
-        if (variant.Dim != PrefillDim(p.HeadDim)) throw new ArgumentException($"{variant.Kernel} serves head dim {variant.Dim}, not {p.HeadDim}");
+        // A kernel serves every head dim up to its padded one (the columns beyond D are zero-filled and never written).
+        if (variant.Dim < PrefillDim(p.HeadDim)) throw new ArgumentException($"{variant.Kernel} serves head dims up to {variant.Dim}, not {p.HeadDim}");
         if (tiles == 0) return;
         var f = cache.Get(variant.File, variant.Kernel);
         f.Launch(stream, new Dim3((uint)p.Heads, (uint)tiles), new Dim3((uint)variant.Threads), p, (uint)variant.SharedBytes);

@@ -108,7 +108,7 @@ public static class PrefillTilingModel
         var written = new bool[rows * p.Heads];
         int dp = AttentionKernels.PrefillDim(p.HeadDim);
         var (bc, br) = variant is null ? AttentionKernels.PrefillShape(dp) : (variant.KeyTile, variant.Rows);
-        if (variant is not null && variant.Dim != dp) throw new ArgumentException($"{variant.Kernel} serves head dim {variant.Dim}, not {p.HeadDim}");
+        if (variant is not null && variant.Dim < dp) throw new ArgumentException($"{variant.Kernel} serves head dims up to {variant.Dim}, not {p.HeadDim}");
         int[] tiles = AttentionKernels.PrefillTiles(p.SeqQStart, br);
         var cta = new Cta(p, bc, br, mutation, roundOutput);
         for (int tile = 0; tile < tiles.Length / 2; tile++)

@@ -132,6 +132,18 @@ public sealed class TilingModelTests(ITestOutputHelper output)
         Judge("dense 2×150, 4×72", round => PrefillTilingModel.Run(c.Prefill(), roundOutput: round), c.References(), c.Cpu(Cpu), bf16P: true);
     }
 
+    /// <summary>SigLIP's head dim 72 on the 128-wide warpgroup-MMA tiling (128 rows × 128 keys; the GPU bundle times it).</summary>
+    [Fact]
+    public void Siglip_head_dim_72_on_the_wgmma_d128_tiling()
+    {
+        var v = AttentionKernels.PrefillExperiments.Single(x => x.Kernel == "attention_prefill_wgmma_ws3p_d128_bf16");
+        var c = new DenseCase(groups: 2, length: 300, heads: 4, headDim: 72, seed: 8);
+        Judge("dense 2×300, 4×72 on 128×128 tiles", round => PrefillTilingModel.Run(c.Prefill(), roundOutput: round, variant: v), c.References(), c.Cpu(Cpu), bf16P: true);
+        // A kernel narrower than the head dim is refused.
+        var narrow = AttentionKernels.PrefillExperiments.Single(x => x.Kernel == "attention_prefill_wgmma_ws3p_d64_bf16");
+        Assert.Throws<ArgumentException>(() => PrefillTilingModel.Run(c.Prefill(), variant: narrow));
+    }
+
     [Theory]
     [InlineData(DecodeKernel.TensorCore)]
     [InlineData(DecodeKernel.CudaCore)]
