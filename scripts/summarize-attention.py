@@ -5,8 +5,9 @@
 
 Prints: failed checks; the attention kernels' resource rows (the sm_90a ones included, with ptxas' notes); prefill
 causal TFLOP/s per kernel, head dim and length, with each kernel's ratio to the default kernel timed in the same stage
-(and to FlashAttention-2 / cuDNN when the SDPA peer's JSON is given); SigLIP's attention per kernel; decode, per batch
-and context, the host-launched time against the CUDA-graph replay and the graph-timed variants (fused combine, programmatic) against the plain graph.
+(and to FlashAttention-2 / cuDNN when the SDPA peer's JSON is given); SigLIP's attention per kernel; the decoder
+layer's time; decode, per batch and context, the host-launched time against the CUDA-graph replay and the graph-timed
+variants (fused combine, programmatic) against the plain graph.
 Only the standard library: it runs on the device host as it is.
 """
 import json
@@ -81,6 +82,13 @@ def main(argv):
                 default = r["ms"]
             ratio = f" = {default / r['ms']:.2f}× the d80 kernel's speed" if default and not portable else ""
             print(f"  {name:<42} {1000 * r['ms']:7.1f} µs per crop per layer, {r['tflops']:6.1f} TFLOP/s{ratio}")
+
+    layer = [r for r in rows if r["kernel"].startswith("qwen2 layer")]
+    if layer:
+        print("\n## decoder layer on the device (ms per layer; tok/s of a model of that many such layers, no LM head)")
+        for r in layer:
+            tok = f", ≈ {r['gb_per_second']:.0f} tok/s" if r.get("gb_per_second") else ""
+            print(f"  {r['kernel']:<58} {r['shape'].split(';')[0]:<44} {r['ms']:8.3f} ms{tok}")
 
     decode = [r for r in rows if r["kernel"].startswith("decode paged")]
     if decode:

@@ -5,6 +5,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using Owl3Native.Cuda.Checks;
 using Owl3Native.Cuda.Kernels;
+using Owl3Native.Cuda.Model;
 using Owl3Native.Cuda.Runtime;
 
 namespace Owl3Native.GpuCheck;
@@ -86,6 +87,13 @@ internal static class Program
                     conformance = [.. conformance, .. archSpecific.Results];
                     attentionBench = [.. attentionBench, .. archSpecific.Bench];
                 }
+                // Then a whole decoder layer composed of the kernels above (new: the first piece of the device forward).
+                Write(Report(partial: true), sw.Elapsed, print: false);
+                var layers = new LayerConformance(ctx, cache);
+                conformance = [.. conformance, .. Step(errors, "decoder layer", () => layers.Run()) ?? []];
+                if (!args.Contains("--no-bench"))
+                    attentionBench = [.. attentionBench, .. Step(errors, "decoder layer bench",
+                        () => layers.Bench(("2B", Qwen2LayerShape.TwoB, 28), ("7B", Qwen2LayerShape.SevenB, 28))) ?? []];
             }
             ctx.Dispose();
         }
@@ -95,7 +103,7 @@ internal static class Program
 
         GpuCheckReport Report(bool partial)
         {
-            var stepErrors = partial ? [.. errors, "unfinished: the architecture-specific kernels' stage did not return (this report was written before it)"] : errors;
+            var stepErrors = partial ? [.. errors, "unfinished: a later stage (architecture-specific kernels, decoder layer) did not return (this report was written before it)"] : errors;
             bool ok = stepErrors.Count == 0 && kernels.All(k => k.Ok) && conformance.All(c => c.Pass);
             return new GpuCheckReport(DateTime.UtcNow.ToString("u"), Environment.MachineName, RuntimeInformation.FrameworkDescription,
                 RuntimeInformation.OSDescription, gpu, arch, sms, memory, probe.Summary,

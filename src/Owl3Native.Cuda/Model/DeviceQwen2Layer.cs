@@ -1,0 +1,265 @@
+using Owl3Native.Core.Tensors;
+using Owl3Native.Cuda.Blas;
+using Owl3Native.Cuda.Kernels;
+using Owl3Native.Cuda.Runtime;
+
+namespace Owl3Native.Cuda.Model;
+
+/// <summary>The sizes of a Qwen2 decoder layer (config.json's text model).</summary>
+public sealed record Qwen2LayerShape(int Hidden, int Heads, int KvHeads, int HeadDim, int Intermediate, float RmsEps, double RopeTheta)
+{
+    /// <summary>Width of the query projection (heads · headDim).</summary>
+    public int QWidth => Heads * HeadDim;
+
+    /// <summary>Width of one of the key / value projections (kvHeads · headDim).</summary>
+    public int KvWidth => KvHeads * HeadDim;
+
+    /// <summary>The 1B checkpoints' text model (Qwen2-0.5B sizes, 24 layers; spec/CHECKPOINTS.md).</summary>
+    public static Qwen2LayerShape OneB { get; } = new(896, 14, 2, 64, 4864, 1e-6f, 1_000_000);
+
+    /// <summary>The 2B checkpoints' text model (Qwen2-1.5B sizes, 28 layers; expected values in spec/CHECKPOINTS.md).</summary>
+    public static Qwen2LayerShape TwoB { get; } = new(1536, 12, 2, 128, 8960, 1e-6f, 1_000_000);
+
+    /// <summary>The 7B checkpoints' text model (Qwen2-7B sizes, 28 layers).</summary>
+    public static Qwen2LayerShape SevenB { get; } = new(3584, 28, 4, 128, 18944, 1e-6f, 1_000_000);
+
+    /// <exception cref="ArgumentException">A size the kernels cannot take (widths not multiples of 8, GQA not integral).</exception>
+    public void Validate()
+    {
+        if (Hidden % 8 != 0 || Intermediate % 8 != 0 || HeadDim % 8 != 0 || HeadDim > 256)
+            throw new ArgumentException($"hidden {Hidden}, intermediate {Intermediate} and head dim {HeadDim} must be multiples of 8 (head dim ≤ 256)");
+        if (Heads % KvHeads != 0) throw new ArgumentException($"{Heads} query heads are not a multiple of {KvHeads} KV heads");
+    }
+}
+
+/// <summary>
+/// One Qwen2 decoder layer's weights on the host, fp32 values already rounded to bf16 (checkpoint names in comments):
+/// projections `[out, in]` row-major as stored.
+/// </summary>
+public sealed record Qwen2LayerWeights(
+    float[] InputNorm,              // input_layernorm.weight [hidden]
+    float[] Q, float[] QBias,       // self_attn.q_proj [heads·D, hidden], [heads·D]
+    float[] K, float[] KBias,       // self_attn.k_proj [kvHeads·D, hidden]
+    float[] V, float[] VBias,       // self_attn.v_proj
+    float[] O,                      // self_attn.o_proj [hidden, heads·D], no bias
+    float[] PostNorm,               // post_attention_layernorm.weight [hidden]
+    float[] Gate, float[] Up,       // mlp.gate_proj / up_proj [intermediate, hidden]
+    float[] Down)                   // mlp.down_proj [hidden, intermediate]
+{
+    /// <summary>K and V stacked into one `[2·kvHeads·D, hidden]` projection (one GEMM; its output rows are [k | v]).</summary>
+    public static float[] Stack(float[] a, float[] b) => [.. a, .. b];
+}
+
+/// <summary>
+/// A Qwen2 decoder layer (a text layer; no hyper side) composed of our kernels and cuBLASLt, weights and activations in
+/// bf16 on the device: RMSNorm → q and stacked k|v projections (bias epilogue) → RoPE on q, K/V into the paged cache
+/// with RoPE fused → paged attention (prefill: the device's default prefill kernel; decode: split-K tensor-core decode)
+/// → o_proj → residual add fused with the post-attention RMSNorm → stacked gate|up projection → SwiGLU → down_proj →
+/// residual add fused with the next RMSNorm. The first piece of the device forward; its check and timing are in
+/// <see cref="Checks.LayerConformance"/>.
+/// </summary>
+public sealed class DeviceQwen2Layer : IDisposable
+{
+    private readonly Qwen2LayerShape _shape;
+    private readonly DeviceBuffer<ushort> _inputNorm, _q, _qBias, _kv, _kvBias, _o, _postNorm, _gateUp, _down, _zeros;
+
+    /// <summary>Uploads <paramref name="w"/> (checked against <paramref name="shape"/>).</summary>
+    /// <exception cref="ArgumentException">A weight's element count differs from the shape's.</exception>
+    public DeviceQwen2Layer(CudaContext context, Qwen2LayerShape shape, Qwen2LayerWeights w)
+    {
+        shape.Validate();
+        _shape = shape;
+        int h = shape.Hidden, qw = shape.QWidth, kvw = shape.KvWidth, inter = shape.Intermediate;
+        Expect(w.InputNorm, h, "input_layernorm"); Expect(w.PostNorm, h, "post_attention_layernorm");
+        Expect(w.Q, (long)qw * h, "q_proj"); Expect(w.QBias, qw, "q_proj.bias");
+        Expect(w.K, (long)kvw * h, "k_proj"); Expect(w.KBias, kvw, "k_proj.bias");
+        Expect(w.V, (long)kvw * h, "v_proj"); Expect(w.VBias, kvw, "v_proj.bias");
+        Expect(w.O, (long)h * qw, "o_proj");
+        Expect(w.Gate, (long)inter * h, "gate_proj"); Expect(w.Up, (long)inter * h, "up_proj"); Expect(w.Down, (long)h * inter, "down_proj");
+        _inputNorm = Up(context, w.InputNorm); _postNorm = Up(context, w.PostNorm);
+        _q = Up(context, w.Q); _qBias = Up(context, w.QBias);
+        _kv = Up(context, Qwen2LayerWeights.Stack(w.K, w.V)); _kvBias = Up(context, Qwen2LayerWeights.Stack(w.KBias, w.VBias));
+        _o = Up(context, w.O);
+        _gateUp = Up(context, Qwen2LayerWeights.Stack(w.Gate, w.Up));
+        _down = Up(context, w.Down);
+        _zeros = new DeviceBuffer<ushort>(context, Math.Max(2L * inter, h)); // the bias of the unbiased projections
+        _zeros.FillBytes(0);
+    }
+
+    /// <summary>The layer's sizes.</summary>
+    public Qwen2LayerShape Shape => _shape;
+
+    /// <summary>Device address of the input RMSNorm's weight (a previous layer fuses its last residual add with it).</summary>
+    public ulong InputNormWeight => _inputNorm.Pointer;
+
+    /// <summary>
+    /// x ← layer(x) for the step's tokens (rows of <paramref name="x"/>, bf16 `[tokens, hidden]`), writing their K/V into
+    /// <paramref name="cache"/>. The last residual add is fused with the RMSNorm of weight <paramref name="nextNorm"/> (the
+    /// next layer's input norm, or the final norm), whose output goes to <paramref name="nextNormOut"/> `[tokens, hidden]`.
+    /// </summary>
+    public void Forward(DeviceLayerKernels k, CudaStream s, DeviceStep step, DeviceKvCache cache, LayerWorkspace ws, ulong x, ulong nextNorm, ulong nextNormOut)
+    {
+        var sh = _shape;
+        int t = step.Tokens, h = sh.Hidden, qw = sh.QWidth, kvw = sh.KvWidth, inter = sh.Intermediate;
+        if (t == 0) return;
+        if (t > ws.Tokens) throw new ArgumentException($"a step of {t} tokens on a workspace for {ws.Tokens}");
+        if (step.IsDecode && step.Splits > 1 && (step.Seqs > ws.DecodeSeqs || step.Splits > ws.MaxSplits))
+            throw new ArgumentException($"a decode step of {step.Seqs} sequences × {step.Splits} splits on a workspace for {ws.DecodeSeqs} × {ws.MaxSplits}");
+        if (cache.KvHeads != sh.KvHeads || cache.HeadDim != sh.HeadDim) throw new ArgumentException($"a cache of {cache.KvHeads} × {cache.HeadDim} for a layer of {sh.KvHeads} × {sh.HeadDim}");
+        float scaleLog2 = (float)(1.4426950408889634 / Math.Sqrt(sh.HeadDim));
+
+        k.Norm.RmsNorm(s, new NormParams { X = x, Weight = _inputNorm.Pointer, Y = ws.H, Rows = t, Hidden = h, Eps = sh.RmsEps });
+        k.Blas.LinearBias(s, ws.H, _q.Pointer, _qBias.Pointer, ws.Q, t, h, qw);
+        k.Blas.LinearBias(s, ws.H, _kv.Pointer, _kvBias.Pointer, ws.Kv, t, h, 2 * kvw);
+        k.Elementwise.Rope(s, new RopeParams { X = ws.Q, Positions = step.Positions, Tokens = t, Heads = sh.Heads, HeadDim = sh.HeadDim, Theta = (float)sh.RopeTheta });
+        k.Attention.KvWrite(s, new KvWriteParams
+        {
+            K = ws.Kv, V = ws.Kv + (ulong)kvw * 2, KCache = cache.K, VCache = cache.V, Slots = step.Slots, Positions = step.Positions,
+            Tokens = t, KvHeads = sh.KvHeads, HeadDim = sh.HeadDim, KStride = 2 * kvw, VStride = 2 * kvw, Rope = 1, Theta = (float)sh.RopeTheta,
+        });
+        if (step.IsDecode)
+            k.Attention.Decode(s, new DecodeParams
+            {
+                Q = ws.Q, O = ws.Context, KCache = cache.K, VCache = cache.V, BlockTables = step.BlockTables, TextLens = step.TextLens,
+                PartO = ws.PartO, PartMl = ws.PartMl, Seqs = step.Seqs, Heads = sh.Heads, KvHeads = sh.KvHeads, HeadDim = sh.HeadDim,
+                BlockSize = cache.BlockSize, MaxBlocks = step.MaxBlocks, Splits = step.Splits, SplitKeys = step.SplitKeys,
+                QStride = qw, OStride = qw, ScaleLog2 = scaleLog2,
+            });
+        else
+            k.Attention.Prefill(s, new PrefillParams
+            {
+                Q = ws.Q, O = ws.Context, K = cache.K, V = cache.V, BlockTables = step.BlockTables, SeqQStart = step.SeqQStart,
+                SeqPos = step.SeqPos, Tiles = step.PrefillTiles, Heads = sh.Heads, KvHeads = sh.KvHeads, HeadDim = sh.HeadDim,
+                BlockSize = cache.BlockSize, MaxBlocks = step.MaxBlocks, TextMode = 1, QStride = qw, OStride = qw, ScaleLog2 = scaleLog2,
+            }, step.PrefillTileCount, step.PrefillVariant);
+        k.Blas.LinearBias(s, ws.Context, _o.Pointer, _zeros.Pointer, ws.A, t, qw, h);
+        k.Norm.RmsNormResidual(s, new NormParams { X = ws.A, Residual = x, Weight = _postNorm.Pointer, Y = ws.H, Rows = t, Hidden = h, Eps = sh.RmsEps });
+        k.Blas.LinearBias(s, ws.H, _gateUp.Pointer, _zeros.Pointer, ws.GateUp, t, h, 2 * inter);
+        k.Elementwise.SwiGlu(s, new ActivationParams { X = ws.GateUp, Y = ws.Mlp, Rows = t, Cols = inter });
+        k.Blas.LinearBias(s, ws.Mlp, _down.Pointer, _zeros.Pointer, ws.A, t, inter, h);
+        k.Norm.RmsNormResidual(s, new NormParams { X = ws.A, Residual = x, Weight = nextNorm, Y = nextNormOut, Rows = t, Hidden = h, Eps = sh.RmsEps });
+    }
+
+    /// <summary>Frees the device weights.</summary>
+    public void Dispose()
+    {
+        foreach (var b in new[] { _inputNorm, _q, _qBias, _kv, _kvBias, _o, _postNorm, _gateUp, _down, _zeros }) b.Dispose();
+    }
+
+    private static void Expect(float[] values, long count, string name)
+    {
+        if (values.LongLength != count) throw new ArgumentException($"{name}: {values.LongLength} values, the layer's shape needs {count}");
+    }
+
+    private static DeviceBuffer<ushort> Up(CudaContext context, float[] values)
+    {
+        var bits = new ushort[values.Length];
+        BFloat16.FromSingle(values, bits);
+        var b = new DeviceBuffer<ushort>(context, Math.Max(1, bits.Length));
+        b.CopyFrom(bits);
+        return b;
+    }
+}
+
+/// <summary>The kernel families and the GEMM handle a device layer launches (one set per context).</summary>
+public sealed class DeviceLayerKernels(KernelCache cache, CudaContext context) : IDisposable
+{
+    /// <summary>RMSNorm (+ residual).</summary>
+    public NormKernels Norm { get; } = new(cache);
+    /// <summary>RoPE, SwiGLU.</summary>
+    public ElementwiseKernels Elementwise { get; } = new(cache, context);
+    /// <summary>Attention and K/V writes.</summary>
+    public AttentionKernels Attention { get; } = new(cache);
+    /// <summary>The projections (bf16 GEMM, bias epilogue).</summary>
+    public CublasLtMatmul Blas { get; } = new(context);
+
+    /// <summary>Destroys the cuBLASLt handle.</summary>
+    public void Dispose() => Blas.Dispose();
+}
+
+/// <summary>A layer's paged K/V cache on the device: `[numBlocks, blockSize, kvHeads, headDim]` bf16, keys and values.</summary>
+public sealed class DeviceKvCache(CudaContext context, int numBlocks, int blockSize, int kvHeads, int headDim) : IDisposable
+{
+    private readonly DeviceBuffer<ushort> _k = new(context, (long)numBlocks * blockSize * kvHeads * headDim);
+    private readonly DeviceBuffer<ushort> _v = new(context, (long)numBlocks * blockSize * kvHeads * headDim);
+
+    /// <summary>Device address of the key cache.</summary>
+    public ulong K => _k.Pointer;
+    /// <summary>Device address of the value cache.</summary>
+    public ulong V => _v.Pointer;
+    /// <summary>Blocks.</summary>
+    public int NumBlocks { get; } = numBlocks;
+    /// <summary>Tokens per block.</summary>
+    public int BlockSize { get; } = blockSize;
+    /// <summary>Key/value heads.</summary>
+    public int KvHeads { get; } = kvHeads;
+    /// <summary>Elements per head.</summary>
+    public int HeadDim { get; } = headDim;
+
+    /// <summary>Frees both caches.</summary>
+    public void Dispose()
+    {
+        _k.Dispose();
+        _v.Dispose();
+    }
+}
+
+/// <summary>A layer's activation scratch for up to <see cref="Tokens"/> tokens (bf16), plus the decode's split partials.</summary>
+public sealed class LayerWorkspace : IDisposable
+{
+    private readonly List<IDisposable> _owned = [];
+
+    /// <summary>
+    /// Allocates scratch for steps of up to <paramref name="tokens"/> tokens, and split partials for decode steps of up to
+    /// <paramref name="decodeSeqs"/> sequences (default: min(tokens, 64)) and <paramref name="maxSplits"/> splits.
+    /// </summary>
+    public LayerWorkspace(CudaContext context, Qwen2LayerShape shape, int tokens, int? decodeSeqs = null, int maxSplits = AttentionKernels.MaxDecodeSplits)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(tokens, 1);
+        DecodeSeqs = decodeSeqs ?? Math.Min(tokens, 64);
+        MaxSplits = maxSplits;
+        Tokens = tokens;
+        ulong Bf16(long n) { var b = new DeviceBuffer<ushort>(context, Math.Max(1, n)); _owned.Add(b); return b.Pointer; }
+        ulong F32(long n) { var b = new DeviceBuffer<float>(context, Math.Max(1, n)); _owned.Add(b); return b.Pointer; }
+        H = Bf16((long)tokens * shape.Hidden);
+        Q = Bf16((long)tokens * shape.QWidth);
+        Kv = Bf16((long)tokens * 2 * shape.KvWidth);
+        Context = Bf16((long)tokens * shape.QWidth);
+        A = Bf16((long)tokens * shape.Hidden);
+        GateUp = Bf16((long)tokens * 2 * shape.Intermediate);
+        Mlp = Bf16((long)tokens * shape.Intermediate);
+        PartO = F32((long)DecodeSeqs * shape.Heads * maxSplits * shape.HeadDim);
+        PartMl = F32((long)DecodeSeqs * shape.Heads * maxSplits * 2);
+    }
+
+    /// <summary>Most tokens a step may have.</summary>
+    public int Tokens { get; }
+    /// <summary>Most sequences a split decode step may have.</summary>
+    public int DecodeSeqs { get; }
+    /// <summary>Most splits a decode step may plan.</summary>
+    public int MaxSplits { get; }
+    /// <summary>Normalised activations `[tokens, hidden]`.</summary>
+    public ulong H { get; }
+    /// <summary>Queries `[tokens, heads·D]`.</summary>
+    public ulong Q { get; }
+    /// <summary>Keys | values `[tokens, 2·kvHeads·D]`.</summary>
+    public ulong Kv { get; }
+    /// <summary>Attention output `[tokens, heads·D]`.</summary>
+    public ulong Context { get; }
+    /// <summary>o_proj / down_proj output `[tokens, hidden]`.</summary>
+    public ulong A { get; }
+    /// <summary>gate | up `[tokens, 2·intermediate]`.</summary>
+    public ulong GateUp { get; }
+    /// <summary>SwiGLU output `[tokens, intermediate]`.</summary>
+    public ulong Mlp { get; }
+    /// <summary>Decode split partial outputs (fp32).</summary>
+    public ulong PartO { get; }
+    /// <summary>Decode split (max, sum) pairs (fp32).</summary>
+    public ulong PartMl { get; }
+
+    /// <summary>Frees the scratch.</summary>
+    public void Dispose()
+    {
+        foreach (var b in _owned) b.Dispose();
+    }
+}

@@ -1,0 +1,130 @@
+using Owl3Native.Cuda.Kernels;
+using Owl3Native.Cuda.Runtime;
+
+namespace Owl3Native.Cuda.Model;
+
+/// <summary>One sequence of a device step: tokens already cached, new tokens, and its block table (physical block per logical block).</summary>
+public sealed record DeviceSeq(int Cached, int New, int[] Blocks);
+
+/// <summary>
+/// A forward step's attention bookkeeping on the device, shared by every layer of the step: positions and cache slots
+/// per new token, block tables, and either the prefill's CTA list (packed sequences, the device's default prefill
+/// kernel) or — when every sequence brings exactly one token — the decode's text lengths and split plan.
+/// </summary>
+public sealed class DeviceStep : IDisposable
+{
+    private readonly List<IDisposable> _owned = [];
+
+    /// <summary>Plans and uploads a step over <paramref name="seqs"/> in a cache of <paramref name="blockSize"/>-token blocks.</summary>
+    /// <exception cref="ArgumentException">A block table too short for its sequence, or no new tokens in a sequence.</exception>
+    public DeviceStep(CudaContext context, AttentionKernels attention, IReadOnlyList<DeviceSeq> seqs, int blockSize, int kvHeads, int headDim)
+    {
+        var plan = StepPlan.Of(seqs, blockSize);
+        (Seqs, Tokens, IsDecode, MaxBlocks) = (seqs.Count, plan.Tokens, plan.IsDecode, plan.MaxBlocks);
+        Positions = Up(context, plan.Positions);
+        Slots = Up(context, plan.Slots);
+        BlockTables = Up(context, plan.BlockTables);
+        SeqQStart = Up(context, plan.SeqQStart);
+        SeqPos = Up(context, plan.SeqPos);
+        TextLens = Up(context, plan.TextLens);
+        if (IsDecode)
+        {
+            (SplitKeys, Splits) = AttentionKernels.DecodeSplits(plan.TextLens.Max(), Seqs, kvHeads, context.Multiprocessors, attention.DecodeCtasPerMultiprocessor(headDim));
+            PrefillVariant = AttentionKernels.PrefillVariantFor(headDim);
+            PrefillTiles = Up(context, new int[2]);
+        }
+        else
+        {
+            PrefillVariant = attention.DevicePrefillVariant(headDim);
+            var tiles = AttentionKernels.PrefillTiles(plan.SeqQStart, PrefillVariant.Rows);
+            PrefillTileCount = tiles.Length / 2;
+            PrefillTiles = Up(context, tiles);
+            (SplitKeys, Splits) = (64, 1);
+        }
+    }
+
+    /// <summary>Sequences.</summary>
+    public int Seqs { get; }
+    /// <summary>New tokens of all sequences (the rows of the step's activations).</summary>
+    public int Tokens { get; }
+    /// <summary>Every sequence brings one token: the layers run the decode kernel.</summary>
+    public bool IsDecode { get; }
+    /// <summary>Columns of <see cref="BlockTables"/>.</summary>
+    public int MaxBlocks { get; }
+    /// <summary>int32 absolute position of each new token.</summary>
+    public ulong Positions { get; }
+    /// <summary>int32 cache slot (block · blockSize + offset) of each new token.</summary>
+    public ulong Slots { get; }
+    /// <summary>int32 `[seqs, maxBlocks]`.</summary>
+    public ulong BlockTables { get; }
+    /// <summary>int32 first row of each sequence, `[seqs + 1]`.</summary>
+    public ulong SeqQStart { get; }
+    /// <summary>int32 cached length of each sequence.</summary>
+    public ulong SeqPos { get; }
+    /// <summary>int32 length after the step of each sequence (the decode's key counts).</summary>
+    public ulong TextLens { get; }
+    /// <summary>Prefill: the CTA list for <see cref="PrefillVariant"/>.</summary>
+    public ulong PrefillTiles { get; }
+    /// <summary>Prefill: CTAs per head.</summary>
+    public int PrefillTileCount { get; }
+    /// <summary>The prefill kernel the step's tile list was planned for.</summary>
+    public PrefillVariant PrefillVariant { get; }
+    /// <summary>Decode: split-K partitions.</summary>
+    public int Splits { get; }
+    /// <summary>Decode: keys per split.</summary>
+    public int SplitKeys { get; }
+
+    /// <summary>Frees the step's device arrays.</summary>
+    public void Dispose()
+    {
+        foreach (var b in _owned) b.Dispose();
+    }
+
+    private ulong Up(CudaContext context, int[] values)
+    {
+        var b = new DeviceBuffer<int>(context, Math.Max(1, values.Length));
+        if (values.Length > 0) b.CopyFrom(values);
+        _owned.Add(b);
+        return b.Pointer;
+    }
+}
+
+/// <summary>The host side of a <see cref="DeviceStep"/>: what it uploads.</summary>
+public sealed record StepPlan(int Tokens, bool IsDecode, int MaxBlocks, int[] Positions, int[] Slots, int[] BlockTables, int[] SeqQStart, int[] SeqPos, int[] TextLens)
+{
+    /// <summary>
+    /// Positions (cached length onwards) and cache slots (block · blockSize + offset) of each sequence's new tokens in
+    /// row order, the block tables padded to the longest, cumulative row starts, cached lengths, lengths after the step;
+    /// a decode step when every sequence brings exactly one token.
+    /// </summary>
+    /// <exception cref="ArgumentException">A sequence without new tokens, or a block table too short for its sequence.</exception>
+    public static StepPlan Of(IReadOnlyList<DeviceSeq> seqs, int blockSize)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(blockSize, 1);
+        int n = seqs.Count, maxBlocks = Math.Max(1, n == 0 ? 1 : seqs.Max(s => s.Blocks.Length));
+        var positions = new List<int>();
+        var slots = new List<int>();
+        var qStart = new int[n + 1];
+        var seqPos = new int[n];
+        var textLens = new int[n];
+        var tables = new int[n * maxBlocks];
+        for (int i = 0; i < n; i++)
+        {
+            var s = seqs[i];
+            if (s.New < 1) throw new ArgumentException($"sequence {i} brings no new token");
+            int total = s.Cached + s.New;
+            if ((long)s.Blocks.Length * blockSize < total)
+                throw new ArgumentException($"sequence {i}: {s.Blocks.Length} blocks of {blockSize} hold {s.Blocks.Length * blockSize} tokens, it needs {total}");
+            for (int p = s.Cached; p < total; p++)
+            {
+                positions.Add(p);
+                slots.Add(s.Blocks[p / blockSize] * blockSize + p % blockSize);
+            }
+            qStart[i + 1] = qStart[i] + s.New;
+            seqPos[i] = s.Cached;
+            textLens[i] = total;
+            s.Blocks.CopyTo(tables, i * maxBlocks);
+        }
+        return new StepPlan(qStart[n], n > 0 && seqs.All(s => s.New == 1), maxBlocks, [.. positions], [.. slots], tables, qStart, seqPos, textLens);
+    }
+}

@@ -1,0 +1,20 @@
+using Owl3Native.Cuda.Checks;
+using Owl3Native.Cuda.Runtime;
+using Xunit;
+
+namespace Owl3Native.Cuda.Tests.Conformance;
+
+/// <summary>A whole Qwen2 decoder layer on the device against the CPU backend's (skipped with the reason without a GPU).</summary>
+public sealed class LayerConformanceTests
+{
+    [RequiresGpuFact]
+    public void A_decoder_layer_on_the_device_matches_the_cpu_backend_in_prefill_and_decode()
+    {
+        using var ctx = CudaContext.Open();
+        using var cache = new KernelCache(ctx, Path.Combine(Path.GetTempPath(), "owl3-kernel-cache-tests"));
+        var results = new LayerConformance(ctx, cache).Run();
+        Assert.Equal(2, results.Count);
+        var failed = results.Where(r => !r.Pass).Select(r => $"{r.Kernel} {r.Shape}: nmse {r.Nmse:g3}, max-abs {r.MaxAbs:g3}").ToArray();
+        Assert.True(failed.Length == 0, string.Join("\n", failed));
+    }
+}

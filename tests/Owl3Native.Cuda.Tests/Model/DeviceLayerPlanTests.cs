@@ -1,0 +1,79 @@
+using Owl3Native.Cuda.Checks;
+using Owl3Native.Cuda.Model;
+using Xunit;
+
+namespace Owl3Native.Cuda.Tests.Model;
+
+/// <summary>The host side of the device layer: step plans, layer shapes, the check's weights (no GPU needed).</summary>
+public sealed class DeviceLayerPlanTests
+{
+    [Fact]
+    public void A_prefill_plan_gives_each_new_token_its_position_and_cache_slot()
+    {
+        var plan = StepPlan.Of([new DeviceSeq(0, 3, [5]), new DeviceSeq(14, 4, [2, 9])], blockSize: 16);
+        Assert.False(plan.IsDecode);
+        Assert.Equal(7, plan.Tokens);
+        Assert.Equal([0, 1, 2, 14, 15, 16, 17], plan.Positions);
+        // Sequence 1 crosses from block 2 (slots 32 + 14, 32 + 15) into block 9 (slots 144, 145).
+        Assert.Equal([80, 81, 82, 46, 47, 144, 145], plan.Slots);
+        Assert.Equal([0, 3, 7], plan.SeqQStart);
+        Assert.Equal([0, 14], plan.SeqPos);
+        Assert.Equal([3, 18], plan.TextLens);
+        Assert.Equal(2, plan.MaxBlocks);
+        Assert.Equal([5, 0, 2, 9], plan.BlockTables); // padded to the longest table
+    }
+
+    [Fact]
+    public void A_step_of_one_token_per_sequence_is_a_decode_step()
+    {
+        var plan = StepPlan.Of([new DeviceSeq(37, 1, [4, 0, 7]), new DeviceSeq(0, 1, [1])], blockSize: 16);
+        Assert.True(plan.IsDecode);
+        Assert.Equal([37, 0], plan.Positions);
+        Assert.Equal([7 * 16 + 5, 16], plan.Slots);
+        Assert.Equal([38, 1], plan.TextLens);
+        Assert.False(StepPlan.Of([new DeviceSeq(37, 1, [4, 0, 7]), new DeviceSeq(0, 2, [1])], 16).IsDecode);
+    }
+
+    [Fact]
+    public void Steps_that_cannot_be_planned_are_refused_with_the_sequence_named()
+    {
+        var e = Assert.Throws<ArgumentException>(() => StepPlan.Of([new DeviceSeq(0, 3, [1]), new DeviceSeq(30, 3, [2, 3])], 16));
+        Assert.Contains("sequence 1", e.Message);
+        Assert.Contains("needs 33", e.Message);
+        Assert.Contains("no new token", Assert.Throws<ArgumentException>(() => StepPlan.Of([new DeviceSeq(5, 0, [1])], 16)).Message);
+        Assert.Throws<ArgumentOutOfRangeException>(() => StepPlan.Of([new DeviceSeq(0, 1, [1])], 0));
+    }
+
+    [Fact]
+    public void Layer_shapes_are_the_released_text_models()
+    {
+        // spec/CHECKPOINTS.md: hidden, heads, KV heads, intermediate (head dim = hidden / heads).
+        foreach (var (s, hidden, heads, kv, inter) in new[] { (Qwen2LayerShape.OneB, 896, 14, 2, 4864), (Qwen2LayerShape.TwoB, 1536, 12, 2, 8960), (Qwen2LayerShape.SevenB, 3584, 28, 4, 18944) })
+        {
+            Assert.Equal((hidden, heads, kv, inter, hidden / heads), (s.Hidden, s.Heads, s.KvHeads, s.Intermediate, s.HeadDim));
+            Assert.Equal(1e-6f, s.RmsEps);
+            Assert.Equal(1_000_000, s.RopeTheta);
+            s.Validate();
+        }
+        Assert.Throws<ArgumentException>(() => (Qwen2LayerShape.OneB with { KvHeads = 3 }).Validate());
+        Assert.Throws<ArgumentException>(() => (Qwen2LayerShape.OneB with { Intermediate = 4863 }).Validate());
+    }
+
+    [Fact]
+    public void The_checks_random_weights_have_the_layers_shapes()
+    {
+        var s = Qwen2LayerShape.OneB;
+        var w = LayerConformance.RandomWeights(s, new Random(1));
+        Assert.Equal(s.QWidth * s.Hidden, w.Q.Length);
+        Assert.Equal(s.KvWidth * s.Hidden, w.K.Length);
+        Assert.Equal(s.KvWidth, w.VBias.Length);
+        Assert.Equal(s.Hidden * s.QWidth, w.O.Length);
+        Assert.Equal(s.Intermediate * s.Hidden, w.Up.Length);
+        Assert.Equal(s.Hidden * s.Intermediate, w.Down.Length);
+        Assert.All(w.InputNorm, v => Assert.InRange(v, 0.89f, 1.11f));
+        // Stacked k | v: the GEMM's output rows are [k | v], as the K/V write reads them (V at kvHeads·headDim).
+        var kv = Qwen2LayerWeights.Stack(w.K, w.V);
+        Assert.Equal(w.K, kv[..w.K.Length]);
+        Assert.Equal(w.V, kv[w.K.Length..]);
+    }
+}
