@@ -83,9 +83,10 @@ def main(argv):
             ratio = f" = {default / r['ms']:.2f}× the d80 kernel's speed" if default and not portable else ""
             print(f"  {name:<42} {1000 * r['ms']:7.1f} µs per crop per layer, {r['tflops']:6.1f} TFLOP/s{ratio}")
 
-    layer = [r for r in rows if r["kernel"].startswith("qwen2 layer")]
+    layer = [r for r in rows if r["kernel"].startswith("qwen2 ")]
     if layer:
-        print("\n## decoder layer on the device (ms per layer; tok/s of a model of that many such layers, no LM head)")
+        print("\n## decoder layer and text model on the device (ms per layer or step; tok/s: for a layer row, of a model of"
+              " that many such layers without embedding and LM head)")
         for r in layer:
             tok = f", ≈ {r['gb_per_second']:.0f} tok/s" if r.get("gb_per_second") else ""
             print(f"  {r['kernel']:<58} {r['shape'].split(';')[0]:<44} {r['ms']:8.3f} ms{tok}")

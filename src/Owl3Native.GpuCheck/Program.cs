@@ -94,6 +94,13 @@ internal static class Program
                 if (!args.Contains("--no-bench"))
                     attentionBench = [.. attentionBench, .. Step(errors, "decoder layer bench",
                         () => layers.Bench(("2B", Qwen2LayerShape.TwoB, 28), ("7B", Qwen2LayerShape.SevenB, 28))) ?? []];
+                // The text model on the device: embedding, the layers, final norm, LM head (spec/CHECKPOINTS.md's sizes).
+                Write(Report(partial: true), sw.Elapsed, print: false);
+                var text = new TextModelConformance(ctx, cache);
+                conformance = [.. conformance, .. Step(errors, "text model", () => text.Run()) ?? []];
+                if (!args.Contains("--no-bench"))
+                    attentionBench = [.. attentionBench, .. Step(errors, "text model bench",
+                        () => text.Bench(("1B", Qwen2LayerShape.OneB, 24, 151851, true), ("7B", Qwen2LayerShape.SevenB, 28, 151851, false))) ?? []];
             }
             ctx.Dispose();
         }
@@ -103,7 +110,7 @@ internal static class Program
 
         GpuCheckReport Report(bool partial)
         {
-            var stepErrors = partial ? [.. errors, "unfinished: a later stage (architecture-specific kernels, decoder layer) did not return (this report was written before it)"] : errors;
+            var stepErrors = partial ? [.. errors, "unfinished: a later stage (architecture-specific kernels, decoder layer, text model) did not return (this report was written before it)"] : errors;
             bool ok = stepErrors.Count == 0 && kernels.All(k => k.Ok) && conformance.All(c => c.Pass);
             return new GpuCheckReport(DateTime.UtcNow.ToString("u"), Environment.MachineName, RuntimeInformation.FrameworkDescription,
                 RuntimeInformation.OSDescription, gpu, arch, sms, memory, probe.Summary,

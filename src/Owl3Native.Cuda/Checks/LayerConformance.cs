@@ -39,7 +39,7 @@ public sealed class LayerConformance(CudaContext context, KernelCache cache)
         using var ws = new LayerWorkspace(context, shape, lengths.Sum());
         using var stream = new CudaStream(context);
         using var cpuCache = _cpu.CreateKvCache(1, numBlocks, BlockSize, shape.KvHeads, shape.HeadDim);
-        var cpuLayer = new CpuLayer(_cpu, shape, w);
+        var cpuLayer = new CpuQwen2Layer(_cpu, shape, w);
 
         foreach (bool decode in new[] { false, true })
         {
@@ -136,31 +136,5 @@ public sealed class LayerConformance(CudaContext context, KernelCache cache)
         return new Qwen2LayerWeights(Norm(), Proj(s.QWidth, s.Hidden), Bias(s.QWidth), Proj(s.KvWidth, s.Hidden), Bias(s.KvWidth),
             Proj(s.KvWidth, s.Hidden), Bias(s.KvWidth), Proj(s.Hidden, s.QWidth), Norm(), Proj(s.Intermediate, s.Hidden),
             Proj(s.Intermediate, s.Hidden), Proj(s.Hidden, s.Intermediate));
-    }
-
-    /// <summary>The CPU backend's form of the layer (the op sequence of Qwen2DecoderLayer / Qwen2Attention), fp32.</summary>
-    private sealed class CpuLayer(CpuBackend cpu, Qwen2LayerShape s, Qwen2LayerWeights w)
-    {
-        private readonly Weight _in = Weight.FromArray("input_layernorm", w.InputNorm, 1, s.Hidden);
-        private readonly Weight _post = Weight.FromArray("post_attention_layernorm", w.PostNorm, 1, s.Hidden);
-        private readonly Weight _q = Weight.FromArray("q_proj", w.Q, s.QWidth, s.Hidden), _qb = Weight.FromArray("q_proj.bias", w.QBias, 1, s.QWidth);
-        private readonly Weight _k = Weight.FromArray("k_proj", w.K, s.KvWidth, s.Hidden), _kb = Weight.FromArray("k_proj.bias", w.KBias, 1, s.KvWidth);
-        private readonly Weight _v = Weight.FromArray("v_proj", w.V, s.KvWidth, s.Hidden), _vb = Weight.FromArray("v_proj.bias", w.VBias, 1, s.KvWidth);
-        private readonly Weight _o = Weight.FromArray("o_proj", w.O, s.Hidden, s.QWidth);
-        private readonly Weight _gate = Weight.FromArray("gate_proj", w.Gate, s.Intermediate, s.Hidden);
-        private readonly Weight _up = Weight.FromArray("up_proj", w.Up, s.Intermediate, s.Hidden);
-        private readonly Weight _down = Weight.FromArray("down_proj", w.Down, s.Hidden, s.Intermediate);
-
-        public void Forward(Tensor x, AttentionBatch batch)
-        {
-            var h = cpu.RmsNorm(x, _in, s.RmsEps);
-            var qkv = cpu.LinearMany(h, [_q, _k, _v], [_qb, _kb, _vb]);
-            cpu.RopeInPlace(qkv[0], batch.Positions, s.Heads, s.HeadDim, s.RopeTheta);
-            cpu.RopeInPlace(qkv[1], batch.Positions, s.KvHeads, s.HeadDim, s.RopeTheta);
-            cpu.WriteKv(batch, 0, qkv[1], qkv[2]);
-            var context = cpu.PagedAttention(qkv[0], batch, 0, s.Heads, fusedVisual: false);
-            cpu.AddInPlace(x, cpu.Linear(context, _o));
-            cpu.AddInPlace(x, cpu.Linear(cpu.SwiGlu(cpu.RmsNorm(x, _post, s.RmsEps), _gate, _up), _down));
-        }
     }
 }

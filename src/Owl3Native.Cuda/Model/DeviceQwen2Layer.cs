@@ -48,7 +48,37 @@ public sealed record Qwen2LayerWeights(
 {
     /// <summary>K and V stacked into one `[2·kvHeads·D, hidden]` projection (one GEMM; its output rows are [k | v]).</summary>
     public static float[] Stack(float[] a, float[] b) => [.. a, .. b];
+
+    /// <summary>The weights as the device holds them: bf16 bits, k|v and gate|up stacked (convert once, upload to many layers).</summary>
+    /// <exception cref="ArgumentException">A weight's element count differs from <paramref name="shape"/>'s.</exception>
+    public Qwen2LayerBits ToBits(Qwen2LayerShape shape)
+    {
+        int h = shape.Hidden, qw = shape.QWidth, kvw = shape.KvWidth, inter = shape.Intermediate;
+        Expect(InputNorm, h, "input_layernorm"); Expect(PostNorm, h, "post_attention_layernorm");
+        Expect(Q, (long)qw * h, "q_proj"); Expect(QBias, qw, "q_proj.bias");
+        Expect(K, (long)kvw * h, "k_proj"); Expect(KBias, kvw, "k_proj.bias");
+        Expect(V, (long)kvw * h, "v_proj"); Expect(VBias, kvw, "v_proj.bias");
+        Expect(O, (long)h * qw, "o_proj");
+        Expect(Gate, (long)inter * h, "gate_proj"); Expect(Up, (long)inter * h, "up_proj"); Expect(Down, (long)h * inter, "down_proj");
+        return new Qwen2LayerBits(Bits(InputNorm), Bits(Q), Bits(QBias), Bits(Stack(K, V)), Bits(Stack(KBias, VBias)), Bits(O),
+            Bits(PostNorm), Bits(Stack(Gate, Up)), Bits(Down));
+    }
+
+    private static ushort[] Bits(float[] values)
+    {
+        var bits = new ushort[values.Length];
+        BFloat16.FromSingle(values, bits);
+        return bits;
+    }
+
+    private static void Expect(float[] values, long count, string name)
+    {
+        if (values.LongLength != count) throw new ArgumentException($"{name}: {values.LongLength} values, the layer's shape needs {count}");
+    }
 }
+
+/// <summary>A layer's weights as bf16 bits, k|v and gate|up stacked (<see cref="Qwen2LayerWeights.ToBits"/>).</summary>
+public sealed record Qwen2LayerBits(ushort[] InputNorm, ushort[] Q, ushort[] QBias, ushort[] Kv, ushort[] KvBias, ushort[] O, ushort[] PostNorm, ushort[] GateUp, ushort[] Down);
 
 /// <summary>
 /// A Qwen2 decoder layer (a text layer; no hyper side) composed of our kernels and cuBLASLt, weights and activations in
@@ -65,22 +95,23 @@ public sealed class DeviceQwen2Layer : IDisposable
 
     /// <summary>Uploads <paramref name="w"/> (checked against <paramref name="shape"/>).</summary>
     /// <exception cref="ArgumentException">A weight's element count differs from the shape's.</exception>
-    public DeviceQwen2Layer(CudaContext context, Qwen2LayerShape shape, Qwen2LayerWeights w)
+    public DeviceQwen2Layer(CudaContext context, Qwen2LayerShape shape, Qwen2LayerWeights w) : this(context, shape, w.ToBits(shape)) { }
+
+    /// <summary>Uploads weights already converted (<see cref="Qwen2LayerWeights.ToBits"/> for this shape).</summary>
+    /// <exception cref="ArgumentException">A weight's element count differs from the shape's.</exception>
+    public DeviceQwen2Layer(CudaContext context, Qwen2LayerShape shape, Qwen2LayerBits w)
     {
         shape.Validate();
         _shape = shape;
         int h = shape.Hidden, qw = shape.QWidth, kvw = shape.KvWidth, inter = shape.Intermediate;
-        Expect(w.InputNorm, h, "input_layernorm"); Expect(w.PostNorm, h, "post_attention_layernorm");
-        Expect(w.Q, (long)qw * h, "q_proj"); Expect(w.QBias, qw, "q_proj.bias");
-        Expect(w.K, (long)kvw * h, "k_proj"); Expect(w.KBias, kvw, "k_proj.bias");
-        Expect(w.V, (long)kvw * h, "v_proj"); Expect(w.VBias, kvw, "v_proj.bias");
-        Expect(w.O, (long)h * qw, "o_proj");
-        Expect(w.Gate, (long)inter * h, "gate_proj"); Expect(w.Up, (long)inter * h, "up_proj"); Expect(w.Down, (long)h * inter, "down_proj");
+        if (w.Q.LongLength != (long)qw * h || w.Kv.LongLength != 2L * kvw * h || w.GateUp.LongLength != 2L * inter * h || w.Down.LongLength != (long)h * inter
+            || w.O.LongLength != (long)h * qw || w.InputNorm.Length != h || w.PostNorm.Length != h || w.QBias.Length != qw || w.KvBias.Length != 2 * kvw)
+            throw new ArgumentException($"layer weights of other sizes than {shape}");
         _inputNorm = Up(context, w.InputNorm); _postNorm = Up(context, w.PostNorm);
         _q = Up(context, w.Q); _qBias = Up(context, w.QBias);
-        _kv = Up(context, Qwen2LayerWeights.Stack(w.K, w.V)); _kvBias = Up(context, Qwen2LayerWeights.Stack(w.KBias, w.VBias));
+        _kv = Up(context, w.Kv); _kvBias = Up(context, w.KvBias);
         _o = Up(context, w.O);
-        _gateUp = Up(context, Qwen2LayerWeights.Stack(w.Gate, w.Up));
+        _gateUp = Up(context, w.GateUp);
         _down = Up(context, w.Down);
         _zeros = new DeviceBuffer<ushort>(context, Math.Max(2L * inter, h)); // the bias of the unbiased projections
         _zeros.FillBytes(0);
@@ -146,15 +177,8 @@ public sealed class DeviceQwen2Layer : IDisposable
         foreach (var b in new[] { _inputNorm, _q, _qBias, _kv, _kvBias, _o, _postNorm, _gateUp, _down, _zeros }) b.Dispose();
     }
 
-    private static void Expect(float[] values, long count, string name)
+    private static DeviceBuffer<ushort> Up(CudaContext context, ushort[] bits)
     {
-        if (values.LongLength != count) throw new ArgumentException($"{name}: {values.LongLength} values, the layer's shape needs {count}");
-    }
-
-    private static DeviceBuffer<ushort> Up(CudaContext context, float[] values)
-    {
-        var bits = new ushort[values.Length];
-        BFloat16.FromSingle(values, bits);
         var b = new DeviceBuffer<ushort>(context, Math.Max(1, bits.Length));
         b.CopyFrom(bits);
         return b;

@@ -27,6 +27,7 @@ public sealed class DeviceStep : IDisposable
         SeqQStart = Up(context, plan.SeqQStart);
         SeqPos = Up(context, plan.SeqPos);
         TextLens = Up(context, plan.TextLens);
+        LastRows = Up(context, plan.LastRows);
         if (IsDecode)
         {
             (SplitKeys, Splits) = AttentionKernels.DecodeSplits(plan.TextLens.Max(), Seqs, kvHeads, context.Multiprocessors, attention.DecodeCtasPerMultiprocessor(headDim));
@@ -63,6 +64,8 @@ public sealed class DeviceStep : IDisposable
     public ulong SeqPos { get; }
     /// <summary>int32 length after the step of each sequence (the decode's key counts).</summary>
     public ulong TextLens { get; }
+    /// <summary>int32 row of each sequence's last new token (whose logits the step produces).</summary>
+    public ulong LastRows { get; }
     /// <summary>Prefill: the CTA list for <see cref="PrefillVariant"/>.</summary>
     public ulong PrefillTiles { get; }
     /// <summary>Prefill: CTAs per head.</summary>
@@ -92,6 +95,9 @@ public sealed class DeviceStep : IDisposable
 /// <summary>The host side of a <see cref="DeviceStep"/>: what it uploads.</summary>
 public sealed record StepPlan(int Tokens, bool IsDecode, int MaxBlocks, int[] Positions, int[] Slots, int[] BlockTables, int[] SeqQStart, int[] SeqPos, int[] TextLens)
 {
+    /// <summary>The row of each sequence's last new token.</summary>
+    public int[] LastRows => [.. SeqQStart.Skip(1).Select(r => r - 1)];
+
     /// <summary>
     /// Positions (cached length onwards) and cache slots (block · blockSize + offset) of each sequence's new tokens in
     /// row order, the block tables padded to the longest, cumulative row starts, cached lengths, lengths after the step;

@@ -17,4 +17,15 @@ public sealed class LayerConformanceTests
         var failed = results.Where(r => !r.Pass).Select(r => $"{r.Kernel} {r.Shape}: nmse {r.Nmse:g3}, max-abs {r.MaxAbs:g3}").ToArray();
         Assert.True(failed.Length == 0, string.Join("\n", failed));
     }
+
+    [RequiresGpuFact]
+    public void The_text_model_on_the_device_matches_the_cpu_backends_logits_in_prefill_and_decode()
+    {
+        using var ctx = CudaContext.Open();
+        using var cache = new KernelCache(ctx, Path.Combine(Path.GetTempPath(), "owl3-kernel-cache-tests"));
+        var results = new TextModelConformance(ctx, cache).Run();
+        Assert.Equal(2, results.Count);
+        var failed = results.Where(r => !r.Pass).Select(r => $"{r.Kernel} {r.Shape}: nmse {r.Nmse:g3}, max-abs {r.MaxAbs:g3}").ToArray();
+        Assert.True(failed.Length == 0, string.Join("\n", failed));
+    }
 }

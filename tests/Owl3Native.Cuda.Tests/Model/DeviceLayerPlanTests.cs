@@ -17,6 +17,7 @@ public sealed class DeviceLayerPlanTests
         // Sequence 1 crosses from block 2 (slots 32 + 14, 32 + 15) into block 9 (slots 144, 145).
         Assert.Equal([80, 81, 82, 46, 47, 144, 145], plan.Slots);
         Assert.Equal([0, 3, 7], plan.SeqQStart);
+        Assert.Equal([2, 6], plan.LastRows);
         Assert.Equal([0, 14], plan.SeqPos);
         Assert.Equal([3, 18], plan.TextLens);
         Assert.Equal(2, plan.MaxBlocks);

@@ -1,0 +1,178 @@
+using Owl3Native.Core.Tensors;
+using Owl3Native.Cuda.Kernels;
+using Owl3Native.Cuda.Runtime;
+
+namespace Owl3Native.Cuda.Model;
+
+/// <summary>
+/// The Qwen2 text model on the device, text only (no hyper side yet): token embedding → decoder layers
+/// (<see cref="DeviceQwen2Layer"/>, each with its paged K/V cache) → final RMSNorm (fused with the last layer's residual
+/// add) → the last row of each sequence → LM head → fp32 logits. A forward step is <see cref="Step"/>; a decode step's
+/// launches can be captured into a CUDA graph.
+/// </summary>
+public sealed class DeviceQwen2Text : IDisposable
+{
+    private readonly DeviceQwen2Layer[] _layers;
+    private readonly DeviceKvCache[] _caches;
+    private readonly DeviceBuffer<ushort> _embedding, _finalNorm, _vocabZeros;
+    private readonly DeviceBuffer<ushort>? _lmHead;
+
+    /// <summary>
+    /// Uploads the model: <paramref name="embedding"/> `[vocab, hidden]`, <paramref name="finalNorm"/> `[hidden]`, the LM head
+    /// `[vocab, hidden]` (null: tied to the embedding), and the layers (the same weights object may serve several layers,
+    /// as a benchmark does); a paged cache of <paramref name="numBlocks"/> × <paramref name="blockSize"/> tokens per layer.
+    /// </summary>
+    /// <remarks>
+    /// The released vocab sizes (151,851; 151,651) are not multiples of 8, which the LM head GEMM's bf16 rows want: the
+    /// tables are padded with zero rows to <see cref="PaddedVocab"/>; the logits rows have that stride, the padded
+    /// columns hold 0 and are not logits (<see cref="TextWorkspace.DownloadLogits"/> drops them).
+    /// </remarks>
+    /// <exception cref="ArgumentException">A tensor's size differs from the shape's.</exception>
+    public DeviceQwen2Text(CudaContext context, Qwen2LayerShape shape, int vocab, float[] embedding, float[] finalNorm, float[]? lmHead,
+        IReadOnlyList<Qwen2LayerWeights> layers, int numBlocks, int blockSize)
+    {
+        shape.Validate();
+        if (vocab < 1) throw new ArgumentException($"vocab {vocab}");
+        if (embedding.LongLength != (long)vocab * shape.Hidden) throw new ArgumentException($"embed_tokens: {embedding.LongLength} values, {vocab} × {shape.Hidden} expected");
+        if (lmHead is not null && lmHead.LongLength != (long)vocab * shape.Hidden) throw new ArgumentException($"lm_head: {lmHead.LongLength} values, {vocab} × {shape.Hidden} expected");
+        if (finalNorm.Length != shape.Hidden) throw new ArgumentException($"norm: {finalNorm.Length} values, {shape.Hidden} expected");
+        if (layers.Count < 1) throw new ArgumentException("a model needs at least one layer");
+        (Shape, Vocab, BlockSize, PaddedVocab) = (shape, vocab, blockSize, (vocab + 7) / 8 * 8);
+        _embedding = Up(context, Pad(embedding, (long)PaddedVocab * shape.Hidden));
+        _finalNorm = Up(context, finalNorm);
+        _lmHead = lmHead is null ? null : Up(context, Pad(lmHead, (long)PaddedVocab * shape.Hidden));
+        _vocabZeros = new DeviceBuffer<ushort>(context, PaddedVocab);
+        _vocabZeros.FillBytes(0);
+        // Each distinct weights object is converted once; every layer gets its own device copy (distinct memory, as in a
+        // real model: a benchmark that repeats one layer's weights still streams each layer's from HBM).
+        var bits = new Dictionary<Qwen2LayerWeights, Qwen2LayerBits>(ReferenceEqualityComparer.Instance);
+        _layers = layers.Select(w => new DeviceQwen2Layer(context, shape, bits.TryGetValue(w, out var b) ? b : bits[w] = w.ToBits(shape))).ToArray();
+        _caches = layers.Select(_ => new DeviceKvCache(context, numBlocks, blockSize, shape.KvHeads, shape.HeadDim)).ToArray();
+    }
+
+    /// <summary>The layers' sizes.</summary>
+    public Qwen2LayerShape Shape { get; }
+    /// <summary>Rows of the embedding and the LM head (config.json's vocab_size).</summary>
+    public int Vocab { get; }
+    /// <summary><see cref="Vocab"/> rounded up to a multiple of 8: the row stride of the logits.</summary>
+    public int PaddedVocab { get; }
+    /// <summary>Tokens per cache block.</summary>
+    public int BlockSize { get; }
+    /// <summary>Decoder layers.</summary>
+    public int Layers => _layers.Length;
+
+    /// <summary>
+    /// One forward step: the tokens <paramref name="ids"/> (int32 `[step.Tokens]`, in [0, vocab)) through every layer, K/V
+    /// into the caches, and the fp32 logits of each sequence's last new token into `ws.Logits` `[seqs, vocab]`.
+    /// </summary>
+    public void Step(DeviceLayerKernels k, CudaStream s, DeviceStep step, TextWorkspace ws, ulong ids)
+    {
+        int t = step.Tokens, h = Shape.Hidden;
+        if (t == 0) return;
+        if (t > ws.Layer.Tokens || step.Seqs > ws.Seqs) throw new ArgumentException($"a step of {t} tokens / {step.Seqs} sequences on a workspace for {ws.Layer.Tokens} / {ws.Seqs}");
+        if (ws.PaddedVocab != PaddedVocab) throw new ArgumentException($"a workspace for {ws.PaddedVocab} logits per row, the model has {PaddedVocab}");
+        k.Elementwise.EmbeddingGather(s, new EmbeddingParams { Table = _embedding.Pointer, Ids = ids, Y = ws.X, Tokens = t, Hidden = h, Vocab = Vocab });
+        for (int l = 0; l < _layers.Length; l++)
+        {
+            bool last = l == _layers.Length - 1;
+            _layers[l].Forward(k, s, step, _caches[l], ws.Layer, ws.X, last ? _finalNorm.Pointer : _layers[l + 1].InputNormWeight, ws.Normed);
+        }
+        // The last row of each sequence (rows SeqQStart[i + 1] − 1), gathered like embedding rows, then the LM head.
+        k.Elementwise.EmbeddingGather(s, new EmbeddingParams { Table = ws.Normed, Ids = step.LastRows, Y = ws.LastRows, Tokens = step.Seqs, Hidden = h, Vocab = t });
+        k.Blas.LinearBias(s, ws.LastRows, (_lmHead ?? _embedding).Pointer, _vocabZeros.Pointer, ws.LogitsBf16, step.Seqs, h, PaddedVocab);
+        k.Elementwise.Bf16ToF32(s, new ConvertParams { X = ws.LogitsBf16, Y = ws.Logits, Count = (long)step.Seqs * PaddedVocab });
+    }
+
+    /// <summary>Frees the weights and caches.</summary>
+    public void Dispose()
+    {
+        foreach (var l in _layers) l.Dispose();
+        foreach (var c in _caches) c.Dispose();
+        _embedding.Dispose();
+        _finalNorm.Dispose();
+        _lmHead?.Dispose();
+        _vocabZeros.Dispose();
+    }
+
+    private static float[] Pad(float[] values, long length)
+    {
+        if (values.LongLength == length) return values;
+        var padded = new float[length];
+        Array.Copy(values, padded, values.LongLength);
+        return padded;
+    }
+
+    private static DeviceBuffer<ushort> Up(CudaContext context, float[] values)
+    {
+        var bits = new ushort[values.Length];
+        BFloat16.FromSingle(values, bits);
+        var b = new DeviceBuffer<ushort>(context, Math.Max(1, bits.Length));
+        b.CopyFrom(bits);
+        return b;
+    }
+}
+
+/// <summary>A text model's scratch: the residual stream, the normed rows, the last rows, logits, and a layer workspace.</summary>
+public sealed class TextWorkspace : IDisposable
+{
+    private readonly List<IDisposable> _owned = [];
+    private readonly DeviceBuffer<float> _logits;
+
+    /// <summary>Scratch for steps of up to <paramref name="tokens"/> tokens over up to <paramref name="seqs"/> sequences.</summary>
+    public TextWorkspace(CudaContext context, Qwen2LayerShape shape, int vocab, int tokens, int seqs)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(seqs, 1);
+        Seqs = seqs;
+        Vocab = vocab;
+        PaddedVocab = (vocab + 7) / 8 * 8;
+        Layer = new LayerWorkspace(context, shape, tokens, decodeSeqs: seqs);
+        _owned.Add(Layer);
+        X = Bf16(context, (long)tokens * shape.Hidden);
+        Normed = Bf16(context, (long)tokens * shape.Hidden);
+        LastRows = Bf16(context, (long)seqs * shape.Hidden);
+        LogitsBf16 = Bf16(context, (long)seqs * PaddedVocab);
+        _logits = new DeviceBuffer<float>(context, (long)seqs * PaddedVocab);
+        _owned.Add(_logits);
+        Logits = _logits.Pointer;
+    }
+
+    /// <summary>Most sequences a step may have.</summary>
+    public int Seqs { get; }
+    /// <summary>Logits per row.</summary>
+    public int Vocab { get; }
+    /// <summary>Row stride of the logits (vocab rounded up to 8).</summary>
+    public int PaddedVocab { get; }
+    /// <summary>The layers' scratch.</summary>
+    public LayerWorkspace Layer { get; }
+    /// <summary>The residual stream `[tokens, hidden]`.</summary>
+    public ulong X { get; }
+    /// <summary>The final norm's output `[tokens, hidden]` (intermediate layers' fused next-norm outputs land here too).</summary>
+    public ulong Normed { get; }
+    /// <summary>Each sequence's last normed row `[seqs, hidden]`.</summary>
+    public ulong LastRows { get; }
+    /// <summary>LM head output `[seqs, paddedVocab]` in bf16.</summary>
+    public ulong LogitsBf16 { get; }
+    /// <summary>The logits in fp32, rows of <see cref="PaddedVocab"/> (the first <see cref="Vocab"/> of each are logits).</summary>
+    public ulong Logits { get; }
+
+    /// <summary>The logits of the first <paramref name="destination"/>.Length / vocab rows, `[rows, vocab]` (padding dropped; synchronous).</summary>
+    public void DownloadLogits(Span<float> destination)
+    {
+        if (destination.Length % Vocab != 0 || destination.Length / Vocab > Seqs) throw new ArgumentException($"{destination.Length} logits asked: whole rows of {Vocab}, at most {Seqs}");
+        var all = _logits.ToArray();
+        for (int r = 0; r < destination.Length / Vocab; r++) all.AsSpan(r * PaddedVocab, Vocab).CopyTo(destination.Slice(r * Vocab, Vocab));
+    }
+
+    /// <summary>Frees the scratch.</summary>
+    public void Dispose()
+    {
+        foreach (var b in _owned) b.Dispose();
+    }
+
+    private ulong Bf16(CudaContext context, long n)
+    {
+        var b = new DeviceBuffer<ushort>(context, Math.Max(1, n));
+        _owned.Add(b);
+        return b.Pointer;
+    }
+}
