@@ -27,7 +27,10 @@ public sealed class KernelConformance(CudaContext context, KernelCache cache)
     /// <exception cref="CudaException">A driver, NVRTC or cuBLAS call failed.</exception>
     public IReadOnlyList<ConformanceResult> RunAll(int seed = 1) =>
     [
-        .. NativeLibraryResolver.Probe(CudaLibrary.Cublas).Found ? new[] { CublasLinear(rows: 17, inF: 896, outF: 4864, seed + 7) } : [],
+        .. NativeLibraryResolver.Probe(CudaLibrary.Cublas).Found
+            ? new[] { CublasLinear(rows: 17, inF: 896, outF: 4864, seed + 7), CublasLtLinearBias(rows: 1, inF: 896, outF: 1152, seed + 8),
+                      CublasLtLinearBias(rows: 17, inF: 896, outF: 256, seed + 9) }
+            : [],
         RmsNorm(rows: 7, hidden: 896, seed),
         RmsNorm(rows: 64, hidden: 3584, seed + 1),
         LayerNorm(rows: 9, hidden: 1152, seed + 2),
@@ -148,6 +151,20 @@ public sealed class KernelConformance(CudaContext context, KernelCache cache)
         blas.Linear(dx.Pointer, dw.Pointer, dy.Pointer, rows, inF, outF);
         stream.Synchronize();
         return Judge("cublasGemmEx bf16→fp32", $"[{rows}, {inF}]x[{outF}, {inF}]T", Download(dy), expected.Data);
+    }
+
+    /// <summary>cuBLASLt bf16 GEMM with the bias epilogue (the biased projections) against the CPU backend's Linear with bias.</summary>
+    public ConformanceResult CublasLtLinearBias(int rows, int inF, int outF, int seed)
+    {
+        var rng = new Random(seed);
+        float[] x = RandomBf16(rng, rows * inF, 1f), w = RandomBf16(rng, outF * inF, 1f / MathF.Sqrt(inF)), b = RandomBf16(rng, outF, 0.5f);
+        var expected = _cpu.Linear(new Tensor(x, rows, inF), Weight.FromArray("w", w, outF, inF), Weight.FromArray("b", b, 1, outF));
+        using var dx = Upload(x); using var dw = Upload(w); using var db = Upload(b); using var dy = Poisoned(rows * outF);
+        using var stream = new CudaStream(context);
+        using var lt = new Blas.CublasLtMatmul(context);
+        lt.LinearBias(stream, dx.Pointer, dw.Pointer, db.Pointer, dy.Pointer, rows, inF, outF);
+        stream.Synchronize();
+        return Judge("cublasLtMatmul bf16 + bias", $"[{rows}, {inF}]x[{outF}, {inF}]T + b", Download(dy), expected.Data);
     }
 
     /// <summary>rms_norm_bf16 on [rows, hidden] (eps 1e-6), with its achieved bandwidth in <see cref="ConformanceResult.GbPerSecond"/>.</summary>

@@ -45,7 +45,8 @@ public sealed class LayerConformance(CudaContext context, KernelCache cache)
         {
             var seqs = lengths.Select((len, i) => decode ? new DeviceSeq(len, 1, tables[i]) : new DeviceSeq(0, len, tables[i])).ToArray();
             int tokens = seqs.Sum(s => s.New);
-            var x = DeviceData.RandomBf16(rng, tokens * shape.Hidden);
+            // x of a quarter's scale: the bf16 rounding of the residual stream (in x's units) stays well below the bound.
+            var x = DeviceData.RandomBf16(rng, tokens * shape.Hidden, 0.25f);
             using var step = new DeviceStep(context, kernels.Attention, seqs, BlockSize, shape.KvHeads, shape.HeadDim);
             using var dx = DeviceData.Upload(context, x);
             using var normOut = DeviceData.Poisoned(context, (long)tokens * shape.Hidden);
@@ -53,15 +54,20 @@ public sealed class LayerConformance(CudaContext context, KernelCache cache)
             stream.Synchronize();
             var gpuDelta = DeviceData.Download(dx);
             for (int i = 0; i < gpuDelta.Length; i++) gpuDelta[i] -= x[i];
+            var gpuNorm = DeviceData.Download(normOut);
 
             int row = 0;
             var batch = new AttentionBatch(seqs.Select(s => { var a = new AttentionSequence(row, s.New, s.Cached, s.Blocks, [null]); row += s.New; return a; }).ToArray(), cpuCache);
             var cx = new Tensor((float[])x.Clone(), tokens, shape.Hidden);
             cpuLayer.Forward(cx, batch);
-            var cpuDelta = cx.Data;
+            var cpuDelta = (float[])cx.Data.Clone();
             for (int i = 0; i < cpuDelta.Length; i++) cpuDelta[i] -= x[i];
+            string what = decode ? "2 × 1 token after 37 / 150" : "prefill 37 + 150 tokens";
             results.Add(DeviceData.Judge($"qwen2 layer ({(decode ? "decode, " + step.Splits + " splits" : step.PrefillVariant.Kernel)})",
-                $"1B layer, {(decode ? "2 × 1 token after 37 / 150" : "prefill 37 + 150 tokens")}, Δx", gpuDelta, cpuDelta, Nmse));
+                $"1B layer, {what}, Δx", gpuDelta, cpuDelta, Nmse));
+            // The fused next-norm output (here: the layer's own input norm of the new x), what the next layer reads.
+            var cpuNorm = _cpu.RmsNorm(cx, Weight.FromArray("input_layernorm", w.InputNorm, 1, shape.Hidden), shape.RmsEps);
+            results.Add(DeviceData.Judge("qwen2 layer (residual add + next norm)", $"1B layer, {what}, norm(x_out)", gpuNorm, cpuNorm.Data, Nmse));
         }
         return results;
     }
@@ -93,6 +99,7 @@ public sealed class LayerConformance(CudaContext context, KernelCache cache)
             {
                 using var fill = new DeviceStep(context, kernels.Attention, [new DeviceSeq(0, ctx, Table(s))], BlockSize, shape.KvHeads, shape.HeadDim);
                 layer.Forward(kernels, stream, fill, kv, ws, x.Pointer, layer.InputNormWeight, normOut.Pointer);
+                stream.Synchronize(); // before the step's arrays are freed
             }
             using (var prefill = new DeviceStep(context, kernels.Attention, [new DeviceSeq(0, ctx, Table(0))], BlockSize, shape.KvHeads, shape.HeadDim))
             {

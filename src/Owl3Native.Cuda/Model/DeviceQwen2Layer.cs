@@ -115,6 +115,7 @@ public sealed class DeviceQwen2Layer : IDisposable
         _down = Up(context, w.Down);
         _zeros = new DeviceBuffer<ushort>(context, Math.Max(2L * inter, h)); // the bias of the unbiased projections
         _zeros.FillBytes(0);
+        context.Synchronize(); // the uploads and the memset ran on the legacy stream; the layer's kernels run on others
     }
 
     /// <summary>The layer's sizes.</summary>
@@ -127,19 +128,23 @@ public sealed class DeviceQwen2Layer : IDisposable
     /// x ← layer(x) for the step's tokens (rows of <paramref name="x"/>, bf16 `[tokens, hidden]`), writing their K/V into
     /// <paramref name="cache"/>. The last residual add is fused with the RMSNorm of weight <paramref name="nextNorm"/> (the
     /// next layer's input norm, or the final norm), whose output goes to <paramref name="nextNormOut"/> `[tokens, hidden]`.
+    /// With <paramref name="inputNormed"/>, `ws.H` already holds this layer's input norm of x (the previous layer wrote its
+    /// fused next-norm output there) and the layer does not compute it again.
     /// </summary>
-    public void Forward(DeviceLayerKernels k, CudaStream s, DeviceStep step, DeviceKvCache cache, LayerWorkspace ws, ulong x, ulong nextNorm, ulong nextNormOut)
+    public void Forward(DeviceLayerKernels k, CudaStream s, DeviceStep step, DeviceKvCache cache, LayerWorkspace ws, ulong x, ulong nextNorm, ulong nextNormOut,
+        bool inputNormed = false)
     {
         var sh = _shape;
         int t = step.Tokens, h = sh.Hidden, qw = sh.QWidth, kvw = sh.KvWidth, inter = sh.Intermediate;
         if (t == 0) return;
         if (t > ws.Tokens) throw new ArgumentException($"a step of {t} tokens on a workspace for {ws.Tokens}");
+        if (ws.Shape != sh) throw new ArgumentException($"a workspace sized for {ws.Shape}, a layer of {sh}");
         if (step.IsDecode && step.Splits > 1 && (step.Seqs > ws.DecodeSeqs || step.Splits > ws.MaxSplits))
             throw new ArgumentException($"a decode step of {step.Seqs} sequences × {step.Splits} splits on a workspace for {ws.DecodeSeqs} × {ws.MaxSplits}");
         if (cache.KvHeads != sh.KvHeads || cache.HeadDim != sh.HeadDim) throw new ArgumentException($"a cache of {cache.KvHeads} × {cache.HeadDim} for a layer of {sh.KvHeads} × {sh.HeadDim}");
         float scaleLog2 = (float)(1.4426950408889634 / Math.Sqrt(sh.HeadDim));
 
-        k.Norm.RmsNorm(s, new NormParams { X = x, Weight = _inputNorm.Pointer, Y = ws.H, Rows = t, Hidden = h, Eps = sh.RmsEps });
+        if (!inputNormed) k.Norm.RmsNorm(s, new NormParams { X = x, Weight = _inputNorm.Pointer, Y = ws.H, Rows = t, Hidden = h, Eps = sh.RmsEps });
         k.Blas.LinearBias(s, ws.H, _q.Pointer, _qBias.Pointer, ws.Q, t, h, qw);
         k.Blas.LinearBias(s, ws.H, _kv.Pointer, _kvBias.Pointer, ws.Kv, t, h, 2 * kvw);
         k.Elementwise.Rope(s, new RopeParams { X = ws.Q, Positions = step.Positions, Tokens = t, Heads = sh.Heads, HeadDim = sh.HeadDim, Theta = (float)sh.RopeTheta });
@@ -240,6 +245,7 @@ public sealed class LayerWorkspace : IDisposable
     public LayerWorkspace(CudaContext context, Qwen2LayerShape shape, int tokens, int? decodeSeqs = null, int maxSplits = AttentionKernels.MaxDecodeSplits)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(tokens, 1);
+        Shape = shape;
         DecodeSeqs = decodeSeqs ?? Math.Min(tokens, 64);
         MaxSplits = maxSplits;
         Tokens = tokens;
@@ -256,6 +262,8 @@ public sealed class LayerWorkspace : IDisposable
         PartMl = F32((long)DecodeSeqs * shape.Heads * maxSplits * 2);
     }
 
+    /// <summary>The layer sizes the scratch is for.</summary>
+    public Qwen2LayerShape Shape { get; }
     /// <summary>Most tokens a step may have.</summary>
     public int Tokens { get; }
     /// <summary>Most sequences a split decode step may have.</summary>

@@ -48,6 +48,7 @@ public sealed class DeviceQwen2Text : IDisposable
         var bits = new Dictionary<Qwen2LayerWeights, Qwen2LayerBits>(ReferenceEqualityComparer.Instance);
         _layers = layers.Select(w => new DeviceQwen2Layer(context, shape, bits.TryGetValue(w, out var b) ? b : bits[w] = w.ToBits(shape))).ToArray();
         _caches = layers.Select(_ => new DeviceKvCache(context, numBlocks, blockSize, shape.KvHeads, shape.HeadDim)).ToArray();
+        context.Synchronize(); // the uploads and memsets ran on the legacy stream
     }
 
     /// <summary>The layers' sizes.</summary>
@@ -72,10 +73,12 @@ public sealed class DeviceQwen2Text : IDisposable
         if (t > ws.Layer.Tokens || step.Seqs > ws.Seqs) throw new ArgumentException($"a step of {t} tokens / {step.Seqs} sequences on a workspace for {ws.Layer.Tokens} / {ws.Seqs}");
         if (ws.PaddedVocab != PaddedVocab) throw new ArgumentException($"a workspace for {ws.PaddedVocab} logits per row, the model has {PaddedVocab}");
         k.Elementwise.EmbeddingGather(s, new EmbeddingParams { Table = _embedding.Pointer, Ids = ids, Y = ws.X, Tokens = t, Hidden = h, Vocab = Vocab });
+        // Each layer's last residual add is fused with the next layer's input norm, written where that layer reads it.
         for (int l = 0; l < _layers.Length; l++)
         {
             bool last = l == _layers.Length - 1;
-            _layers[l].Forward(k, s, step, _caches[l], ws.Layer, ws.X, last ? _finalNorm.Pointer : _layers[l + 1].InputNormWeight, ws.Normed);
+            _layers[l].Forward(k, s, step, _caches[l], ws.Layer, ws.X, last ? _finalNorm.Pointer : _layers[l + 1].InputNormWeight,
+                last ? ws.Normed : ws.Layer.H, inputNormed: l > 0);
         }
         // The last row of each sequence (rows SeqQStart[i + 1] − 1), gathered like embedding rows, then the LM head.
         k.Elementwise.EmbeddingGather(s, new EmbeddingParams { Table = ws.Normed, Ids = step.LastRows, Y = ws.LastRows, Tokens = step.Seqs, Hidden = h, Vocab = t });
@@ -146,7 +149,7 @@ public sealed class TextWorkspace : IDisposable
     public LayerWorkspace Layer { get; }
     /// <summary>The residual stream `[tokens, hidden]`.</summary>
     public ulong X { get; }
-    /// <summary>The final norm's output `[tokens, hidden]` (intermediate layers' fused next-norm outputs land here too).</summary>
+    /// <summary>The final norm's output `[tokens, hidden]`.</summary>
     public ulong Normed { get; }
     /// <summary>Each sequence's last normed row `[seqs, hidden]`.</summary>
     public ulong LastRows { get; }

@@ -42,6 +42,7 @@ public sealed class DeviceStep : IDisposable
             PrefillTiles = Up(context, tiles);
             (SplitKeys, Splits) = (64, 1);
         }
+        context.Synchronize(); // a pageable upload may return before its transfer lands; the layers run on other streams
     }
 
     /// <summary>Sequences.</summary>
