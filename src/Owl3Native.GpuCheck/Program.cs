@@ -101,6 +101,10 @@ internal static class Program
                 if (!args.Contains("--no-bench"))
                     attentionBench = [.. attentionBench, .. Step(errors, "text model bench",
                         () => text.Bench(("1B", Qwen2LayerShape.OneB, 24, 151851, true), ("7B", Qwen2LayerShape.SevenB, 28, 151851, false))) ?? []];
+                // The same forward on real-format checkpoints (written here, random weights) against the CPU engine's Owl3Model.
+                Write(Report(partial: true), sw.Elapsed, print: false);
+                foreach (var shape in new[] { Owl3Native.Models.Checkpoints.ModelShape.Tiny, Owl3Native.Models.Checkpoints.ModelShape.B1 })
+                    conformance = [.. conformance, .. Step(errors, $"text model from a {shape} checkpoint", () => Owl3Native.Diagnostics.DeviceTextConformance.Run(ctx, cache, shape)) ?? []];
             }
             ctx.Dispose();
         }

@@ -4,7 +4,7 @@ using Owl3Native.Cuda.Runtime;
 namespace Owl3Native.Cuda.Checks;
 
 /// <summary>The conformance checks' shared plumbing: bf16 random inputs, uploads, NaN-poisoned outputs, the verdict.</summary>
-internal static class DeviceData
+public static class DeviceData
 {
     /// <summary>Random values already rounded to bf16 (so CPU and GPU see identical inputs), uniform in offset ± scale.</summary>
     public static float[] RandomBf16(Random rng, int n, float scale = 1f, float offset = 0f)

@@ -1,0 +1,126 @@
+using Owl3Native.Core;
+using Owl3Native.Core.Backend;
+using Owl3Native.Core.Cpu;
+using Owl3Native.Core.Tensors;
+using Owl3Native.Cuda.Checks;
+using Owl3Native.Cuda.Model;
+using Owl3Native.Cuda.Runtime;
+using Owl3Native.Models;
+using Owl3Native.Models.Checkpoints;
+using Owl3Native.Models.Owl3;
+
+namespace Owl3Native.Diagnostics;
+
+/// <summary>A checkpoint's language-model weights as the device text model takes them (fp32 values of the bf16 tensors).</summary>
+public sealed record TextWeights(Qwen2LayerShape Shape, int Vocab, float[] Embedding, float[] FinalNorm, float[]? LmHead, Qwen2LayerWeights[] Layers)
+{
+    /// <summary>
+    /// Reads `language_model.model.{embed_tokens, layers.i.*, norm}` and `language_model.lm_head` (absent when
+    /// `tie_word_embeddings`) by their checkpoint names; the hyper layers' image-side tensors are not read.
+    /// </summary>
+    /// <exception cref="CheckpointException">A language-model tensor is missing.</exception>
+    public static TextWeights Of(Owl3Checkpoint checkpoint)
+    {
+        var cfg = checkpoint.Config;
+        var shape = new Qwen2LayerShape(cfg.Hidden, cfg.Heads, cfg.KvHeads, cfg.HeadDim, cfg.Intermediate, (float)cfg.RmsNormEps, cfg.RopeTheta);
+        var lm = new WeightScope(checkpoint.Weights).Child("language_model");
+        var model = lm.Child("model");
+        static float[] T(WeightScope s, string name) => s.Tensor(name).ToArray();
+        var layers = Enumerable.Range(0, cfg.Layers).Select(l =>
+        {
+            var w = model.Child("layers", l);
+            var a = w.Child("self_attn");
+            var m = w.Child("mlp");
+            return new Qwen2LayerWeights(T(w.Child("input_layernorm"), "weight"),
+                T(a.Child("q_proj"), "weight"), T(a.Child("q_proj"), "bias"), T(a.Child("k_proj"), "weight"), T(a.Child("k_proj"), "bias"),
+                T(a.Child("v_proj"), "weight"), T(a.Child("v_proj"), "bias"), T(a.Child("o_proj"), "weight"),
+                T(w.Child("post_attention_layernorm"), "weight"), T(m.Child("gate_proj"), "weight"), T(m.Child("up_proj"), "weight"), T(m.Child("down_proj"), "weight"));
+        }).ToArray();
+        return new TextWeights(shape, cfg.Vocab, T(model.Child("embed_tokens"), "weight"), T(model.Child("norm"), "weight"),
+            cfg.TieWordEmbeddings ? null : T(lm.Child("lm_head"), "weight"), layers);
+    }
+}
+
+/// <summary>
+/// The device text forward on a real-format checkpoint: a random-weight folder written by <see cref="CheckpointMaker"/>
+/// (the exact released format and weight names), loaded by the normal loader, run by the CPU engine's
+/// <see cref="Owl3Model"/> and by <see cref="DeviceQwen2Text"/> on a text-only prompt (no image: every layer, hyper
+/// layers included, is plain self-attention then). Judged on the last-token logits after a prefill of two sequences and
+/// after a decode step of each (NMSE), with the greedy tokens' agreement reported. Used by owl3-gpu-check.
+/// </summary>
+public static class DeviceTextConformance
+{
+    private const int BlockSize = 16;
+
+    /// <summary>The language model of <paramref name="checkpoint"/> on the device, with a paged cache of <paramref name="numBlocks"/> blocks per layer.</summary>
+    /// <exception cref="CheckpointException">A language-model tensor is missing.</exception>
+    public static DeviceQwen2Text Load(CudaContext context, Owl3Checkpoint checkpoint, int numBlocks, int blockSize = BlockSize)
+    {
+        var w = TextWeights.Of(checkpoint);
+        return new DeviceQwen2Text(context, w.Shape, w.Vocab, w.Embedding, w.FinalNorm, w.LmHead, w.Layers, numBlocks, blockSize);
+    }
+
+    /// <summary>
+    /// Writes a random checkpoint of <paramref name="shape"/> and <paramref name="variant"/> under the temp folder, then
+    /// judges the device text forward against the CPU engine (prefill of 23 and 61 tokens, then one decode step each).
+    /// </summary>
+    public static IReadOnlyList<ConformanceResult> Run(CudaContext context, KernelCache cache, ModelShape shape = ModelShape.Tiny,
+        Owl3Variant variant = Owl3Variant.V241101, double nmseBound = 1e-3)
+    {
+        string dir = Path.Combine(Path.GetTempPath(), $"owl3-device-text-{shape.Name()}-{variant}");
+        CheckpointMaker.Write(dir, new MakeTinyOptions(variant, shape, Seed: 3, Overwrite: true));
+        using var checkpoint = Owl3Checkpoint.Open(dir);
+        var cfg = checkpoint.Config;
+        var cpu = new CpuBackend(Math.Max(1, Environment.ProcessorCount));
+        var cpuModel = new Owl3Model(checkpoint, cpu);
+        int[] lengths = [23, 61];
+        int numBlocks = 16;
+        int[][] tables = [[11, 2], [7, 0, 14, 5, 9]]; // scattered; room for the decode token
+        var rng = new Random(17);
+
+        using var kernels = new DeviceLayerKernels(cache, context);
+        using var device = Load(context, checkpoint, numBlocks);
+        var lshape = device.Shape;
+        using var ws = new TextWorkspace(context, lshape, cfg.Vocab, lengths.Sum(), lengths.Length);
+        using var stream = new CudaStream(context);
+        using var cpuCache = cpu.CreateKvCache(cfg.Layers, numBlocks, BlockSize, cfg.KvHeads, cfg.HeadDim);
+        var results = new List<ConformanceResult>();
+        int[]? next = null;
+        foreach (bool decode in new[] { false, true })
+        {
+            var seqs = lengths.Select((len, i) => decode ? new DeviceSeq(len, 1, tables[i]) : new DeviceSeq(0, len, tables[i])).ToArray();
+            int tokens = seqs.Sum(s => s.New);
+            var ids = decode ? next! : Enumerable.Range(0, tokens).Select(_ => rng.Next(cfg.Vocab)).ToArray();
+            using var step = new DeviceStep(context, kernels.Attention, seqs, BlockSize, cfg.KvHeads, cfg.HeadDim);
+            using var dIds = new DeviceBuffer<int>(context, ids.Length);
+            dIds.CopyFrom(ids);
+            context.Synchronize();
+            device.Step(kernels, stream, step, ws, dIds.Pointer);
+            stream.Synchronize();
+            var logits = new float[seqs.Length * cfg.Vocab];
+            ws.DownloadLogits(logits);
+
+            int row = 0;
+            var batch = new AttentionBatch(seqs.Select(s => { var a = new AttentionSequence(row, s.New, s.Cached, s.Blocks, new VisualKv?[cfg.Layers]); row += s.New; return a; }).ToArray(), cpuCache);
+            var hidden = cpuModel.Forward(ids, batch);
+            var last = new Tensor(seqs.Length, cfg.Hidden);
+            for (int i = 0, r = 0; i < seqs.Length; r += seqs[i].New, i++) hidden.Row(r + seqs[i].New - 1).CopyTo(last.Row(i));
+            var expected = cpuModel.Logits(last).Data;
+            int[] Argmax(float[] l) => [.. Enumerable.Range(0, seqs.Length).Select(i => ArgmaxRow(l.AsSpan(i * cfg.Vocab, cfg.Vocab)))];
+            var (cpuTokens, gpuTokens) = (Argmax(expected), Argmax(logits));
+            next = cpuTokens;
+            results.Add(DeviceData.Judge($"qwen2 text model from a checkpoint ({(decode ? "decode" : "prefill")})",
+                $"{shape.Name()} {variant}, {cfg.Layers} layers, {cfg.Heads}/{cfg.KvHeads}×{cfg.HeadDim}, vocab {cfg.Vocab}; " +
+                $"{(decode ? "1 token after 23 / 61" : "prefill 23 + 61")}; greedy tokens agree {cpuTokens.Zip(gpuTokens).Count(p => p.First == p.Second)}/{seqs.Length}",
+                logits, expected, nmseBound));
+        }
+        return results;
+    }
+
+    private static int ArgmaxRow(ReadOnlySpan<float> row)
+    {
+        int best = 0;
+        for (int i = 1; i < row.Length; i++) if (row[i] > row[best]) best = i;
+        return best;
+    }
+}
