@@ -53,12 +53,14 @@ internal static unsafe partial class CublasLt
     internal const string Library = "cublasLt";
     internal const int CUBLASLT_MATMUL_DESC_TRANSA = 3, CUBLASLT_MATMUL_DESC_TRANSB = 4, CUBLASLT_MATMUL_DESC_EPILOGUE = 7, CUBLASLT_MATMUL_DESC_BIAS_POINTER = 8;
     internal const int CUBLASLT_EPILOGUE_BIAS = 4;
+    internal const int CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES = 1;
 
     static CublasLt() => CudaLibraryImports.Register();
 
     internal static readonly string[] EntryPoints =
         ["cublasLtCreate", "cublasLtDestroy", "cublasLtMatmulDescCreate", "cublasLtMatmulDescDestroy", "cublasLtMatmulDescSetAttribute",
-         "cublasLtMatrixLayoutCreate", "cublasLtMatrixLayoutDestroy", "cublasLtMatmul", "cublasLtGetVersion"];
+         "cublasLtMatrixLayoutCreate", "cublasLtMatrixLayoutDestroy", "cublasLtMatmul", "cublasLtGetVersion",
+         "cublasLtMatmulPreferenceCreate", "cublasLtMatmulPreferenceDestroy", "cublasLtMatmulPreferenceSetAttribute", "cublasLtMatmulAlgoGetHeuristic"];
 
     [LibraryImport(Library)] internal static partial cublasStatus_t cublasLtCreate(nint* handle);
     [LibraryImport(Library)] internal static partial cublasStatus_t cublasLtDestroy(nint handle);
@@ -71,4 +73,21 @@ internal static unsafe partial class CublasLt
     [LibraryImport(Library)]
     internal static partial cublasStatus_t cublasLtMatmul(nint handle, nint desc, void* alpha, ulong a, nint aDesc, ulong b, nint bDesc,
         void* beta, ulong c, nint cDesc, ulong d, nint dDesc, void* algo, ulong workspace, nuint workspaceBytes, nint stream);
+    [LibraryImport(Library)] internal static partial cublasStatus_t cublasLtMatmulPreferenceCreate(nint* pref);
+    [LibraryImport(Library)] internal static partial cublasStatus_t cublasLtMatmulPreferenceDestroy(nint pref);
+    [LibraryImport(Library)] internal static partial cublasStatus_t cublasLtMatmulPreferenceSetAttribute(nint pref, int attribute, void* value, nuint size);
+    [LibraryImport(Library)]
+    internal static partial cublasStatus_t cublasLtMatmulAlgoGetHeuristic(nint handle, nint desc, nint aDesc, nint bDesc, nint cDesc, nint dDesc,
+        nint preference, int requestedAlgoCount, HeuristicResult* results, int* returnedAlgoCount);
+}
+
+/// <summary>cublasLtMatmulHeuristicResult_t (x86-64: 96 bytes): the algorithm (64 opaque bytes), its workspace, status, waves.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct HeuristicResult
+{
+    public fixed ulong Algo[8];
+    public nuint WorkspaceSize;
+    public int State;
+    public float WavesCount;
+    public fixed int Reserved[4];
 }

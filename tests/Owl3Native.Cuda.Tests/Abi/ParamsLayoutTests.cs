@@ -85,3 +85,18 @@ public sealed class LaunchConfigLayoutTests
         Assert.Equal(8, (int)Marshal.OffsetOf<Owl3Native.Cuda.Interop.CUlaunchAttribute>(nameof(Owl3Native.Cuda.Interop.CUlaunchAttribute.Value)));
     }
 }
+
+/// <summary>cuBLASLt's heuristic result, filled by cublasLtMatmulAlgoGetHeuristic, has cublasLt.h's x86-64 layout.</summary>
+public sealed class CublasLtLayoutTests
+{
+    [Fact]
+    public void Heuristic_result_matches_cublasLt_h()
+    {
+        // cublasLtMatmulAlgo_t (uint64_t data[8]) first — its address is the algorithm cublasLtMatmul takes —, then
+        // size_t workspaceSize, cublasStatus_t state, float wavesCount, int reserved[4]: 96 bytes.
+        Assert.Equal(96, Marshal.SizeOf<Owl3Native.Cuda.Interop.HeuristicResult>());
+        Assert.Equal(64, (int)Marshal.OffsetOf<Owl3Native.Cuda.Interop.HeuristicResult>(nameof(Owl3Native.Cuda.Interop.HeuristicResult.WorkspaceSize)));
+        Assert.Equal(72, (int)Marshal.OffsetOf<Owl3Native.Cuda.Interop.HeuristicResult>(nameof(Owl3Native.Cuda.Interop.HeuristicResult.State)));
+        Assert.Equal(76, (int)Marshal.OffsetOf<Owl3Native.Cuda.Interop.HeuristicResult>(nameof(Owl3Native.Cuda.Interop.HeuristicResult.WavesCount)));
+    }
+}
