@@ -162,7 +162,7 @@ internal static class Program
         {
             CudaLibrary.Driver => ["cuLaunchKernelEx", "cuOccupancyMaxActiveBlocksPerMultiprocessor", "cuStreamBeginCapture_v2", "cuGraphInstantiateWithFlags"],
             CudaLibrary.Cublas => ["cublasCreate_v2", "cublasGemmEx", "cublasGemmStridedBatchedEx"],
-            CudaLibrary.CublasLt => ["cublasLtCreate", "cublasLtMatmul", "cublasLtMatmulDescSetAttribute"],
+            CudaLibrary.CublasLt => [.. Owl3Native.Cuda.Blas.CublasLtMatmul.EntryPoints],
             _ => [],
         };
         var missing = p.Found ? names.Where(n => !NativeLibrary.TryGetExport(NativeLibraryResolver.Handle(library), n, out _)).ToArray() : [];

@@ -7,8 +7,10 @@ namespace Owl3Native.Cuda.Blas;
 /// cuBLASLt GEMM with a fused bias epilogue: y[rows, outF] = x · Wᵀ + b (bf16 in/out, fp32 compute), the biased
 /// projections of the model (q/k/v, SigLIP, projector) in one kernel. Each shape (rows, inF, outF) gets a plan once —
 /// its descriptors and the algorithm cuBLASLt's heuristic picks with a 32 MiB workspace (null, cuBLASLt's own choice
-/// without workspace, where the heuristic offers none) — so a call is one attribute set and one matmul. The workspace
-/// is shared by the calls: use one instance per stream that runs concurrently with another.
+/// without workspace, where the heuristic offers none or the chosen one fails) — so a call is one attribute set and one
+/// matmul. Algorithms are chosen for 16-byte-aligned operands. The workspace is shared by the calls: use one instance per
+/// stream that runs concurrently with another. Plans are keyed by the row count too; a server with many prefill lengths
+/// should bucket them (not done yet: the cache only grows).
 /// </summary>
 public sealed unsafe class CublasLtMatmul : IDisposable
 {
@@ -18,21 +20,33 @@ public sealed unsafe class CublasLtMatmul : IDisposable
     private readonly Dictionary<(int Rows, int InF, int OutF), Plan> _plans = [];
     private nint _handle;
 
+    /// <summary>The cuBLASLt exports these bindings call (a GPU report checks the installed library has them).</summary>
+    public static IReadOnlyList<string> EntryPoints => CublasLt.EntryPoints;
+
     /// <summary>Creates a cuBLASLt handle on <paramref name="context"/> and its workspace; the stream is chosen per call.</summary>
     /// <exception cref="DllNotFoundException">cuBLASLt is not installed; the message lists the paths tried.</exception>
     public CublasLtMatmul(CudaContext context)
     {
         _context = context;
         context.MakeCurrent();
-        nint h;
-        CublasHandle.Check(CublasLt.cublasLtCreate(&h));
-        _handle = h;
         _workspace = new DeviceBuffer<byte>(context, (long)WorkspaceBytes);
+        nint h;
+        try
+        {
+            CublasHandle.Check(CublasLt.cublasLtCreate(&h));
+        }
+        catch
+        {
+            _workspace.Dispose();
+            throw;
+        }
+        _handle = h;
     }
 
     /// <summary>y = x·Wᵀ + bias on <paramref name="stream"/> (bias: [outF] bf16); every address 16-byte aligned (the tuned algorithms assume it).</summary>
     public void LinearBias(CudaStream stream, ulong x, ulong w, ulong bias, ulong y, int rows, int inF, int outF)
     {
+        ObjectDisposedException.ThrowIf(_handle == 0, this);
         _context.MakeCurrent();
         lock (_plans)
         {
@@ -40,9 +54,15 @@ public sealed unsafe class CublasLtMatmul : IDisposable
             CublasHandle.Check(CublasLt.cublasLtMatmulDescSetAttribute(plan.Desc, CublasLt.CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof(ulong)));
             float alpha = 1f, beta = 0f;
             HeuristicResult chosen = plan.Algorithm;
-            bool tuned = plan.HasAlgorithm;
+            if (plan.HasAlgorithm)
+            {
+                var status = CublasLt.cublasLtMatmul(_handle, plan.Desc, &alpha, w, plan.A, x, plan.B, &beta, y, plan.C, y, plan.C,
+                    &chosen, _workspace.Pointer, chosen.WorkspaceSize, stream.Handle);
+                if (status == cublasStatus_t.CUBLAS_STATUS_SUCCESS) return;
+                plan.HasAlgorithm = false; // the chosen algorithm is refused: cuBLASLt's own choice from now on
+            }
             CublasHandle.Check(CublasLt.cublasLtMatmul(_handle, plan.Desc, &alpha, w, plan.A, x, plan.B, &beta, y, plan.C, y, plan.C,
-                tuned ? &chosen : null, tuned ? _workspace.Pointer : 0, tuned ? chosen.WorkspaceSize : 0, stream.Handle));
+                null, 0, 0, stream.Handle));
         }
     }
 
@@ -95,9 +115,14 @@ public sealed unsafe class CublasLtMatmul : IDisposable
                     try
                     {
                         ulong ws = workspaceBytes;
+                        uint align = 16;
                         HeuristicResult result;
                         int returned = 0;
-                        if (CublasLt.cublasLtMatmulPreferenceSetAttribute(pref, CublasLt.CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof(ulong)) == cublasStatus_t.CUBLAS_STATUS_SUCCESS
+                        bool aligned = true;
+                        for (int attr = CublasLt.CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES; attr <= CublasLt.CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES + 3; attr++)
+                            aligned &= CublasLt.cublasLtMatmulPreferenceSetAttribute(pref, attr, &align, sizeof(uint)) == cublasStatus_t.CUBLAS_STATUS_SUCCESS;
+                        if (aligned
+                            && CublasLt.cublasLtMatmulPreferenceSetAttribute(pref, CublasLt.CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof(ulong)) == cublasStatus_t.CUBLAS_STATUS_SUCCESS
                             && CublasLt.cublasLtMatmulAlgoGetHeuristic(handle, desc, aDesc, bDesc, cDesc, cDesc, pref, 1, &result, &returned) == cublasStatus_t.CUBLAS_STATUS_SUCCESS
                             && returned > 0 && result.State == 0 && result.WorkspaceSize <= ws)
                             (p.Algorithm, p.HasAlgorithm) = (result, true);

@@ -54,6 +54,7 @@ internal static unsafe partial class CublasLt
     internal const int CUBLASLT_MATMUL_DESC_TRANSA = 3, CUBLASLT_MATMUL_DESC_TRANSB = 4, CUBLASLT_MATMUL_DESC_EPILOGUE = 7, CUBLASLT_MATMUL_DESC_BIAS_POINTER = 8;
     internal const int CUBLASLT_EPILOGUE_BIAS = 4;
     internal const int CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES = 1;
+    internal const int CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES = 5; // …_B_BYTES = 6, _C_BYTES = 7, _D_BYTES = 8 (uint32)
 
     static CublasLt() => CudaLibraryImports.Register();
 

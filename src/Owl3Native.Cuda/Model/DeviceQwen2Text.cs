@@ -25,7 +25,7 @@ public sealed class DeviceQwen2Text : IDisposable
     /// <remarks>
     /// The released vocab sizes (151,851; 151,651) are not multiples of 8, which the LM head GEMM's bf16 rows want: the
     /// tables are padded with zero rows to <see cref="PaddedVocab"/>; the logits rows have that stride, the padded
-    /// columns hold 0 and are not logits (<see cref="TextWorkspace.DownloadLogits"/> drops them).
+    /// columns hold −inf (the head's bias) and are not logits (<see cref="TextWorkspace.DownloadLogits"/> drops them).
     /// </remarks>
     /// <exception cref="ArgumentException">A tensor's size differs from the shape's.</exception>
     public DeviceQwen2Text(CudaContext context, Qwen2LayerShape shape, int vocab, float[] embedding, float[] finalNorm, float[]? lmHead,
@@ -41,8 +41,11 @@ public sealed class DeviceQwen2Text : IDisposable
         _embedding = Up(context, Pad(embedding, (long)PaddedVocab * shape.Hidden));
         _finalNorm = Up(context, finalNorm);
         _lmHead = lmHead is null ? null : Up(context, Pad(lmHead, (long)PaddedVocab * shape.Hidden));
+        // The LM head's bias: 0 for the vocab, bf16 −inf for the padding, so padded columns can never win an argmax or a draw.
+        var headBias = new ushort[PaddedVocab];
+        Array.Fill(headBias, (ushort)0xFF80, vocab, PaddedVocab - vocab);
         _vocabZeros = new DeviceBuffer<ushort>(context, PaddedVocab);
-        _vocabZeros.FillBytes(0);
+        _vocabZeros.CopyFrom(headBias);
         // Each distinct weights object is converted once; every layer gets its own device copy (distinct memory, as in a
         // real model: a benchmark that repeats one layer's weights still streams each layer's from HBM).
         var bits = new Dictionary<Qwen2LayerWeights, Qwen2LayerBits>(ReferenceEqualityComparer.Instance);
@@ -71,7 +74,7 @@ public sealed class DeviceQwen2Text : IDisposable
         int t = step.Tokens, h = Shape.Hidden;
         if (t == 0) return;
         if (t > ws.Layer.Tokens || step.Seqs > ws.Seqs) throw new ArgumentException($"a step of {t} tokens / {step.Seqs} sequences on a workspace for {ws.Layer.Tokens} / {ws.Seqs}");
-        if (ws.PaddedVocab != PaddedVocab) throw new ArgumentException($"a workspace for {ws.PaddedVocab} logits per row, the model has {PaddedVocab}");
+        if (ws.Vocab != Vocab) throw new ArgumentException($"a workspace for {ws.Vocab} logits per row, the model has {Vocab}");
         k.Elementwise.EmbeddingGather(s, new EmbeddingParams { Table = _embedding.Pointer, Ids = ids, Y = ws.X, Tokens = t, Hidden = h, Vocab = Vocab });
         // Each layer's last residual add is fused with the next layer's input norm, written where that layer reads it.
         for (int l = 0; l < _layers.Length; l++)
@@ -158,7 +161,10 @@ public sealed class TextWorkspace : IDisposable
     /// <summary>The logits in fp32, rows of <see cref="PaddedVocab"/> (the first <see cref="Vocab"/> of each are logits).</summary>
     public ulong Logits { get; }
 
-    /// <summary>The logits of the first <paramref name="destination"/>.Length / vocab rows, `[rows, vocab]` (padding dropped; synchronous).</summary>
+    /// <summary>
+    /// The logits of the first <paramref name="destination"/>.Length / vocab rows, `[rows, vocab]` (padding dropped). The
+    /// copy does not wait for the stream that computed them: synchronise it first.
+    /// </summary>
     public void DownloadLogits(Span<float> destination)
     {
         if (destination.Length % Vocab != 0 || destination.Length / Vocab > Seqs) throw new ArgumentException($"{destination.Length} logits asked: whole rows of {Vocab}, at most {Seqs}");

@@ -67,8 +67,20 @@ public static class DeviceTextConformance
     public static IReadOnlyList<ConformanceResult> Run(CudaContext context, KernelCache cache, ModelShape shape = ModelShape.Tiny,
         Owl3Variant variant = Owl3Variant.V241101, double nmseBound = 1e-3)
     {
-        string dir = Path.Combine(Path.GetTempPath(), $"owl3-device-text-{shape.Name()}-{variant}");
-        CheckpointMaker.Write(dir, new MakeTinyOptions(variant, shape, Seed: 3, Overwrite: true));
+        string dir = Path.Combine(Path.GetTempPath(), $"owl3-device-text-{shape.Name()}-{variant}-{Environment.ProcessId}");
+        try
+        {
+            CheckpointMaker.Write(dir, new MakeTinyOptions(variant, shape, Seed: 3, Overwrite: true));
+            return Run(context, cache, dir, shape, variant, nmseBound);
+        }
+        finally
+        {
+            if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true); // 1.8 GB at the 1B shape
+        }
+    }
+
+    private static IReadOnlyList<ConformanceResult> Run(CudaContext context, KernelCache cache, string dir, ModelShape shape, Owl3Variant variant, double nmseBound)
+    {
         using var checkpoint = Owl3Checkpoint.Open(dir);
         var cfg = checkpoint.Config;
         var cpu = new CpuBackend(Math.Max(1, Environment.ProcessorCount));
