@@ -107,15 +107,25 @@ public sealed class DeviceQwen2Layer : IDisposable
         if (w.Q.LongLength != (long)qw * h || w.Kv.LongLength != 2L * kvw * h || w.GateUp.LongLength != 2L * inter * h || w.Down.LongLength != (long)h * inter
             || w.O.LongLength != (long)h * qw || w.InputNorm.Length != h || w.PostNorm.Length != h || w.QBias.Length != qw || w.KvBias.Length != 2 * kvw)
             throw new ArgumentException($"layer weights of other sizes than {shape}");
-        _inputNorm = Up(context, w.InputNorm); _postNorm = Up(context, w.PostNorm);
-        _q = Up(context, w.Q); _qBias = Up(context, w.QBias);
-        _kv = Up(context, w.Kv); _kvBias = Up(context, w.KvBias);
-        _o = Up(context, w.O);
-        _gateUp = Up(context, w.GateUp);
-        _down = Up(context, w.Down);
-        _zeros = new DeviceBuffer<ushort>(context, Math.Max(2L * inter, h)); // the bias of the unbiased projections
-        _zeros.FillBytes(0);
-        context.Synchronize(); // the uploads and the memset ran on the legacy stream; the layer's kernels run on others
+        var owned = new List<IDisposable>(); // freed again if an allocation fails part way (out of device memory)
+        DeviceBuffer<ushort> Keep(DeviceBuffer<ushort> b) { owned.Add(b); return b; }
+        try
+        {
+            _inputNorm = Keep(Up(context, w.InputNorm)); _postNorm = Keep(Up(context, w.PostNorm));
+            _q = Keep(Up(context, w.Q)); _qBias = Keep(Up(context, w.QBias));
+            _kv = Keep(Up(context, w.Kv)); _kvBias = Keep(Up(context, w.KvBias));
+            _o = Keep(Up(context, w.O));
+            _gateUp = Keep(Up(context, w.GateUp));
+            _down = Keep(Up(context, w.Down));
+            _zeros = Keep(new DeviceBuffer<ushort>(context, Math.Max(2L * inter, h))); // the bias of the unbiased projections
+            _zeros.FillBytes(0);
+            context.Synchronize(); // the uploads and the memset ran on the legacy stream; the layer's kernels run on others
+        }
+        catch
+        {
+            foreach (var b in owned) b.Dispose();
+            throw;
+        }
     }
 
     /// <summary>The layer's sizes.</summary>
@@ -207,23 +217,39 @@ public sealed class DeviceLayerKernels(KernelCache cache, CudaContext context) :
 }
 
 /// <summary>A layer's paged K/V cache on the device: `[numBlocks, blockSize, kvHeads, headDim]` bf16, keys and values.</summary>
-public sealed class DeviceKvCache(CudaContext context, int numBlocks, int blockSize, int kvHeads, int headDim) : IDisposable
+public sealed class DeviceKvCache : IDisposable
 {
-    private readonly DeviceBuffer<ushort> _k = new(context, (long)numBlocks * blockSize * kvHeads * headDim);
-    private readonly DeviceBuffer<ushort> _v = new(context, (long)numBlocks * blockSize * kvHeads * headDim);
+    private readonly DeviceBuffer<ushort> _k, _v;
+
+    /// <summary>Allocates both caches (neither is kept if the second does not fit).</summary>
+    public DeviceKvCache(CudaContext context, int numBlocks, int blockSize, int kvHeads, int headDim)
+    {
+        (NumBlocks, BlockSize, KvHeads, HeadDim) = (numBlocks, blockSize, kvHeads, headDim);
+        long n = (long)numBlocks * blockSize * kvHeads * headDim;
+        _k = new DeviceBuffer<ushort>(context, n);
+        try
+        {
+            _v = new DeviceBuffer<ushort>(context, n);
+        }
+        catch
+        {
+            _k.Dispose();
+            throw;
+        }
+    }
 
     /// <summary>Device address of the key cache.</summary>
     public ulong K => _k.Pointer;
     /// <summary>Device address of the value cache.</summary>
     public ulong V => _v.Pointer;
     /// <summary>Blocks.</summary>
-    public int NumBlocks { get; } = numBlocks;
+    public int NumBlocks { get; }
     /// <summary>Tokens per block.</summary>
-    public int BlockSize { get; } = blockSize;
+    public int BlockSize { get; }
     /// <summary>Key/value heads.</summary>
-    public int KvHeads { get; } = kvHeads;
+    public int KvHeads { get; }
     /// <summary>Elements per head.</summary>
-    public int HeadDim { get; } = headDim;
+    public int HeadDim { get; }
 
     /// <summary>Frees both caches.</summary>
     public void Dispose()
@@ -251,15 +277,23 @@ public sealed class LayerWorkspace : IDisposable
         Tokens = tokens;
         ulong Bf16(long n) { var b = new DeviceBuffer<ushort>(context, Math.Max(1, n)); _owned.Add(b); return b.Pointer; }
         ulong F32(long n) { var b = new DeviceBuffer<float>(context, Math.Max(1, n)); _owned.Add(b); return b.Pointer; }
-        H = Bf16((long)tokens * shape.Hidden);
-        Q = Bf16((long)tokens * shape.QWidth);
-        Kv = Bf16((long)tokens * 2 * shape.KvWidth);
-        Context = Bf16((long)tokens * shape.QWidth);
-        A = Bf16((long)tokens * shape.Hidden);
-        GateUp = Bf16((long)tokens * 2 * shape.Intermediate);
-        Mlp = Bf16((long)tokens * shape.Intermediate);
-        PartO = F32((long)DecodeSeqs * shape.Heads * maxSplits * shape.HeadDim);
-        PartMl = F32((long)DecodeSeqs * shape.Heads * maxSplits * 2);
+        try
+        {
+            H = Bf16((long)tokens * shape.Hidden);
+            Q = Bf16((long)tokens * shape.QWidth);
+            Kv = Bf16((long)tokens * 2 * shape.KvWidth);
+            Context = Bf16((long)tokens * shape.QWidth);
+            A = Bf16((long)tokens * shape.Hidden);
+            GateUp = Bf16((long)tokens * 2 * shape.Intermediate);
+            Mlp = Bf16((long)tokens * shape.Intermediate);
+            PartO = F32((long)DecodeSeqs * shape.Heads * maxSplits * shape.HeadDim);
+            PartMl = F32((long)DecodeSeqs * shape.Heads * maxSplits * 2);
+        }
+        catch
+        {
+            Dispose(); // out of device memory part way: nothing kept
+            throw;
+        }
     }
 
     /// <summary>The layer sizes the scratch is for.</summary>

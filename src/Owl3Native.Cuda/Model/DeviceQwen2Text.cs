@@ -38,20 +38,37 @@ public sealed class DeviceQwen2Text : IDisposable
         if (finalNorm.Length != shape.Hidden) throw new ArgumentException($"norm: {finalNorm.Length} values, {shape.Hidden} expected");
         if (layers.Count < 1) throw new ArgumentException("a model needs at least one layer");
         (Shape, Vocab, BlockSize, PaddedVocab) = (shape, vocab, blockSize, (vocab + 7) / 8 * 8);
-        _embedding = Up(context, Pad(embedding, (long)PaddedVocab * shape.Hidden));
-        _finalNorm = Up(context, finalNorm);
-        _lmHead = lmHead is null ? null : Up(context, Pad(lmHead, (long)PaddedVocab * shape.Hidden));
-        // The LM head's bias: 0 for the vocab, bf16 −inf for the padding, so padded columns can never win an argmax or a draw.
-        var headBias = new ushort[PaddedVocab];
-        Array.Fill(headBias, (ushort)0xFF80, vocab, PaddedVocab - vocab);
-        _vocabZeros = new DeviceBuffer<ushort>(context, PaddedVocab);
-        _vocabZeros.CopyFrom(headBias);
-        // Each distinct weights object is converted once; every layer gets its own device copy (distinct memory, as in a
-        // real model: a benchmark that repeats one layer's weights still streams each layer's from HBM).
-        var bits = new Dictionary<Qwen2LayerWeights, Qwen2LayerBits>(ReferenceEqualityComparer.Instance);
-        _layers = layers.Select(w => new DeviceQwen2Layer(context, shape, bits.TryGetValue(w, out var b) ? b : bits[w] = w.ToBits(shape))).ToArray();
-        _caches = layers.Select(_ => new DeviceKvCache(context, numBlocks, blockSize, shape.KvHeads, shape.HeadDim)).ToArray();
-        context.Synchronize(); // the uploads and memsets ran on the legacy stream
+        var owned = new List<IDisposable>(); // freed again if an allocation fails part way (out of device memory)
+        T Keep<T>(T d) where T : IDisposable { owned.Add(d); return d; }
+        try
+        {
+            _embedding = Keep(Up(context, Pad(embedding, (long)PaddedVocab * shape.Hidden)));
+            _finalNorm = Keep(Up(context, finalNorm));
+            _lmHead = lmHead is null ? null : Keep(Up(context, Pad(lmHead, (long)PaddedVocab * shape.Hidden)));
+            // The LM head's bias: 0 for the vocab, bf16 −inf for the padding, so padded columns can never win an argmax or a draw.
+            var headBias = new ushort[PaddedVocab];
+            Array.Fill(headBias, (ushort)0xFF80, vocab, PaddedVocab - vocab);
+            _vocabZeros = Keep(new DeviceBuffer<ushort>(context, PaddedVocab));
+            _vocabZeros.CopyFrom(headBias);
+            // Each distinct weights object is converted once; every layer gets its own device copy (distinct memory, as in a
+            // real model: a benchmark that repeats one layer's weights still streams each layer's from HBM).
+            var bits = new Dictionary<Qwen2LayerWeights, Qwen2LayerBits>(ReferenceEqualityComparer.Instance);
+            var built = new List<DeviceQwen2Layer>();
+            var caches = new List<DeviceKvCache>();
+            foreach (var w in layers)
+            {
+                if (!bits.TryGetValue(w, out var b)) bits[w] = b = w.ToBits(shape);
+                built.Add(Keep(new DeviceQwen2Layer(context, shape, b)));
+                caches.Add(Keep(new DeviceKvCache(context, numBlocks, blockSize, shape.KvHeads, shape.HeadDim)));
+            }
+            (_layers, _caches) = (built.ToArray(), caches.ToArray());
+            context.Synchronize(); // the uploads and memsets ran on the legacy stream
+        }
+        catch
+        {
+            foreach (var d in owned) d.Dispose();
+            throw;
+        }
     }
 
     /// <summary>The layers' sizes.</summary>
@@ -131,15 +148,23 @@ public sealed class TextWorkspace : IDisposable
         Seqs = seqs;
         Vocab = vocab;
         PaddedVocab = (vocab + 7) / 8 * 8;
-        Layer = new LayerWorkspace(context, shape, tokens, decodeSeqs: seqs);
-        _owned.Add(Layer);
-        X = Bf16(context, (long)tokens * shape.Hidden);
-        Normed = Bf16(context, (long)tokens * shape.Hidden);
-        LastRows = Bf16(context, (long)seqs * shape.Hidden);
-        LogitsBf16 = Bf16(context, (long)seqs * PaddedVocab);
-        _logits = new DeviceBuffer<float>(context, (long)seqs * PaddedVocab);
-        _owned.Add(_logits);
-        Logits = _logits.Pointer;
+        try
+        {
+            Layer = new LayerWorkspace(context, shape, tokens, decodeSeqs: seqs);
+            _owned.Add(Layer);
+            X = Bf16(context, (long)tokens * shape.Hidden);
+            Normed = Bf16(context, (long)tokens * shape.Hidden);
+            LastRows = Bf16(context, (long)seqs * shape.Hidden);
+            LogitsBf16 = Bf16(context, (long)seqs * PaddedVocab);
+            _logits = new DeviceBuffer<float>(context, (long)seqs * PaddedVocab);
+            _owned.Add(_logits);
+            Logits = _logits.Pointer;
+        }
+        catch
+        {
+            Dispose(); // out of device memory part way: nothing kept
+            throw;
+        }
     }
 
     /// <summary>Most sequences a step may have.</summary>

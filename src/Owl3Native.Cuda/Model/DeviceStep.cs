@@ -21,28 +21,36 @@ public sealed class DeviceStep : IDisposable
     {
         var plan = StepPlan.Of(seqs, blockSize);
         (Seqs, Tokens, IsDecode, MaxBlocks) = (seqs.Count, plan.Tokens, plan.IsDecode, plan.MaxBlocks);
-        Positions = Up(context, plan.Positions);
-        Slots = Up(context, plan.Slots);
-        BlockTables = Up(context, plan.BlockTables);
-        SeqQStart = Up(context, plan.SeqQStart);
-        SeqPos = Up(context, plan.SeqPos);
-        TextLens = Up(context, plan.TextLens);
-        LastRows = Up(context, plan.LastRows);
-        if (IsDecode)
+        try
         {
-            (SplitKeys, Splits) = AttentionKernels.DecodeSplits(plan.TextLens.Max(), Seqs, kvHeads, context.Multiprocessors, attention.DecodeCtasPerMultiprocessor(headDim));
-            PrefillVariant = AttentionKernels.PrefillVariantFor(headDim);
-            PrefillTiles = Up(context, new int[2]);
+            Positions = Up(context, plan.Positions);
+            Slots = Up(context, plan.Slots);
+            BlockTables = Up(context, plan.BlockTables);
+            SeqQStart = Up(context, plan.SeqQStart);
+            SeqPos = Up(context, plan.SeqPos);
+            TextLens = Up(context, plan.TextLens);
+            LastRows = Up(context, plan.LastRows);
+            if (IsDecode)
+            {
+                (SplitKeys, Splits) = AttentionKernels.DecodeSplits(plan.TextLens.Max(), Seqs, kvHeads, context.Multiprocessors, attention.DecodeCtasPerMultiprocessor(headDim));
+                PrefillVariant = AttentionKernels.PrefillVariantFor(headDim);
+                PrefillTiles = Up(context, new int[2]);
+            }
+            else
+            {
+                PrefillVariant = attention.DevicePrefillVariant(headDim);
+                var tiles = AttentionKernels.PrefillTiles(plan.SeqQStart, PrefillVariant.Rows);
+                PrefillTileCount = tiles.Length / 2;
+                PrefillTiles = Up(context, tiles);
+                (SplitKeys, Splits) = (64, 1);
+            }
+            context.Synchronize(); // a pageable upload may return before its transfer lands; the layers run on other streams
         }
-        else
+        catch
         {
-            PrefillVariant = attention.DevicePrefillVariant(headDim);
-            var tiles = AttentionKernels.PrefillTiles(plan.SeqQStart, PrefillVariant.Rows);
-            PrefillTileCount = tiles.Length / 2;
-            PrefillTiles = Up(context, tiles);
-            (SplitKeys, Splits) = (64, 1);
+            Dispose(); // nothing kept when an allocation or the plan fails part way
+            throw;
         }
-        context.Synchronize(); // a pageable upload may return before its transfer lands; the layers run on other streams
     }
 
     /// <summary>Sequences.</summary>
