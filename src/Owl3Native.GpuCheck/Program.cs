@@ -103,8 +103,11 @@ internal static class Program
                         () => text.Bench(("1B", Qwen2LayerShape.OneB, 24, 151851, true), ("7B", Qwen2LayerShape.SevenB, 28, 151851, false))) ?? []];
                 // The same forward on real-format checkpoints (written here, random weights) against the CPU engine's Owl3Model.
                 Write(Report(partial: true), sw.Elapsed, print: false);
-                foreach (var shape in new[] { Owl3Native.Models.Checkpoints.ModelShape.Tiny, Owl3Native.Models.Checkpoints.ModelShape.B1 })
-                    conformance = [.. conformance, .. Step(errors, $"text model from a {shape} checkpoint", () => Owl3Native.Diagnostics.DeviceTextConformance.Run(ctx, cache, shape)) ?? []];
+                // Text only at the tiny shape, then with images (241101's fused hyper attention) at the tiny and 1B shapes.
+                foreach (var (shape, images) in new[] { (Owl3Native.Models.Checkpoints.ModelShape.Tiny, false), (Owl3Native.Models.Checkpoints.ModelShape.Tiny, true),
+                             (Owl3Native.Models.Checkpoints.ModelShape.B1, true) })
+                    conformance = [.. conformance, .. Step(errors, $"text model from a {shape} checkpoint{(images ? " with images" : "")}",
+                        () => Owl3Native.Diagnostics.DeviceTextConformance.Run(ctx, cache, shape, images: images)) ?? []];
             }
             ctx.Dispose();
         }

@@ -44,7 +44,9 @@ public sealed record Qwen2LayerWeights(
     float[] O,                      // self_attn.o_proj [hidden, heads·D], no bias
     float[] PostNorm,               // post_attention_layernorm.weight [hidden]
     float[] Gate, float[] Up,       // mlp.gate_proj / up_proj [intermediate, hidden]
-    float[] Down)                   // mlp.down_proj [hidden, intermediate]
+    float[] Down,                   // mlp.down_proj [hidden, intermediate]
+    float[]? VKv = null,            // hyper layers: self_attn.v_kv_proj [2·kvHeads·D, hidden] (head-major [K | V]), else null
+    float[]? VKvBias = null)        // self_attn.v_kv_proj.bias [2·kvHeads·D]
 {
     /// <summary>K and V stacked into one `[2·kvHeads·D, hidden]` projection (one GEMM; its output rows are [k | v]).</summary>
     public static float[] Stack(float[] a, float[] b) => [.. a, .. b];
@@ -60,8 +62,10 @@ public sealed record Qwen2LayerWeights(
         Expect(V, (long)kvw * h, "v_proj"); Expect(VBias, kvw, "v_proj.bias");
         Expect(O, (long)h * qw, "o_proj");
         Expect(Gate, (long)inter * h, "gate_proj"); Expect(Up, (long)inter * h, "up_proj"); Expect(Down, (long)h * inter, "down_proj");
+        if ((VKv is null) != (VKvBias is null)) throw new ArgumentException("v_kv_proj needs its weight and its bias");
+        if (VKv is not null) { Expect(VKv, 2L * kvw * h, "v_kv_proj"); Expect(VKvBias!, 2 * kvw, "v_kv_proj.bias"); }
         return new Qwen2LayerBits(Bits(InputNorm), Bits(Q), Bits(QBias), Bits(Stack(K, V)), Bits(Stack(KBias, VBias)), Bits(O),
-            Bits(PostNorm), Bits(Stack(Gate, Up)), Bits(Down));
+            Bits(PostNorm), Bits(Stack(Gate, Up)), Bits(Down), VKv is null ? null : Bits(VKv), VKvBias is null ? null : Bits(VKvBias));
     }
 
     private static ushort[] Bits(float[] values)
@@ -78,7 +82,8 @@ public sealed record Qwen2LayerWeights(
 }
 
 /// <summary>A layer's weights as bf16 bits, k|v and gate|up stacked (<see cref="Qwen2LayerWeights.ToBits"/>).</summary>
-public sealed record Qwen2LayerBits(ushort[] InputNorm, ushort[] Q, ushort[] QBias, ushort[] Kv, ushort[] KvBias, ushort[] O, ushort[] PostNorm, ushort[] GateUp, ushort[] Down);
+public sealed record Qwen2LayerBits(ushort[] InputNorm, ushort[] Q, ushort[] QBias, ushort[] Kv, ushort[] KvBias, ushort[] O, ushort[] PostNorm, ushort[] GateUp, ushort[] Down,
+    ushort[]? VKv = null, ushort[]? VKvBias = null);
 
 /// <summary>
 /// A Qwen2 decoder layer (a text layer; no hyper side) composed of our kernels and cuBLASLt, weights and activations in
@@ -92,6 +97,7 @@ public sealed class DeviceQwen2Layer : IDisposable
 {
     private readonly Qwen2LayerShape _shape;
     private readonly DeviceBuffer<ushort> _inputNorm, _q, _qBias, _kv, _kvBias, _o, _postNorm, _gateUp, _down, _zeros;
+    private readonly DeviceBuffer<ushort>? _vkv, _vkvBias; // hyper layers: the image side's projection
 
     /// <summary>Uploads <paramref name="w"/> (checked against <paramref name="shape"/>).</summary>
     /// <exception cref="ArgumentException">A weight's element count differs from the shape's.</exception>
@@ -105,7 +111,8 @@ public sealed class DeviceQwen2Layer : IDisposable
         _shape = shape;
         int h = shape.Hidden, qw = shape.QWidth, kvw = shape.KvWidth, inter = shape.Intermediate;
         if (w.Q.LongLength != (long)qw * h || w.Kv.LongLength != 2L * kvw * h || w.GateUp.LongLength != 2L * inter * h || w.Down.LongLength != (long)h * inter
-            || w.O.LongLength != (long)h * qw || w.InputNorm.Length != h || w.PostNorm.Length != h || w.QBias.Length != qw || w.KvBias.Length != 2 * kvw)
+            || w.O.LongLength != (long)h * qw || w.InputNorm.Length != h || w.PostNorm.Length != h || w.QBias.Length != qw || w.KvBias.Length != 2 * kvw
+            || (w.VKv is not null && (w.VKv.LongLength != 2L * kvw * h || w.VKvBias is null || w.VKvBias.Length != 2 * kvw)))
             throw new ArgumentException($"layer weights of other sizes than {shape}");
         var owned = new List<IDisposable>(); // freed again if an allocation fails part way (out of device memory)
         DeviceBuffer<ushort> Keep(DeviceBuffer<ushort> b) { owned.Add(b); return b; }
@@ -117,6 +124,7 @@ public sealed class DeviceQwen2Layer : IDisposable
             _o = Keep(Up(context, w.O));
             _gateUp = Keep(Up(context, w.GateUp));
             _down = Keep(Up(context, w.Down));
+            if (w.VKv is not null) (_vkv, _vkvBias) = (Keep(Up(context, w.VKv)), Keep(Up(context, w.VKvBias!)));
             _zeros = Keep(new DeviceBuffer<ushort>(context, Math.Max(2L * inter, h))); // the bias of the unbiased projections
             _zeros.FillBytes(0);
             context.Synchronize(); // the uploads and the memset ran on the legacy stream; the layer's kernels run on others
@@ -134,6 +142,30 @@ public sealed class DeviceQwen2Layer : IDisposable
     /// <summary>Device address of the input RMSNorm's weight (a previous layer fuses its last residual add with it).</summary>
     public ulong InputNormWeight => _inputNorm.Pointer;
 
+    /// <summary>A hyper layer: it has the image side's v_kv_proj (spec/MODEL.md §4.1).</summary>
+    public bool IsHyper => _vkv is not null;
+
+    /// <summary>
+    /// This hyper layer's visual K/V for one request (241101, spec/MODEL.md §4.1): the image features
+    /// <paramref name="imageEmbeds"/> `[imageTokens, hidden]` through the layer's own input RMSNorm and v_kv_proj, split per
+    /// KV head into keys (rotated at their crop's position: MI-RoPE) and values, `[kvHeads, imageTokens, D]` each.
+    /// <paramref name="cropPositions"/>: int32 `[crops]`; scratch: `[imageTokens, hidden]` and `[imageTokens, 2·kvHeads·D]` bf16.
+    /// </summary>
+    public void PrepareVisual(DeviceLayerKernels k, CudaStream s, ulong imageEmbeds, int imageTokens, int tokensPerCrop, ulong cropPositions,
+        ulong scratchH, ulong scratchKv, ulong keys, ulong values)
+    {
+        if (_vkv is null) throw new InvalidOperationException("not a hyper layer: no v_kv_proj");
+        var sh = _shape;
+        if (imageTokens == 0) return;
+        k.Norm.RmsNorm(s, new NormParams { X = imageEmbeds, Weight = _inputNorm.Pointer, Y = scratchH, Rows = imageTokens, Hidden = sh.Hidden, Eps = sh.RmsEps });
+        k.Blas.LinearBias(s, scratchH, _vkv.Pointer, _vkvBias!.Pointer, scratchKv, imageTokens, sh.Hidden, 2 * sh.KvWidth);
+        k.Elementwise.MiRope(s, new RopeParams
+        {
+            X = scratchKv, Keys = keys, Values = values, Positions = cropPositions, Tokens = imageTokens, Heads = sh.KvHeads, HeadDim = sh.HeadDim,
+            TokensPerCrop = tokensPerCrop, Theta = (float)sh.RopeTheta,
+        });
+    }
+
     /// <summary>
     /// x ← layer(x) for the step's tokens (rows of <paramref name="x"/>, bf16 `[tokens, hidden]`), writing their K/V into
     /// <paramref name="cache"/>. The last residual add is fused with the RMSNorm of weight <paramref name="nextNorm"/> (the
@@ -141,8 +173,13 @@ public sealed class DeviceQwen2Layer : IDisposable
     /// With <paramref name="inputNormed"/>, `ws.H` already holds this layer's input norm of x (the previous layer wrote its
     /// fused next-norm output there) and the layer does not compute it again.
     /// </summary>
+    /// <remarks>
+    /// A hyper layer (<see cref="IsHyper"/>) whose step carries images for layer <paramref name="layer"/> attends to those
+    /// visual keys in front of the text keys in one softmax, each row seeing the crops visible from its position (241101's
+    /// fused form, spec/MODEL.md §4.3); other layers and steps without images attend to text only.
+    /// </remarks>
     public void Forward(DeviceLayerKernels k, CudaStream s, DeviceStep step, DeviceKvCache cache, LayerWorkspace ws, ulong x, ulong nextNorm, ulong nextNormOut,
-        bool inputNormed = false)
+        bool inputNormed = false, int layer = 0)
     {
         var sh = _shape;
         int t = step.Tokens, h = sh.Hidden, qw = sh.QWidth, kvw = sh.KvWidth, inter = sh.Intermediate;
@@ -153,6 +190,8 @@ public sealed class DeviceQwen2Layer : IDisposable
             throw new ArgumentException($"a decode step of {step.Seqs} sequences × {step.Splits} splits on a workspace for {ws.DecodeSeqs} × {ws.MaxSplits}");
         if (cache.KvHeads != sh.KvHeads || cache.HeadDim != sh.HeadDim) throw new ArgumentException($"a cache of {cache.KvHeads} × {cache.HeadDim} for a layer of {sh.KvHeads} × {sh.HeadDim}");
         float scaleLog2 = (float)(1.4426950408889634 / Math.Sqrt(sh.HeadDim));
+        var (visK, visV) = IsHyper ? step.VisualFor(layer) : (0ul, 0ul);
+        ulong visLens = visK != 0 ? step.VisLens : 0, visTokens = visK != 0 ? step.VisTokens : 0;
 
         if (!inputNormed) k.Norm.RmsNorm(s, new NormParams { X = x, Weight = _inputNorm.Pointer, Y = ws.H, Rows = t, Hidden = h, Eps = sh.RmsEps });
         k.Blas.LinearBias(s, ws.H, _q.Pointer, _qBias.Pointer, ws.Q, t, h, qw);
@@ -167,7 +206,7 @@ public sealed class DeviceQwen2Layer : IDisposable
             k.Attention.Decode(s, new DecodeParams
             {
                 Q = ws.Q, O = ws.Context, KCache = cache.K, VCache = cache.V, BlockTables = step.BlockTables, TextLens = step.TextLens,
-                PartO = ws.PartO, PartMl = ws.PartMl, Seqs = step.Seqs, Heads = sh.Heads, KvHeads = sh.KvHeads, HeadDim = sh.HeadDim,
+                VisLens = visLens, VisK = visK, VisV = visV, VisTokens = visTokens, PartO = ws.PartO, PartMl = ws.PartMl, Seqs = step.Seqs, Heads = sh.Heads, KvHeads = sh.KvHeads, HeadDim = sh.HeadDim,
                 BlockSize = cache.BlockSize, MaxBlocks = step.MaxBlocks, Splits = step.Splits, SplitKeys = step.SplitKeys,
                 QStride = qw, OStride = qw, ScaleLog2 = scaleLog2,
             });
@@ -175,7 +214,7 @@ public sealed class DeviceQwen2Layer : IDisposable
             k.Attention.Prefill(s, new PrefillParams
             {
                 Q = ws.Q, O = ws.Context, K = cache.K, V = cache.V, BlockTables = step.BlockTables, SeqQStart = step.SeqQStart,
-                SeqPos = step.SeqPos, Tiles = step.PrefillTiles, Heads = sh.Heads, KvHeads = sh.KvHeads, HeadDim = sh.HeadDim,
+                SeqPos = step.SeqPos, Tiles = step.PrefillTiles, VisLens = visLens, VisK = visK, VisV = visV, VisTokens = visTokens, Heads = sh.Heads, KvHeads = sh.KvHeads, HeadDim = sh.HeadDim,
                 BlockSize = cache.BlockSize, MaxBlocks = step.MaxBlocks, TextMode = 1, QStride = qw, OStride = qw, ScaleLog2 = scaleLog2,
             }, step.PrefillTileCount, step.PrefillVariant);
         k.Blas.LinearBias(s, ws.Context, _o.Pointer, _zeros.Pointer, ws.A, t, qw, h);
@@ -189,7 +228,7 @@ public sealed class DeviceQwen2Layer : IDisposable
     /// <summary>Frees the device weights.</summary>
     public void Dispose()
     {
-        foreach (var b in new[] { _inputNorm, _q, _qBias, _kv, _kvBias, _o, _postNorm, _gateUp, _down, _zeros }) b.Dispose();
+        foreach (var b in new[] { _inputNorm, _q, _qBias, _kv, _kvBias, _o, _postNorm, _gateUp, _down, _zeros, _vkv, _vkvBias }) b?.Dispose();
     }
 
     private static DeviceBuffer<ushort> Up(CudaContext context, ushort[] bits)

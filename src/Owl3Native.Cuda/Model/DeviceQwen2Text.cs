@@ -26,11 +26,14 @@ public sealed class DeviceQwen2Text : IDisposable
     /// The released vocab sizes (151,851; 151,651) are not multiples of 8, which the LM head GEMM's bf16 rows want: the
     /// tables are padded with zero rows to <see cref="PaddedVocab"/>; the logits rows have that stride, the padded
     /// columns hold −inf (the head's bias) and are not logits (<see cref="TextWorkspace.DownloadLogits"/> drops them).
+    /// `fusedHyper`: the hyper layers attend to images in 241101's fused form, which the device layers implement; false
+    /// (240728/241014: cross-attention and a gate, not on the device yet) refuses images.
     /// </remarks>
     /// <exception cref="ArgumentException">A tensor's size differs from the shape's.</exception>
     public DeviceQwen2Text(CudaContext context, Qwen2LayerShape shape, int vocab, float[] embedding, float[] finalNorm, float[]? lmHead,
-        IReadOnlyList<Qwen2LayerWeights> layers, int numBlocks, int blockSize)
+        IReadOnlyList<Qwen2LayerWeights> layers, int numBlocks, int blockSize, bool fusedHyper = false)
     {
+        FusedHyper = fusedHyper;
         shape.Validate();
         if (vocab < 1) throw new ArgumentException($"vocab {vocab}");
         if (embedding.LongLength != (long)vocab * shape.Hidden) throw new ArgumentException($"embed_tokens: {embedding.LongLength} values, {vocab} × {shape.Hidden} expected");
@@ -81,6 +84,50 @@ public sealed class DeviceQwen2Text : IDisposable
     public int BlockSize { get; }
     /// <summary>Decoder layers.</summary>
     public int Layers => _layers.Length;
+    /// <summary>Images are attended in 241101's fused form (<see cref="PrepareVisual"/> and steps with images allowed).</summary>
+    public bool FusedHyper { get; }
+
+    /// <summary>
+    /// One request's visual K/V for every hyper layer, from its image features <paramref name="imageEmbeds"/>
+    /// (`[crops·tokensPerCrop, hidden]`, the projector's output) and each crop's marker position
+    /// <paramref name="visibleFrom"/> (241101: where the crop becomes visible and the position its keys are rotated at).
+    /// Runs on <paramref name="s"/> and waits for it.
+    /// </summary>
+    /// <exception cref="NotSupportedException">The model's hyper layers are not the fused form.</exception>
+    public DeviceVisual PrepareVisual(DeviceLayerKernels k, CudaStream s, float[] imageEmbeds, int tokensPerCrop, int[] visibleFrom)
+    {
+        if (!FusedHyper) throw new NotSupportedException("240728/241014 hyper layers (cross-attention and a gate) do not run on the device yet; 241101's fused form does");
+        var context = s.Context;
+        var visual = new DeviceVisual(tokensPerCrop, visibleFrom);
+        int tokens = visual.ImageTokens;
+        if (imageEmbeds.LongLength != (long)tokens * Shape.Hidden)
+        {
+            visual.Dispose();
+            throw new ArgumentException($"{imageEmbeds.LongLength} image feature values for {visual.Crops} crops × {tokensPerCrop} tokens × {Shape.Hidden}");
+        }
+        try
+        {
+            using var embeds = Up(context, imageEmbeds);
+            using var positions = new DeviceBuffer<int>(context, Math.Max(1, visibleFrom.Length));
+            if (visibleFrom.Length > 0) positions.CopyFrom(visibleFrom);
+            using var scratchH = new DeviceBuffer<ushort>(context, Math.Max(1L, (long)tokens * Shape.Hidden));
+            using var scratchKv = new DeviceBuffer<ushort>(context, Math.Max(1L, (long)tokens * 2 * Shape.KvWidth));
+            context.Synchronize(); // the uploads ran on the legacy stream
+            for (int l = 0; l < _layers.Length; l++)
+            {
+                if (!_layers[l].IsHyper) continue;
+                var (keys, values) = visual.Allocate(context, l, (long)Shape.KvHeads * tokens * Shape.HeadDim);
+                _layers[l].PrepareVisual(k, s, embeds.Pointer, tokens, tokensPerCrop, positions.Pointer, scratchH.Pointer, scratchKv.Pointer, keys, values);
+            }
+            s.Synchronize(); // before the scratch is freed
+            return visual;
+        }
+        catch
+        {
+            visual.Dispose();
+            throw;
+        }
+    }
 
     /// <summary>
     /// One forward step: the tokens <paramref name="ids"/> (int32 `[step.Tokens]`, in [0, vocab)) through every layer, K/V
@@ -92,13 +139,14 @@ public sealed class DeviceQwen2Text : IDisposable
         if (t == 0) return;
         if (t > ws.Layer.Tokens || step.Seqs > ws.Seqs) throw new ArgumentException($"a step of {t} tokens / {step.Seqs} sequences on a workspace for {ws.Layer.Tokens} / {ws.Seqs}");
         if (ws.Vocab != Vocab) throw new ArgumentException($"a workspace for {ws.Vocab} logits per row, the model has {Vocab}");
+        if (!FusedHyper && step.HasVisual) throw new NotSupportedException("240728/241014 hyper layers (cross-attention and a gate) do not run on the device yet; 241101's fused form does");
         k.Elementwise.EmbeddingGather(s, new EmbeddingParams { Table = _embedding.Pointer, Ids = ids, Y = ws.X, Tokens = t, Hidden = h, Vocab = Vocab });
         // Each layer's last residual add is fused with the next layer's input norm, written where that layer reads it.
         for (int l = 0; l < _layers.Length; l++)
         {
             bool last = l == _layers.Length - 1;
             _layers[l].Forward(k, s, step, _caches[l], ws.Layer, ws.X, last ? _finalNorm.Pointer : _layers[l + 1].InputNormWeight,
-                last ? ws.Normed : ws.Layer.H, inputNormed: l > 0);
+                last ? ws.Normed : ws.Layer.H, inputNormed: l > 0, layer: l);
         }
         // The last row of each sequence (rows SeqQStart[i + 1] − 1), gathered like embedding rows, then the LM head.
         k.Elementwise.EmbeddingGather(s, new EmbeddingParams { Table = ws.Normed, Ids = step.LastRows, Y = ws.LastRows, Tokens = step.Seqs, Hidden = h, Vocab = t });

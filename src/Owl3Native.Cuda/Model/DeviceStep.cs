@@ -3,8 +3,11 @@ using Owl3Native.Cuda.Runtime;
 
 namespace Owl3Native.Cuda.Model;
 
-/// <summary>One sequence of a device step: tokens already cached, new tokens, and its block table (physical block per logical block).</summary>
-public sealed record DeviceSeq(int Cached, int New, int[] Blocks);
+/// <summary>
+/// One sequence of a device step: tokens already cached, new tokens, its block table (physical block per logical block),
+/// and its request's visual K/V (null: no images).
+/// </summary>
+public sealed record DeviceSeq(int Cached, int New, int[] Blocks, DeviceVisual? Visual = null);
 
 /// <summary>
 /// A forward step's attention bookkeeping on the device, shared by every layer of the step: positions and cache slots
@@ -14,13 +17,14 @@ public sealed record DeviceSeq(int Cached, int New, int[] Blocks);
 public sealed class DeviceStep : IDisposable
 {
     private readonly List<IDisposable> _owned = [];
+    private readonly Dictionary<int, (ulong K, ulong V)> _visual = [];
 
     /// <summary>Plans and uploads a step over <paramref name="seqs"/> in a cache of <paramref name="blockSize"/>-token blocks.</summary>
     /// <exception cref="ArgumentException">A block table too short for its sequence, or no new tokens in a sequence.</exception>
     public DeviceStep(CudaContext context, AttentionKernels attention, IReadOnlyList<DeviceSeq> seqs, int blockSize, int kvHeads, int headDim)
     {
         var plan = StepPlan.Of(seqs, blockSize);
-        (Seqs, Tokens, IsDecode, MaxBlocks) = (seqs.Count, plan.Tokens, plan.IsDecode, plan.MaxBlocks);
+        (Seqs, Tokens, IsDecode, MaxBlocks, HasVisual) = (seqs.Count, plan.Tokens, plan.IsDecode, plan.MaxBlocks, plan.HasVisual);
         try
         {
             Positions = Up(context, plan.Positions);
@@ -30,6 +34,19 @@ public sealed class DeviceStep : IDisposable
             SeqPos = Up(context, plan.SeqPos);
             TextLens = Up(context, plan.TextLens);
             LastRows = Up(context, plan.LastRows);
+            // Images: visible visual keys per new row (a decode step's rows are its sequences), visual tokens per sequence,
+            // and per hyper layer the sequences' K/V addresses (0 for a sequence without images).
+            if (plan.HasVisual)
+            {
+                VisLens = Up(context, plan.VisLens);
+                VisTokens = Up(context, plan.VisTokens);
+                foreach (int layer in seqs.Where(s => s.Visual is not null).SelectMany(s => s.Visual!.Layers.Keys).Distinct())
+                {
+                    ulong[] k = [.. seqs.Select(s => s.Visual is { } v && v.Layers.TryGetValue(layer, out var kv) ? kv.K : 0ul)];
+                    ulong[] v = [.. seqs.Select(s => s.Visual is { } vis && vis.Layers.TryGetValue(layer, out var kv) ? kv.V : 0ul)];
+                    _visual[layer] = (UpLongs(context, k), UpLongs(context, v));
+                }
+            }
             if (IsDecode)
             {
                 (SplitKeys, Splits) = AttentionKernels.DecodeSplits(plan.TextLens.Max(), Seqs, kvHeads, context.Multiprocessors, attention.DecodeCtasPerMultiprocessor(headDim));
@@ -59,6 +76,8 @@ public sealed class DeviceStep : IDisposable
     public int Tokens { get; }
     /// <summary>Every sequence brings one token: the layers run the decode kernel.</summary>
     public bool IsDecode { get; }
+    /// <summary>Some sequence brings images (visual K/V).</summary>
+    public bool HasVisual { get; }
     /// <summary>Columns of <see cref="BlockTables"/>.</summary>
     public int MaxBlocks { get; }
     /// <summary>int32 absolute position of each new token.</summary>
@@ -75,6 +94,13 @@ public sealed class DeviceStep : IDisposable
     public ulong TextLens { get; }
     /// <summary>int32 row of each sequence's last new token (whose logits the step produces).</summary>
     public ulong LastRows { get; }
+    /// <summary>int32 visible visual keys of each new row (0 when the step has no images).</summary>
+    public ulong VisLens { get; }
+    /// <summary>int32 visual tokens (per KV head) of each sequence's request (0 when the step has no images).</summary>
+    public ulong VisTokens { get; }
+
+    /// <summary>Device arrays `[seqs]` of the sequences' visual key and value addresses for hyper layer <paramref name="layer"/> ((0, 0): none).</summary>
+    public (ulong K, ulong V) VisualFor(int layer) => _visual.TryGetValue(layer, out var kv) ? kv : (0, 0);
     /// <summary>Prefill: the CTA list for <see cref="PrefillVariant"/>.</summary>
     public ulong PrefillTiles { get; }
     /// <summary>Prefill: CTAs per head.</summary>
@@ -92,6 +118,14 @@ public sealed class DeviceStep : IDisposable
         foreach (var b in _owned) b.Dispose();
     }
 
+    private ulong UpLongs(CudaContext context, ulong[] values)
+    {
+        var b = new DeviceBuffer<ulong>(context, Math.Max(1, values.Length));
+        if (values.Length > 0) b.CopyFrom(values);
+        _owned.Add(b);
+        return b.Pointer;
+    }
+
     private ulong Up(CudaContext context, int[] values)
     {
         var b = new DeviceBuffer<int>(context, Math.Max(1, values.Length));
@@ -102,8 +136,12 @@ public sealed class DeviceStep : IDisposable
 }
 
 /// <summary>The host side of a <see cref="DeviceStep"/>: what it uploads.</summary>
-public sealed record StepPlan(int Tokens, bool IsDecode, int MaxBlocks, int[] Positions, int[] Slots, int[] BlockTables, int[] SeqQStart, int[] SeqPos, int[] TextLens)
+public sealed record StepPlan(int Tokens, bool IsDecode, int MaxBlocks, int[] Positions, int[] Slots, int[] BlockTables, int[] SeqQStart, int[] SeqPos, int[] TextLens,
+    int[] VisLens, int[] VisTokens)
 {
+    /// <summary>Some sequence brings images.</summary>
+    public bool HasVisual => VisTokens.Any(t => t > 0);
+
     /// <summary>The row of each sequence's last new token.</summary>
     public int[] LastRows => [.. SeqQStart.Skip(1).Select(r => r - 1)];
 
@@ -123,9 +161,12 @@ public sealed record StepPlan(int Tokens, bool IsDecode, int MaxBlocks, int[] Po
         var seqPos = new int[n];
         var textLens = new int[n];
         var tables = new int[n * maxBlocks];
+        var visLens = new List<int>();
+        var visTokens = new int[n];
         for (int i = 0; i < n; i++)
         {
             var s = seqs[i];
+            visTokens[i] = s.Visual?.ImageTokens ?? 0;
             if (s.New < 1) throw new ArgumentException($"sequence {i} brings no new token");
             int total = s.Cached + s.New;
             if ((long)s.Blocks.Length * blockSize < total)
@@ -134,12 +175,14 @@ public sealed record StepPlan(int Tokens, bool IsDecode, int MaxBlocks, int[] Po
             {
                 positions.Add(p);
                 slots.Add(s.Blocks[p / blockSize] * blockSize + p % blockSize);
+                visLens.Add(s.Visual is { } v ? v.VisibleCrops(p) * v.TokensPerCrop : 0);
             }
             qStart[i + 1] = qStart[i] + s.New;
             seqPos[i] = s.Cached;
             textLens[i] = total;
             s.Blocks.CopyTo(tables, i * maxBlocks);
         }
-        return new StepPlan(qStart[n], n > 0 && seqs.All(s => s.New == 1), maxBlocks, [.. positions], [.. slots], tables, qStart, seqPos, textLens);
+        return new StepPlan(qStart[n], n > 0 && seqs.All(s => s.New == 1), maxBlocks, [.. positions], [.. slots], tables, qStart, seqPos, textLens,
+            [.. visLens], visTokens);
     }
 }

@@ -12,11 +12,12 @@ using Owl3Native.Models.Owl3;
 namespace Owl3Native.Diagnostics;
 
 /// <summary>A checkpoint's language-model weights as the device text model takes them (fp32 values of the bf16 tensors).</summary>
-public sealed record TextWeights(Qwen2LayerShape Shape, int Vocab, float[] Embedding, float[] FinalNorm, float[]? LmHead, Qwen2LayerWeights[] Layers)
+public sealed record TextWeights(Qwen2LayerShape Shape, int Vocab, float[] Embedding, float[] FinalNorm, float[]? LmHead, Qwen2LayerWeights[] Layers, bool FusedHyper)
 {
     /// <summary>
     /// Reads `language_model.model.{embed_tokens, layers.i.*, norm}` and `language_model.lm_head` (absent when
-    /// `tie_word_embeddings`) by their checkpoint names; the hyper layers' image-side tensors are not read.
+    /// `tie_word_embeddings`) by their checkpoint names, with the hyper layers' v_kv_proj (the image side's projection;
+    /// the 240728/241014 gates are not read: the device runs 241101's fused form only).
     /// </summary>
     /// <exception cref="CheckpointException">A language-model tensor is missing.</exception>
     public static TextWeights Of(Owl3Checkpoint checkpoint)
@@ -34,10 +35,11 @@ public sealed record TextWeights(Qwen2LayerShape Shape, int Vocab, float[] Embed
             return new Qwen2LayerWeights(T(w.Child("input_layernorm"), "weight"),
                 T(a.Child("q_proj"), "weight"), T(a.Child("q_proj"), "bias"), T(a.Child("k_proj"), "weight"), T(a.Child("k_proj"), "bias"),
                 T(a.Child("v_proj"), "weight"), T(a.Child("v_proj"), "bias"), T(a.Child("o_proj"), "weight"),
-                T(w.Child("post_attention_layernorm"), "weight"), T(m.Child("gate_proj"), "weight"), T(m.Child("up_proj"), "weight"), T(m.Child("down_proj"), "weight"));
+                T(w.Child("post_attention_layernorm"), "weight"), T(m.Child("gate_proj"), "weight"), T(m.Child("up_proj"), "weight"), T(m.Child("down_proj"), "weight"),
+                a.Child("v_kv_proj").TryTensor("weight")?.ToArray(), a.Child("v_kv_proj").TryTensor("bias")?.ToArray());
         }).ToArray();
         return new TextWeights(shape, cfg.Vocab, T(model.Child("embed_tokens"), "weight"), T(model.Child("norm"), "weight"),
-            cfg.TieWordEmbeddings ? null : T(lm.Child("lm_head"), "weight"), layers);
+            cfg.TieWordEmbeddings ? null : T(lm.Child("lm_head"), "weight"), layers, HyperRules.For(checkpoint.Variant).Fused);
     }
 }
 
@@ -57,21 +59,24 @@ public static class DeviceTextConformance
     public static DeviceQwen2Text Load(CudaContext context, Owl3Checkpoint checkpoint, int numBlocks, int blockSize = BlockSize)
     {
         var w = TextWeights.Of(checkpoint);
-        return new DeviceQwen2Text(context, w.Shape, w.Vocab, w.Embedding, w.FinalNorm, w.LmHead, w.Layers, numBlocks, blockSize);
+        return new DeviceQwen2Text(context, w.Shape, w.Vocab, w.Embedding, w.FinalNorm, w.LmHead, w.Layers, numBlocks, blockSize, w.FusedHyper);
     }
 
     /// <summary>
     /// Writes a random checkpoint of <paramref name="shape"/> and <paramref name="variant"/> under the temp folder, then
     /// judges the device text forward against the CPU engine (prefill of 23 and 61 tokens, then one decode step each).
+    /// With <paramref name="images"/> (241101 only), the first sequence has one crop whose marker starts at position 5
+    /// and the second two crops at 3 and 30 (random image features): the hyper layers' visual K/V are made on both sides
+    /// (the model's PrepareVisual, <see cref="DeviceQwen2Text.PrepareVisual"/>) and attended in the fused softmax.
     /// </summary>
     public static IReadOnlyList<ConformanceResult> Run(CudaContext context, KernelCache cache, ModelShape shape = ModelShape.Tiny,
-        Owl3Variant variant = Owl3Variant.V241101, double nmseBound = 1e-3)
+        Owl3Variant variant = Owl3Variant.V241101, double nmseBound = 1e-3, bool images = false)
     {
         string dir = Path.Combine(Path.GetTempPath(), $"owl3-device-text-{shape.Name()}-{variant}-{Environment.ProcessId}");
         try
         {
             CheckpointMaker.Write(dir, new MakeTinyOptions(variant, shape, Seed: 3, Overwrite: true));
-            return Run(context, cache, dir, shape, variant, nmseBound);
+            return Run(context, cache, dir, shape, variant, nmseBound, images);
         }
         finally
         {
@@ -79,7 +84,7 @@ public static class DeviceTextConformance
         }
     }
 
-    private static IReadOnlyList<ConformanceResult> Run(CudaContext context, KernelCache cache, string dir, ModelShape shape, Owl3Variant variant, double nmseBound)
+    private static IReadOnlyList<ConformanceResult> Run(CudaContext context, KernelCache cache, string dir, ModelShape shape, Owl3Variant variant, double nmseBound, bool images)
     {
         using var checkpoint = Owl3Checkpoint.Open(dir);
         var cfg = checkpoint.Config;
@@ -97,34 +102,54 @@ public static class DeviceTextConformance
         using var stream = new CudaStream(context);
         using var cpuCache = cpu.CreateKvCache(cfg.Layers, numBlocks, BlockSize, cfg.KvHeads, cfg.HeadDim);
         var results = new List<ConformanceResult>();
-        int[]? next = null;
-        foreach (bool decode in new[] { false, true })
+        // Images: per sequence its markers' first tokens, the CPU model's visual K/V per layer and the device's.
+        int[][] markers = images ? [[5], [3, 30]] : [[], []];
+        int patches = cfg.Vision.Patches, offset = HyperRules.For(variant).MarkerOffset;
+        var cpuVisual = new VisualKv?[lengths.Length][];
+        var deviceVisual = new DeviceVisual?[lengths.Length];
+        try
         {
-            var seqs = lengths.Select((len, i) => decode ? new DeviceSeq(len, 1, tables[i]) : new DeviceSeq(0, len, tables[i])).ToArray();
-            int tokens = seqs.Sum(s => s.New);
-            var ids = decode ? next! : Enumerable.Range(0, tokens).Select(_ => rng.Next(cfg.Vocab)).ToArray();
-            using var step = new DeviceStep(context, kernels.Attention, seqs, BlockSize, cfg.KvHeads, cfg.HeadDim);
-            using var dIds = new DeviceBuffer<int>(context, ids.Length);
-            dIds.CopyFrom(ids);
-            context.Synchronize();
-            device.Step(kernels, stream, step, ws, dIds.Pointer);
-            stream.Synchronize();
-            var logits = new float[seqs.Length * cfg.Vocab];
-            ws.DownloadLogits(logits);
+            for (int i = 0; i < lengths.Length; i++)
+            {
+                if (markers[i].Length == 0) { cpuVisual[i] = new VisualKv?[cfg.Layers]; continue; }
+                var embeds = DeviceData.RandomBf16(rng, markers[i].Length * patches * cfg.Hidden);
+                cpuVisual[i] = cpuModel.PrepareVisual(new Tensor(embeds, markers[i].Length * patches, cfg.Hidden), markers[i]);
+                deviceVisual[i] = device.PrepareVisual(kernels, stream, embeds, patches, [.. markers[i].Select(m => m + offset)]);
+            }
+            int[]? next = null;
+            foreach (bool decode in new[] { false, true })
+            {
+                var seqs = lengths.Select((len, i) => decode ? new DeviceSeq(len, 1, tables[i], deviceVisual[i]) : new DeviceSeq(0, len, tables[i], deviceVisual[i])).ToArray();
+                int tokens = seqs.Sum(s => s.New);
+                var ids = decode ? next! : Enumerable.Range(0, tokens).Select(_ => rng.Next(cfg.Vocab)).ToArray();
+                using var step = new DeviceStep(context, kernels.Attention, seqs, BlockSize, cfg.KvHeads, cfg.HeadDim);
+                using var dIds = new DeviceBuffer<int>(context, ids.Length);
+                dIds.CopyFrom(ids);
+                context.Synchronize();
+                device.Step(kernels, stream, step, ws, dIds.Pointer);
+                stream.Synchronize();
+                var logits = new float[seqs.Length * cfg.Vocab];
+                ws.DownloadLogits(logits);
 
-            int row = 0;
-            var batch = new AttentionBatch(seqs.Select(s => { var a = new AttentionSequence(row, s.New, s.Cached, s.Blocks, new VisualKv?[cfg.Layers]); row += s.New; return a; }).ToArray(), cpuCache);
-            var hidden = cpuModel.Forward(ids, batch);
-            var last = new Tensor(seqs.Length, cfg.Hidden);
-            for (int i = 0, r = 0; i < seqs.Length; r += seqs[i].New, i++) hidden.Row(r + seqs[i].New - 1).CopyTo(last.Row(i));
-            var expected = cpuModel.Logits(last).Data;
-            int[] Argmax(float[] l) => [.. Enumerable.Range(0, seqs.Length).Select(i => ArgmaxRow(l.AsSpan(i * cfg.Vocab, cfg.Vocab)))];
-            var (cpuTokens, gpuTokens) = (Argmax(expected), Argmax(logits));
-            next = cpuTokens;
-            results.Add(DeviceData.Judge($"qwen2 text model from a checkpoint ({(decode ? "decode" : "prefill")})",
-                $"{shape.Name()} {variant}, {cfg.Layers} layers, {cfg.Heads}/{cfg.KvHeads}×{cfg.HeadDim}, vocab {cfg.Vocab}; " +
-                $"{(decode ? "1 token after 23 / 61" : "prefill 23 + 61")}; greedy tokens agree {cpuTokens.Zip(gpuTokens).Count(p => p.First == p.Second)}/{seqs.Length}",
-                logits, expected, nmseBound));
+                int row = 0;
+                var batch = new AttentionBatch(seqs.Select((s, i) => { var a = new AttentionSequence(row, s.New, s.Cached, s.Blocks, cpuVisual[i]); row += s.New; return a; }).ToArray(), cpuCache);
+                var hidden = cpuModel.Forward(ids, batch);
+                var last = new Tensor(seqs.Length, cfg.Hidden);
+                for (int i = 0, r = 0; i < seqs.Length; r += seqs[i].New, i++) hidden.Row(r + seqs[i].New - 1).CopyTo(last.Row(i));
+                var expected = cpuModel.Logits(last).Data;
+                int[] Argmax(float[] l) => [.. Enumerable.Range(0, seqs.Length).Select(i => ArgmaxRow(l.AsSpan(i * cfg.Vocab, cfg.Vocab)))];
+                var (cpuTokens, gpuTokens) = (Argmax(expected), Argmax(logits));
+                next = cpuTokens;
+                results.Add(DeviceData.Judge($"qwen2 text model from a checkpoint ({(decode ? "decode" : "prefill")}{(images ? ", images" : "")})",
+                    $"{shape.Name()} {variant}, {cfg.Layers} layers, {cfg.Heads}/{cfg.KvHeads}×{cfg.HeadDim}, vocab {cfg.Vocab}" +
+                    $"{(images ? $", crops at 5 | 3, 30 × {patches} tokens" : "")}; " +
+                    $"{(decode ? "1 token after 23 / 61" : "prefill 23 + 61")}; greedy tokens agree {cpuTokens.Zip(gpuTokens).Count(p => p.First == p.Second)}/{seqs.Length}",
+                    logits, expected, nmseBound));
+            }
+        }
+        finally
+        {
+            foreach (var v in deviceVisual) v?.Dispose();
         }
         return results;
     }

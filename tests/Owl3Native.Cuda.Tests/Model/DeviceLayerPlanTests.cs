@@ -36,6 +36,24 @@ public sealed class DeviceLayerPlanTests
     }
 
     [Fact]
+    public void Rows_see_the_crops_visible_from_their_position_and_decode_rows_are_their_sequences()
+    {
+        var twoCrops = new DeviceVisual(tokensPerCrop: 9, visibleFrom: [3, 30]);
+        var oneCrop = new DeviceVisual(tokensPerCrop: 9, visibleFrom: [5]);
+        var plan = StepPlan.Of([new DeviceSeq(0, 4, [0], null), new DeviceSeq(28, 4, [1, 2], twoCrops)], blockSize: 16);
+        Assert.True(plan.HasVisual);
+        Assert.Equal([0, 0, 0, 0, 9, 9, 18, 18], plan.VisLens); // positions 28, 29 see crop 0; 30, 31 both crops
+        Assert.Equal([0, 18], plan.VisTokens);
+        var decode = StepPlan.Of([new DeviceSeq(4, 1, [0], oneCrop), new DeviceSeq(61, 1, [1, 2, 3, 4], twoCrops)], blockSize: 16);
+        Assert.True(decode.IsDecode);
+        Assert.Equal([0, 18], decode.VisLens); // position 4 is before the marker at 5
+        Assert.Equal([9, 18], decode.VisTokens);
+        Assert.False(StepPlan.Of([new DeviceSeq(0, 2, [0])], 16).HasVisual);
+        Assert.Equal([0, 1, 1, 2], new[] { 2, 3, 29, 30 }.Select(twoCrops.VisibleCrops).ToArray());
+        Assert.Throws<ArgumentException>(() => new DeviceVisual(9, [30, 3]));
+    }
+
+    [Fact]
     public void Steps_that_cannot_be_planned_are_refused_with_the_sequence_named()
     {
         var e = Assert.Throws<ArgumentException>(() => StepPlan.Of([new DeviceSeq(0, 3, [1]), new DeviceSeq(30, 3, [2, 3])], 16));

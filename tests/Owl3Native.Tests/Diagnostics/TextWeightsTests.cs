@@ -35,6 +35,10 @@ public sealed class TextWeightsTests
             var embed = new Owl3Native.Models.WeightScope(ckpt.Weights).Child("language_model").Child("model").Child("embed_tokens").Tensor("weight").ToArray();
             Assert.Equal(embed.AsSpan(3 * cfg.Hidden, cfg.Hidden).ToArray(), w.Embedding.AsSpan(3 * cfg.Hidden, cfg.Hidden).ToArray());
             Assert.Contains(w.Layers[0].QBias, v => v != 0f);
+            // The hyper layers carry the image side's v_kv_proj; 241101's fused form is the one the device runs.
+            for (int l = 0; l < cfg.Layers; l++)
+                Assert.Equal(cfg.IsHyperLayer(l), w.Layers[l].VKv is not null);
+            Assert.Equal(variant == Owl3Variant.V241101, w.FusedHyper);
         }
         finally
         {
