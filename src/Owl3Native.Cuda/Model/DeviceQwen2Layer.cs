@@ -155,6 +155,7 @@ public sealed class DeviceQwen2Layer : IDisposable
         ulong scratchH, ulong scratchKv, ulong keys, ulong values)
     {
         if (_vkv is null) throw new InvalidOperationException("not a hyper layer: no v_kv_proj");
+        if (tokensPerCrop < 1 || imageTokens % tokensPerCrop != 0) throw new ArgumentException($"{imageTokens} image tokens are not whole crops of {tokensPerCrop}");
         var sh = _shape;
         if (imageTokens == 0) return;
         k.Norm.RmsNorm(s, new NormParams { X = imageEmbeds, Weight = _inputNorm.Pointer, Y = scratchH, Rows = imageTokens, Hidden = sh.Hidden, Eps = sh.RmsEps });
@@ -174,23 +175,26 @@ public sealed class DeviceQwen2Layer : IDisposable
     /// fused next-norm output there) and the layer does not compute it again.
     /// </summary>
     /// <remarks>
-    /// A hyper layer (<see cref="IsHyper"/>) whose step carries images for layer <paramref name="layer"/> attends to those
-    /// visual keys in front of the text keys in one softmax, each row seeing the crops visible from its position (241101's
-    /// fused form, spec/MODEL.md §4.3); other layers and steps without images attend to text only.
+    /// A hyper layer (<see cref="IsHyper"/>) whose step carries images for layer <paramref name="layer"/> (its index in
+    /// the model; −1: none) attends to those visual keys in front of the text keys in one softmax, each row seeing the
+    /// crops visible from its position (241101's fused form, spec/MODEL.md §4.3); other layers and steps without images
+    /// attend to text only.
     /// </remarks>
     public void Forward(DeviceLayerKernels k, CudaStream s, DeviceStep step, DeviceKvCache cache, LayerWorkspace ws, ulong x, ulong nextNorm, ulong nextNormOut,
-        bool inputNormed = false, int layer = 0)
+        bool inputNormed = false, int layer = -1)
     {
         var sh = _shape;
         int t = step.Tokens, h = sh.Hidden, qw = sh.QWidth, kvw = sh.KvWidth, inter = sh.Intermediate;
         if (t == 0) return;
         if (t > ws.Tokens) throw new ArgumentException($"a step of {t} tokens on a workspace for {ws.Tokens}");
         if (ws.Shape != sh) throw new ArgumentException($"a workspace sized for {ws.Shape}, a layer of {sh}");
-        if (step.IsDecode && step.Splits > 1 && (step.Seqs > ws.DecodeSeqs || step.Splits > ws.MaxSplits))
-            throw new ArgumentException($"a decode step of {step.Seqs} sequences × {step.Splits} splits on a workspace for {ws.DecodeSeqs} × {ws.MaxSplits}");
+        int splits = step.Splits, splitKeys = step.SplitKeys;
+        if (IsHyper && layer >= 0 && step.VisualFor(layer).K != 0) (splits, splitKeys) = (step.VisualSplits, step.VisualSplitKeys);
+        if (step.IsDecode && splits > 1 && (step.Seqs > ws.DecodeSeqs || splits > ws.MaxSplits))
+            throw new ArgumentException($"a decode step of {step.Seqs} sequences × {splits} splits on a workspace for {ws.DecodeSeqs} × {ws.MaxSplits}");
         if (cache.KvHeads != sh.KvHeads || cache.HeadDim != sh.HeadDim) throw new ArgumentException($"a cache of {cache.KvHeads} × {cache.HeadDim} for a layer of {sh.KvHeads} × {sh.HeadDim}");
         float scaleLog2 = (float)(1.4426950408889634 / Math.Sqrt(sh.HeadDim));
-        var (visK, visV) = IsHyper ? step.VisualFor(layer) : (0ul, 0ul);
+        var (visK, visV) = IsHyper && layer >= 0 ? step.VisualFor(layer) : (0ul, 0ul);
         ulong visLens = visK != 0 ? step.VisLens : 0, visTokens = visK != 0 ? step.VisTokens : 0;
 
         if (!inputNormed) k.Norm.RmsNorm(s, new NormParams { X = x, Weight = _inputNorm.Pointer, Y = ws.H, Rows = t, Hidden = h, Eps = sh.RmsEps });
@@ -207,7 +211,7 @@ public sealed class DeviceQwen2Layer : IDisposable
             {
                 Q = ws.Q, O = ws.Context, KCache = cache.K, VCache = cache.V, BlockTables = step.BlockTables, TextLens = step.TextLens,
                 VisLens = visLens, VisK = visK, VisV = visV, VisTokens = visTokens, PartO = ws.PartO, PartMl = ws.PartMl, Seqs = step.Seqs, Heads = sh.Heads, KvHeads = sh.KvHeads, HeadDim = sh.HeadDim,
-                BlockSize = cache.BlockSize, MaxBlocks = step.MaxBlocks, Splits = step.Splits, SplitKeys = step.SplitKeys,
+                BlockSize = cache.BlockSize, MaxBlocks = step.MaxBlocks, Splits = splits, SplitKeys = splitKeys,
                 QStride = qw, OStride = qw, ScaleLog2 = scaleLog2,
             });
         else

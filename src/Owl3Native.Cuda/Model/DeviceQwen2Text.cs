@@ -113,13 +113,19 @@ public sealed class DeviceQwen2Text : IDisposable
             using var scratchH = new DeviceBuffer<ushort>(context, Math.Max(1L, (long)tokens * Shape.Hidden));
             using var scratchKv = new DeviceBuffer<ushort>(context, Math.Max(1L, (long)tokens * 2 * Shape.KvWidth));
             context.Synchronize(); // the uploads ran on the legacy stream
-            for (int l = 0; l < _layers.Length; l++)
+            try
             {
-                if (!_layers[l].IsHyper) continue;
-                var (keys, values) = visual.Allocate(context, l, (long)Shape.KvHeads * tokens * Shape.HeadDim);
-                _layers[l].PrepareVisual(k, s, embeds.Pointer, tokens, tokensPerCrop, positions.Pointer, scratchH.Pointer, scratchKv.Pointer, keys, values);
+                for (int l = 0; l < _layers.Length; l++)
+                {
+                    if (!_layers[l].IsHyper) continue;
+                    var (keys, values) = visual.Allocate(context, l, (long)Shape.KvHeads * tokens * Shape.HeadDim);
+                    _layers[l].PrepareVisual(k, s, embeds.Pointer, tokens, tokensPerCrop, positions.Pointer, scratchH.Pointer, scratchKv.Pointer, keys, values);
+                }
             }
-            s.Synchronize(); // before the scratch is freed
+            finally
+            {
+                s.Synchronize(); // the scratch and (on failure) the K/V are freed only after the work queued on them
+            }
             return visual;
         }
         catch

@@ -49,7 +49,11 @@ public sealed class DeviceStep : IDisposable
             }
             if (IsDecode)
             {
-                (SplitKeys, Splits) = AttentionKernels.DecodeSplits(plan.TextLens.Max(), Seqs, kvHeads, context.Multiprocessors, attention.DecodeCtasPerMultiprocessor(headDim));
+                // The decode walks visual + text keys: hyper layers with images plan over both, the other layers over text.
+                int ctas = attention.DecodeCtasPerMultiprocessor(headDim);
+                (SplitKeys, Splits) = AttentionKernels.DecodeSplits(plan.TextLens.Max(), Seqs, kvHeads, context.Multiprocessors, ctas);
+                (VisualSplitKeys, VisualSplits) = plan.HasVisual
+                    ? AttentionKernels.DecodeSplits(plan.DecodeKeys, Seqs, kvHeads, context.Multiprocessors, ctas) : (SplitKeys, Splits);
                 PrefillVariant = AttentionKernels.PrefillVariantFor(headDim);
                 PrefillTiles = Up(context, new int[2]);
             }
@@ -59,7 +63,7 @@ public sealed class DeviceStep : IDisposable
                 var tiles = AttentionKernels.PrefillTiles(plan.SeqQStart, PrefillVariant.Rows);
                 PrefillTileCount = tiles.Length / 2;
                 PrefillTiles = Up(context, tiles);
-                (SplitKeys, Splits) = (64, 1);
+                (SplitKeys, Splits) = (VisualSplitKeys, VisualSplits) = (64, 1);
             }
             context.Synchronize(); // a pageable upload may return before its transfer lands; the layers run on other streams
         }
@@ -107,10 +111,14 @@ public sealed class DeviceStep : IDisposable
     public int PrefillTileCount { get; }
     /// <summary>The prefill kernel the step's tile list was planned for.</summary>
     public PrefillVariant PrefillVariant { get; }
-    /// <summary>Decode: split-K partitions.</summary>
+    /// <summary>Decode: split-K partitions of the text keys (layers without images).</summary>
     public int Splits { get; }
-    /// <summary>Decode: keys per split.</summary>
+    /// <summary>Decode: keys per split (layers without images).</summary>
     public int SplitKeys { get; }
+    /// <summary>Decode: split-K partitions of the visual + text keys (hyper layers when the step has images).</summary>
+    public int VisualSplits { get; }
+    /// <summary>Decode: keys per split of the visual + text keys.</summary>
+    public int VisualSplitKeys { get; }
 
     /// <summary>Frees the step's device arrays.</summary>
     public void Dispose()
@@ -142,6 +150,9 @@ public sealed record StepPlan(int Tokens, bool IsDecode, int MaxBlocks, int[] Po
     /// <summary>Some sequence brings images.</summary>
     public bool HasVisual => VisTokens.Any(t => t > 0);
 
+    /// <summary>Keys the longest decode row walks (visible visual keys + text keys), for the split plan; 0 unless a decode step.</summary>
+    public int DecodeKeys => IsDecode ? TextLens.Select((t, i) => t + VisLens[i]).Max() : 0;
+
     /// <summary>The row of each sequence's last new token.</summary>
     public int[] LastRows => [.. SeqQStart.Skip(1).Select(r => r - 1)];
 
@@ -166,6 +177,7 @@ public sealed record StepPlan(int Tokens, bool IsDecode, int MaxBlocks, int[] Po
         for (int i = 0; i < n; i++)
         {
             var s = seqs[i];
+            if (s.Visual is { IsDisposed: true }) throw new ObjectDisposedException(nameof(DeviceVisual), $"sequence {i}'s visual K/V were freed");
             visTokens[i] = s.Visual?.ImageTokens ?? 0;
             if (s.New < 1) throw new ArgumentException($"sequence {i} brings no new token");
             int total = s.Cached + s.New;

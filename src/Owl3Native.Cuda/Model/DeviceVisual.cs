@@ -44,10 +44,18 @@ public sealed class DeviceVisual : IDisposable
         return _layers[layer] = (k.Pointer, v.Pointer);
     }
 
-    /// <summary>Frees the visual K/V.</summary>
+    /// <summary>The K/V are freed: a step can no longer be planned with it.</summary>
+    public bool IsDisposed { get; private set; }
+
+    /// <summary>
+    /// Frees the visual K/V. Every step built on this request must be done (its stream synchronised) first: a step keeps
+    /// the addresses, not the buffers.
+    /// </summary>
     public void Dispose()
     {
         foreach (var b in _owned) b.Dispose();
         _owned.Clear();
+        _layers.Clear();
+        IsDisposed = true;
     }
 }

@@ -36,7 +36,8 @@ public sealed record TextWeights(Qwen2LayerShape Shape, int Vocab, float[] Embed
                 T(a.Child("q_proj"), "weight"), T(a.Child("q_proj"), "bias"), T(a.Child("k_proj"), "weight"), T(a.Child("k_proj"), "bias"),
                 T(a.Child("v_proj"), "weight"), T(a.Child("v_proj"), "bias"), T(a.Child("o_proj"), "weight"),
                 T(w.Child("post_attention_layernorm"), "weight"), T(m.Child("gate_proj"), "weight"), T(m.Child("up_proj"), "weight"), T(m.Child("down_proj"), "weight"),
-                a.Child("v_kv_proj").TryTensor("weight")?.ToArray(), a.Child("v_kv_proj").TryTensor("bias")?.ToArray());
+                // The config names the hyper layers; theirs must have the image side's projection (a missing one is an error).
+                cfg.IsHyperLayer(l) ? T(a.Child("v_kv_proj"), "weight") : null, cfg.IsHyperLayer(l) ? T(a.Child("v_kv_proj"), "bias") : null);
         }).ToArray();
         return new TextWeights(shape, cfg.Vocab, T(model.Child("embed_tokens"), "weight"), T(model.Child("norm"), "weight"),
             cfg.TieWordEmbeddings ? null : T(lm.Child("lm_head"), "weight"), layers, HyperRules.For(checkpoint.Variant).Fused);
@@ -64,10 +65,12 @@ public static class DeviceTextConformance
 
     /// <summary>
     /// Writes a random checkpoint of <paramref name="shape"/> and <paramref name="variant"/> under the temp folder, then
-    /// judges the device text forward against the CPU engine (prefill of 23 and 61 tokens, then one decode step each).
-    /// With <paramref name="images"/> (241101 only), the first sequence has one crop whose marker starts at position 5
-    /// and the second two crops at 3 and 30 (random image features): the hyper layers' visual K/V are made on both sides
-    /// (the model's PrepareVisual, <see cref="DeviceQwen2Text.PrepareVisual"/>) and attended in the fused softmax.
+    /// judges the device text forward against the CPU engine: prompts of 23, 61 and 40 tokens in two chunks (0–19, then
+    /// the rest: a chunked prefill), then one decode step each, judged after each step. With <paramref name="images"/>
+    /// (241101 only), the first sequence has one crop whose marker starts at position 5, the second two crops at 3 and 30
+    /// (the second crop first seen in the second chunk), the third none (random image features): the hyper layers' visual
+    /// K/V are made on both sides (the model's PrepareVisual, <see cref="DeviceQwen2Text.PrepareVisual"/>) and attended in
+    /// the fused softmax; the decode step plans its splits over visual + text keys in those layers.
     /// </summary>
     public static IReadOnlyList<ConformanceResult> Run(CudaContext context, KernelCache cache, ModelShape shape = ModelShape.Tiny,
         Owl3Variant variant = Owl3Variant.V241101, double nmseBound = 1e-3, bool images = false)
@@ -90,9 +93,10 @@ public static class DeviceTextConformance
         var cfg = checkpoint.Config;
         var cpu = new CpuBackend(Math.Max(1, Environment.ProcessorCount));
         var cpuModel = new Owl3Model(checkpoint, cpu);
-        int[] lengths = [23, 61];
+        int[] lengths = [23, 61, 40];
+        const int chunk = 20; // the prompts arrive in two chunks (a chunked prefill), then one decode step
         int numBlocks = 16;
-        int[][] tables = [[11, 2], [7, 0, 14, 5, 9]]; // scattered; room for the decode token
+        int[][] tables = [[11, 2], [7, 0, 14, 5], [1, 12, 4]]; // scattered; room for the decode token
         var rng = new Random(17);
 
         using var kernels = new DeviceLayerKernels(cache, context);
@@ -103,7 +107,7 @@ public static class DeviceTextConformance
         using var cpuCache = cpu.CreateKvCache(cfg.Layers, numBlocks, BlockSize, cfg.KvHeads, cfg.HeadDim);
         var results = new List<ConformanceResult>();
         // Images: per sequence its markers' first tokens, the CPU model's visual K/V per layer and the device's.
-        int[][] markers = images ? [[5], [3, 30]] : [[], []];
+        int[][] markers = images ? [[5], [3, 30], []] : [[], [], []]; // the third sequence has no image in either case
         int patches = cfg.Vision.Patches, offset = HyperRules.For(variant).MarkerOffset;
         var cpuVisual = new VisualKv?[lengths.Length][];
         var deviceVisual = new DeviceVisual?[lengths.Length];
@@ -117,9 +121,15 @@ public static class DeviceTextConformance
                 deviceVisual[i] = device.PrepareVisual(kernels, stream, embeds, patches, [.. markers[i].Select(m => m + offset)]);
             }
             int[]? next = null;
-            foreach (bool decode in new[] { false, true })
+            foreach (int stage in new[] { 0, 1, 2 })
             {
-                var seqs = lengths.Select((len, i) => decode ? new DeviceSeq(len, 1, tables[i], deviceVisual[i]) : new DeviceSeq(0, len, tables[i], deviceVisual[i])).ToArray();
+                bool decode = stage == 2;
+                var seqs = lengths.Select((len, i) => stage switch
+                {
+                    0 => new DeviceSeq(0, chunk, tables[i], deviceVisual[i]),
+                    1 => new DeviceSeq(chunk, len - chunk, tables[i], deviceVisual[i]),
+                    _ => new DeviceSeq(len, 1, tables[i], deviceVisual[i]),
+                }).ToArray();
                 int tokens = seqs.Sum(s => s.New);
                 var ids = decode ? next! : Enumerable.Range(0, tokens).Select(_ => rng.Next(cfg.Vocab)).ToArray();
                 using var step = new DeviceStep(context, kernels.Attention, seqs, BlockSize, cfg.KvHeads, cfg.HeadDim);
@@ -140,10 +150,12 @@ public static class DeviceTextConformance
                 int[] Argmax(float[] l) => [.. Enumerable.Range(0, seqs.Length).Select(i => ArgmaxRow(l.AsSpan(i * cfg.Vocab, cfg.Vocab)))];
                 var (cpuTokens, gpuTokens) = (Argmax(expected), Argmax(logits));
                 next = cpuTokens;
-                results.Add(DeviceData.Judge($"qwen2 text model from a checkpoint ({(decode ? "decode" : "prefill")}{(images ? ", images" : "")})",
+                string what = stage switch { 0 => "prefill chunk 1 (tokens 0–19)", 1 => "prefill chunk 2 (20 – 23 / 61 / 40)", _ => "decode, 1 token after 23 / 61 / 40" };
+                results.Add(DeviceData.Judge($"qwen2 text model from a checkpoint ({(decode ? "decode" : $"prefill chunk {stage + 1}")}{(images ? ", images" : "")})",
                     $"{shape.Name()} {variant}, {cfg.Layers} layers, {cfg.Heads}/{cfg.KvHeads}×{cfg.HeadDim}, vocab {cfg.Vocab}" +
-                    $"{(images ? $", crops at 5 | 3, 30 × {patches} tokens" : "")}; " +
-                    $"{(decode ? "1 token after 23 / 61" : "prefill 23 + 61")}; greedy tokens agree {cpuTokens.Zip(gpuTokens).Count(p => p.First == p.Second)}/{seqs.Length}",
+                    $"{(images ? $", crops at 5 | 3, 30 | none × {patches} tokens" : "")}; {what}; " +
+                    $"greedy tokens agree {cpuTokens.Zip(gpuTokens).Count(p => p.First == p.Second)}/{seqs.Length}" +
+                    (decode && images ? $"; decode splits {step.Splits} (text) / {step.VisualSplits} (with images)" : ""),
                     logits, expected, nmseBound));
             }
         }

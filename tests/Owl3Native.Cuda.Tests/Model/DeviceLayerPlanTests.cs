@@ -48,9 +48,16 @@ public sealed class DeviceLayerPlanTests
         Assert.True(decode.IsDecode);
         Assert.Equal([0, 18], decode.VisLens); // position 4 is before the marker at 5
         Assert.Equal([9, 18], decode.VisTokens);
+        // The decode split plan covers the longest row's visual + text keys: 18 visual + 62 text.
+        Assert.Equal(80, decode.DecodeKeys);
+        Assert.Equal(0, plan.DecodeKeys);
         Assert.False(StepPlan.Of([new DeviceSeq(0, 2, [0])], 16).HasVisual);
         Assert.Equal([0, 1, 1, 2], new[] { 2, 3, 29, 30 }.Select(twoCrops.VisibleCrops).ToArray());
         Assert.Throws<ArgumentException>(() => new DeviceVisual(9, [30, 3]));
+        // Freed visual K/V cannot be planned with (the addresses would dangle).
+        oneCrop.Dispose();
+        Assert.True(oneCrop.IsDisposed);
+        Assert.Throws<ObjectDisposedException>(() => StepPlan.Of([new DeviceSeq(4, 1, [0], oneCrop)], 16));
     }
 
     [Fact]
