@@ -103,11 +103,18 @@ internal static class Program
                         () => text.Bench(("1B", Qwen2LayerShape.OneB, 24, 151851, true), ("7B", Qwen2LayerShape.SevenB, 28, 151851, false))) ?? []];
                 // The same forward on real-format checkpoints (written here, random weights) against the CPU engine's Owl3Model.
                 Write(Report(partial: true), sw.Elapsed, print: false);
-                // Text only at the tiny shape, then with images (241101's fused hyper attention) at the tiny and 1B shapes.
-                foreach (var (shape, images) in new[] { (Owl3Native.Models.Checkpoints.ModelShape.Tiny, false), (Owl3Native.Models.Checkpoints.ModelShape.Tiny, true),
-                             (Owl3Native.Models.Checkpoints.ModelShape.B1, true) })
-                    conformance = [.. conformance, .. Step(errors, $"text model from a {shape} checkpoint{(images ? " with images" : "")}",
-                        () => Owl3Native.Diagnostics.DeviceTextConformance.Run(ctx, cache, shape, images: images)) ?? []];
+                // Text only at the tiny shape, then with images: 241101's fused hyper attention at the tiny and 1B shapes, the
+                // gated cross-attention of 240728 and 241014 at the tiny shape.
+                foreach (var (shape, variant, images) in new[]
+                         {
+                             (Owl3Native.Models.Checkpoints.ModelShape.Tiny, Owl3Native.Models.Checkpoints.Owl3Variant.V241101, false),
+                             (Owl3Native.Models.Checkpoints.ModelShape.Tiny, Owl3Native.Models.Checkpoints.Owl3Variant.V241101, true),
+                             (Owl3Native.Models.Checkpoints.ModelShape.Tiny, Owl3Native.Models.Checkpoints.Owl3Variant.V240728, true),
+                             (Owl3Native.Models.Checkpoints.ModelShape.Tiny, Owl3Native.Models.Checkpoints.Owl3Variant.V241014, true),
+                             (Owl3Native.Models.Checkpoints.ModelShape.B1, Owl3Native.Models.Checkpoints.Owl3Variant.V241101, true),
+                         })
+                    conformance = [.. conformance, .. Step(errors, $"text model from a {shape} {variant} checkpoint{(images ? " with images" : "")}",
+                        () => Owl3Native.Diagnostics.DeviceTextConformance.Run(ctx, cache, shape, variant, images: images)) ?? []];
             }
             ctx.Dispose();
         }

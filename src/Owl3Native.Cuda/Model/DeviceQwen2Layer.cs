@@ -46,7 +46,10 @@ public sealed record Qwen2LayerWeights(
     float[] Gate, float[] Up,       // mlp.gate_proj / up_proj [intermediate, hidden]
     float[] Down,                   // mlp.down_proj [hidden, intermediate]
     float[]? VKv = null,            // hyper layers: self_attn.v_kv_proj [2·kvHeads·D, hidden] (head-major [K | V]), else null
-    float[]? VKvBias = null)        // self_attn.v_kv_proj.bias [2·kvHeads·D]
+    float[]? VKvBias = null,        // self_attn.v_kv_proj.bias [2·kvHeads·D]
+    float[]? GateProj = null,       // 240728 hyper layers: self_attn.gate_proj.0 [D, D] (one per-head gate for all heads)
+    float[]? GateProjBias = null,   // self_attn.gate_proj.0.bias [D]
+    float[]? StaticGate = null)     // 241014 hyper layers: self_attn.gate [hidden] (pre-sigmoid)
 {
     /// <summary>K and V stacked into one `[2·kvHeads·D, hidden]` projection (one GEMM; its output rows are [k | v]).</summary>
     public static float[] Stack(float[] a, float[] b) => [.. a, .. b];
@@ -64,8 +67,12 @@ public sealed record Qwen2LayerWeights(
         Expect(Gate, (long)inter * h, "gate_proj"); Expect(Up, (long)inter * h, "up_proj"); Expect(Down, (long)h * inter, "down_proj");
         if ((VKv is null) != (VKvBias is null)) throw new ArgumentException("v_kv_proj needs its weight and its bias");
         if (VKv is not null) { Expect(VKv, 2L * kvw * h, "v_kv_proj"); Expect(VKvBias!, 2 * kvw, "v_kv_proj.bias"); }
+        if ((GateProj is null) != (GateProjBias is null)) throw new ArgumentException("gate_proj.0 needs its weight and its bias");
+        if (GateProj is not null) { Expect(GateProj, (long)shape.HeadDim * shape.HeadDim, "gate_proj.0"); Expect(GateProjBias!, shape.HeadDim, "gate_proj.0.bias"); }
+        if (StaticGate is not null) Expect(StaticGate, qw, "gate");
+        static ushort[]? Maybe(float[]? v) => v is null ? null : Bits(v);
         return new Qwen2LayerBits(Bits(InputNorm), Bits(Q), Bits(QBias), Bits(Stack(K, V)), Bits(Stack(KBias, VBias)), Bits(O),
-            Bits(PostNorm), Bits(Stack(Gate, Up)), Bits(Down), VKv is null ? null : Bits(VKv), VKvBias is null ? null : Bits(VKvBias));
+            Bits(PostNorm), Bits(Stack(Gate, Up)), Bits(Down), Maybe(VKv), Maybe(VKvBias), Maybe(GateProj), Maybe(GateProjBias), Maybe(StaticGate));
     }
 
     private static ushort[] Bits(float[] values)
@@ -83,7 +90,7 @@ public sealed record Qwen2LayerWeights(
 
 /// <summary>A layer's weights as bf16 bits, k|v and gate|up stacked (<see cref="Qwen2LayerWeights.ToBits"/>).</summary>
 public sealed record Qwen2LayerBits(ushort[] InputNorm, ushort[] Q, ushort[] QBias, ushort[] Kv, ushort[] KvBias, ushort[] O, ushort[] PostNorm, ushort[] GateUp, ushort[] Down,
-    ushort[]? VKv = null, ushort[]? VKvBias = null);
+    ushort[]? VKv = null, ushort[]? VKvBias = null, ushort[]? GateProj = null, ushort[]? GateProjBias = null, ushort[]? StaticGate = null);
 
 /// <summary>
 /// A Qwen2 decoder layer (a text layer; no hyper side) composed of our kernels and cuBLASLt, weights and activations in
@@ -98,6 +105,7 @@ public sealed class DeviceQwen2Layer : IDisposable
     private readonly Qwen2LayerShape _shape;
     private readonly DeviceBuffer<ushort> _inputNorm, _q, _qBias, _kv, _kvBias, _o, _postNorm, _gateUp, _down, _zeros;
     private readonly DeviceBuffer<ushort>? _vkv, _vkvBias; // hyper layers: the image side's projection
+    private readonly DeviceBuffer<ushort>? _gateProj, _gateProjBias, _staticGate; // 240728 / 241014 hyper layers: the gate
 
     /// <summary>Uploads <paramref name="w"/> (checked against <paramref name="shape"/>).</summary>
     /// <exception cref="ArgumentException">A weight's element count differs from the shape's.</exception>
@@ -112,7 +120,9 @@ public sealed class DeviceQwen2Layer : IDisposable
         int h = shape.Hidden, qw = shape.QWidth, kvw = shape.KvWidth, inter = shape.Intermediate;
         if (w.Q.LongLength != (long)qw * h || w.Kv.LongLength != 2L * kvw * h || w.GateUp.LongLength != 2L * inter * h || w.Down.LongLength != (long)h * inter
             || w.O.LongLength != (long)h * qw || w.InputNorm.Length != h || w.PostNorm.Length != h || w.QBias.Length != qw || w.KvBias.Length != 2 * kvw
-            || (w.VKv is not null && (w.VKv.LongLength != 2L * kvw * h || w.VKvBias is null || w.VKvBias.Length != 2 * kvw)))
+            || (w.VKv is not null && (w.VKv.LongLength != 2L * kvw * h || w.VKvBias is null || w.VKvBias.Length != 2 * kvw))
+            || (w.GateProj is not null && (w.GateProj.Length != shape.HeadDim * shape.HeadDim || w.GateProjBias is null || w.GateProjBias.Length != shape.HeadDim))
+            || (w.StaticGate is not null && w.StaticGate.Length != qw))
             throw new ArgumentException($"layer weights of other sizes than {shape}");
         var owned = new List<IDisposable>(); // freed again if an allocation fails part way (out of device memory)
         DeviceBuffer<ushort> Keep(DeviceBuffer<ushort> b) { owned.Add(b); return b; }
@@ -125,6 +135,8 @@ public sealed class DeviceQwen2Layer : IDisposable
             _gateUp = Keep(Up(context, w.GateUp));
             _down = Keep(Up(context, w.Down));
             if (w.VKv is not null) (_vkv, _vkvBias) = (Keep(Up(context, w.VKv)), Keep(Up(context, w.VKvBias!)));
+            if (w.GateProj is not null) (_gateProj, _gateProjBias) = (Keep(Up(context, w.GateProj)), Keep(Up(context, w.GateProjBias!)));
+            if (w.StaticGate is not null) _staticGate = Keep(Up(context, w.StaticGate));
             _zeros = Keep(new DeviceBuffer<ushort>(context, Math.Max(2L * inter, h))); // the bias of the unbiased projections
             _zeros.FillBytes(0);
             context.Synchronize(); // the uploads and the memset ran on the legacy stream; the layer's kernels run on others
@@ -144,6 +156,12 @@ public sealed class DeviceQwen2Layer : IDisposable
 
     /// <summary>A hyper layer: it has the image side's v_kv_proj (spec/MODEL.md §4.1).</summary>
     public bool IsHyper => _vkv is not null;
+
+    /// <summary>
+    /// A hyper layer of 240728/241014: it attends to images by a separate cross-attention mixed into the context through
+    /// its gate (spec/MODEL.md §4.2), not in the fused softmax of 241101.
+    /// </summary>
+    public bool IsCross => _gateProj is not null || _staticGate is not null;
 
     /// <summary>
     /// This hyper layer's visual K/V for one request (241101, spec/MODEL.md §4.1): the image features
@@ -188,14 +206,18 @@ public sealed class DeviceQwen2Layer : IDisposable
         if (t == 0) return;
         if (t > ws.Tokens) throw new ArgumentException($"a step of {t} tokens on a workspace for {ws.Tokens}");
         if (ws.Shape != sh) throw new ArgumentException($"a workspace sized for {ws.Shape}, a layer of {sh}");
-        int splits = step.Splits, splitKeys = step.SplitKeys;
-        if (IsHyper && layer >= 0 && step.VisualFor(layer).K != 0) (splits, splitKeys) = (step.VisualSplits, step.VisualSplitKeys);
-        if (step.IsDecode && splits > 1 && (step.Seqs > ws.DecodeSeqs || splits > ws.MaxSplits))
-            throw new ArgumentException($"a decode step of {step.Seqs} sequences × {splits} splits on a workspace for {ws.DecodeSeqs} × {ws.MaxSplits}");
         if (cache.KvHeads != sh.KvHeads || cache.HeadDim != sh.HeadDim) throw new ArgumentException($"a cache of {cache.KvHeads} × {cache.HeadDim} for a layer of {sh.KvHeads} × {sh.HeadDim}");
         float scaleLog2 = (float)(1.4426950408889634 / Math.Sqrt(sh.HeadDim));
-        var (visK, visV) = IsHyper && layer >= 0 ? step.VisualFor(layer) : (0ul, 0ul);
+        var (imgK, imgV) = IsHyper && layer >= 0 ? step.VisualFor(layer) : (0ul, 0ul);
+        bool cross = imgK != 0 && IsCross;
+        // The fused form puts the visual keys in front of the text keys; the cross form attends to them separately below.
+        var (visK, visV) = cross ? (0ul, 0ul) : (imgK, imgV);
         ulong visLens = visK != 0 ? step.VisLens : 0, visTokens = visK != 0 ? step.VisTokens : 0;
+        int splits = step.Splits, splitKeys = step.SplitKeys;
+        if (visK != 0) (splits, splitKeys) = (step.VisualSplits, step.VisualSplitKeys);
+        if (step.IsDecode && Math.Max(splits, cross ? step.CrossSplits : 1) > 1
+            && (step.Seqs > ws.DecodeSeqs || Math.Max(splits, cross ? step.CrossSplits : 1) > ws.MaxSplits))
+            throw new ArgumentException($"a decode step of {step.Seqs} sequences × {splits} splits on a workspace for {ws.DecodeSeqs} × {ws.MaxSplits}");
 
         if (!inputNormed) k.Norm.RmsNorm(s, new NormParams { X = x, Weight = _inputNorm.Pointer, Y = ws.H, Rows = t, Hidden = h, Eps = sh.RmsEps });
         k.Blas.LinearBias(s, ws.H, _q.Pointer, _qBias.Pointer, ws.Q, t, h, qw);
@@ -221,6 +243,7 @@ public sealed class DeviceQwen2Layer : IDisposable
                 SeqPos = step.SeqPos, Tiles = step.PrefillTiles, VisLens = visLens, VisK = visK, VisV = visV, VisTokens = visTokens, Heads = sh.Heads, KvHeads = sh.KvHeads, HeadDim = sh.HeadDim,
                 BlockSize = cache.BlockSize, MaxBlocks = step.MaxBlocks, TextMode = 1, QStride = qw, OStride = qw, ScaleLog2 = scaleLog2,
             }, step.PrefillTileCount, step.PrefillVariant);
+        if (cross) CrossAttention(k, s, step, cache, ws, imgK, imgV, scaleLog2);
         k.Blas.LinearBias(s, ws.Context, _o.Pointer, _zeros.Pointer, ws.A, t, qw, h);
         k.Norm.RmsNormResidual(s, new NormParams { X = ws.A, Residual = x, Weight = _postNorm.Pointer, Y = ws.H, Rows = t, Hidden = h, Eps = sh.RmsEps });
         k.Blas.LinearBias(s, ws.H, _gateUp.Pointer, _zeros.Pointer, ws.GateUp, t, h, 2 * inter);
@@ -229,10 +252,50 @@ public sealed class DeviceQwen2Layer : IDisposable
         k.Norm.RmsNormResidual(s, new NormParams { X = ws.A, Residual = x, Weight = nextNorm, Y = nextNormOut, Rows = t, Hidden = h, Eps = sh.RmsEps });
     }
 
+    /// <summary>
+    /// 240728/241014: cross-attention of the rotated queries over the visible visual keys only (rows that see no crop get
+    /// zeros), then context ← context + σ(gate)·(cross − context) on rows that see a crop, the gate per head from the
+    /// context through gate_proj.0 (240728) or a static vector (241014) (spec/MODEL.md §4.2).
+    /// </summary>
+    private void CrossAttention(DeviceLayerKernels k, CudaStream s, DeviceStep step, DeviceKvCache cache, LayerWorkspace ws, ulong imgK, ulong imgV, float scaleLog2)
+    {
+        var sh = _shape;
+        int t = step.Tokens, qw = sh.QWidth;
+        if (step.IsDecode)
+        {
+            k.Attention.Decode(s, new DecodeParams
+            {
+                Q = ws.Q, O = ws.Cross, KCache = cache.K, VCache = cache.V, BlockTables = step.BlockTables, TextLens = step.ZeroLens,
+                VisLens = step.VisLens, VisK = imgK, VisV = imgV, VisTokens = step.VisTokens, PartO = ws.PartO, PartMl = ws.PartMl,
+                Seqs = step.Seqs, Heads = sh.Heads, KvHeads = sh.KvHeads, HeadDim = sh.HeadDim, BlockSize = cache.BlockSize, MaxBlocks = step.MaxBlocks,
+                Splits = step.CrossSplits, SplitKeys = step.CrossSplitKeys, QStride = qw, OStride = qw, ScaleLog2 = scaleLog2,
+            });
+        }
+        else
+            k.Attention.Prefill(s, new PrefillParams
+            {
+                Q = ws.Q, O = ws.Cross, K = cache.K, V = cache.V, BlockTables = step.BlockTables, SeqQStart = step.SeqQStart, SeqPos = step.SeqPos,
+                Tiles = step.PrefillTiles, VisLens = step.VisLens, VisK = imgK, VisV = imgV, VisTokens = step.VisTokens, Heads = sh.Heads,
+                KvHeads = sh.KvHeads, HeadDim = sh.HeadDim, BlockSize = cache.BlockSize, MaxBlocks = step.MaxBlocks, TextMode = 0,
+                QStride = qw, OStride = qw, ScaleLog2 = scaleLog2,
+            }, step.PrefillTileCount, step.PrefillVariant);
+        ulong gate;
+        int gateRows;
+        if (_gateProj is not null)
+        {
+            // One [D, D] gate for every head: the context seen as [tokens·heads, D] rows.
+            k.Blas.LinearBias(s, ws.Context, _gateProj.Pointer, _gateProjBias!.Pointer, ws.Gate, t * sh.Heads, sh.HeadDim, sh.HeadDim);
+            (gate, gateRows) = (ws.Gate, t);
+        }
+        else (gate, gateRows) = (_staticGate!.Pointer, 1);
+        // VisLens doubles as the visible-crop flag per row (the mix leaves rows that see nothing alone).
+        k.Attention.GateMix(s, new GateMixParams { Context = ws.Context, Cross = ws.Cross, Gate = gate, Visible = step.VisLens, Rows = t, Cols = qw, GateRows = gateRows });
+    }
+
     /// <summary>Frees the device weights.</summary>
     public void Dispose()
     {
-        foreach (var b in new[] { _inputNorm, _q, _qBias, _kv, _kvBias, _o, _postNorm, _gateUp, _down, _zeros, _vkv, _vkvBias }) b?.Dispose();
+        foreach (var b in new[] { _inputNorm, _q, _qBias, _kv, _kvBias, _o, _postNorm, _gateUp, _down, _zeros, _vkv, _vkvBias, _gateProj, _gateProjBias, _staticGate }) b?.Dispose();
     }
 
     private static DeviceBuffer<ushort> Up(CudaContext context, ushort[] bits)
@@ -329,6 +392,8 @@ public sealed class LayerWorkspace : IDisposable
             A = Bf16((long)tokens * shape.Hidden);
             GateUp = Bf16((long)tokens * 2 * shape.Intermediate);
             Mlp = Bf16((long)tokens * shape.Intermediate);
+            Cross = Bf16((long)tokens * shape.QWidth);
+            Gate = Bf16((long)tokens * shape.QWidth);
             PartO = F32((long)DecodeSeqs * shape.Heads * maxSplits * shape.HeadDim);
             PartMl = F32((long)DecodeSeqs * shape.Heads * maxSplits * 2);
         }
@@ -361,6 +426,10 @@ public sealed class LayerWorkspace : IDisposable
     public ulong GateUp { get; }
     /// <summary>SwiGLU output `[tokens, intermediate]`.</summary>
     public ulong Mlp { get; }
+    /// <summary>240728/241014: the cross-attention output `[tokens, heads·D]`.</summary>
+    public ulong Cross { get; }
+    /// <summary>240728: the per-head gate before the sigmoid `[tokens, heads·D]`.</summary>
+    public ulong Gate { get; }
     /// <summary>Decode split partial outputs (fp32).</summary>
     public ulong PartO { get; }
     /// <summary>Decode split (max, sum) pairs (fp32).</summary>

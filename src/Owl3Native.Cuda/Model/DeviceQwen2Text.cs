@@ -26,8 +26,8 @@ public sealed class DeviceQwen2Text : IDisposable
     /// The released vocab sizes (151,851; 151,651) are not multiples of 8, which the LM head GEMM's bf16 rows want: the
     /// tables are padded with zero rows to <see cref="PaddedVocab"/>; the logits rows have that stride, the padded
     /// columns hold −inf (the head's bias) and are not logits (<see cref="TextWorkspace.DownloadLogits"/> drops them).
-    /// `fusedHyper`: the hyper layers attend to images in 241101's fused form, which the device layers implement; false
-    /// (240728/241014: cross-attention and a gate, not on the device yet) refuses images.
+    /// `fusedHyper`: the hyper layers attend to images in 241101's fused form (their weights have no gate); false:
+    /// 240728/241014's cross-attention mixed in through a gate (each hyper layer's weights must carry its gate).
     /// </remarks>
     /// <exception cref="ArgumentException">A tensor's size differs from the shape's.</exception>
     public DeviceQwen2Text(CudaContext context, Qwen2LayerShape shape, int vocab, float[] embedding, float[] finalNorm, float[]? lmHead,
@@ -65,6 +65,9 @@ public sealed class DeviceQwen2Text : IDisposable
                 caches.Add(Keep(new DeviceKvCache(context, numBlocks, blockSize, shape.KvHeads, shape.HeadDim)));
             }
             (_layers, _caches) = (built.ToArray(), caches.ToArray());
+            for (int l = 0; l < _layers.Length; l++)
+                if (_layers[l].IsHyper && _layers[l].IsCross == fusedHyper)
+                    throw new ArgumentException($"hyper layer {l}: {(fusedHyper ? "a gate in a model of 241101's fused form" : "no gate (gate_proj.0 or gate) in a 240728/241014 model")}");
             context.Synchronize(); // the uploads and memsets ran on the legacy stream
         }
         catch
@@ -84,19 +87,18 @@ public sealed class DeviceQwen2Text : IDisposable
     public int BlockSize { get; }
     /// <summary>Decoder layers.</summary>
     public int Layers => _layers.Length;
-    /// <summary>Images are attended in 241101's fused form (<see cref="PrepareVisual"/> and steps with images allowed).</summary>
+    /// <summary>Images are attended in 241101's fused form; otherwise by 240728/241014's gated cross-attention.</summary>
     public bool FusedHyper { get; }
 
     /// <summary>
     /// One request's visual K/V for every hyper layer, from its image features <paramref name="imageEmbeds"/>
     /// (`[crops·tokensPerCrop, hidden]`, the projector's output) and each crop's marker position
-    /// <paramref name="visibleFrom"/> (241101: where the crop becomes visible and the position its keys are rotated at).
-    /// Runs on <paramref name="s"/> and waits for it.
+    /// <paramref name="visibleFrom"/>: where each crop becomes visible and the position its keys are rotated at — the
+    /// marker's first token s_j for 241101, s_j + 1 for 240728/241014 (HyperRules.MarkerOffset). Runs on
+    /// <paramref name="s"/> and waits for it.
     /// </summary>
-    /// <exception cref="NotSupportedException">The model's hyper layers are not the fused form.</exception>
     public DeviceVisual PrepareVisual(DeviceLayerKernels k, CudaStream s, float[] imageEmbeds, int tokensPerCrop, int[] visibleFrom)
     {
-        if (!FusedHyper) throw new NotSupportedException("240728/241014 hyper layers (cross-attention and a gate) do not run on the device yet; 241101's fused form does");
         var context = s.Context;
         var visual = new DeviceVisual(tokensPerCrop, visibleFrom);
         int tokens = visual.ImageTokens;
@@ -145,7 +147,6 @@ public sealed class DeviceQwen2Text : IDisposable
         if (t == 0) return;
         if (t > ws.Layer.Tokens || step.Seqs > ws.Seqs) throw new ArgumentException($"a step of {t} tokens / {step.Seqs} sequences on a workspace for {ws.Layer.Tokens} / {ws.Seqs}");
         if (ws.Vocab != Vocab) throw new ArgumentException($"a workspace for {ws.Vocab} logits per row, the model has {Vocab}");
-        if (!FusedHyper && step.HasVisual) throw new NotSupportedException("240728/241014 hyper layers (cross-attention and a gate) do not run on the device yet; 241101's fused form does");
         k.Elementwise.EmbeddingGather(s, new EmbeddingParams { Table = _embedding.Pointer, Ids = ids, Y = ws.X, Tokens = t, Hidden = h, Vocab = Vocab });
         // Each layer's last residual add is fused with the next layer's input norm, written where that layer reads it.
         for (int l = 0; l < _layers.Length; l++)

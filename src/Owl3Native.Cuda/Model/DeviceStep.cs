@@ -54,6 +54,10 @@ public sealed class DeviceStep : IDisposable
                 (SplitKeys, Splits) = AttentionKernels.DecodeSplits(plan.TextLens.Max(), Seqs, kvHeads, context.Multiprocessors, ctas);
                 (VisualSplitKeys, VisualSplits) = plan.HasVisual
                     ? AttentionKernels.DecodeSplits(plan.DecodeKeys, Seqs, kvHeads, context.Multiprocessors, ctas) : (SplitKeys, Splits);
+                // 240728/241014's cross-attention walks the visible visual keys only (its text lengths are 0).
+                (CrossSplitKeys, CrossSplits) = plan.HasVisual
+                    ? AttentionKernels.DecodeSplits(Math.Max(1, plan.VisLens.Max()), Seqs, kvHeads, context.Multiprocessors, ctas) : (64, 1);
+                ZeroLens = Up(context, new int[Seqs]);
                 PrefillVariant = AttentionKernels.PrefillVariantFor(headDim);
                 PrefillTiles = Up(context, new int[2]);
             }
@@ -63,7 +67,7 @@ public sealed class DeviceStep : IDisposable
                 var tiles = AttentionKernels.PrefillTiles(plan.SeqQStart, PrefillVariant.Rows);
                 PrefillTileCount = tiles.Length / 2;
                 PrefillTiles = Up(context, tiles);
-                (SplitKeys, Splits) = (VisualSplitKeys, VisualSplits) = (64, 1);
+                (SplitKeys, Splits) = (VisualSplitKeys, VisualSplits) = (CrossSplitKeys, CrossSplits) = (64, 1);
             }
             context.Synchronize(); // a pageable upload may return before its transfer lands; the layers run on other streams
         }
@@ -119,6 +123,12 @@ public sealed class DeviceStep : IDisposable
     public int VisualSplits { get; }
     /// <summary>Decode: keys per split of the visual + text keys.</summary>
     public int VisualSplitKeys { get; }
+    /// <summary>Decode: split-K partitions of the visible visual keys (240728/241014 cross-attention).</summary>
+    public int CrossSplits { get; }
+    /// <summary>Decode: keys per split of the visible visual keys.</summary>
+    public int CrossSplitKeys { get; }
+    /// <summary>Decode: int32 zeros `[seqs]`, the text lengths of a cross-attention (0 when not a decode step).</summary>
+    public ulong ZeroLens { get; }
 
     /// <summary>Frees the step's device arrays.</summary>
     public void Dispose()

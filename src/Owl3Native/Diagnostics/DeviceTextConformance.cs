@@ -16,8 +16,8 @@ public sealed record TextWeights(Qwen2LayerShape Shape, int Vocab, float[] Embed
 {
     /// <summary>
     /// Reads `language_model.model.{embed_tokens, layers.i.*, norm}` and `language_model.lm_head` (absent when
-    /// `tie_word_embeddings`) by their checkpoint names, with the hyper layers' v_kv_proj (the image side's projection;
-    /// the 240728/241014 gates are not read: the device runs 241101's fused form only).
+    /// `tie_word_embeddings`) by their checkpoint names, with the hyper layers' image side: v_kv_proj, and the gate of
+    /// 240728 (`gate_proj.0`, per head) or 241014 (`gate`, static).
     /// </summary>
     /// <exception cref="CheckpointException">A language-model tensor is missing.</exception>
     public static TextWeights Of(Owl3Checkpoint checkpoint)
@@ -26,21 +26,26 @@ public sealed record TextWeights(Qwen2LayerShape Shape, int Vocab, float[] Embed
         var shape = new Qwen2LayerShape(cfg.Hidden, cfg.Heads, cfg.KvHeads, cfg.HeadDim, cfg.Intermediate, (float)cfg.RmsNormEps, cfg.RopeTheta);
         var lm = new WeightScope(checkpoint.Weights).Child("language_model");
         var model = lm.Child("model");
+        var rules = HyperRules.For(checkpoint.Variant);
         static float[] T(WeightScope s, string name) => s.Tensor(name).ToArray();
         var layers = Enumerable.Range(0, cfg.Layers).Select(l =>
         {
             var w = model.Child("layers", l);
             var a = w.Child("self_attn");
+            bool hyper = cfg.IsHyperLayer(l);
             var m = w.Child("mlp");
             return new Qwen2LayerWeights(T(w.Child("input_layernorm"), "weight"),
                 T(a.Child("q_proj"), "weight"), T(a.Child("q_proj"), "bias"), T(a.Child("k_proj"), "weight"), T(a.Child("k_proj"), "bias"),
                 T(a.Child("v_proj"), "weight"), T(a.Child("v_proj"), "bias"), T(a.Child("o_proj"), "weight"),
                 T(w.Child("post_attention_layernorm"), "weight"), T(m.Child("gate_proj"), "weight"), T(m.Child("up_proj"), "weight"), T(m.Child("down_proj"), "weight"),
                 // The config names the hyper layers; theirs must have the image side's projection (a missing one is an error).
-                cfg.IsHyperLayer(l) ? T(a.Child("v_kv_proj"), "weight") : null, cfg.IsHyperLayer(l) ? T(a.Child("v_kv_proj"), "bias") : null);
+                hyper ? T(a.Child("v_kv_proj"), "weight") : null, hyper ? T(a.Child("v_kv_proj"), "bias") : null,
+                hyper && rules.Gate == HyperGate.DynamicPerHead ? T(a.Child("gate_proj").Child("0"), "weight") : null,
+                hyper && rules.Gate == HyperGate.DynamicPerHead ? T(a.Child("gate_proj").Child("0"), "bias") : null,
+                hyper && rules.Gate == HyperGate.StaticPerChannel ? T(a, "gate") : null);
         }).ToArray();
         return new TextWeights(shape, cfg.Vocab, T(model.Child("embed_tokens"), "weight"), T(model.Child("norm"), "weight"),
-            cfg.TieWordEmbeddings ? null : T(lm.Child("lm_head"), "weight"), layers, HyperRules.For(checkpoint.Variant).Fused);
+            cfg.TieWordEmbeddings ? null : T(lm.Child("lm_head"), "weight"), layers, rules.Fused);
     }
 }
 
@@ -66,11 +71,12 @@ public static class DeviceTextConformance
     /// <summary>
     /// Writes a random checkpoint of <paramref name="shape"/> and <paramref name="variant"/> under the temp folder, then
     /// judges the device text forward against the CPU engine: prompts of 23, 61 and 40 tokens in two chunks (0–19, then
-    /// the rest: a chunked prefill), then one decode step each, judged after each step. With <paramref name="images"/>
-    /// (241101 only), the first sequence has one crop whose marker starts at position 5, the second two crops at 3 and 30
+    /// the rest: a chunked prefill), then one decode step each, judged after each step. With <paramref name="images"/>,
+    /// the first sequence has one crop whose marker starts at position 5, the second two crops at 3 and 30
     /// (the second crop first seen in the second chunk), the third none (random image features): the hyper layers' visual
     /// K/V are made on both sides (the model's PrepareVisual, <see cref="DeviceQwen2Text.PrepareVisual"/>) and attended in
-    /// the fused softmax; the decode step plans its splits over visual + text keys in those layers.
+    /// the fused softmax (241101; the decode step plans its splits over visual + text keys in those layers) or by the gated
+    /// cross-attention (240728 dynamic gate, 241014 static gate).
     /// </summary>
     public static IReadOnlyList<ConformanceResult> Run(CudaContext context, KernelCache cache, ModelShape shape = ModelShape.Tiny,
         Owl3Variant variant = Owl3Variant.V241101, double nmseBound = 1e-3, bool images = false)

@@ -10,6 +10,7 @@ public sealed class TextWeightsTests
     [Theory]
     [InlineData(Owl3Variant.V241101)]
     [InlineData(Owl3Variant.V240728)]
+    [InlineData(Owl3Variant.V241014)]
     public void Every_language_model_tensor_is_read_by_its_checkpoint_name_with_its_shape(Owl3Variant variant)
     {
         string dir = Path.Combine(Path.GetTempPath(), $"owl3-textweights-{variant}-{Guid.NewGuid():N}");
@@ -39,6 +40,16 @@ public sealed class TextWeightsTests
             for (int l = 0; l < cfg.Layers; l++)
                 Assert.Equal(cfg.IsHyperLayer(l), w.Layers[l].VKv is not null);
             Assert.Equal(variant == Owl3Variant.V241101, w.FusedHyper);
+            // The gates: 240728's per-head gate_proj.0 [D, D] + bias, 241014's static gate [hidden], none for 241101.
+            for (int l = 0; l < cfg.Layers; l++)
+            {
+                bool hyper = cfg.IsHyperLayer(l);
+                Assert.Equal(hyper && variant == Owl3Variant.V240728, w.Layers[l].GateProj is not null);
+                Assert.Equal(hyper && variant == Owl3Variant.V241014, w.Layers[l].StaticGate is not null);
+                if (w.Layers[l].GateProj is { } g) Assert.Equal(cfg.HeadDim * cfg.HeadDim, g.Length);
+                if (w.Layers[l].StaticGate is { } sg) Assert.Equal(cfg.Hidden, sg.Length);
+                w.Layers[l].ToBits(w.Shape);
+            }
         }
         finally
         {
