@@ -68,6 +68,8 @@ public sealed record Qwen2LayerWeights(
         if ((VKv is null) != (VKvBias is null)) throw new ArgumentException("v_kv_proj needs its weight and its bias");
         if (VKv is not null) { Expect(VKv, 2L * kvw * h, "v_kv_proj"); Expect(VKvBias!, 2 * kvw, "v_kv_proj.bias"); }
         if ((GateProj is null) != (GateProjBias is null)) throw new ArgumentException("gate_proj.0 needs its weight and its bias");
+        if (GateProj is not null && StaticGate is not null) throw new ArgumentException("a layer has one gate: gate_proj.0 (240728) or gate (241014), not both");
+        if ((GateProj is not null || StaticGate is not null) && VKv is null) throw new ArgumentException("a gate without v_kv_proj: only hyper layers have one");
         if (GateProj is not null) { Expect(GateProj, (long)shape.HeadDim * shape.HeadDim, "gate_proj.0"); Expect(GateProjBias!, shape.HeadDim, "gate_proj.0.bias"); }
         if (StaticGate is not null) Expect(StaticGate, qw, "gate");
         static ushort[]? Maybe(float[]? v) => v is null ? null : Bits(v);
@@ -194,9 +196,10 @@ public sealed class DeviceQwen2Layer : IDisposable
     /// </summary>
     /// <remarks>
     /// A hyper layer (<see cref="IsHyper"/>) whose step carries images for layer <paramref name="layer"/> (its index in
-    /// the model; −1: none) attends to those visual keys in front of the text keys in one softmax, each row seeing the
-    /// crops visible from its position (241101's fused form, spec/MODEL.md §4.3); other layers and steps without images
-    /// attend to text only.
+    /// the model; −1: none) attends to those visual keys, each row seeing the crops visible from its position: in front of
+    /// the text keys in one softmax (241101's fused form, spec/MODEL.md §4.3), or — a layer with a gate
+    /// (<see cref="IsCross"/>, 240728/241014, §4.2) — by a separate cross-attention mixed into the context through the
+    /// gate. Other layers and steps without images attend to text only.
     /// </remarks>
     public void Forward(DeviceLayerKernels k, CudaStream s, DeviceStep step, DeviceKvCache cache, LayerWorkspace ws, ulong x, ulong nextNorm, ulong nextNormOut,
         bool inputNormed = false, int layer = -1)
@@ -215,9 +218,9 @@ public sealed class DeviceQwen2Layer : IDisposable
         ulong visLens = visK != 0 ? step.VisLens : 0, visTokens = visK != 0 ? step.VisTokens : 0;
         int splits = step.Splits, splitKeys = step.SplitKeys;
         if (visK != 0) (splits, splitKeys) = (step.VisualSplits, step.VisualSplitKeys);
-        if (step.IsDecode && Math.Max(splits, cross ? step.CrossSplits : 1) > 1
-            && (step.Seqs > ws.DecodeSeqs || Math.Max(splits, cross ? step.CrossSplits : 1) > ws.MaxSplits))
-            throw new ArgumentException($"a decode step of {step.Seqs} sequences × {splits} splits on a workspace for {ws.DecodeSeqs} × {ws.MaxSplits}");
+        int mostSplits = Math.Max(splits, cross ? step.CrossSplits : 1);
+        if (step.IsDecode && mostSplits > 1 && (step.Seqs > ws.DecodeSeqs || mostSplits > ws.MaxSplits))
+            throw new ArgumentException($"a decode step of {step.Seqs} sequences × {mostSplits} splits on a workspace for {ws.DecodeSeqs} × {ws.MaxSplits}");
 
         if (!inputNormed) k.Norm.RmsNorm(s, new NormParams { X = x, Weight = _inputNorm.Pointer, Y = ws.H, Rows = t, Hidden = h, Eps = sh.RmsEps });
         k.Blas.LinearBias(s, ws.H, _q.Pointer, _qBias.Pointer, ws.Q, t, h, qw);

@@ -57,7 +57,7 @@ public sealed class DeviceStep : IDisposable
                 // 240728/241014's cross-attention walks the visible visual keys only (its text lengths are 0).
                 (CrossSplitKeys, CrossSplits) = plan.HasVisual
                     ? AttentionKernels.DecodeSplits(Math.Max(1, plan.VisLens.Max()), Seqs, kvHeads, context.Multiprocessors, ctas) : (64, 1);
-                ZeroLens = Up(context, new int[Seqs]);
+                if (plan.HasVisual) ZeroLens = Up(context, new int[Seqs]);
                 PrefillVariant = AttentionKernels.PrefillVariantFor(headDim);
                 PrefillTiles = Up(context, new int[2]);
             }
@@ -127,7 +127,7 @@ public sealed class DeviceStep : IDisposable
     public int CrossSplits { get; }
     /// <summary>Decode: keys per split of the visible visual keys.</summary>
     public int CrossSplitKeys { get; }
-    /// <summary>Decode: int32 zeros `[seqs]`, the text lengths of a cross-attention (0 when not a decode step).</summary>
+    /// <summary>Decode with images: int32 zeros `[seqs]`, the text lengths of a cross-attention (else the address 0).</summary>
     public ulong ZeroLens { get; }
 
     /// <summary>Frees the step's device arrays.</summary>

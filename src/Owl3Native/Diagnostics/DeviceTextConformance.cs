@@ -161,7 +161,7 @@ public static class DeviceTextConformance
                     $"{shape.Name()} {variant}, {cfg.Layers} layers, {cfg.Heads}/{cfg.KvHeads}×{cfg.HeadDim}, vocab {cfg.Vocab}" +
                     $"{(images ? $", crops at 5 | 3, 30 | none × {patches} tokens" : "")}; {what}; " +
                     $"greedy tokens agree {cpuTokens.Zip(gpuTokens).Count(p => p.First == p.Second)}/{seqs.Length}" +
-                    (decode && images ? $"; decode splits {step.Splits} (text) / {step.VisualSplits} (with images)" : ""),
+                    (decode && images ? $"; decode splits {step.Splits} (text) / {(HyperRules.For(variant).Fused ? $"{step.VisualSplits} (with images)" : $"{step.CrossSplits} (cross)")}" : ""),
                     logits, expected, nmseBound));
             }
         }
