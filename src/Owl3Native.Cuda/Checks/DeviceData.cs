@@ -15,22 +15,10 @@ public static class DeviceData
     }
 
     /// <summary>Values as bf16 on the device (at least one element, so empty inputs still have an address).</summary>
-    public static DeviceBuffer<ushort> Upload(CudaContext context, float[] values)
-    {
-        var bits = new ushort[values.Length];
-        BFloat16.FromSingle(values, bits);
-        var buffer = new DeviceBuffer<ushort>(context, Math.Max(1, bits.Length));
-        buffer.CopyFrom(bits);
-        return buffer;
-    }
+    public static DeviceBuffer<ushort> Upload(CudaContext context, float[] values) => DeviceUpload.Bf16(context, values);
 
     /// <summary>An unmanaged array on the device (at least one element).</summary>
-    public static DeviceBuffer<T> Upload<T>(CudaContext context, T[] values) where T : unmanaged
-    {
-        var buffer = new DeviceBuffer<T>(context, Math.Max(1, values.Length));
-        buffer.CopyFrom(values);
-        return buffer;
-    }
+    public static DeviceBuffer<T> Upload<T>(CudaContext context, T[] values) where T : unmanaged => DeviceUpload.Of<T>(context, values);
 
     /// <summary>A bf16 buffer filled with NaN (0xFFFF): an output the kernel never writes shows up as NaN.</summary>
     public static DeviceBuffer<ushort> Poisoned(CudaContext context, long n)

@@ -301,12 +301,7 @@ public sealed class DeviceQwen2Layer : IDisposable
         foreach (var b in new[] { _inputNorm, _q, _qBias, _kv, _kvBias, _o, _postNorm, _gateUp, _down, _zeros, _vkv, _vkvBias, _gateProj, _gateProjBias, _staticGate }) b?.Dispose();
     }
 
-    private static DeviceBuffer<ushort> Up(CudaContext context, ushort[] bits)
-    {
-        var b = new DeviceBuffer<ushort>(context, Math.Max(1, bits.Length));
-        b.CopyFrom(bits);
-        return b;
-    }
+    private static DeviceBuffer<ushort> Up(CudaContext context, ushort[] bits) => DeviceUpload.Of<ushort>(context, bits);
 }
 
 /// <summary>The kernel families and the GEMM handle a device layer launches (one set per context).</summary>

@@ -180,14 +180,7 @@ public sealed class DeviceQwen2Text : IDisposable
         return padded;
     }
 
-    private static DeviceBuffer<ushort> Up(CudaContext context, float[] values)
-    {
-        var bits = new ushort[values.Length];
-        BFloat16.FromSingle(values, bits);
-        var b = new DeviceBuffer<ushort>(context, Math.Max(1, bits.Length));
-        b.CopyFrom(bits);
-        return b;
-    }
+    private static DeviceBuffer<ushort> Up(CudaContext context, float[] values) => DeviceUpload.Bf16(context, values);
 }
 
 /// <summary>A text model's scratch: the residual stream, the normed rows, the last rows, logits, and a layer workspace.</summary>

@@ -136,20 +136,14 @@ public sealed class DeviceStep : IDisposable
         foreach (var b in _owned) b.Dispose();
     }
 
-    private ulong UpLongs(CudaContext context, ulong[] values)
-    {
-        var b = new DeviceBuffer<ulong>(context, Math.Max(1, values.Length));
-        if (values.Length > 0) b.CopyFrom(values);
-        _owned.Add(b);
-        return b.Pointer;
-    }
+    private ulong UpLongs(CudaContext context, ulong[] values) => Own(DeviceUpload.Of<ulong>(context, values));
 
-    private ulong Up(CudaContext context, int[] values)
+    private ulong Up(CudaContext context, int[] values) => Own(DeviceUpload.Of<int>(context, values));
+
+    private ulong Own<T>(DeviceBuffer<T> buffer) where T : unmanaged
     {
-        var b = new DeviceBuffer<int>(context, Math.Max(1, values.Length));
-        if (values.Length > 0) b.CopyFrom(values);
-        _owned.Add(b);
-        return b.Pointer;
+        _owned.Add(buffer);
+        return buffer.Pointer;
     }
 }
 
