@@ -56,7 +56,8 @@ __device__ __forceinline__ void decode_combine_row(const DecodeParams& p, int s,
 // Merges the splits of `group` heads h0 … of sequence s at once, by 128 threads (the fused combine's form: one CTA does
 // a whole GQA group, so the rows go in parallel rather than one after another — H200, session 3: merging a group of 7
 // row by row made the fused launch 1.4–2.3× slower than two launches, ~12 µs of serial barriers and L2 round trips).
-// Warp w finds the maximum and the weighted sum l of rows w, w + 4, … (m_s, l_s: group floats each); then every
+// Warp w finds the maximum and the weighted sum l of rows w, w + 4, … (m_s, l_s: group floats each; a row's (m, l)
+// pairs read once, all in flight); then every
 // thread takes (row, 4 dims) items and sums the splits' partials weighted by exp2(m_z − m), recomputed per item from
 // part_ml (no per-split buffer: any group × splits fits). Partials are read through L2 (ld.global.cg): other CTAs of
 // this launch wrote them. Sums run over the splits in order, so the result is deterministic.
@@ -65,12 +66,23 @@ __device__ __forceinline__ void decode_combine_group(const DecodeParams& p, int 
     const int D = p.head_dim, lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     for (int r = warp; r < group; r += DECODE_WARPS)
     {
-        const float* ml = p.part_ml + ((long long)s * p.heads + h0 + r) * p.splits * 2;
+        // (m, l) of the row's splits in one 8-byte load each, all of a lane's in flight at once (≤ 8 a lane).
+        const float2* ml = reinterpret_cast<const float2*>(p.part_ml + ((long long)s * p.heads + h0 + r) * p.splits * 2);
+        float2 v[DECODE_MAX_SPLITS / 32];
         float m = OWL3_NEG_INF;
-        for (int z = lane; z < p.splits; z += 32) m = fmaxf(m, __ldcg(ml + 2 * z));
+#pragma unroll
+        for (int k = 0; k < DECODE_MAX_SPLITS / 32; ++k)
+        {
+            const int z = lane + 32 * k;
+            v[k] = z < p.splits ? __ldcg(ml + z) : make_float2(OWL3_NEG_INF, 0.0f);
+        }
+#pragma unroll
+        for (int k = 0; k < DECODE_MAX_SPLITS / 32; ++k) m = fmaxf(m, v[k].x);
         m = warp_max(m);
         float l = 0.0f;
-        for (int z = lane; z < p.splits; z += 32) l += __ldcg(ml + 2 * z + 1) * softmax_rescale(__ldcg(ml + 2 * z), m);
+#pragma unroll
+        for (int k = 0; k < DECODE_MAX_SPLITS / 32; ++k)
+            if (lane + 32 * k < p.splits) l += v[k].y * softmax_rescale(v[k].x, m);
         l = warp_sum(l);
         if (lane == 0) { m_s[r] = m; l_s[r] = l; }
     }
@@ -84,8 +96,8 @@ __device__ __forceinline__ void decode_combine_group(const DecodeParams& p, int 
         const float* po = p.part_o + row * p.splits * D + d;
         const float m = m_s[r];
         float a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f;
-#pragma unroll 4
-        for (int z = 0; z < p.splits; ++z)
+#pragma unroll 8
+        for (int z = 0; z < p.splits; ++z) // unrolled: 16 independent L2 loads in flight a thread
         {
             const float w = softmax_rescale(__ldcg(ml + 2 * z), m);
             const float4 v = __ldcg(reinterpret_cast<const float4*>(po + (long long)z * D));

@@ -110,6 +110,10 @@ def main(argv):
             for (form, splits, is_planned), (us, pct) in sorted(forms.items(), key=lambda x: (not x[0][2], x[0][1], x[0][0])):
                 if is_planned or form == "tc, CUDA graph":
                     line.append(f"{form}{'' if is_planned else f' s{splits}'}: {us:.1f} µs {pct:.0f}%")
+            floor = next((v for f, v in forms.items() if f[0] == "read floor, CUDA graph"), None)
+            best = min((v[0] for f, v in forms.items() if f[2] and f[0].startswith("tc")), default=None)
+            if floor and best:
+                line.append(f"best decode form = {best / floor[0]:.2f}× the read floor")
             print(f"b{batch} × {keys:>5}: " + "; ".join(line))
     return 0
 

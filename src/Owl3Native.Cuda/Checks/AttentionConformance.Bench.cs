@@ -82,6 +82,22 @@ public sealed partial class AttentionConformance
                             double vgbs = bytes / (vms / 1000) / 1e9;
                             rows.Add(new AttentionBenchRow($"decode paged (tc, {name}, CUDA graph)", shape, vms, null, vgbs, 100 * vgbs / copyGbPerSecond));
                         }
+                        // The floor: one kernel reading the same K/V bytes once and doing nothing else, in the same
+                        // graph form, with the plan's CTA count and with 8 CTAs a multiprocessor; the faster counts. No
+                        // single-kernel decode of this step can be faster.
+                        long chunks = cacheElems * 2 / 16;
+                        var readKernel = cache.Get("diagnostics.cu", "stream_read");
+                        float fms = float.MaxValue;
+                        int floorCtas = 0;
+                        foreach (int ctas in new[] { batch * kvHeads * realSplits, 8 * Context.Multiprocessors }.Distinct())
+                        {
+                            using var sink = new DeviceBuffer<uint>(Context, (long)ctas * 128);
+                            var read = new ReadParams { A = kc.Pointer, B = vc.Pointer, Out = sink.Pointer, Chunks = chunks, PerCta = (chunks + ctas - 1) / ctas };
+                            float t = GraphTime(stream, () => readKernel.Launch(stream, new Dim3((uint)ctas), new Dim3(128), read), reps);
+                            if (t < fms) (fms, floorCtas) = (t, ctas);
+                        }
+                        double fgbs = bytes / (fms / 1000) / 1e9;
+                        rows.Add(new AttentionBenchRow("decode paged (read floor, CUDA graph)", $"{shape}; floor {floorCtas} CTAs", fms, null, fgbs, 100 * fgbs / copyGbPerSecond));
                     }
                 }
             }

@@ -335,3 +335,19 @@ public struct DelayParams
     /// <summary>Nanoseconds one thread waits on the global timer after letting the next kernel start.</summary>
     public long Nanoseconds;
 }
+
+/// <summary>kernels/diagnostics.cu: stream_read's buffers (the decode benchmark's read floor).</summary>
+[StructLayout(LayoutKind.Sequential)]
+public struct ReadParams
+{
+    /// <summary>First buffer (16-byte aligned).</summary>
+    public ulong A;
+    /// <summary>Second buffer, as long as the first.</summary>
+    public ulong B;
+    /// <summary>One uint per thread of the launch: [ctas · 128].</summary>
+    public ulong Out;
+    /// <summary>16-byte chunks in each buffer.</summary>
+    public long Chunks;
+    /// <summary>Chunks of each buffer one CTA reads.</summary>
+    public long PerCta;
+}

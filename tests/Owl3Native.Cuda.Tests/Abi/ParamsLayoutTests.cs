@@ -26,6 +26,7 @@ public sealed partial class ParamsLayoutTests
         { "kv_write.cu", typeof(KvWriteParams) },
         { "hyper.cu", typeof(GateMixParams) },
         { "diagnostics.cu", typeof(DelayParams) },
+        { "diagnostics.cu", typeof(ReadParams) },
     };
 
     [Theory]
