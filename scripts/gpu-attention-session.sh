@@ -13,8 +13,8 @@ mkdir -p "$out"
   nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm,clocks.max.mem --format=csv 2>&1
   echo "# profilers"; ls /usr/local/cuda/bin 2>/dev/null | grep -E '^(ncu|nsys|nvcc|ptxas|cuobjdump|nvdisasm)$' || echo none
 } > "$out/env.txt"
-timeout 400 bash scripts/gpu-check.sh run "$out/gpu-check" > "$out/gpu-check.log" 2>&1; echo "# gpu-check exit: $?" >> "$out/env.txt"
-timeout 120 python3 bench/peer/sdpa_peer.py --out "$out/peer-attention.json" > "$out/peer-attention.log" 2>&1
+timeout 450 bash scripts/gpu-check.sh run "$out/gpu-check" > "$out/gpu-check.log" 2>&1; echo "# gpu-check exit: $?" >> "$out/env.txt"
+timeout 100 python3 bench/peer/sdpa_peer.py --out "$out/peer-attention.json" > "$out/peer-attention.log" 2>&1
 echo "# sdpa peer exit: $?" >> "$out/env.txt"
 cat "$out/env.txt"
 python3 scripts/summarize-attention.py "$out/gpu-check/report.json" "$out/peer-attention.json" > "$out/summary.txt" 2>&1 || grep -E "FAIL|fail|ERROR" "$out/gpu-check/report.md" | head -40

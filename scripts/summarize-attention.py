@@ -33,7 +33,7 @@ def main(argv):
     for c in failed:
         print(f"FAIL {c['kernel']} | {c['shape']} | nmse {c['nmse']:.3g} max-abs {c['max_abs']:.3g}")
     for c in report.get("conformance") or []:
-        if any(w in c["kernel"] for w in ("wgmma", "programmatic", "fused", "qwen2", "cublasLt")):
+        if any(w in c["kernel"] for w in ("wgmma", "programmatic", "fused", "qwen2", "cublasLt", "engine")):
             print(f"{'ok  ' if c['pass'] else 'FAIL'} {c['kernel']} | {c['shape']} | nmse {c['nmse']:.2g}")
 
     print("\n## attention kernels (ptxas)")

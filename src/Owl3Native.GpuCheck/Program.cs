@@ -7,6 +7,7 @@ using Owl3Native.Cuda.Checks;
 using Owl3Native.Cuda.Kernels;
 using Owl3Native.Cuda.Model;
 using Owl3Native.Cuda.Runtime;
+using Owl3Native.Models.Checkpoints;
 
 namespace Owl3Native.GpuCheck;
 
@@ -107,14 +108,35 @@ internal static class Program
                 // gated cross-attention of 240728 and 241014 at the tiny shape.
                 foreach (var (shape, variant, images) in new[]
                          {
-                             (Owl3Native.Models.Checkpoints.ModelShape.Tiny, Owl3Native.Models.Checkpoints.Owl3Variant.V241101, false),
-                             (Owl3Native.Models.Checkpoints.ModelShape.Tiny, Owl3Native.Models.Checkpoints.Owl3Variant.V241101, true),
-                             (Owl3Native.Models.Checkpoints.ModelShape.Tiny, Owl3Native.Models.Checkpoints.Owl3Variant.V240728, true),
-                             (Owl3Native.Models.Checkpoints.ModelShape.Tiny, Owl3Native.Models.Checkpoints.Owl3Variant.V241014, true),
-                             (Owl3Native.Models.Checkpoints.ModelShape.B1, Owl3Native.Models.Checkpoints.Owl3Variant.V241101, true),
+                             (ModelShape.Tiny, Owl3Variant.V241101, false),
+                             (ModelShape.Tiny, Owl3Variant.V241101, true),
+                             (ModelShape.Tiny, Owl3Variant.V240728, true),
+                             (ModelShape.Tiny, Owl3Variant.V241014, true),
                          })
                     conformance = [.. conformance, .. Step(errors, $"text model from a {shape} {variant} checkpoint{(images ? " with images" : "")}",
                         () => Owl3Native.Diagnostics.DeviceTextConformance.Run(ctx, cache, shape, variant, images: images)) ?? []];
+                // The engine with --device cuda (ModelRunner over DeviceTextForward, then Owl3Engine.Generate) against the CPU engine.
+                Write(Report(partial: true), sw.Elapsed, print: false);
+                string engineKernels = Path.Combine(Path.GetTempPath(), "owl3-gpu-check-kernels");
+                foreach (var variant in new[] { Owl3Variant.V241101, Owl3Variant.V240728 })
+                    conformance = [.. conformance, .. Step(errors, $"engine on cuda, tiny {variant}",
+                        () => Owl3Native.Diagnostics.DeviceEngineConformance.Run(ctx, ModelShape.Tiny, variant, kernelDirectory: engineKernels)) ?? []];
+                // A 1B-shape 241101 checkpoint (random weights, 1.8 GB), written once: the text model with images against the
+                // CPU model, then the engine's end-to-end figures on cuda (compare 2026-11-26-h200-hf-peer.json).
+                Write(Report(partial: true), sw.Elapsed, print: false);
+                string oneB = Path.Combine(Path.GetTempPath(), $"owl3-gpu-check-1b-{Environment.ProcessId}");
+                try
+                {
+                    Step(errors, "writing a 1B checkpoint", () => { CheckpointMaker.Write(oneB, new MakeTinyOptions(Owl3Variant.V241101, ModelShape.B1, Seed: 3, Overwrite: true)); return true; });
+                    conformance = [.. conformance, .. Step(errors, "text model from a B1 V241101 checkpoint with images",
+                        () => Owl3Native.Diagnostics.DeviceTextConformance.Run(ctx, cache, oneB, ModelShape.B1, Owl3Variant.V241101, 1e-3, images: true)) ?? []];
+                    if (!args.Contains("--no-bench"))
+                        attentionBench = [.. attentionBench, .. Step(errors, "engine bench on cuda, 1B", () => EngineBench(oneB)) ?? []];
+                }
+                finally
+                {
+                    if (Directory.Exists(oneB)) Directory.Delete(oneB, recursive: true);
+                }
             }
             ctx.Dispose();
         }
@@ -124,7 +146,7 @@ internal static class Program
 
         GpuCheckReport Report(bool partial)
         {
-            var stepErrors = partial ? [.. errors, "unfinished: a later stage (architecture-specific kernels, decoder layer, text model) did not return (this report was written before it)"] : errors;
+            var stepErrors = partial ? [.. errors, "unfinished: a later stage (architecture-specific kernels, decoder layer, text model, engine on cuda) did not return (this report was written before it)"] : errors;
             bool ok = stepErrors.Count == 0 && kernels.All(k => k.Ok) && conformance.All(c => c.Pass);
             return new GpuCheckReport(DateTime.UtcNow.ToString("u"), Environment.MachineName, RuntimeInformation.FrameworkDescription,
                 RuntimeInformation.OSDescription, gpu, arch, sms, memory, probe.Summary,
@@ -150,6 +172,25 @@ internal static class Program
         using (var cache = new KernelCache(ctx, Path.Combine(Path.GetTempPath(), "owl3-gpu-check-kernels")))
             new AttentionConformance(ctx, cache).ProfileLaunches();
         return 0;
+    }
+
+    /// <summary>
+    /// `owl3 bench --device cuda` on <paramref name="dir"/>: batch 1 and 16, 512-token prompts, 64 decode steps (the
+    /// language model on the device, sampling on the host). A row's gb_per_second field carries the decode tok/s.
+    /// </summary>
+    private static List<AttentionBenchRow> EngineBench(string dir)
+    {
+        var rows = new List<AttentionBenchRow>();
+        using var checkpoint = Owl3Checkpoint.Open(dir);
+        foreach (int batch in new[] { 1, 16 })
+        {
+            var r = Owl3Native.Diagnostics.EndToEndBench.Run(checkpoint, new Owl3Native.Diagnostics.BenchSettings(Batch: batch, PromptTokens: 512, NewTokens: 64,
+                VisionCrop: false, Device: "cuda"));
+            rows.Add(new AttentionBenchRow($"qwen2 engine end to end (cuda), 1B 241101, batch {batch}, decode",
+                $"512-token prompts, 64 steps, host sampling; prefill {r.PrefillTokS:F0} tok/s, ttft {r.TtftMs:F1} ms; device memory in use {r.PeakDeviceMb:F0} MB",
+                1000.0 / (r.DecodeTokS / batch), null, r.DecodeTokS, null));
+        }
+        return rows;
     }
 
     private static T? Step<T>(List<string> errors, string what, Func<T> run)

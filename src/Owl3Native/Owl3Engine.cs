@@ -9,7 +9,8 @@ using Owl3Native.Processing.Text;
 namespace Owl3Native;
 
 /// <summary>Options of <see cref="Owl3Engine.Load"/>.</summary>
-/// <param name="Device">`auto` (the embedded default: CPU until the CUDA backend lands), `cpu` or `cuda`.</param>
+/// <param name="Device">`auto` (the CPU: the device path has not yet run on a GPU, so auto does not pick it), `cpu`, or
+/// `cuda` (the language model and its paged KV cache on the GPU; images are encoded on the CPU).</param>
 /// <param name="Threads">CPU threads (0: all cores).</param>
 /// <param name="KvBlocks">KV-cache blocks of <paramref name="BlockSize"/> tokens.</param>
 /// <param name="BlockSize">Tokens per KV-cache block.</param>
@@ -19,7 +20,7 @@ namespace Owl3Native;
 /// <param name="PrefillChunk">Most prompt tokens of one sequence per step (long prompts are prefilled over several
 /// steps, interleaved with the other sequences' decode tokens).</param>
 /// <param name="KvMemoryFraction">When &gt; 0 (at most 1): size the KV cache to this fraction of the memory available to
-/// the process instead of <paramref name="KvBlocks"/>.</param>
+/// the process (with `cuda`: of the device memory the weights leave) instead of <paramref name="KvBlocks"/>.</param>
 /// <param name="Progress">Receives loading, video-decoding and image-encoding progress (null: none). Reports arrive on
 /// the thread doing the work.</param>
 /// <param name="PrefixCache">Automatic prefix caching for stateless calls (<c>Generate</c>/<c>GenerateAsync</c>; chat
@@ -70,12 +71,14 @@ public sealed class Owl3Engine : IDisposable
     /// <summary>Shortest shared prompt prefix worth adopting another request's cache for.</summary>
     private const int PrefixCacheMinTokens = 32;
 
-    private Owl3Engine(Owl3Checkpoint checkpoint, Owl3Model model, Owl3Processor processor, EngineOptions options)
+    private Owl3Engine(Owl3Checkpoint checkpoint, Owl3Model model, Owl3Processor processor, EngineOptions options, DeviceTextForward? device = null)
     {
         _checkpoint = checkpoint;
         Model = model;
         Processor = processor;
-        _runner = new ModelRunner(model, options.KvBlocks, options.BlockSize, options.ImageCacheBytes, options.Progress);
+        _runner = device is null
+            ? new ModelRunner(model, options.KvBlocks, options.BlockSize, options.ImageCacheBytes, options.Progress)
+            : new ModelRunner(model, device, options.ImageCacheBytes, options.Progress);
         _progress = options.Progress;
         _scheduler = new Scheduler(_runner, options.PrefillChunk, options.MaxBatch);
         if (options.PrefixCache > 0) _prefixes = new PrefixPool(_scheduler, options.PrefixCache, PrefixCacheMinTokens);
@@ -85,7 +88,7 @@ public sealed class Owl3Engine : IDisposable
     /// <summary>The runner (tests check that cancelled sequences give their blocks back).</summary>
     internal ModelRunner Runner => _runner;
 
-    /// <summary>The loaded model (weights memory-mapped from the checkpoint) on the backend <see cref="EngineOptions.Device"/> chose (the CPU today).</summary>
+    /// <summary>The loaded model (weights memory-mapped from the checkpoint) on the CPU backend: it encodes images, and with `cuda` the language model runs on the GPU instead (<see cref="ModelRunner.Device"/>).</summary>
     public Owl3Model Model { get; }
     /// <summary>The checkpoint's input pipeline: tokenizer, chat template and image/video preprocessing.</summary>
     public Owl3Processor Processor { get; }
@@ -112,12 +115,12 @@ public sealed class Owl3Engine : IDisposable
 
     /// <summary>Opens, validates and loads a checkpoint folder (weights stay memory-mapped).</summary>
     /// <exception cref="Core.CheckpointException">The folder cannot be loaded.</exception>
-    /// <exception cref="Cuda.Runtime.GpuUnavailableException">`cuda` was asked for (the CUDA backend is not built yet).</exception>
+    /// <exception cref="Cuda.Runtime.GpuUnavailableException">`cuda` was asked for and there is no usable GPU (the message says why).</exception>
+    /// <exception cref="Cuda.Runtime.CudaException">`cuda`: the model or its KV cache does not fit in device memory.</exception>
     public static Owl3Engine Load(string path, EngineOptions? options = null)
     {
         options ??= new EngineOptions();
-        if (options.Device == "cuda") throw new Cuda.Runtime.GpuUnavailableException("the CUDA backend is not built yet (issues #5, #6); use the CPU");
-        if (options.Device is not ("auto" or "cpu")) throw new ArgumentException($"device must be auto, cpu or cuda, not '{options.Device}'");
+        if (options.Device is not ("auto" or "cpu" or "cuda")) throw new ArgumentException($"device must be auto, cpu or cuda, not '{options.Device}'");
         // Options are checked before anything is opened, so a bad value never leaves a half-built engine behind.
         ArgumentOutOfRangeException.ThrowIfNegative(options.Threads, "options.Threads");
         ArgumentOutOfRangeException.ThrowIfLessThan(options.KvBlocks, 1, "options.KvBlocks");
@@ -131,16 +134,24 @@ public sealed class Owl3Engine : IDisposable
         progress?.Report(new EngineProgress(EngineStage.Loading, 0, 3, Path.GetFileName(Path.TrimEndingDirectorySeparator(path))));
         var checkpoint = Owl3Checkpoint.Open(path);
         progress?.Report(new EngineProgress(EngineStage.Loading, 1, 3, Path.GetFileName(Path.TrimEndingDirectorySeparator(path))));
+        DeviceTextForward? device = null;
         try
         {
             var model = new Owl3Model(checkpoint, new CpuBackend(options.Threads));
             progress?.Report(new EngineProgress(EngineStage.Loading, 2, 3));
-            var engine = new Owl3Engine(checkpoint, model, Owl3Processor.For(checkpoint), options with { KvBlocks = KvBlocksFor(model.Config, options) });
+            // cuda: the language model and its KV cache on the GPU, the vision tower on the CPU (for now).
+            if (options.Device == "cuda")
+                device = DeviceTextForward.Load(checkpoint, options.KvMemoryFraction > 0 ? 0 : options.KvBlocks, options.BlockSize,
+                    options.KvMemoryFraction > 0 ? options.KvMemoryFraction : 0.9);
+            var engine = device is null
+                ? new Owl3Engine(checkpoint, model, Owl3Processor.For(checkpoint), options with { KvBlocks = KvBlocksFor(model.Config, options) })
+                : new Owl3Engine(checkpoint, model, Owl3Processor.For(checkpoint), options, device);
             progress?.Report(new EngineProgress(EngineStage.Loading, 3, 3));
             return engine;
         }
         catch
         {
+            device?.Dispose();
             checkpoint.Dispose();
             throw;
         }

@@ -30,12 +30,8 @@ internal sealed class BenchCommand : Command
     public override int Run(ParsedArgs args, Console console)
     {
         args.NoMorePositionals(0);
-        switch (args.Value("device") ?? "cpu")
-        {
-            case "cpu": break;
-            case "cuda": throw new UserErrorException("--device cuda: the CUDA backend is not built yet (issues #5, #6)");
-            case var d: throw new UsageException($"--device must be cpu or cuda, not '{d}'");
-        }
+        string device = args.Value("device") ?? "cpu";
+        if (device is not ("cpu" or "cuda")) throw new UsageException($"--device must be cpu or cuda, not '{device}'");
         string dir;
         if (args.Value("model") is { } model)
         {
@@ -60,9 +56,17 @@ internal sealed class BenchCommand : Command
         var settings = new BenchSettings(
             Batch: args.Int("batch", 1, min: 1, max: 1024), PromptTokens: args.Int("prompt-tokens", 128, min: 1, max: 1 << 20),
             NewTokens: args.Int("new-tokens", 64, min: 1, max: 1 << 20), Images: args.Int("images", 0, min: 0, max: 1024),
-            Threads: args.Int("threads", 0, min: 0, max: 1024), VisionCrop: !args.Flag("no-vision"));
+            Threads: args.Int("threads", 0, min: 0, max: 1024), VisionCrop: !args.Flag("no-vision"), Device: device);
         using var ckpt = Owl3Checkpoint.Open(dir);
-        var result = EndToEndBench.Run(ckpt, settings, m => console.Error.WriteLine(m));
+        BenchResult result;
+        try
+        {
+            result = EndToEndBench.Run(ckpt, settings, m => console.Error.WriteLine(m));
+        }
+        catch (Cuda.Runtime.GpuUnavailableException e)
+        {
+            throw new UserErrorException($"--device cuda: {e.Message}");
+        }
         if (args.Flag("json")) JsonOutput.Write(console, result, JsonOutput.Default.BenchResult);
         else
         {

@@ -8,7 +8,7 @@ namespace Owl3Native.Cli.Commands;
 internal sealed class ChatCommand : Command
 {
     public override string Name => "chat";
-    public override string Usage => "chat --model <dir> [--max-new-tokens N] [--temperature T] [--no-cut]";
+    public override string Usage => "chat --model <dir> [--max-new-tokens N] [--temperature T] [--no-cut] [--device auto|cpu|cuda]";
     public override string Summary => "interactive multi-turn chat, streamed (attach with /image PATH or /video PATH, /reset, /exit)";
     public override IReadOnlyList<OptionSpec> Options =>
     [
@@ -16,6 +16,7 @@ internal sealed class ChatCommand : Command
         new("max-new-tokens", true, "per answer (default 512)", ValueName: "N"),
         new("temperature", true, "0 = greedy (default: generation_config.json)", ValueName: "T"),
         new("no-cut", false, "no adaptive image cutting"),
+        new("device", true, "auto (default: the CPU), cpu or cuda (the language model on the GPU)", ValueName: "D"),
         new("threads", true, "CPU threads (default: all cores)", ValueName: "N"),
     ];
 
@@ -25,7 +26,9 @@ internal sealed class ChatCommand : Command
         string model = args.Value("model") ?? throw new UsageException("--model is required");
         float? temperature = args.Value("temperature") is { } t && float.TryParse(t, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var tv) ? tv : null;
         var settings = new GenerationSettings(MaxNewTokens: args.Int("max-new-tokens", 512, min: 1), Temperature: temperature, Cut: !args.Flag("no-cut"));
-        using var engine = GenerateCommand.LoadEngine(model, new EngineOptions(Threads: args.Int("threads", 0, min: 0, max: 1024), Progress: TerminalProgress.For(console, json: false)));
+        string device = args.Value("device") ?? "auto";
+        if (device is not ("auto" or "cpu" or "cuda")) throw new UsageException($"--device must be auto, cpu or cuda, not '{device}'");
+        using var engine = GenerateCommand.LoadEngine(model, new EngineOptions(Device: device, Threads: args.Int("threads", 0, min: 0, max: 1024), Progress: TerminalProgress.For(console, json: false)));
         console.Error.WriteLine($"owl3 chat: {engine.Model.Variant.Tag()} from {engine.Checkpoint.Directory}. /image PATH, /video PATH, /reset, /exit");
         // One Owl3Chat: history, decoded images and the last turn's KV cache carry over, so a turn prefills only its
         // own new tokens.

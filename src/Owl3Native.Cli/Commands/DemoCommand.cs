@@ -41,12 +41,8 @@ internal sealed class DemoCommand : Command
     public override int Run(ParsedArgs args, Console console)
     {
         args.NoMorePositionals(0);
-        switch (args.Value("device") ?? "auto")
-        {
-            case "auto" or "cpu": break;
-            case "cuda": throw new UserErrorException("--device cuda: the CUDA backend is not built yet (issues #5, #6); use --device cpu");
-            case var d: throw new UsageException($"--device must be auto, cpu or cuda, not '{d}'");
-        }
+        string device = args.Value("device") ?? "auto";
+        if (device is not ("auto" or "cpu" or "cuda")) throw new UsageException($"--device must be auto, cpu or cuda, not '{device}'");
         if (args.Value("model") is not null && args.Value("variant") is not null)
             throw new UsageException("--variant applies to the tiny checkpoint made when no --model is given");
         string? temp = null;
@@ -68,7 +64,7 @@ internal sealed class DemoCommand : Command
                 console.Out.WriteLine($"No --model given: making a tiny random-weight checkpoint in {temp} (random weights: its text is meaningless).");
                 CheckpointMaker.Write(temp, new MakeTinyOptions(TinyVariant(args)));
             }
-            using var engine = GenerateCommand.LoadEngine(dir, threads: 0);
+            using var engine = GenerateCommand.LoadEngine(dir, new EngineOptions(Device: device));
             var summary = CheckpointSummary.From(engine.Checkpoint);
             console.Out.WriteLine($"Loaded {summary.VariantDescription}: {summary.Parameters["total"].Parameters:N0} parameters, {summary.Tensors} tensors, memory-mapped; CPU backend.");
             string image = Path.Combine(temp ?? Path.GetTempPath(), "owl3-demo-image.png");

@@ -67,7 +67,6 @@ internal sealed class EvalCommand : Command
         string plan = Required(args, "plan"), model = Required(args, "model"), data = Required(args, "data"), outDir = Required(args, "out");
         string device = args.Value("device") ?? "auto";
         if (device is not ("auto" or "cpu" or "cuda")) throw new UsageException($"--device must be auto, cpu or cuda, not '{device}'");
-        if (device == "cuda") throw new UserErrorException("--device cuda: the model does not run on the GPU yet (the kernels exist; the device graph is the next step); use --device cpu");
         Shard shard;
         try
         {
@@ -87,7 +86,7 @@ internal sealed class EvalCommand : Command
         System.Console.CancelKeyPress += onCancel;
         try
         {
-            using var engine = GenerateCommand.LoadEngine(model, new EngineOptions(Threads: args.Int("threads", 0, min: 0, max: 1024), Progress: TerminalProgress.For(console, json: false)));
+            using var engine = GenerateCommand.LoadEngine(model, new EngineOptions(Device: device, Threads: args.Int("threads", 0, min: 0, max: 1024), Progress: TerminalProgress.For(console, json: false)));
             var runner = new EvalRunner(new EngineEvalModel(engine, Path.GetFullPath(model)), (ds, p) => EvalScoring.Render(ds, p, protocol), console.Error,
                 (ds, p, dir) => EvalScoring.WriteSubmission(ds, p, dir, protocol));
             var results = runner.Run(options, cancel.Token);

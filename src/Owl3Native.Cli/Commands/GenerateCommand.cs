@@ -45,7 +45,6 @@ internal sealed class GenerateCommand : Command
         string prompt = args.Value("prompt") ?? throw new UsageException("--prompt is required");
         string device = args.Value("device") ?? "auto";
         if (device is not ("auto" or "cpu" or "cuda")) throw new UsageException($"--device must be auto, cpu or cuda, not '{device}'");
-        if (device == "cuda") throw new UserErrorException("--device cuda: the CUDA backend is not built yet (issues #5, #6); use --device cpu");
         var media = args.Values("video").Select(MediaSource.VideoFile).Concat(args.Values("image").Select(MediaSource.ImageFile)).ToList();
         if (media.Count > 0 && !prompt.Contains(MediaTemplates.ImageMarker, StringComparison.Ordinal) && !prompt.Contains(MediaTemplates.VideoMarker, StringComparison.Ordinal))
             prompt = string.Concat(args.Values("video").Select(_ => MediaTemplates.VideoMarker)) + string.Concat(args.Values("image").Select(_ => MediaTemplates.ImageMarker)) + prompt;
@@ -59,7 +58,7 @@ internal sealed class GenerateCommand : Command
             Stop: args.Values("stop"), Cut: !args.Flag("no-cut"), MaxFrames: args.Int("max-frames", 16, min: 1, max: 4096));
         bool json = args.Flag("json");
         GenerationOutput output;
-        using (var engine = LoadEngine(model, new EngineOptions(Threads: args.Int("threads", 0, min: 0, max: 1024), Progress: TerminalProgress.For(console, json))))
+        using (var engine = LoadEngine(model, new EngineOptions(Device: device, Threads: args.Int("threads", 0, min: 0, max: 1024), Progress: TerminalProgress.For(console, json))))
         {
             try
             {
@@ -94,6 +93,14 @@ internal sealed class GenerateCommand : Command
         catch (TokenizerFileException e)
         {
             throw new UserErrorException(e.Message);
+        }
+        catch (Cuda.Runtime.GpuUnavailableException e)
+        {
+            throw new UserErrorException($"--device {options.Device}: {e.Message}");
+        }
+        catch (Cuda.Runtime.CudaException e) when (e.Status == "CUDA_ERROR_OUT_OF_MEMORY")
+        {
+            throw new UserErrorException($"--device {options.Device}: the model does not fit: {e.Message}");
         }
     }
 

@@ -7,7 +7,7 @@ namespace Owl3Native.Cli.Commands;
 internal sealed class ServeCommand : Command
 {
     public override string Name => "serve";
-    public override string Usage => "serve --model <dir> [--host 127.0.0.1] [--port 8080] [--api-key K] [--max-queue N] [--max-batch N] [--kv-blocks N] [--image-cache-mb N] [--prefix-cache N]";
+    public override string Usage => "serve --model <dir> [--host 127.0.0.1] [--port 8080] [--api-key K] [--max-queue N] [--max-batch N] [--kv-blocks N] [--image-cache-mb N] [--prefix-cache N] [--device auto|cpu|cuda]";
     public override string Summary => "OpenAI-compatible HTTP server (/v1/chat/completions, /v1/models, /health, /metrics) plus the web chat page at /";
     public override string? Details => "Binds loopback by default. Media must be sent as data: URLs (http(s) URLs and local paths are refused).";
     public override IReadOnlyList<OptionSpec> Options =>
@@ -21,6 +21,7 @@ internal sealed class ServeCommand : Command
         new("max-batch", true, "sequences generated at once (default 256)", ValueName: "N"),
         new("kv-blocks", true, "KV-cache blocks of 16 tokens (default 4096)", ValueName: "N"),
         new("image-cache-mb", true, "MiB of image embeddings kept for reuse (default 256; 0 = off)", ValueName: "N"),
+        new("device", true, "auto (default: the CPU), cpu or cuda (the language model on the GPU)", ValueName: "D"),
         new("prefix-cache", true, "KV caches of finished requests kept so a request resending a conversation skips prefilling it (default 16; 0 = off)", ValueName: "N"),
     ];
 
@@ -28,6 +29,8 @@ internal sealed class ServeCommand : Command
     {
         args.NoMorePositionals(0);
         string model = args.Value("model") ?? throw new UsageException("--model is required");
+        string device = args.Value("device") ?? "auto";
+        if (device is not ("auto" or "cpu" or "cuda")) throw new UsageException($"--device must be auto, cpu or cuda, not '{device}'");
         var options = new ServerOptions
         {
             Host = args.Value("host") ?? "127.0.0.1",
@@ -35,7 +38,7 @@ internal sealed class ServeCommand : Command
             ApiKey = args.Value("api-key"),
             MaxQueue = args.Int("max-queue", 16, min: 0, max: 100000),
         };
-        using var engine = GenerateCommand.LoadEngine(model, new EngineOptions(Threads: args.Int("threads", 0, min: 0, max: 1024),
+        using var engine = GenerateCommand.LoadEngine(model, new EngineOptions(Device: device, Threads: args.Int("threads", 0, min: 0, max: 1024),
             KvBlocks: args.Int("kv-blocks", 4096, min: 1), ImageCacheBytes: (long)args.Int("image-cache-mb", 256, min: 0, max: 1 << 20) << 20,
             MaxBatch: args.Int("max-batch", 256, min: 1, max: 1 << 16), PrefixCache: args.Int("prefix-cache", 16, min: 0, max: 4096)));
         var server = Owl3Server.Create(engine, options);

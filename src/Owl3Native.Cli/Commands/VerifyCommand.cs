@@ -38,7 +38,7 @@ internal sealed class VerifyCommand : Command
         switch (args.Value("device") ?? "cpu")
         {
             case "cpu": break;
-            case "cuda": throw new UserErrorException("--device cuda: the CUDA backend is not built yet (issues #5, #6)");
+            case "cuda": throw new UserErrorException("--device cuda: verify runs on the CPU only (it traces every tensor of the forward pass); the GPU path is judged against the CPU by owl3-gpu-check");
             case var d: throw new UsageException($"--device must be cpu or cuda, not '{d}'");
         }
         using var ckpt = Owl3Checkpoint.Open(model);

@@ -93,7 +93,8 @@ public static class DeviceTextConformance
         }
     }
 
-    private static IReadOnlyList<ConformanceResult> Run(CudaContext context, KernelCache cache, string dir, ModelShape shape, Owl3Variant variant, double nmseBound, bool images)
+    /// <summary>As <see cref="Run(CudaContext, KernelCache, ModelShape, Owl3Variant, double, bool)"/> on a checkpoint folder the caller wrote.</summary>
+    public static IReadOnlyList<ConformanceResult> Run(CudaContext context, KernelCache cache, string dir, ModelShape shape, Owl3Variant variant, double nmseBound, bool images)
     {
         using var checkpoint = Owl3Checkpoint.Open(dir);
         var cfg = checkpoint.Config;

@@ -8,7 +8,16 @@ using Owl3Native.Models.Owl3;
 namespace Owl3Native.Diagnostics;
 
 /// <summary>Settings of `owl3 bench`.</summary>
-public sealed record BenchSettings(int Batch = 1, int PromptTokens = 128, int NewTokens = 64, int Images = 0, int Threads = 0, bool VisionCrop = true, ulong Seed = 1);
+/// <param name="Batch">Sequences decoded together.</param>
+/// <param name="PromptTokens">Random prompt tokens per sequence.</param>
+/// <param name="NewTokens">Decode steps timed.</param>
+/// <param name="Images">Crops per sequence (random pixels).</param>
+/// <param name="Threads">CPU threads (0: all cores).</param>
+/// <param name="VisionCrop">Time one crop through the vision tower.</param>
+/// <param name="Seed">Seed of the random prompts and pixels.</param>
+/// <param name="Device">`cpu`, or `cuda`: the language model and its KV cache on the GPU (vision stays on the CPU).</param>
+public sealed record BenchSettings(int Batch = 1, int PromptTokens = 128, int NewTokens = 64, int Images = 0, int Threads = 0, bool VisionCrop = true, ulong Seed = 1,
+    string Device = "cpu");
 
 /// <summary>Figures of one `owl3 bench` run (JSON keys of ../shared/CLI.md).</summary>
 public sealed record BenchResult(
@@ -22,7 +31,8 @@ public sealed record BenchResult(
 /// </summary>
 public static class EndToEndBench
 {
-    /// <summary>Runs the benchmark on an opened checkpoint (CPU backend).</summary>
+    /// <summary>Runs the benchmark on an opened checkpoint (the CPU backend, or the language model on the GPU with `cuda`).</summary>
+    /// <exception cref="Cuda.Runtime.GpuUnavailableException">`cuda` without a usable GPU.</exception>
     public static BenchResult Run(Owl3Checkpoint checkpoint, BenchSettings s, Action<string>? log = null)
     {
         var backend = new CpuBackend(s.Threads);
@@ -45,7 +55,12 @@ public static class EndToEndBench
 
         int blockSize = 16;
         int perSeq = (s.PromptTokens + s.NewTokens) / blockSize + 2;
-        using var runner = new ModelRunner(model, perSeq * s.Batch + 1, blockSize);
+        using var runner = s.Device switch
+        {
+            "cpu" => new ModelRunner(model, perSeq * s.Batch + 1, blockSize),
+            "cuda" => new ModelRunner(model, DeviceTextForward.Load(checkpoint, perSeq * s.Batch + 1, blockSize)),
+            var d => throw new ArgumentException($"device must be cpu or cuda, not '{d}'"),
+        };
 
         // Warm-up decode path on a throwaway sequence (JIT, page-in of every weight).
         var warm = runner.Admit(null, []);
@@ -79,11 +94,12 @@ public static class EndToEndBench
         foreach (var q in sequences) runner.Release(q);
 
         double decodeTokS = s.Batch * s.NewTokens / (decodeMs / 1000);
+        double deviceMb = runner.Device is { } dev ? (dev.Context.MemoryInfo().Total - dev.Context.MemoryInfo().Free) / 1e6 : 0; // in use now, every process
         double weightGb = DecodeWeightBytes(checkpoint) / 1e9;
         return new BenchResult(
-            checkpoint.Directory, checkpoint.Variant.Tag(), "cpu", backend.Threads, s.Batch, s.PromptTokens, s.NewTokens, s.Images,
+            checkpoint.Directory, checkpoint.Variant.Tag(), s.Device, backend.Threads, s.Batch, s.PromptTokens, s.NewTokens, s.Images,
             decodeTokS, s.Batch * s.PromptTokens / (prefillMs / 1000), ttftMs, visionMs,
-            Process.GetCurrentProcess().PeakWorkingSet64 / 1e6, 0,
+            Process.GetCurrentProcess().PeakWorkingSet64 / 1e6, deviceMb,
             weightGb, weightGb * (s.NewTokens / (decodeMs / 1000)), MemcpyBandwidth(backend.Threads), MemoryReadBandwidth(backend.Threads),
             $"{Environment.ProcessorCount} cores, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}",
             System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription);
@@ -154,16 +170,16 @@ public static class EndToEndBench
         return best;
     }
 
-    private static int[] RandomTokens(Random rng, int n, int vocab) => Enumerable.Range(0, n).Select(_ => rng.Next(1, Math.Min(vocab, 150000))).ToArray();
+    internal static int[] RandomTokens(Random rng, int n, int vocab) => Enumerable.Range(0, n).Select(_ => rng.Next(1, Math.Min(vocab, 150000))).ToArray();
 
-    private static Tensor RandomPixels(Random rng, int crops, int size)
+    internal static Tensor RandomPixels(Random rng, int crops, int size)
     {
         var t = new Tensor(crops, 3, size, size);
         for (int i = 0; i < t.Length; i++) t.Data[i] = (float)(rng.NextDouble() * 2 - 1);
         return t;
     }
 
-    private static int Argmax(ReadOnlySpan<float> x)
+    internal static int Argmax(ReadOnlySpan<float> x)
     {
         int best = 0;
         for (int i = 1; i < x.Length; i++) if (x[i] > x[best]) best = i;

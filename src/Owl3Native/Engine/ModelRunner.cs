@@ -16,7 +16,9 @@ public readonly record struct StepInput(SequenceState Sequence, int[] Tokens);
 public sealed class ModelRunner : IDisposable
 {
     private readonly Owl3Model _model;
-    private readonly KvCacheStorage _storage;
+    private readonly KvCacheStorage? _storage;
+    private readonly DeviceTextForward? _device;
+    private readonly HashSet<Cuda.Model.DeviceVisual> _deviceVisuals = new(ReferenceEqualityComparer.Instance);
     private readonly IProgress<EngineProgress>? _progress;
     private int _nextId;
 
@@ -40,11 +42,28 @@ public sealed class ModelRunner : IDisposable
         Allocator = new BlockAllocator(numBlocks, blockSize);
     }
 
+    /// <summary>
+    /// Creates a runner whose language model and KV cache are on the GPU (<paramref name="device"/>, owned and disposed
+    /// by the runner): its blocks are the device cache's; <paramref name="model"/> still encodes images on the CPU.
+    /// </summary>
+    public ModelRunner(Owl3Model model, DeviceTextForward device, long imageCacheBytes = 0, IProgress<EngineProgress>? progress = null)
+    {
+        if (device.Vocab != model.Config.Vocab) throw new ArgumentException($"the device model has {device.Vocab} logits, the checkpoint {model.Config.Vocab}");
+        _model = model;
+        _device = device;
+        _progress = progress;
+        ImageCache = new ImageEmbeddingCache(imageCacheBytes);
+        Allocator = new BlockAllocator(device.NumBlocks, device.BlockSize);
+    }
+
+    /// <summary>The GPU side when the language model runs there (null: everything on the model's backend).</summary>
+    public DeviceTextForward? Device => _device;
+
     /// <summary>The model.</summary>
     public Owl3Model Model => _model;
 
     /// <summary>The cache storage (tests poison unused slots through it).</summary>
-    internal KvCacheStorage Storage => _storage;
+    internal KvCacheStorage Storage => _storage ?? throw new InvalidOperationException("the KV cache is on the device");
 
     /// <summary>Projected embeddings of recently seen crops (hit/miss counters for metrics and tests).</summary>
     public ImageEmbeddingCache ImageCache { get; }
@@ -69,10 +88,23 @@ public sealed class ModelRunner : IDisposable
         if (crops > 0)
         {
             // A traced run (golden verification) records every vision tensor, so it always encodes.
+            if (_device is not null && trace is not null) throw new NotSupportedException("a traced run (golden verification) runs on the CPU");
             var embeds = trace is null ? ImageCache.Encode(pixels!, _model.Config.Vision.Patches, Encode, keys) : _model.EncodeImages(pixels!, trace);
+            if (_device is not null) return NewSequence(visual, markerStarts, Visualise(embeds, markerStarts), keys);
             visual = _model.PrepareVisual(embeds, markerStarts, trace);
         }
-        return new SequenceState(new SequenceId(Interlocked.Increment(ref _nextId)), visual, markerStarts) { CropKeys = keys };
+        return NewSequence(visual, markerStarts, null, keys);
+    }
+
+    private SequenceState NewSequence(VisualKv?[] visual, int[] markerStarts, Cuda.Model.DeviceVisual? deviceVisual, string[] keys) =>
+        new(new SequenceId(Interlocked.Increment(ref _nextId)), visual, markerStarts) { CropKeys = keys, DeviceVisual = deviceVisual };
+
+    /// <summary>The device's visual K/V of a request, tracked until its sequence is released (or the runner disposed).</summary>
+    private Cuda.Model.DeviceVisual Visualise(Tensor embeds, int[] markerStarts)
+    {
+        var v = _device!.PrepareVisual(embeds, markerStarts);
+        lock (_deviceVisuals) _deviceVisuals.Add(v);
+        return v;
     }
 
     /// <summary>Encodes crops; with a progress sink, one crop at a time (each crop is its own SigLIP sequence).</summary>
@@ -96,8 +128,12 @@ public sealed class ModelRunner : IDisposable
     }
 
     /// <summary>Admits a sequence from precomputed image embeddings `[crops·patches, hidden]`.</summary>
-    public SequenceState AdmitEmbeds(Tensor imageEmbeds, int[] markerStarts, ITrace? trace = null) =>
-        new(new SequenceId(Interlocked.Increment(ref _nextId)), _model.PrepareVisual(imageEmbeds, markerStarts, trace), markerStarts);
+    public SequenceState AdmitEmbeds(Tensor imageEmbeds, int[] markerStarts, ITrace? trace = null)
+    {
+        if (_device is null) return NewSequence(_model.PrepareVisual(imageEmbeds, markerStarts, trace), markerStarts, null, []);
+        if (trace is not null) throw new NotSupportedException("a traced run (golden verification) runs on the CPU");
+        return NewSequence(new VisualKv?[_model.Config.Layers], markerStarts, markerStarts.Length > 0 ? Visualise(imageEmbeds, markerStarts) : null, []);
+    }
 
     /// <summary>
     /// Feeds each input's tokens and returns logits: all fed rows (<paramref name="allLogits"/>) or the last row of
@@ -118,7 +154,15 @@ public sealed class ModelRunner : IDisposable
         Tensor hidden;
         try
         {
-            hidden = _model.Forward(ids.ToArray(), new AttentionBatch(sequences, _storage), trace);
+            if (_device is not null)
+            {
+                if (allLogits || trace is not null) throw new NotSupportedException("every row's logits and traces (golden verification) are CPU-only");
+                var logits = _device.Step([.. ids], [.. inputs.Select((input, i) => new Cuda.Model.DeviceSeq(input.Sequence.CachedLength, input.Tokens.Length,
+                    sequences[i].BlockTable, input.Sequence.DeviceVisual))]);
+                Advance(inputs);
+                return logits;
+            }
+            hidden = _model.Forward(ids.ToArray(), new AttentionBatch(sequences, _storage!), trace);
         }
         catch
         {
@@ -129,16 +173,21 @@ public sealed class ModelRunner : IDisposable
             }
             throw;
         }
-        foreach (var input in inputs)
-        {
-            input.Sequence.Tokens.AddRange(input.Tokens);
-            input.Sequence.CachedLength += input.Tokens.Length;
-        }
+        Advance(inputs);
         if (allLogits) return _model.Logits(hidden);
         var last = new Tensor(inputs.Count, hidden.Cols);
         for (int i = 0; i < inputs.Count; i++)
             hidden.Row(sequences[i].TokenStart + sequences[i].TokenCount - 1).CopyTo(last.Row(i));
         return _model.Logits(last);
+    }
+
+    private static void Advance(IReadOnlyList<StepInput> inputs)
+    {
+        foreach (var input in inputs)
+        {
+            input.Sequence.Tokens.AddRange(input.Tokens);
+            input.Sequence.CachedLength += input.Tokens.Length;
+        }
     }
 
     private List<(SequenceState, BlockId[])> Reserve(IReadOnlyList<StepInput> inputs)
@@ -172,6 +221,15 @@ public sealed class ModelRunner : IDisposable
         sequence.Released = true;
         Allocator.Free(sequence.Blocks);
         sequence.Blocks.Clear();
+        FreeDeviceVisual(sequence);
+    }
+
+    private void FreeDeviceVisual(SequenceState sequence)
+    {
+        if (sequence.DeviceVisual is not { } v) return;
+        sequence.DeviceVisual = null;
+        lock (_deviceVisuals) _deviceVisuals.Remove(v);
+        v.Dispose();
     }
 
     /// <summary>
@@ -195,6 +253,7 @@ public sealed class ModelRunner : IDisposable
         Allocator.Free(from.Blocks.Skip(keep).ToArray());
         from.Blocks.Clear();
         from.Released = true;
+        FreeDeviceVisual(from);
         return tokens;
     }
 
@@ -235,6 +294,16 @@ public sealed class ModelRunner : IDisposable
         return int.MaxValue;
     }
 
-    /// <summary>Frees the cache storage.</summary>
-    public void Dispose() => _storage.Dispose();
+    /// <summary>Frees the cache storage (on the device: the requests' visual K/V, then the device model).</summary>
+    public void Dispose()
+    {
+        _storage?.Dispose();
+        if (_device is null) return;
+        lock (_deviceVisuals)
+        {
+            foreach (var v in _deviceVisuals) v.Dispose();
+            _deviceVisuals.Clear();
+        }
+        _device.Dispose();
+    }
 }

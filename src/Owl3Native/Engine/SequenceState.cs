@@ -37,6 +37,9 @@ public sealed class SequenceState
     /// that differs, since K/V after a marker depend on its image.</summary>
     public string[] CropKeys { get; internal set; } = [];
 
+    /// <summary>Visual K/V on the GPU (the CUDA backend; null on the CPU and for text-only requests). Freed with the sequence.</summary>
+    public Cuda.Model.DeviceVisual? DeviceVisual { get; internal set; }
+
     /// <summary>True once released; a released sequence cannot run.</summary>
     public bool Released { get; internal set; }
 }

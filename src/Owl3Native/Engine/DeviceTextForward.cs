@@ -1,0 +1,243 @@
+using Owl3Native.Core.Tensors;
+using Owl3Native.Cuda.Model;
+using Owl3Native.Cuda.Runtime;
+using Owl3Native.Diagnostics;
+using Owl3Native.Models.Checkpoints;
+using Owl3Native.Models.Owl3;
+
+namespace Owl3Native.Engine;
+
+/// <summary>
+/// The language model of a checkpoint on the GPU, as the engine's <see cref="ModelRunner"/> drives it: the paged K/V
+/// cache of every layer lives on the device (the runner's <see cref="BlockAllocator"/> hands out its block ids, as for
+/// the CPU cache), each request's visual K/V are made once on the device from the image features the CPU vision tower
+/// produced, and a step returns the fp32 logits of each sequence's last new token to the host, where the sampler runs.
+/// </summary>
+/// <remarks>
+/// A step larger than <see cref="MaxStepTokens"/> tokens (the scheduler may pack many prefill chunks) runs as several
+/// device steps, each sequence's tokens in order (chunked prefill equals a full pass). The scratch grows to the largest
+/// step seen, up to that bound. The vision tower and the sampler stay on the host for now; the whole step as one CUDA
+/// graph is the next piece (spec/PERF_NOTES.md).
+/// </remarks>
+public sealed class DeviceTextForward : IDisposable
+{
+    /// <summary>Default of the most tokens one device step carries (the scratch is sized by it).</summary>
+    public const int DefaultMaxStepTokens = 4096;
+
+    private readonly CudaContext _context;
+    private readonly bool _ownsContext;
+    private readonly KernelCache _cache;
+    private readonly DeviceLayerKernels _kernels;
+    private readonly DeviceQwen2Text _model;
+    private readonly CudaStream _stream;
+    private readonly int _markerOffset, _tokensPerCrop;
+    private TextWorkspace? _workspace;
+    private DeviceBuffer<int>? _ids;
+    private int _wsTokens, _wsSeqs;
+
+    /// <summary>Most tokens one device step carries; a larger engine step runs as several.</summary>
+    public int MaxStepTokens { get; private init; } = DefaultMaxStepTokens;
+
+    private DeviceTextForward(CudaContext context, bool ownsContext, KernelCache cache, DeviceLayerKernels kernels, DeviceQwen2Text model,
+        CudaStream stream, int markerOffset, int tokensPerCrop)
+    {
+        (_context, _ownsContext, _cache, _kernels, _model, _stream) = (context, ownsContext, cache, kernels, model, stream);
+        (_markerOffset, _tokensPerCrop) = (markerOffset, tokensPerCrop);
+    }
+
+    /// <summary>The device.</summary>
+    public CudaContext Context => _context;
+
+    /// <summary>KV-cache blocks per layer on the device.</summary>
+    public int NumBlocks { get; private init; }
+
+    /// <summary>Tokens per KV-cache block.</summary>
+    public int BlockSize => _model.BlockSize;
+
+    /// <summary>Logits per row.</summary>
+    public int Vocab => _model.Vocab;
+
+    /// <summary>
+    /// Loads <paramref name="checkpoint"/>'s language model onto <paramref name="context"/> (opened here when null, and
+    /// then owned) with a paged cache of <paramref name="numBlocks"/> blocks of <paramref name="blockSize"/> tokens per
+    /// layer; <paramref name="numBlocks"/> ≤ 0 sizes it to <paramref name="memoryFraction"/> of the device memory left
+    /// once the weights are there (less a reserve for the step scratch). Kernels are compiled into
+    /// <paramref name="kernelDirectory"/> (null: the user's cache, see <see cref="KernelCache"/>); steps carry at most
+    /// <paramref name="maxStepTokens"/> tokens (a check sets it low to exercise the split).
+    /// </summary>
+    /// <exception cref="GpuUnavailableException">No usable GPU (no driver, no device, an architecture before sm_80).</exception>
+    /// <exception cref="Core.CheckpointException">A language-model tensor is missing.</exception>
+    /// <exception cref="CudaException">Out of device memory, or another driver error (nothing is kept).</exception>
+    public static DeviceTextForward Load(Owl3Checkpoint checkpoint, int numBlocks, int blockSize, double memoryFraction = 0.9, CudaContext? context = null,
+        string? kernelDirectory = null, int maxStepTokens = DefaultMaxStepTokens)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxStepTokens, 1);
+        bool owns = context is null;
+        context ??= CudaContext.Open();
+        var owned = new List<IDisposable>();
+        try
+        {
+            var cache = new KernelCache(context, kernelDirectory);
+            owned.Add(cache);
+            var kernels = new DeviceLayerKernels(cache, context);
+            owned.Add(kernels);
+            var w = TextWeights.Of(checkpoint);
+            var cfg = checkpoint.Config;
+            if (numBlocks <= 0) numBlocks = BlocksFor(context, w, blockSize, memoryFraction);
+            var model = new DeviceQwen2Text(context, w.Shape, w.Vocab, w.Embedding, w.FinalNorm, w.LmHead, w.Layers, numBlocks, blockSize, w.FusedHyper);
+            owned.Add(model);
+            var stream = new CudaStream(context);
+            owned.Add(stream);
+            return new DeviceTextForward(context, owns, cache, kernels, model, stream, HyperRules.For(checkpoint.Variant).MarkerOffset, cfg.Vision.Patches)
+            {
+                NumBlocks = numBlocks,
+                MaxStepTokens = maxStepTokens,
+            };
+        }
+        catch
+        {
+            for (int i = owned.Count - 1; i >= 0; i--) owned[i].Dispose();
+            if (owns) context.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// KV blocks that fit in <paramref name="fraction"/> of the device memory free now, less the weights about to be
+    /// uploaded (bf16) and a reserve of 1 GiB plus 5 % of the device for the step scratch, cuBLASLt's workspace and the
+    /// requests' visual K/V.
+    /// </summary>
+    internal static int BlocksFor(CudaContext context, TextWeights w, int blockSize, double fraction)
+    {
+        var (free, total) = context.MemoryInfo();
+        static long Count(Qwen2LayerWeights l) => new[] { l.InputNorm, l.Q, l.QBias, l.K, l.KBias, l.V, l.VBias, l.O, l.PostNorm, l.Gate, l.Up, l.Down,
+            l.VKv, l.VKvBias, l.GateProj, l.GateProjBias, l.StaticGate }.Sum(a => a?.LongLength ?? 0);
+        long weights = 2L * (w.Embedding.LongLength + (w.LmHead?.LongLength ?? 0) + w.FinalNorm.LongLength + w.Layers.Sum(Count));
+        long reserve = (1L << 30) + total / 20;
+        long perBlock = 2L * w.Layers.Length * blockSize * w.Shape.KvHeads * w.Shape.HeadDim * 2; // K and V, bf16, every layer
+        long blocks = (long)((free - weights - reserve) * fraction) / perBlock;
+        if (blocks < 1)
+            throw new CudaException("sizing the KV cache", "CUDA_ERROR_OUT_OF_MEMORY", $"the device has {free >> 20} MiB free: the weights ({weights >> 20} MiB) and the step reserve ({reserve >> 20} MiB) leave no room for a KV block of {perBlock >> 10} KiB");
+        return (int)Math.Min(blocks, int.MaxValue);
+    }
+
+    /// <summary>
+    /// One request's visual K/V for every hyper layer, from its projected image features `[crops·patches, hidden]` and
+    /// each crop's marker start s_j (the variant's marker offset is applied here).
+    /// </summary>
+    public DeviceVisual PrepareVisual(Tensor imageEmbeds, int[] markerStarts)
+    {
+        float[] values = imageEmbeds.Data.Length == imageEmbeds.Length ? imageEmbeds.Data : imageEmbeds.Data.AsSpan(0, imageEmbeds.Length).ToArray();
+        lock (_stream)
+        {
+            _context.MakeCurrent(); // the scheduler's thread: cuBLASLt and the copies use the calling thread's context
+            return _model.PrepareVisual(_kernels, _stream, values, _tokensPerCrop, [.. markerStarts.Select(m => m + _markerOffset)]);
+        }
+    }
+
+    /// <summary>
+    /// Feeds <paramref name="ids"/> (the sequences' new tokens, concatenated in <paramref name="seqs"/> order) and returns
+    /// the logits of each sequence's last new token, `[seqs, vocab]`. The caller has reserved the blocks.
+    /// </summary>
+    /// <exception cref="ArgumentException">A token id outside the vocabulary, or ids that do not add up to the sequences' new tokens.</exception>
+    public Tensor Step(int[] ids, IReadOnlyList<DeviceSeq> seqs)
+    {
+        if (ids.Length != seqs.Sum(s => s.New)) throw new ArgumentException($"{ids.Length} token ids for {seqs.Sum(s => s.New)} new tokens");
+        foreach (int id in ids)
+            if ((uint)id >= (uint)Vocab) throw new ArgumentException($"token id {id} is outside the vocabulary [0, {Vocab})");
+        foreach (var s in seqs)
+            foreach (int b in s.Blocks)
+                if ((uint)b >= (uint)NumBlocks) throw new ArgumentException($"block {b} is outside the device cache of {NumBlocks} blocks");
+        var logits = new Tensor(seqs.Count, Vocab);
+        lock (_stream)
+        {
+            _context.MakeCurrent();
+            // Pieces of at most MaxStepTokens tokens; a sequence's tokens go in order, its last piece gives its logits.
+            var pieces = Pack(seqs, MaxStepTokens);
+            foreach (var piece in pieces)
+            {
+                var stepSeqs = piece.Select(p => seqs[p.Seq] with { Cached = seqs[p.Seq].Cached + p.Start, New = p.Count }).ToArray();
+                int tokens = stepSeqs.Sum(s => s.New);
+                var pieceIds = new int[tokens];
+                for (int i = 0, at = 0; i < piece.Length; at += piece[i].Count, i++)
+                    Array.Copy(ids, SeqStart(seqs, piece[i].Seq) + piece[i].Start, pieceIds, at, piece[i].Count);
+                var ws = Workspace(tokens, stepSeqs.Length);
+                _ids!.CopyFrom(pieceIds); // synchronous; DeviceStep's uploads end with a context synchronise as well
+                using var step = new DeviceStep(_context, _kernels.Attention, stepSeqs, BlockSize, _model.Shape.KvHeads, _model.Shape.HeadDim);
+                _model.Step(_kernels, _stream, step, ws, _ids.Pointer);
+                _stream.Synchronize();
+                var rows = new float[stepSeqs.Length * Vocab];
+                ws.DownloadLogits(rows);
+                for (int i = 0; i < piece.Length; i++)
+                    if (piece[i].Start + piece[i].Count == seqs[piece[i].Seq].New) // the sequence's last piece
+                        rows.AsSpan(i * Vocab, Vocab).CopyTo(logits.Row(piece[i].Seq));
+            }
+        }
+        return logits;
+    }
+
+    /// <summary>A piece of a step: tokens [Start, Start + Count) of sequence Seq's new tokens.</summary>
+    internal readonly record struct Piece(int Seq, int Start, int Count);
+
+    /// <summary>
+    /// Splits the sequences' new tokens into device steps of at most <paramref name="budget"/> tokens: sequences whole
+    /// where they fit, a longer one in consecutive pieces (each piece of a sequence in a later step than the one before).
+    /// </summary>
+    internal static Piece[][] Pack(IReadOnlyList<DeviceSeq> seqs, int budget)
+    {
+        var steps = new List<Piece[]>();
+        var current = new List<Piece>();
+        int used = 0;
+        for (int s = 0; s < seqs.Count; s++)
+        {
+            int start = 0, n = seqs[s].New;
+            while (start < n)
+            {
+                if (used == budget) { steps.Add([.. current]); current.Clear(); used = 0; }
+                int take = Math.Min(n - start, budget - used);
+                current.Add(new Piece(s, start, take));
+                used += take;
+                start += take;
+            }
+        }
+        if (current.Count > 0) steps.Add([.. current]);
+        return [.. steps];
+    }
+
+    private static int SeqStart(IReadOnlyList<DeviceSeq> seqs, int seq)
+    {
+        int start = 0;
+        for (int i = 0; i < seq; i++) start += seqs[i].New;
+        return start;
+    }
+
+    /// <summary>The step scratch, grown (never shrunk) to <paramref name="tokens"/> tokens and <paramref name="seqs"/> sequences.</summary>
+    private TextWorkspace Workspace(int tokens, int seqs)
+    {
+        if (_workspace is not null && tokens <= _wsTokens && seqs <= _wsSeqs) return _workspace;
+        int t = Math.Min(MaxStepTokens, Math.Max(tokens, Math.Max(_wsTokens, 256)));
+        int n = Math.Max(seqs, Math.Max(_wsSeqs, 8));
+        _workspace?.Dispose();
+        _ids?.Dispose();
+        (_workspace, _ids, _wsTokens, _wsSeqs) = (null, null, 0, 0);
+        _workspace = new TextWorkspace(_context, _model.Shape, Vocab, t, n);
+        _ids = new DeviceBuffer<int>(_context, t);
+        (_wsTokens, _wsSeqs) = (t, n);
+        return _workspace;
+    }
+
+    /// <summary>Frees the device model, caches and scratch (and the context, when this opened it).</summary>
+    public void Dispose()
+    {
+        lock (_stream)
+        {
+            _workspace?.Dispose();
+            _ids?.Dispose();
+            _stream.Dispose();
+            _model.Dispose();
+            _kernels.Dispose();
+            _cache.Dispose();
+        }
+        if (_ownsContext) _context.Dispose();
+    }
+}
