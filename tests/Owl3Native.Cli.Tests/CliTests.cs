@@ -162,7 +162,42 @@ public sealed class CliTests
         Assert.Contains("text is meaningless", r.Out);
         Assert.Contains("Assistant: ", r.Out);
         Assert.Contains("(7 image crops), 24 new tokens", r.Out); // a 320x240 image cut 2x3 + the global view
-        Assert.Equal(1, CliRunner.Run("demo", "--device", "cuda").ExitCode);
+        if (NoGpu() is not null) Assert.Equal(1, CliRunner.Run("demo", "--device", "cuda").ExitCode);
+    }
+
+    /// <summary>Why no GPU can be used here (null: one can).</summary>
+    private static string? NoGpu()
+    {
+        try
+        {
+            using var ctx = Owl3Native.Cuda.Runtime.CudaContext.Open();
+            return null;
+        }
+        catch (Owl3Native.Cuda.Runtime.GpuUnavailableException e)
+        {
+            return e.Reason;
+        }
+    }
+
+    [Fact]
+    public void Device_cuda_without_a_gpu_exits_1_saying_why_and_a_bad_device_is_a_usage_error()
+    {
+        foreach (var command in new[] { "generate", "bench" })
+        {
+            string[] args = command == "generate"
+                ? ["generate", "--model", SharedData.Golden("tiny-a"), "--prompt", "hi", "--max-new-tokens", "2", "--device", "cuda", "--json"]
+                : ["bench", "--model", SharedData.Golden("tiny-a"), "--prompt-tokens", "4", "--new-tokens", "2", "--no-vision", "--device", "cuda", "--json"];
+            var r = CliRunner.Run(args);
+            if (NoGpu() is { } why)
+            {
+                Assert.Equal(1, r.ExitCode);
+                Assert.Contains("--device cuda: no usable GPU: " + why, r.Error);
+                Assert.Contains("no usable GPU", JsonDocument.Parse(r.Out).RootElement.GetProperty("error").GetString());
+            }
+            else Assert.Equal(0, r.ExitCode);
+        }
+        Assert.Equal(2, CliRunner.Run("generate", "--model", SharedData.Golden("tiny-a"), "--prompt", "hi", "--device", "tpu").ExitCode);
+        Assert.Equal(2, CliRunner.Run("serve", "--model", SharedData.Golden("tiny-a"), "--device", "tpu").ExitCode);
     }
 
     [Fact]

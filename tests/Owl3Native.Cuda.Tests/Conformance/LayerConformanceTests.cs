@@ -28,4 +28,18 @@ public sealed class LayerConformanceTests
         var failed = results.Where(r => !r.Pass).Select(r => $"{r.Kernel} {r.Shape}: nmse {r.Nmse:g3}, max-abs {r.MaxAbs:g3}").ToArray();
         Assert.True(failed.Length == 0, string.Join("\n", failed));
     }
+
+    [RequiresGpuFact]
+    public void The_engine_on_cuda_matches_the_cpu_engine_through_the_runner_and_in_generation()
+    {
+        using var ctx = CudaContext.Open();
+        foreach (var variant in new[] { Models.Checkpoints.Owl3Variant.V241101, Models.Checkpoints.Owl3Variant.V240728 })
+        {
+            var results = Owl3Native.Diagnostics.DeviceEngineConformance.Run(ctx, Models.Checkpoints.ModelShape.Tiny, variant,
+                kernelDirectory: Path.Combine(Path.GetTempPath(), "owl3-kernel-cache-tests"));
+            Assert.Equal(2, results.Count); // the runner's logits, then two concurrent generations
+            var failed = results.Where(r => !r.Pass).Select(r => $"{r.Kernel} {r.Shape}: nmse {r.Nmse:g3}, max-abs {r.MaxAbs:g3}").ToArray();
+            Assert.True(failed.Length == 0, string.Join("\n", failed));
+        }
+    }
 }
