@@ -213,14 +213,16 @@ public sealed class DeviceQwen2Layer : IDisposable
         float scaleLog2 = (float)(1.4426950408889634 / Math.Sqrt(sh.HeadDim));
         var (imgK, imgV) = IsHyper && layer >= 0 ? step.VisualFor(layer) : (0ul, 0ul);
         bool cross = imgK != 0 && IsCross;
+        if (cross && ws.Cross == 0) throw new ArgumentException("a gated cross-attention layer with images on a workspace made without cross-attention scratch");
         // The fused form puts the visual keys in front of the text keys; the cross form attends to them separately below.
         var (visK, visV) = cross ? (0ul, 0ul) : (imgK, imgV);
         ulong visLens = visK != 0 ? step.VisLens : 0, visTokens = visK != 0 ? step.VisTokens : 0;
         int splits = step.Splits, splitKeys = step.SplitKeys;
         if (visK != 0) (splits, splitKeys) = (step.VisualSplits, step.VisualSplitKeys);
         int mostSplits = Math.Max(splits, cross ? step.CrossSplits : 1);
-        if (step.IsDecode && mostSplits > 1 && (step.Seqs > ws.DecodeSeqs || mostSplits > ws.MaxSplits))
-            throw new ArgumentException($"a decode step of {step.Seqs} sequences × {mostSplits} splits on a workspace for {ws.DecodeSeqs} × {ws.MaxSplits}");
+        // Partials are indexed ((seq · heads + head) · splits + split): what must fit is sequences × splits.
+        if (step.IsDecode && mostSplits > 1 && ((long)step.Seqs * mostSplits > (long)ws.DecodeSeqs * ws.MaxSplits || mostSplits > AttentionKernels.MaxDecodeSplits))
+            throw new ArgumentException($"a decode step of {step.Seqs} sequences × {mostSplits} splits on a workspace for {ws.DecodeSeqs} × {ws.MaxSplits} split partials");
 
         if (!inputNormed) k.Norm.RmsNorm(s, new NormParams { X = x, Weight = _inputNorm.Pointer, Y = ws.H, Rows = t, Hidden = h, Eps = sh.RmsEps });
         k.Blas.LinearBias(s, ws.H, _q.Pointer, _qBias.Pointer, ws.Q, t, h, qw);
@@ -370,9 +372,18 @@ public sealed class LayerWorkspace : IDisposable
 
     /// <summary>
     /// Allocates scratch for steps of up to <paramref name="tokens"/> tokens, and split partials for decode steps of up to
-    /// <paramref name="decodeSeqs"/> sequences (default: min(tokens, 64)) and <paramref name="maxSplits"/> splits.
+    /// <paramref name="decodeSeqs"/> sequences (default: min(tokens, 64)) and <paramref name="maxSplits"/> splits — or any
+    /// decode step whose sequences × splits is at most their product (a batch of 256 splits far less than 256 ways).
     /// </summary>
-    public LayerWorkspace(CudaContext context, Qwen2LayerShape shape, int tokens, int? decodeSeqs = null, int maxSplits = AttentionKernels.MaxDecodeSplits)
+    /// <param name="context">The device.</param>
+    /// <param name="shape">The layer sizes.</param>
+    /// <param name="tokens">Most tokens a step may have.</param>
+    /// <param name="decodeSeqs">Sequences of a split decode step (with <paramref name="maxSplits"/>: the partials' budget).</param>
+    /// <param name="maxSplits">Splits of a decode step.</param>
+    /// <param name="crossAttention">Scratch for 240728/241014's gated cross-attention (<see cref="Cross"/>, <see cref="Gate"/>);
+    /// false for models without it (241101, plain Qwen2): those buffers are then 0.</param>
+    public LayerWorkspace(CudaContext context, Qwen2LayerShape shape, int tokens, int? decodeSeqs = null, int maxSplits = AttentionKernels.MaxDecodeSplits,
+        bool crossAttention = true)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(tokens, 1);
         Shape = shape;
@@ -390,8 +401,11 @@ public sealed class LayerWorkspace : IDisposable
             A = Bf16((long)tokens * shape.Hidden);
             GateUp = Bf16((long)tokens * 2 * shape.Intermediate);
             Mlp = Bf16((long)tokens * shape.Intermediate);
-            Cross = Bf16((long)tokens * shape.QWidth);
-            Gate = Bf16((long)tokens * shape.QWidth);
+            if (crossAttention)
+            {
+                Cross = Bf16((long)tokens * shape.QWidth);
+                Gate = Bf16((long)tokens * shape.QWidth);
+            }
             PartO = F32((long)DecodeSeqs * shape.Heads * maxSplits * shape.HeadDim);
             PartMl = F32((long)DecodeSeqs * shape.Heads * maxSplits * 2);
         }
@@ -424,7 +438,7 @@ public sealed class LayerWorkspace : IDisposable
     public ulong GateUp { get; }
     /// <summary>SwiGLU output `[tokens, intermediate]`.</summary>
     public ulong Mlp { get; }
-    /// <summary>240728/241014: the cross-attention output `[tokens, heads·D]`.</summary>
+    /// <summary>240728/241014: the cross-attention output `[tokens, heads·D]` (0 when the workspace has no cross-attention scratch).</summary>
     public ulong Cross { get; }
     /// <summary>240728: the per-head gate before the sigmoid `[tokens, heads·D]`.</summary>
     public ulong Gate { get; }

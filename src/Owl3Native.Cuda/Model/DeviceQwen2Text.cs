@@ -189,8 +189,11 @@ public sealed class TextWorkspace : IDisposable
     private readonly List<IDisposable> _owned = [];
     private readonly DeviceBuffer<float> _logits;
 
-    /// <summary>Scratch for steps of up to <paramref name="tokens"/> tokens over up to <paramref name="seqs"/> sequences.</summary>
-    public TextWorkspace(CudaContext context, Qwen2LayerShape shape, int vocab, int tokens, int seqs)
+    /// <summary>
+    /// Scratch for steps of up to <paramref name="tokens"/> tokens over up to <paramref name="seqs"/> sequences;
+    /// <paramref name="crossAttention"/>: with 240728/241014's cross-attention scratch (false for a 241101 model).
+    /// </summary>
+    public TextWorkspace(CudaContext context, Qwen2LayerShape shape, int vocab, int tokens, int seqs, bool crossAttention = true)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(seqs, 1);
         Seqs = seqs;
@@ -198,7 +201,9 @@ public sealed class TextWorkspace : IDisposable
         PaddedVocab = (vocab + 7) / 8 * 8;
         try
         {
-            Layer = new LayerWorkspace(context, shape, tokens, decodeSeqs: seqs);
+            // Split partials for 64 sequences × 256 splits: any decode plan of more sequences splits fewer ways (the
+            // layer checks sequences × splits), so a batch of 256 does not cost 4× the partials (0.9 GB at 7B).
+            Layer = new LayerWorkspace(context, shape, tokens, decodeSeqs: Math.Min(seqs, 64), crossAttention: crossAttention);
             _owned.Add(Layer);
             X = Bf16(context, (long)tokens * shape.Hidden);
             Normed = Bf16(context, (long)tokens * shape.Hidden);

@@ -220,7 +220,7 @@ public sealed class DeviceTextForward : IDisposable
         _workspace?.Dispose();
         _ids?.Dispose();
         (_workspace, _ids, _wsTokens, _wsSeqs) = (null, null, 0, 0);
-        _workspace = new TextWorkspace(_context, _model.Shape, Vocab, t, n);
+        _workspace = new TextWorkspace(_context, _model.Shape, Vocab, t, n, crossAttention: !_model.FusedHyper);
         _ids = new DeviceBuffer<int>(_context, t);
         (_wsTokens, _wsSeqs) = (t, n);
         return _workspace;
