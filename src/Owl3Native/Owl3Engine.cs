@@ -85,6 +85,9 @@ public sealed class Owl3Engine : IDisposable
         Terminators = Engine.Terminators.Resolve(checkpoint);
     }
 
+    /// <summary>Where the language model runs: `cpu`, or `cuda` (images are encoded on the CPU either way).</summary>
+    public string Device => _runner.Device is null ? "cpu" : "cuda";
+
     /// <summary>The runner (tests check that cancelled sequences give their blocks back).</summary>
     internal ModelRunner Runner => _runner;
 
@@ -116,7 +119,8 @@ public sealed class Owl3Engine : IDisposable
     /// <summary>Opens, validates and loads a checkpoint folder (weights stay memory-mapped).</summary>
     /// <exception cref="Core.CheckpointException">The folder cannot be loaded.</exception>
     /// <exception cref="Cuda.Runtime.GpuUnavailableException">`cuda` was asked for and there is no usable GPU (the message says why).</exception>
-    /// <exception cref="Cuda.Runtime.CudaException">`cuda`: the model or its KV cache does not fit in device memory.</exception>
+    /// <exception cref="Cuda.Runtime.DeviceOutOfMemoryException">`cuda`: the model or its KV cache does not fit in device memory
+    /// (a <see cref="Cuda.Runtime.CudaException"/> with CUDA_ERROR_OUT_OF_MEMORY when the memory-sized cache has no room).</exception>
     public static Owl3Engine Load(string path, EngineOptions? options = null)
     {
         options ??= new EngineOptions();
@@ -138,14 +142,15 @@ public sealed class Owl3Engine : IDisposable
         try
         {
             var model = new Owl3Model(checkpoint, new CpuBackend(options.Threads));
+            var processor = Owl3Processor.For(checkpoint); // before any upload: a missing tokenizer file fails fast
             progress?.Report(new EngineProgress(EngineStage.Loading, 2, 3));
             // cuda: the language model and its KV cache on the GPU, the vision tower on the CPU (for now).
             if (options.Device == "cuda")
                 device = DeviceTextForward.Load(checkpoint, options.KvMemoryFraction > 0 ? 0 : options.KvBlocks, options.BlockSize,
                     options.KvMemoryFraction > 0 ? options.KvMemoryFraction : 0.9);
             var engine = device is null
-                ? new Owl3Engine(checkpoint, model, Owl3Processor.For(checkpoint), options with { KvBlocks = KvBlocksFor(model.Config, options) })
-                : new Owl3Engine(checkpoint, model, Owl3Processor.For(checkpoint), options, device);
+                ? new Owl3Engine(checkpoint, model, processor, options with { KvBlocks = KvBlocksFor(model.Config, options) })
+                : new Owl3Engine(checkpoint, model, processor, options, device);
             progress?.Report(new EngineProgress(EngineStage.Loading, 3, 3));
             return engine;
         }

@@ -67,6 +67,10 @@ internal sealed class BenchCommand : Command
         {
             throw new UserErrorException($"--device cuda: {e.Message}");
         }
+        catch (Exception e) when (e is Cuda.Runtime.DeviceOutOfMemoryException || e is Cuda.Runtime.CudaException { Status: "CUDA_ERROR_OUT_OF_MEMORY" })
+        {
+            throw new UserErrorException($"--device cuda: the model and its KV cache do not fit: {e.Message}");
+        }
         if (args.Flag("json")) JsonOutput.Write(console, result, JsonOutput.Default.BenchResult);
         else
         {

@@ -66,7 +66,7 @@ internal sealed class DemoCommand : Command
             }
             using var engine = GenerateCommand.LoadEngine(dir, new EngineOptions(Device: device));
             var summary = CheckpointSummary.From(engine.Checkpoint);
-            console.Out.WriteLine($"Loaded {summary.VariantDescription}: {summary.Parameters["total"].Parameters:N0} parameters, {summary.Tensors} tensors, memory-mapped; CPU backend.");
+            console.Out.WriteLine($"Loaded {summary.VariantDescription}: {summary.Parameters["total"].Parameters:N0} parameters, {summary.Tensors} tensors, memory-mapped; {(engine.Device == "cpu" ? "CPU backend" : "language model on the GPU, images encoded on the CPU")}.");
             string image = Path.Combine(temp ?? Path.GetTempPath(), "owl3-demo-image.png");
             WriteDemoImage(image);
             const string question = "<|image|>What is in this picture?";
@@ -80,7 +80,7 @@ internal sealed class DemoCommand : Command
                 [new PromptMessage(PromptRole.User, question), new PromptMessage(PromptRole.Assistant, "")], [MediaSource.ImageFile(image)]).MarkerStarts.Length} image crops), " +
                 $"{output.TokenIds.Count} new tokens, ttft {output.PrefillMs:F0} ms]");
             if (temp is not null)
-                console.Out.WriteLine("Give --model <folder of a real checkpoint> for meaningful answers. Not built yet: the CUDA backend (#5, #6), chat/server (#7).");
+                console.Out.WriteLine("Give --model <folder of a real checkpoint> for meaningful answers.");
             return 0;
         }
         finally

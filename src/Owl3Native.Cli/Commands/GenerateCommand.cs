@@ -98,9 +98,9 @@ internal sealed class GenerateCommand : Command
         {
             throw new UserErrorException($"--device {options.Device}: {e.Message}");
         }
-        catch (Cuda.Runtime.CudaException e) when (e.Status == "CUDA_ERROR_OUT_OF_MEMORY")
+        catch (Exception e) when (e is Cuda.Runtime.DeviceOutOfMemoryException || e is Cuda.Runtime.CudaException { Status: "CUDA_ERROR_OUT_OF_MEMORY" })
         {
-            throw new UserErrorException($"--device {options.Device}: the model does not fit: {e.Message}");
+            throw new UserErrorException($"--device {options.Device}: the model and its KV cache do not fit: {e.Message}");
         }
     }
 

@@ -246,8 +246,15 @@ public sealed class TextWorkspace : IDisposable
     public void DownloadLogits(Span<float> destination)
     {
         if (destination.Length % Vocab != 0 || destination.Length / Vocab > Seqs) throw new ArgumentException($"{destination.Length} logits asked: whole rows of {Vocab}, at most {Seqs}");
-        var all = _logits.ToArray();
-        for (int r = 0; r < destination.Length / Vocab; r++) all.AsSpan(r * PaddedVocab, Vocab).CopyTo(destination.Slice(r * Vocab, Vocab));
+        int rows = destination.Length / Vocab;
+        if (PaddedVocab == Vocab)
+        {
+            _logits.CopyTo(destination); // the rows asked for, nothing more
+            return;
+        }
+        var padded = new float[(long)rows * PaddedVocab];
+        _logits.CopyTo(padded);
+        for (int r = 0; r < rows; r++) padded.AsSpan(r * PaddedVocab, Vocab).CopyTo(destination.Slice(r * Vocab, Vocab));
     }
 
     /// <summary>Frees the scratch.</summary>

@@ -62,11 +62,12 @@ public static class DeviceEngineConformance
         int[] next = [];
         try
         {
+            // The text sequence first, so the image sequence is the one cut across device steps (20 + 12 | 18, then 25 + 7 | 24).
             foreach (var (fromA, toA, fromB, toB) in new[] { (0, 30, 0, 20), (30, 61, 20, 45) })
-                Compare([new StepInput(a.Cpu, promptA[fromA..toA]), new StepInput(b.Cpu, promptB[fromB..toB])],
-                        [new StepInput(a.Gpu, promptA[fromA..toA]), new StepInput(b.Gpu, promptB[fromB..toB])]);
+                Compare([new StepInput(b.Cpu, promptB[fromB..toB]), new StepInput(a.Cpu, promptA[fromA..toA])],
+                        [new StepInput(b.Gpu, promptB[fromB..toB]), new StepInput(a.Gpu, promptA[fromA..toA])]);
             for (int i = 0; i < decodeSteps; i++)
-                Compare([new StepInput(a.Cpu, [next[0]]), new StepInput(b.Cpu, [next[1]])], [new StepInput(a.Gpu, [next[0]]), new StepInput(b.Gpu, [next[1]])]);
+                Compare([new StepInput(b.Cpu, [next[0]]), new StepInput(a.Cpu, [next[1]])], [new StepInput(b.Gpu, [next[0]]), new StepInput(a.Gpu, [next[1]])]);
         }
         finally
         {
@@ -74,8 +75,8 @@ public static class DeviceEngineConformance
             foreach (var s in new[] { a.Gpu, b.Gpu }) gpu.Release(s);
         }
         return DeviceData.Judge("engine runner, cuda against cpu (logits of every step)",
-            $"{shape.Name()} {variant}, {cfg.Layers} layers, vocab {cfg.Vocab}; an image sequence (2 crops at 4, 40) and a text one; prefill 30 | 20 then " +
-            $"31 | 25 tokens (device steps of ≤ 32 tokens), {decodeSteps} decode steps on the CPU's greedy tokens; greedy agrees {agree}/{steps}",
+            $"{shape.Name()} {variant}, {cfg.Layers} layers, vocab {cfg.Vocab}; a text sequence and an image sequence (2 crops at 4, 40); prefill 20 | 30 then " +
+            $"25 | 31 tokens (device steps of ≤ 32 tokens: the image sequence cut across two), {decodeSteps} decode steps on the CPU's greedy tokens; greedy agrees {agree}/{steps}",
             [.. actual], [.. expected], nmseBound);
 
         void Compare(StepInput[] onCpu, StepInput[] onGpu)

@@ -164,8 +164,14 @@ public sealed class DeviceTextForward : IDisposable
                 var ws = Workspace(tokens, stepSeqs.Length);
                 _ids!.CopyFrom(pieceIds); // synchronous; DeviceStep's uploads end with a context synchronise as well
                 using var step = new DeviceStep(_context, _kernels.Attention, stepSeqs, BlockSize, _model.Shape.KvHeads, _model.Shape.HeadDim);
-                _model.Step(_kernels, _stream, step, ws, _ids.Pointer);
-                _stream.Synchronize();
+                try
+                {
+                    _model.Step(_kernels, _stream, step, ws, _ids.Pointer);
+                }
+                finally
+                {
+                    _stream.Synchronize(); // also when a layer throws part way: its queued kernels still read the step's buffers
+                }
                 var rows = new float[stepSeqs.Length * Vocab];
                 ws.DownloadLogits(rows);
                 for (int i = 0; i < piece.Length; i++)
@@ -231,6 +237,7 @@ public sealed class DeviceTextForward : IDisposable
     {
         lock (_stream)
         {
+            try { _stream.Synchronize(); } catch (CudaException) { } // nothing may still run on what is freed below
             _workspace?.Dispose();
             _ids?.Dispose();
             _stream.Dispose();

@@ -132,6 +132,8 @@ public sealed class ModelRunner : IDisposable
     {
         if (_device is null) return NewSequence(_model.PrepareVisual(imageEmbeds, markerStarts, trace), markerStarts, null, []);
         if (trace is not null) throw new NotSupportedException("a traced run (golden verification) runs on the CPU");
+        if (markerStarts.Length == 0 && imageEmbeds.Length > 0) throw new ArgumentException($"{imageEmbeds.Rows} image feature rows but no image marker");
+        if (markerStarts.Any(m => m < 0)) throw new ArgumentException($"image marker starts must be non-negative; got [{string.Join(", ", markerStarts)}]");
         return NewSequence(new VisualKv?[_model.Config.Layers], markerStarts, markerStarts.Length > 0 ? Visualise(imageEmbeds, markerStarts) : null, []);
     }
 
@@ -224,7 +226,8 @@ public sealed class ModelRunner : IDisposable
         FreeDeviceVisual(sequence);
     }
 
-    private void FreeDeviceVisual(SequenceState sequence)
+    /// <summary>Frees a sequence's visual K/V on the device (a kept cache no longer runs; nothing on the CPU).</summary>
+    internal void FreeDeviceVisual(SequenceState sequence)
     {
         if (sequence.DeviceVisual is not { } v) return;
         sequence.DeviceVisual = null;

@@ -259,6 +259,7 @@ public sealed class Scheduler : IDisposable
         if (job.Request.Keep && reason != FinishReason.Cancelled)
         {
             kept = new KvPrefix(job.Sequence!);
+            _runner.FreeDeviceVisual(job.Sequence!); // a kept cache only passes on its blocks; a reuser makes its own visual K/V
             _kept.AddLast(kept);
             Interlocked.Increment(ref _keptCount);
         }
