@@ -65,7 +65,8 @@ public sealed class DeviceTextForward : IDisposable
     /// <paramref name="kernelDirectory"/> (null: the user's cache, see <see cref="KernelCache"/>); steps carry at most
     /// <paramref name="maxStepTokens"/> tokens (a check sets it low to exercise the split).
     /// </summary>
-    /// <exception cref="GpuUnavailableException">No usable GPU (no driver, no device, an architecture before sm_80).</exception>
+    /// <exception cref="GpuUnavailableException">No usable GPU (no driver, no device, an architecture before sm_80), or no
+    /// NVRTC or cuBLASLt to run the kernels and projections with.</exception>
     /// <exception cref="Core.CheckpointException">A language-model tensor is missing.</exception>
     /// <exception cref="CudaException">Out of device memory, or another driver error (nothing is kept).</exception>
     public static DeviceTextForward Load(Owl3Checkpoint checkpoint, int numBlocks, int blockSize, double memoryFraction = 0.9, CudaContext? context = null,
@@ -74,6 +75,15 @@ public sealed class DeviceTextForward : IDisposable
         ArgumentOutOfRangeException.ThrowIfLessThan(maxStepTokens, 1);
         bool owns = context is null;
         context ??= CudaContext.Open();
+        // The kernels compile on first use and the projections need cuBLASLt: a machine without either is refused now,
+        // not at the first request (a server would start and then fail every one).
+        foreach (var library in new[] { CudaLibrary.Nvrtc, CudaLibrary.CublasLt })
+        {
+            var probe = NativeLibraryResolver.Probe(library);
+            if (probe.Found) continue;
+            if (owns) context.Dispose();
+            throw new GpuUnavailableException($"{library} not found (tried {string.Join(", ", probe.Tried)})");
+        }
         var owned = new List<IDisposable>();
         try
         {
