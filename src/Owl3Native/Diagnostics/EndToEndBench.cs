@@ -92,7 +92,8 @@ public static class EndToEndBench
         foreach (var q in sequences) runner.Release(q);
 
         double decodeTokS = s.Batch * s.NewTokens / (decodeMs / 1000);
-        double deviceMb = runner.Device is { } dev ? (dev.Context.MemoryInfo().Total - dev.Context.MemoryInfo().Free) / 1e6 : 0; // in use now, every process
+        var (free, total) = runner.Device?.Context.MemoryInfo() ?? (0, 0);
+        double deviceMb = (total - free) / 1e6; // in use now, every process
         double weightGb = DecodeWeightBytes(checkpoint) / 1e9;
         return new BenchResult(
             checkpoint.Directory, checkpoint.Variant.Tag(), s.Device, backend.Threads, s.Batch, s.PromptTokens, s.NewTokens, s.Images,

@@ -164,13 +164,15 @@ public sealed class DeviceTextForward : IDisposable
             _context.MakeCurrent();
             // Pieces of at most MaxStepTokens tokens; a sequence's tokens go in order, its last piece gives its logits.
             var pieces = Pack(seqs, MaxStepTokens);
+            var starts = new int[seqs.Count]; // each sequence's first id in `ids`
+            for (int i = 1; i < seqs.Count; i++) starts[i] = starts[i - 1] + seqs[i - 1].New;
             foreach (var piece in pieces)
             {
                 var stepSeqs = piece.Select(p => seqs[p.Seq] with { Cached = seqs[p.Seq].Cached + p.Start, New = p.Count }).ToArray();
                 int tokens = stepSeqs.Sum(s => s.New);
                 var pieceIds = new int[tokens];
                 for (int i = 0, at = 0; i < piece.Length; at += piece[i].Count, i++)
-                    Array.Copy(ids, SeqStart(seqs, piece[i].Seq) + piece[i].Start, pieceIds, at, piece[i].Count);
+                    Array.Copy(ids, starts[piece[i].Seq] + piece[i].Start, pieceIds, at, piece[i].Count);
                 var ws = Workspace(tokens, stepSeqs.Length);
                 _ids!.CopyFrom(pieceIds); // synchronous; DeviceStep's uploads end with a context synchronise as well
                 using var step = new DeviceStep(_context, _kernels.Attention, stepSeqs, BlockSize, _model.Shape.KvHeads, _model.Shape.HeadDim);
@@ -218,13 +220,6 @@ public sealed class DeviceTextForward : IDisposable
         }
         if (current.Count > 0) steps.Add([.. current]);
         return [.. steps];
-    }
-
-    private static int SeqStart(IReadOnlyList<DeviceSeq> seqs, int seq)
-    {
-        int start = 0;
-        for (int i = 0; i < seq; i++) start += seqs[i].New;
-        return start;
     }
 
     /// <summary>The step scratch, grown (never shrunk) to <paramref name="tokens"/> tokens and <paramref name="seqs"/> sequences.</summary>

@@ -14,8 +14,7 @@ public sealed class LayerConformanceTests
         using var cache = new KernelCache(ctx, Path.Combine(Path.GetTempPath(), "owl3-kernel-cache-tests"));
         var results = new LayerConformance(ctx, cache).Run();
         Assert.Equal(4, results.Count); // Δx and the fused next norm, in prefill and in decode
-        var failed = results.Where(r => !r.Pass).Select(r => $"{r.Kernel} {r.Shape}: nmse {r.Nmse:g3}, max-abs {r.MaxAbs:g3}").ToArray();
-        Assert.True(failed.Length == 0, string.Join("\n", failed));
+        AllPass(results);
     }
 
     [RequiresGpuFact]
@@ -25,8 +24,7 @@ public sealed class LayerConformanceTests
         using var cache = new KernelCache(ctx, Path.Combine(Path.GetTempPath(), "owl3-kernel-cache-tests"));
         var results = new TextModelConformance(ctx, cache).Run();
         Assert.Equal(2, results.Count);
-        var failed = results.Where(r => !r.Pass).Select(r => $"{r.Kernel} {r.Shape}: nmse {r.Nmse:g3}, max-abs {r.MaxAbs:g3}").ToArray();
-        Assert.True(failed.Length == 0, string.Join("\n", failed));
+        AllPass(results);
     }
 
     [RequiresGpuFact]
@@ -38,8 +36,13 @@ public sealed class LayerConformanceTests
             var results = Owl3Native.Diagnostics.DeviceEngineConformance.Run(ctx, Models.Checkpoints.ModelShape.Tiny, variant,
                 kernelDirectory: Path.Combine(Path.GetTempPath(), "owl3-kernel-cache-tests"));
             Assert.Equal(2, results.Count); // the runner's logits, then two concurrent generations
-            var failed = results.Where(r => !r.Pass).Select(r => $"{r.Kernel} {r.Shape}: nmse {r.Nmse:g3}, max-abs {r.MaxAbs:g3}").ToArray();
-            Assert.True(failed.Length == 0, string.Join("\n", failed));
+            AllPass(results);
         }
+    }
+
+    private static void AllPass(IReadOnlyList<ConformanceResult> results)
+    {
+        var failed = results.Where(r => !r.Pass).Select(r => $"{r.Kernel} {r.Shape}: nmse {r.Nmse:g3}, max-abs {r.MaxAbs:g3}").ToArray();
+        Assert.True(failed.Length == 0, string.Join("\n", failed));
     }
 }
