@@ -77,7 +77,8 @@ public sealed record Qwen2LayerWeights(
             Bits(PostNorm), Bits(Stack(Gate, Up)), Bits(Down), Maybe(VKv), Maybe(VKvBias), Maybe(GateProj), Maybe(GateProjBias), Maybe(StaticGate));
     }
 
-    private static ushort[] Bits(float[] values)
+    /// <summary>fp32 values rounded to bf16 bits.</summary>
+    public static ushort[] Bits(float[] values)
     {
         var bits = new ushort[values.Length];
         BFloat16.FromSingle(values, bits);

@@ -19,55 +19,66 @@ public sealed class DeviceQwen2Text : IDisposable
 
     /// <summary>
     /// Uploads the model: <paramref name="embedding"/> `[vocab, hidden]`, <paramref name="finalNorm"/> `[hidden]`, the LM head
-    /// `[vocab, hidden]` (null: tied to the embedding), and the layers (the same weights object may serve several layers,
-    /// as a benchmark does); a paged cache of <paramref name="numBlocks"/> × <paramref name="blockSize"/> tokens per layer.
+    /// `[vocab, hidden]` (null: tied to the embedding), and the layers (the same weights object may serve several
+    /// consecutive layers, as a benchmark does); a paged cache of <paramref name="numBlocks"/> × <paramref name="blockSize"/>
+    /// tokens per layer. See <see cref="DeviceQwen2Text(CudaContext, ITextModelWeights, int, int)"/>.
+    /// </summary>
+    /// <exception cref="ArgumentException">A tensor's size differs from the shape's.</exception>
+    public DeviceQwen2Text(CudaContext context, Qwen2LayerShape shape, int vocab, float[] embedding, float[] finalNorm, float[]? lmHead,
+        IReadOnlyList<Qwen2LayerWeights> layers, int numBlocks, int blockSize, bool fusedHyper = false)
+        : this(context, new ArrayTextWeights(shape, vocab, embedding, finalNorm, lmHead, layers, fusedHyper), numBlocks, blockSize) { }
+
+    /// <summary>
+    /// Uploads the model of <paramref name="weights"/> piece by piece (the embedding, the norm, the LM head, then layer after
+    /// layer: the host holds one piece's bits at a time) with a paged cache of <paramref name="numBlocks"/> ×
+    /// <paramref name="blockSize"/> tokens per layer.
     /// </summary>
     /// <remarks>
     /// The released vocab sizes (151,851; 151,651) are not multiples of 8, which the LM head GEMM's bf16 rows want: the
     /// tables are padded with zero rows to <see cref="PaddedVocab"/>; the logits rows have that stride, the padded
     /// columns hold −inf (the head's bias) and are not logits (<see cref="TextWorkspace.DownloadLogits"/> drops them).
-    /// `fusedHyper`: the hyper layers attend to images in 241101's fused form (their weights have no gate); false:
+    /// `FusedHyper`: the hyper layers attend to images in 241101's fused form (their weights have no gate); false:
     /// 240728/241014's cross-attention mixed in through a gate (each hyper layer's weights must carry its gate).
     /// </remarks>
-    /// <exception cref="ArgumentException">A tensor's size differs from the shape's.</exception>
-    public DeviceQwen2Text(CudaContext context, Qwen2LayerShape shape, int vocab, float[] embedding, float[] finalNorm, float[]? lmHead,
-        IReadOnlyList<Qwen2LayerWeights> layers, int numBlocks, int blockSize, bool fusedHyper = false)
+    /// <exception cref="ArgumentException">A tensor's size differs from the shape's, or a hyper layer's gate does not match the form.</exception>
+    public DeviceQwen2Text(CudaContext context, ITextModelWeights weights, int numBlocks, int blockSize)
     {
-        FusedHyper = fusedHyper;
+        var shape = weights.Shape;
+        int vocab = weights.Vocab;
+        FusedHyper = weights.FusedHyper;
         shape.Validate();
         if (vocab < 1) throw new ArgumentException($"vocab {vocab}");
-        if (embedding.LongLength != (long)vocab * shape.Hidden) throw new ArgumentException($"embed_tokens: {embedding.LongLength} values, {vocab} × {shape.Hidden} expected");
-        if (lmHead is not null && lmHead.LongLength != (long)vocab * shape.Hidden) throw new ArgumentException($"lm_head: {lmHead.LongLength} values, {vocab} × {shape.Hidden} expected");
-        if (finalNorm.Length != shape.Hidden) throw new ArgumentException($"norm: {finalNorm.Length} values, {shape.Hidden} expected");
-        if (layers.Count < 1) throw new ArgumentException("a model needs at least one layer");
+        if (weights.LayerCount < 1) throw new ArgumentException("a model needs at least one layer");
         (Shape, Vocab, BlockSize, PaddedVocab) = (shape, vocab, blockSize, (vocab + 7) / 8 * 8);
         var owned = new List<IDisposable>(); // freed again if an allocation fails part way (out of device memory)
         T Keep<T>(T d) where T : IDisposable { owned.Add(d); return d; }
         try
         {
-            _embedding = Keep(Up(context, Pad(embedding, (long)PaddedVocab * shape.Hidden)));
-            _finalNorm = Keep(Up(context, finalNorm));
-            _lmHead = lmHead is null ? null : Keep(Up(context, Pad(lmHead, (long)PaddedVocab * shape.Hidden)));
+            _embedding = Keep(UpTable(context, weights.Embedding(), vocab, PaddedVocab, shape.Hidden, "embed_tokens"));
+            var norm = weights.FinalNorm();
+            if (norm.Length != shape.Hidden) throw new ArgumentException($"norm: {norm.Length} values, {shape.Hidden} expected");
+            _finalNorm = Keep(DeviceUpload.Of<ushort>(context, norm));
+            if (weights.LmHead() is { } head) _lmHead = Keep(UpTable(context, head, vocab, PaddedVocab, shape.Hidden, "lm_head"));
+            else if (!weights.TiedHead) throw new ArgumentException("lm_head: missing, and the embedding is not tied");
             // The LM head's bias: 0 for the vocab, bf16 −inf for the padding, so padded columns can never win an argmax or a draw.
             var headBias = new ushort[PaddedVocab];
             Array.Fill(headBias, (ushort)0xFF80, vocab, PaddedVocab - vocab);
             _vocabZeros = Keep(new DeviceBuffer<ushort>(context, PaddedVocab));
             _vocabZeros.CopyFrom(headBias);
-            // Each distinct weights object is converted once; every layer gets its own device copy (distinct memory, as in a
-            // real model: a benchmark that repeats one layer's weights still streams each layer's from HBM).
-            var bits = new Dictionary<Qwen2LayerWeights, Qwen2LayerBits>(ReferenceEqualityComparer.Instance);
+            // Layer after layer: each one's bits are dropped once uploaded. Every layer gets its own device copy (distinct
+            // memory, as in a real model: a benchmark that repeats one layer's weights still streams each layer's from HBM).
             var built = new List<DeviceQwen2Layer>();
             var caches = new List<DeviceKvCache>();
-            foreach (var w in layers)
+            for (int l = 0; l < weights.LayerCount; l++)
             {
-                if (!bits.TryGetValue(w, out var b)) bits[w] = b = w.ToBits(shape);
-                built.Add(Keep(new DeviceQwen2Layer(context, shape, b)));
+                var bits = weights.Layer(l);
+                bool hyper = bits.VKv is not null, cross = bits.GateProj is not null || bits.StaticGate is not null;
+                if (hyper && cross == FusedHyper)
+                    throw new ArgumentException($"hyper layer {l}: {(FusedHyper ? "a gate in a model of 241101's fused form" : "no gate (gate_proj.0 or gate) in a 240728/241014 model")}");
+                built.Add(Keep(new DeviceQwen2Layer(context, shape, bits)));
                 caches.Add(Keep(new DeviceKvCache(context, numBlocks, blockSize, shape.KvHeads, shape.HeadDim)));
             }
             (_layers, _caches) = (built.ToArray(), caches.ToArray());
-            for (int l = 0; l < _layers.Length; l++)
-                if (_layers[l].IsHyper && _layers[l].IsCross == fusedHyper)
-                    throw new ArgumentException($"hyper layer {l}: {(fusedHyper ? "a gate in a model of 241101's fused form" : "no gate (gate_proj.0 or gate) in a 240728/241014 model")}");
             context.Synchronize(); // the uploads and memsets ran on the legacy stream
         }
         catch
@@ -109,7 +120,7 @@ public sealed class DeviceQwen2Text : IDisposable
         }
         try
         {
-            using var embeds = Up(context, imageEmbeds);
+            using var embeds = DeviceUpload.Bf16(context, imageEmbeds);
             using var positions = new DeviceBuffer<int>(context, Math.Max(1, visibleFrom.Length));
             if (visibleFrom.Length > 0) positions.CopyFrom(visibleFrom);
             using var scratchH = new DeviceBuffer<ushort>(context, Math.Max(1L, (long)tokens * Shape.Hidden));
@@ -172,15 +183,23 @@ public sealed class DeviceQwen2Text : IDisposable
         _vocabZeros.Dispose();
     }
 
-    private static float[] Pad(float[] values, long length)
+    /// <summary>A `[vocab, hidden]` table on the device with zero rows up to <paramref name="paddedRows"/> (no padded host copy).</summary>
+    private static DeviceBuffer<ushort> UpTable(CudaContext context, ushort[] bits, int vocab, int paddedRows, int hidden, string name)
     {
-        if (values.LongLength == length) return values;
-        var padded = new float[length];
-        Array.Copy(values, padded, values.LongLength);
-        return padded;
+        if (bits.LongLength != (long)vocab * hidden) throw new ArgumentException($"{name}: {bits.LongLength} values, {vocab} × {hidden} expected");
+        var table = new DeviceBuffer<ushort>(context, (long)paddedRows * hidden);
+        try
+        {
+            table.FillBytes(0); // the padding rows (the copy below follows it on the legacy stream)
+            table.CopyFrom(bits);
+            return table;
+        }
+        catch
+        {
+            table.Dispose();
+            throw;
+        }
     }
-
-    private static DeviceBuffer<ushort> Up(CudaContext context, float[] values) => DeviceUpload.Bf16(context, values);
 }
 
 /// <summary>A text model's scratch: the residual stream, the normed rows, the last rows, logits, and a layer workspace.</summary>

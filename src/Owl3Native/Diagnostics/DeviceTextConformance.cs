@@ -1,4 +1,6 @@
 using Owl3Native.Core;
+using Owl3Native.Core.Config;
+using Owl3Native.Core.SafeTensors;
 using Owl3Native.Core.Backend;
 using Owl3Native.Core.Cpu;
 using Owl3Native.Core.Tensors;
@@ -11,41 +13,125 @@ using Owl3Native.Models.Owl3;
 
 namespace Owl3Native.Diagnostics;
 
-/// <summary>A checkpoint's language-model weights as the device text model takes them (fp32 values of the bf16 tensors).</summary>
-public sealed record TextWeights(Qwen2LayerShape Shape, int Vocab, float[] Embedding, float[] FinalNorm, float[]? LmHead, Qwen2LayerWeights[] Layers, bool FusedHyper)
+/// <summary>
+/// A checkpoint's language-model weights as the device text model uploads them: read by their checkpoint names from the
+/// memory-mapped tensors when asked for, piece by piece, as bf16 bits (the released checkpoints' own bits, copied; an
+/// fp32 or fp16 tensor is rounded). Nothing is read at <see cref="Of"/>: the host holds one layer at a time during an
+/// upload, not the model. The checkpoint must stay open while this is used.
+/// </summary>
+public sealed class TextWeights : ITextModelWeights
 {
+    private readonly WeightScope _lm, _model;
+    private readonly Owl3Config _cfg;
+    private readonly HyperRules _rules;
+    private readonly ITensorSource _source;
+
+    private TextWeights(Owl3Checkpoint checkpoint)
+    {
+        _cfg = checkpoint.Config;
+        _source = checkpoint.Weights;
+        Shape = new Qwen2LayerShape(_cfg.Hidden, _cfg.Heads, _cfg.KvHeads, _cfg.HeadDim, _cfg.Intermediate, (float)_cfg.RmsNormEps, _cfg.RopeTheta);
+        _lm = new WeightScope(checkpoint.Weights).Child("language_model");
+        _model = _lm.Child("model");
+        _rules = HyperRules.For(checkpoint.Variant);
+    }
+
     /// <summary>
-    /// Reads `language_model.model.{embed_tokens, layers.i.*, norm}` and `language_model.lm_head` (absent when
-    /// `tie_word_embeddings`) by their checkpoint names, with the hyper layers' image side: v_kv_proj, and the gate of
-    /// 240728 (`gate_proj.0`, per head) or 241014 (`gate`, static).
+    /// The language model of <paramref name="checkpoint"/>: `language_model.model.{embed_tokens, layers.i.*, norm}` and
+    /// `language_model.lm_head` (absent when `tie_word_embeddings`), with the hyper layers' image side: v_kv_proj, and the
+    /// gate of 240728 (`gate_proj.0`, per head) or 241014 (`gate`, static). Every tensor's presence and element count is
+    /// checked here (no values are read).
     /// </summary>
-    /// <exception cref="CheckpointException">A language-model tensor is missing.</exception>
+    /// <exception cref="CheckpointException">A language-model tensor is missing or has another size than the config's.</exception>
     public static TextWeights Of(Owl3Checkpoint checkpoint)
     {
-        var cfg = checkpoint.Config;
-        var shape = new Qwen2LayerShape(cfg.Hidden, cfg.Heads, cfg.KvHeads, cfg.HeadDim, cfg.Intermediate, (float)cfg.RmsNormEps, cfg.RopeTheta);
-        var lm = new WeightScope(checkpoint.Weights).Child("language_model");
-        var model = lm.Child("model");
-        var rules = HyperRules.For(checkpoint.Variant);
-        static float[] T(WeightScope s, string name) => s.Tensor(name).ToArray();
-        var layers = Enumerable.Range(0, cfg.Layers).Select(l =>
+        var w = new TextWeights(checkpoint);
+        long elements = w.Table("embed_tokens").Length + w.Vector(w._model.Child("norm"), "weight", w.Shape.Hidden).Length;
+        if (!w.TiedHead) elements += w.Head().Length;
+        for (int l = 0; l < w.LayerCount; l++) elements += w.Tensors(l).Sum(t => t?.Length ?? 0);
+        w.Elements = elements;
+        return w;
+    }
+
+    /// <inheritdoc/>
+    public Qwen2LayerShape Shape { get; }
+    /// <inheritdoc/>
+    public int Vocab => _cfg.Vocab;
+    /// <inheritdoc/>
+    public int LayerCount => _cfg.Layers;
+    /// <inheritdoc/>
+    public bool FusedHyper => _rules.Fused;
+    /// <inheritdoc/>
+    public bool TiedHead => _cfg.TieWordEmbeddings;
+    /// <inheritdoc/>
+    public long Elements { get; private set; }
+
+    /// <inheritdoc/>
+    public ushort[] Embedding() => Bits(Table("embed_tokens"));
+    /// <inheritdoc/>
+    public ushort[] FinalNorm() => Bits(Vector(_model.Child("norm"), "weight", Shape.Hidden));
+    /// <inheritdoc/>
+    public ushort[]? LmHead() => TiedHead ? null : Bits(Head());
+
+    /// <inheritdoc/>
+    public Qwen2LayerBits Layer(int index)
+    {
+        var t = Tensors(index);
+        static ushort[]? Maybe(Weight? w) => w is null ? null : Bits(w);
+        return new Qwen2LayerBits(Bits(t[0]!), Bits(t[1]!), Bits(t[2]!), Bits(t[3]!, t[5]!), Bits(t[4]!, t[6]!), Bits(t[7]!), Bits(t[8]!),
+            Bits(t[9]!, t[10]!), Bits(t[11]!), Maybe(t[12]), Maybe(t[13]), Maybe(t[14]), Maybe(t[15]), Maybe(t[16]));
+    }
+
+    /// <summary>
+    /// Layer <paramref name="l"/>'s tensors (zero copy), sizes checked, in the order of <see cref="Qwen2LayerWeights"/>:
+    /// input norm, q, q bias, k, k bias, v, v bias, o, post norm, gate, up, down, then (null outside hyper layers or when
+    /// the variant has none) v_kv_proj, its bias, gate_proj.0, its bias, the static gate.
+    /// </summary>
+    private Weight?[] Tensors(int l)
+    {
+        int h = Shape.Hidden, qw = Shape.QWidth, kvw = Shape.KvWidth, inter = Shape.Intermediate, d = Shape.HeadDim;
+        var w = _model.Child("layers", l);
+        var a = w.Child("self_attn");
+        var m = w.Child("mlp");
+        bool hyper = _cfg.IsHyperLayer(l); // the config names the hyper layers; theirs must have the image side's projection
+        bool dynamicGate = hyper && _rules.Gate == HyperGate.DynamicPerHead, staticGate = hyper && _rules.Gate == HyperGate.StaticPerChannel;
+        return
+        [
+            Vector(w.Child("input_layernorm"), "weight", h),
+            Matrix(a.Child("q_proj"), qw, h), Vector(a.Child("q_proj"), "bias", qw),
+            Matrix(a.Child("k_proj"), kvw, h), Vector(a.Child("k_proj"), "bias", kvw),
+            Matrix(a.Child("v_proj"), kvw, h), Vector(a.Child("v_proj"), "bias", kvw),
+            Matrix(a.Child("o_proj"), h, qw),
+            Vector(w.Child("post_attention_layernorm"), "weight", h),
+            Matrix(m.Child("gate_proj"), inter, h), Matrix(m.Child("up_proj"), inter, h), Matrix(m.Child("down_proj"), h, inter),
+            hyper ? Matrix(a.Child("v_kv_proj"), 2 * kvw, h) : null, hyper ? Vector(a.Child("v_kv_proj"), "bias", 2 * kvw) : null,
+            dynamicGate ? Matrix(a.Child("gate_proj").Child("0"), d, d) : null, dynamicGate ? Vector(a.Child("gate_proj").Child("0"), "bias", d) : null,
+            staticGate ? Vector(a, "gate", qw) : null,
+        ];
+    }
+
+    private Weight Table(string name) => Matrix(_model.Child(name), Vocab, Shape.Hidden);
+    private Weight Head() => Matrix(_lm.Child("lm_head"), Vocab, Shape.Hidden);
+
+    private Weight Matrix(WeightScope scope, long rows, long cols) => Sized(scope.Tensor("weight"), rows * cols, $"[{rows}, {cols}]");
+    private Weight Vector(WeightScope scope, string name, long length) => Sized(scope.Tensor(name), length, $"[{length}]");
+
+    private Weight Sized(Weight w, long count, string expected) => w.Length == count ? w
+        : throw new CheckpointFormatException(_source.FileOf(w.Name), $"`{w.Name}` {w.Shape} has {w.Length} elements; the config's sizes need {expected}") { TensorName = w.Name };
+
+    /// <summary>The tensors' bf16 bits, one after the other in one array (k|v, gate|up stacked).</summary>
+    private static unsafe ushort[] Bits(params Weight[] parts)
+    {
+        var bits = new ushort[parts.Sum(p => p.Length)];
+        long at = 0;
+        foreach (var p in parts)
         {
-            var w = model.Child("layers", l);
-            var a = w.Child("self_attn");
-            bool hyper = cfg.IsHyperLayer(l);
-            var m = w.Child("mlp");
-            return new Qwen2LayerWeights(T(w.Child("input_layernorm"), "weight"),
-                T(a.Child("q_proj"), "weight"), T(a.Child("q_proj"), "bias"), T(a.Child("k_proj"), "weight"), T(a.Child("k_proj"), "bias"),
-                T(a.Child("v_proj"), "weight"), T(a.Child("v_proj"), "bias"), T(a.Child("o_proj"), "weight"),
-                T(w.Child("post_attention_layernorm"), "weight"), T(m.Child("gate_proj"), "weight"), T(m.Child("up_proj"), "weight"), T(m.Child("down_proj"), "weight"),
-                // The config names the hyper layers; theirs must have the image side's projection (a missing one is an error).
-                hyper ? T(a.Child("v_kv_proj"), "weight") : null, hyper ? T(a.Child("v_kv_proj"), "bias") : null,
-                hyper && rules.Gate == HyperGate.DynamicPerHead ? T(a.Child("gate_proj").Child("0"), "weight") : null,
-                hyper && rules.Gate == HyperGate.DynamicPerHead ? T(a.Child("gate_proj").Child("0"), "bias") : null,
-                hyper && rules.Gate == HyperGate.StaticPerChannel ? T(a, "gate") : null);
-        }).ToArray();
-        return new TextWeights(shape, cfg.Vocab, T(model.Child("embed_tokens"), "weight"), T(model.Child("norm"), "weight"),
-            cfg.TieWordEmbeddings ? null : T(lm.Child("lm_head"), "weight"), layers, rules.Fused);
+            var dst = bits.AsSpan(checked((int)at), checked((int)p.Length));
+            if (p.DType == DType.BF16) new ReadOnlySpan<ushort>(p.Bf16, dst.Length).CopyTo(dst);
+            else BFloat16.FromSingle(new ReadOnlySpan<float>(p.F32, dst.Length), dst);
+            at += p.Length;
+        }
+        return bits;
     }
 }
 
@@ -64,8 +150,7 @@ public static class DeviceTextConformance
     /// <exception cref="CheckpointException">A language-model tensor is missing.</exception>
     public static DeviceQwen2Text Load(CudaContext context, Owl3Checkpoint checkpoint, int numBlocks, int blockSize = BlockSize)
     {
-        var w = TextWeights.Of(checkpoint);
-        return new DeviceQwen2Text(context, w.Shape, w.Vocab, w.Embedding, w.FinalNorm, w.LmHead, w.Layers, numBlocks, blockSize, w.FusedHyper);
+        return new DeviceQwen2Text(context, TextWeights.Of(checkpoint), numBlocks, blockSize);
     }
 
     /// <summary>

@@ -91,10 +91,11 @@ public sealed class DeviceTextForward : IDisposable
             owned.Add(cache);
             var kernels = new DeviceLayerKernels(cache, context);
             owned.Add(kernels);
+            // Read from the memory-mapped checkpoint layer by layer during the upload: the host never holds the model.
             var w = TextWeights.Of(checkpoint);
             var cfg = checkpoint.Config;
             if (numBlocks <= 0) numBlocks = BlocksFor(context, w, blockSize, memoryFraction);
-            var model = new DeviceQwen2Text(context, w.Shape, w.Vocab, w.Embedding, w.FinalNorm, w.LmHead, w.Layers, numBlocks, blockSize, w.FusedHyper);
+            var model = new DeviceQwen2Text(context, w, numBlocks, blockSize);
             owned.Add(model);
             var stream = new CudaStream(context);
             owned.Add(stream);
@@ -117,14 +118,19 @@ public sealed class DeviceTextForward : IDisposable
     /// uploaded (bf16) and a reserve of 1 GiB plus 5 % of the device for the step scratch, cuBLASLt's workspace and the
     /// requests' visual K/V.
     /// </summary>
-    internal static int BlocksFor(CudaContext context, TextWeights w, int blockSize, double fraction)
+    internal static int BlocksFor(CudaContext context, ITextModelWeights w, int blockSize, double fraction)
     {
         var (free, total) = context.MemoryInfo();
-        static long Count(Qwen2LayerWeights l) => new[] { l.InputNorm, l.Q, l.QBias, l.K, l.KBias, l.V, l.VBias, l.O, l.PostNorm, l.Gate, l.Up, l.Down,
-            l.VKv, l.VKvBias, l.GateProj, l.GateProjBias, l.StaticGate }.Sum(a => a?.LongLength ?? 0);
-        long weights = 2L * (w.Embedding.LongLength + (w.LmHead?.LongLength ?? 0) + w.FinalNorm.LongLength + w.Layers.Sum(Count));
+        return BlocksFor(free, total, w, blockSize, fraction);
+    }
+
+    /// <summary><see cref="BlocksFor(CudaContext, ITextModelWeights, int, double)"/> for a device with <paramref name="free"/> of <paramref name="total"/> bytes free.</summary>
+    internal static int BlocksFor(long free, long total, ITextModelWeights w, int blockSize, double fraction)
+    {
+        long padding = w.TiedHead ? 1 : 2; // the embedding and the LM head are padded to a multiple of 8 rows
+        long weights = 2L * (w.Elements + padding * ((w.Vocab + 7) / 8 * 8 - w.Vocab) * w.Shape.Hidden);
         long reserve = (1L << 30) + total / 20;
-        long perBlock = 2L * w.Layers.Length * blockSize * w.Shape.KvHeads * w.Shape.HeadDim * 2; // K and V, bf16, every layer
+        long perBlock = 2L * w.LayerCount * blockSize * w.Shape.KvHeads * w.Shape.HeadDim * 2; // K and V, bf16, every layer
         long blocks = (long)((free - weights - reserve) * fraction) / perBlock;
         if (blocks < 1)
             throw new CudaException("sizing the KV cache", "CUDA_ERROR_OUT_OF_MEMORY", $"the device has {free >> 20} MiB free: the weights ({weights >> 20} MiB) and the step reserve ({reserve >> 20} MiB) leave no room for a KV block of {perBlock >> 10} KiB");
