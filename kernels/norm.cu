@@ -2,6 +2,7 @@
 //   rms_norm:     y = x · rsqrt(mean(x²) + eps) · w
 //   rms_norm_residual: r = x + residual (written back to residual), y = rms_norm(r)
 //   layer_norm:   y = (x − mean) · rsqrt(var + eps) · w + b   (two-pass statistics in fp32)
+//   layer_norm_residual: r = x + residual (written back to residual), y = layer_norm(r)   (SigLIP's pre-norm layers)
 // Parallelisation: one block per row (`rows` blocks), each thread owns 8-element (16-byte) chunks of the row.
 // Shapes: x, residual, y: [rows, hidden] bf16 row-major; w, b: [hidden] bf16. hidden % 8 == 0 (every real model).
 // Precision: bf16 in, fp32 statistics and math, bf16 out (the fp32 CPU backend is the reference).
@@ -9,12 +10,13 @@
 // budget: rms_norm_bf16 registers<=48 smem<=256
 // budget: rms_norm_residual_bf16 registers<=64 smem<=256
 // budget: layer_norm_bf16 registers<=64 smem<=256
+// budget: layer_norm_residual_bf16 registers<=64 smem<=256
 #include "common.cuh"
 
 struct NormParams
 {
     const bf16* x;        // [rows, hidden]
-    bf16* residual;       // [rows, hidden]; rms_norm_residual only (in: residual, out: x + residual)
+    bf16* residual;       // [rows, hidden]; the *_residual kernels only (in: residual, out: x + residual)
     const bf16* weight;   // [hidden]
     const bf16* bias;     // [hidden]; layer_norm only
     bf16* y;              // [rows, hidden]
@@ -65,30 +67,42 @@ __device__ void rms_norm_row(const NormParams& p)
     }
 }
 
+template <bool AddResidual>
 __device__ void layer_norm_row(const NormParams& p)
 {
     __shared__ float scratch[32];
     const int row = blockIdx.x;
     const bf16x8* x = reinterpret_cast<const bf16x8*>(p.x + (size_t)row * p.hidden);
+    bf16x8* res = reinterpret_cast<bf16x8*>(p.residual + (size_t)row * p.hidden);
     const bf16x8* w = reinterpret_cast<const bf16x8*>(p.weight);
     const bf16x8* b = reinterpret_cast<const bf16x8*>(p.bias);
     bf16x8* y = reinterpret_cast<bf16x8*>(p.y + (size_t)row * p.hidden);
     const int chunks = p.hidden / 8;
-
+    // With a residual, the statistics are of the rounded sum (what the residual stream holds), read back from `res`.
+    const bf16x8* in = AddResidual ? res : x;
     float sum = 0.0f;
     for (int c = threadIdx.x; c < chunks; c += blockDim.x)
     {
         float v[8];
         bf16x8_to_f32(x[c], v);
+        if (AddResidual)
+        {
+            float r[8];
+            bf16x8_to_f32(res[c], r);
+#pragma unroll
+            for (int i = 0; i < 8; ++i) v[i] += r[i];
+            res[c] = f32_to_bf16x8(v);
+            bf16x8_to_f32(res[c], v);
+        }
 #pragma unroll
         for (int i = 0; i < 8; ++i) sum += v[i];
     }
-    const float mean = block_sum(sum, scratch) / p.hidden;
+    const float mean = block_sum(sum, scratch) / p.hidden; // block_sum synchronises: every chunk of `res` is written
     float sq = 0.0f;
     for (int c = threadIdx.x; c < chunks; c += blockDim.x)
     {
         float v[8];
-        bf16x8_to_f32(x[c], v);
+        bf16x8_to_f32(in[c], v);
 #pragma unroll
         for (int i = 0; i < 8; ++i) sq += (v[i] - mean) * (v[i] - mean);
     }
@@ -96,7 +110,7 @@ __device__ void layer_norm_row(const NormParams& p)
     for (int c = threadIdx.x; c < chunks; c += blockDim.x)
     {
         float v[8], g[8], bb[8];
-        bf16x8_to_f32(x[c], v);
+        bf16x8_to_f32(in[c], v);
         bf16x8_to_f32(w[c], g);
         bf16x8_to_f32(b[c], bb);
 #pragma unroll
@@ -107,4 +121,5 @@ __device__ void layer_norm_row(const NormParams& p)
 
 extern "C" __global__ void rms_norm_bf16(const NormParams p) { rms_norm_row<false>(p); }
 extern "C" __global__ void rms_norm_residual_bf16(const NormParams p) { rms_norm_row<true>(p); }
-extern "C" __global__ void layer_norm_bf16(const NormParams p) { layer_norm_row(p); }
+extern "C" __global__ void layer_norm_bf16(const NormParams p) { layer_norm_row<false>(p); }
+extern "C" __global__ void layer_norm_residual_bf16(const NormParams p) { layer_norm_row<true>(p); }

@@ -44,6 +44,7 @@ public sealed class KernelConformance(CudaContext context, KernelCache cache)
         MiRope(crops: 3, tokensPerCrop: 9, kvHeads: 2, headDim: 64, seed + 11),
         EmbeddingGather(tokens: 13, hidden: 896, vocab: 4096, seed + 12),
         ConvertRoundTrip(count: 100_003, seed + 13),
+        LayerNormResidual(rows: 9, hidden: 1152, seed + 14),
     ];
 
     /// <summary>rms_norm_residual_bf16 on [rows, hidden] (eps 1e-6): judges both y and the rounded x + residual it writes back; returns the first failing of the two.</summary>
@@ -193,6 +194,23 @@ public sealed class KernelConformance(CudaContext context, KernelCache cache)
         _norm.LayerNorm(stream, new NormParams { X = dx.Pointer, Weight = dw.Pointer, Bias = db.Pointer, Y = dy.Pointer, Rows = rows, Hidden = hidden, Eps = 1e-6f });
         stream.Synchronize();
         return Judge("layer_norm_bf16", $"[{rows}, {hidden}]", Download(dy), expected.Data);
+    }
+
+    /// <summary>layer_norm_residual_bf16 on [rows, hidden] (eps 1e-6): judges both y and the rounded x + residual it writes back; returns the first failing of the two.</summary>
+    public ConformanceResult LayerNormResidual(int rows, int hidden, int seed)
+    {
+        var rng = new Random(seed);
+        float[] x = RandomBf16(rng, rows * hidden, 2f, 0.5f), res = RandomBf16(rng, rows * hidden, 2f), w = RandomBf16(rng, hidden, 1f, 1f), b = RandomBf16(rng, hidden, 0.1f);
+        var sum = new float[x.Length];
+        for (int i = 0; i < sum.Length; i++) sum[i] = BFloat16.ToSingle(BFloat16.FromSingle(x[i] + res[i])); // the kernel stores the rounded sum
+        var expected = _cpu.LayerNorm(new Tensor(sum, rows, hidden), Weight.FromArray("w", w, 1, hidden), Weight.FromArray("b", b, 1, hidden), 1e-6f);
+        using var dx = Upload(x); using var dr = Upload(res); using var dw = Upload(w); using var db = Upload(b); using var dy = Poisoned(rows * hidden);
+        using var stream = new CudaStream(context);
+        _norm.LayerNormResidual(stream, new NormParams { X = dx.Pointer, Residual = dr.Pointer, Weight = dw.Pointer, Bias = db.Pointer, Y = dy.Pointer, Rows = rows, Hidden = hidden, Eps = 1e-6f });
+        stream.Synchronize();
+        var y = Judge("layer_norm_residual_bf16", $"[{rows}, {hidden}]", Download(dy), expected.Data);
+        var r = Judge("layer_norm_residual_bf16 (residual out)", $"[{rows}, {hidden}]", Download(dr), sum);
+        return y.Pass ? r : y;
     }
 
     /// <summary>swiglu_bf16 on a fused [rows, 2·intermediate] gate/up input, with its achieved bandwidth.</summary>

@@ -15,6 +15,9 @@ public sealed class NormKernels(KernelCache cache)
     /// <summary>y = LayerNorm(x; w, b).</summary>
     public void LayerNorm(CudaStream stream, in NormParams p) => Launch(stream, "layer_norm_bf16", p);
 
+    /// <summary>residual += x; y = LayerNorm(residual; w, b) (SigLIP: a sublayer's residual add fused with the next pre-norm).</summary>
+    public void LayerNormResidual(CudaStream stream, in NormParams p) => Launch(stream, "layer_norm_residual_bf16", p);
+
     private void Launch(CudaStream stream, string kernel, in NormParams p)
     {
         Debug.Assert(p.Hidden % 8 == 0, "kernel loads 16-byte chunks");

@@ -24,12 +24,12 @@ public sealed class TextWeights : ITextModelWeights
     private readonly WeightScope _lm, _model;
     private readonly Owl3Config _cfg;
     private readonly HyperRules _rules;
-    private readonly ITensorSource _source;
+    private readonly CheckpointBits _bits;
 
     private TextWeights(Owl3Checkpoint checkpoint)
     {
         _cfg = checkpoint.Config;
-        _source = checkpoint.Weights;
+        _bits = new CheckpointBits(checkpoint.Weights);
         Shape = new Qwen2LayerShape(_cfg.Hidden, _cfg.Heads, _cfg.KvHeads, _cfg.HeadDim, _cfg.Intermediate, (float)_cfg.RmsNormEps, _cfg.RopeTheta);
         _lm = new WeightScope(checkpoint.Weights).Child("language_model");
         _model = _lm.Child("model");
@@ -112,27 +112,9 @@ public sealed class TextWeights : ITextModelWeights
 
     private Weight Table(string name) => Matrix(_model.Child(name), Vocab, Shape.Hidden);
     private Weight Head() => Matrix(_lm.Child("lm_head"), Vocab, Shape.Hidden);
-
-    private Weight Matrix(WeightScope scope, long rows, long cols) => Sized(scope.Tensor("weight"), rows * cols, $"[{rows}, {cols}]");
-    private Weight Vector(WeightScope scope, string name, long length) => Sized(scope.Tensor(name), length, $"[{length}]");
-
-    private Weight Sized(Weight w, long count, string expected) => w.Length == count ? w
-        : throw new CheckpointFormatException(_source.FileOf(w.Name), $"`{w.Name}` {w.Shape} has {w.Length} elements; the config's sizes need {expected}") { TensorName = w.Name };
-
-    /// <summary>The tensors' bf16 bits, one after the other in one array (k|v, gate|up stacked).</summary>
-    private static unsafe ushort[] Bits(params Weight[] parts)
-    {
-        var bits = new ushort[parts.Sum(p => p.Length)];
-        long at = 0;
-        foreach (var p in parts)
-        {
-            var dst = bits.AsSpan(checked((int)at), checked((int)p.Length));
-            if (p.DType == DType.BF16) new ReadOnlySpan<ushort>(p.Bf16, dst.Length).CopyTo(dst);
-            else BFloat16.FromSingle(new ReadOnlySpan<float>(p.F32, dst.Length), dst);
-            at += p.Length;
-        }
-        return bits;
-    }
+    private Weight Matrix(WeightScope scope, long rows, long cols) => _bits.Matrix(scope, rows, cols);
+    private Weight Vector(WeightScope scope, string name, long length) => _bits.Vector(scope, name, length);
+    private static ushort[] Bits(params Weight[] parts) => CheckpointBits.Of(parts);
 }
 
 /// <summary>
