@@ -121,8 +121,13 @@ internal static class Program
                 foreach (var variant in new[] { Owl3Variant.V241101, Owl3Variant.V240728 })
                     conformance = [.. conformance, .. Step(errors, $"engine on cuda, tiny {variant}",
                         () => Owl3Native.Diagnostics.DeviceEngineConformance.Run(ctx, ModelShape.Tiny, variant, kernelDirectory: engineKernels)) ?? []];
+                // The vision tower and projector on the device against the CPU model (MLP projector: 241101; Linear: 240728).
+                foreach (var variant in new[] { Owl3Variant.V241101, Owl3Variant.V240728 })
+                    conformance = [.. conformance, .. Step(errors, $"vision tower on cuda, tiny {variant}",
+                        () => Owl3Native.Diagnostics.DeviceVisionConformance.Run(ctx, cache, ModelShape.Tiny, variant)) ?? []];
                 // A 1B-shape 241101 checkpoint (random weights, 1.8 GB), written once: the text model with images against the
-                // CPU model, then the engine's end-to-end figures on cuda (compare 2026-11-26-h200-hf-peer.json).
+                // CPU model, the vision tower at SigLIP-so400m's real sizes (with its timing), then the engine's end-to-end
+                // figures on cuda (compare 2026-11-26-h200-hf-peer.json).
                 Write(Report(partial: true), sw.Elapsed, print: false);
                 string oneB = Path.Combine(Path.GetTempPath(), $"owl3-gpu-check-1b-{Environment.ProcessId}");
                 try
@@ -130,6 +135,16 @@ internal static class Program
                     Step(errors, "writing a 1B checkpoint", () => { CheckpointMaker.Write(oneB, new MakeTinyOptions(Owl3Variant.V241101, ModelShape.B1, Seed: 3, Overwrite: true)); return true; });
                     conformance = [.. conformance, .. Step(errors, "text model from a B1 V241101 checkpoint with images",
                         () => Owl3Native.Diagnostics.DeviceTextConformance.Run(ctx, cache, oneB, ModelShape.B1, Owl3Variant.V241101, 1e-3, images: true)) ?? []];
+                    // 26 layers with bf16 activations against the fp32 CPU tower: a looser bound than the two-layer tiny tower's.
+                    if (Step(errors, "vision tower on cuda, 1B", () =>
+                        {
+                            using var ckpt = Owl3Checkpoint.Open(oneB);
+                            return Owl3Native.Diagnostics.DeviceVisionConformance.Run(ctx, cache, ckpt, 3e-3, bench: !args.Contains("--no-bench"));
+                        }) is { } vision)
+                    {
+                        conformance = [.. conformance, vision.Result];
+                        attentionBench = [.. attentionBench, .. vision.Bench];
+                    }
                     if (!args.Contains("--no-bench"))
                         attentionBench = [.. attentionBench, .. Step(errors, "engine bench on cuda, 1B", () => EngineBench(oneB)) ?? []];
                 }
@@ -146,7 +161,7 @@ internal static class Program
 
         GpuCheckReport Report(bool partial)
         {
-            var stepErrors = partial ? [.. errors, "unfinished: a later stage (architecture-specific kernels, decoder layer, text model, engine on cuda) did not return (this report was written before it)"] : errors;
+            var stepErrors = partial ? [.. errors, "unfinished: a later stage (architecture-specific kernels, decoder layer, text model, engine on cuda, vision tower) did not return (this report was written before it)"] : errors;
             bool ok = stepErrors.Count == 0 && kernels.All(k => k.Ok) && conformance.All(c => c.Pass);
             return new GpuCheckReport(DateTime.UtcNow.ToString("u"), Environment.MachineName, RuntimeInformation.FrameworkDescription,
                 RuntimeInformation.OSDescription, gpu, arch, sms, memory, probe.Summary,
@@ -175,8 +190,8 @@ internal static class Program
     }
 
     /// <summary>
-    /// `owl3 bench --device cuda` on <paramref name="dir"/>: batch 1 and 16, 512-token prompts, 64 decode steps (the
-    /// language model on the device, sampling on the host). A row's gb_per_second field carries the decode tok/s.
+    /// `owl3 bench --device cuda` on <paramref name="dir"/>: batch 1 and 16, 512-token prompts, 64 decode steps, one crop
+    /// through the vision tower (the model on the device, sampling on the host). A row's gb_per_second field carries the decode tok/s.
     /// </summary>
     private static List<AttentionBenchRow> EngineBench(string dir)
     {
@@ -185,9 +200,9 @@ internal static class Program
         foreach (int batch in new[] { 1, 16 })
         {
             var r = Owl3Native.Diagnostics.EndToEndBench.Run(checkpoint, new Owl3Native.Diagnostics.BenchSettings(Batch: batch, PromptTokens: 512, NewTokens: 64,
-                VisionCrop: false, Device: "cuda"));
+                VisionCrop: true, Device: "cuda"));
             rows.Add(new AttentionBenchRow($"qwen2 engine end to end (cuda), 1B 241101, batch {batch}, decode",
-                $"512-token prompts, 64 steps, host sampling; prefill {r.PrefillTokS:F0} tok/s, ttft {r.TtftMs:F1} ms; device memory in use {r.PeakDeviceMb:F0} MB",
+                $"512-token prompts, 64 steps, host sampling; prefill {r.PrefillTokS:F0} tok/s, ttft {r.TtftMs:F1} ms; one crop encoded in {r.VisionMsPerCrop:F1} ms; device memory in use {r.PeakDeviceMb:F0} MB",
                 1000.0 / (r.DecodeTokS / batch), null, r.DecodeTokS, null));
         }
         return rows;

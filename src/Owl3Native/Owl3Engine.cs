@@ -10,7 +10,7 @@ namespace Owl3Native;
 
 /// <summary>Options of <see cref="Owl3Engine.Load"/>.</summary>
 /// <param name="Device">`auto` (the CPU: the device path has not yet run on a GPU, so auto does not pick it), `cpu`, or
-/// `cuda` (the language model and its paged KV cache on the GPU; images are encoded on the CPU).</param>
+/// `cuda` (the vision tower, the language model and its paged KV cache on the GPU; sampling on the host).</param>
 /// <param name="Threads">CPU threads (0: all cores).</param>
 /// <param name="KvBlocks">KV-cache blocks of <paramref name="BlockSize"/> tokens.</param>
 /// <param name="BlockSize">Tokens per KV-cache block.</param>
@@ -85,13 +85,13 @@ public sealed class Owl3Engine : IDisposable
         Terminators = Engine.Terminators.Resolve(checkpoint);
     }
 
-    /// <summary>Where the language model runs: `cpu`, or `cuda` (images are encoded on the CPU either way).</summary>
+    /// <summary>Where the model runs: `cpu`, or `cuda` (vision tower and language model on the GPU).</summary>
     public string Device => _runner.Device is null ? "cpu" : "cuda";
 
     /// <summary>The runner (tests check that cancelled sequences give their blocks back).</summary>
     internal ModelRunner Runner => _runner;
 
-    /// <summary>The loaded model (weights memory-mapped from the checkpoint) on the CPU backend: it encodes images, and with `cuda` the language model runs on the GPU instead (<see cref="ModelRunner.Device"/>).</summary>
+    /// <summary>The loaded model (weights memory-mapped from the checkpoint) on the CPU backend; with `cuda` the vision tower and the language model run on the GPU instead (<see cref="ModelRunner.Device"/>).</summary>
     public Owl3Model Model { get; }
     /// <summary>The checkpoint's input pipeline: tokenizer, chat template and image/video preprocessing.</summary>
     public Owl3Processor Processor { get; }
@@ -144,7 +144,7 @@ public sealed class Owl3Engine : IDisposable
             var model = new Owl3Model(checkpoint, new CpuBackend(options.Threads));
             var processor = Owl3Processor.For(checkpoint); // before any upload: a missing tokenizer file fails fast
             progress?.Report(new EngineProgress(EngineStage.Loading, 2, 3));
-            // cuda: the language model and its KV cache on the GPU, the vision tower on the CPU (for now).
+            // cuda: the vision tower, the language model and its KV cache on the GPU (the sampler on the host, for now).
             if (options.Device == "cuda")
                 device = DeviceTextForward.Load(checkpoint, options.KvMemoryFraction > 0 ? 0 : options.KvBlocks, options.BlockSize,
                     options.KvMemoryFraction > 0 ? options.KvMemoryFraction : 0.9);

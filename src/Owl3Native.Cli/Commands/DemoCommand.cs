@@ -66,7 +66,7 @@ internal sealed class DemoCommand : Command
             }
             using var engine = GenerateCommand.LoadEngine(dir, new EngineOptions(Device: device));
             var summary = CheckpointSummary.From(engine.Checkpoint);
-            console.Out.WriteLine($"Loaded {summary.VariantDescription}: {summary.Parameters["total"].Parameters:N0} parameters, {summary.Tensors} tensors, memory-mapped; {(engine.Device == "cpu" ? "CPU backend" : "language model on the GPU, images encoded on the CPU")}.");
+            console.Out.WriteLine($"Loaded {summary.VariantDescription}: {summary.Parameters["total"].Parameters:N0} parameters, {summary.Tensors} tensors, memory-mapped; {(engine.Device == "cpu" ? "CPU backend" : "vision tower and language model on the GPU")}.");
             string image = Path.Combine(temp ?? Path.GetTempPath(), "owl3-demo-image.png");
             WriteDemoImage(image);
             const string question = "<|image|>What is in this picture?";

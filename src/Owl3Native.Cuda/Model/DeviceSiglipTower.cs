@@ -37,6 +37,17 @@ public sealed record SiglipShape(int Hidden, int Heads, int Intermediate, int La
     /// <summary><see cref="PatchInputs"/> rounded up to 8 (592): the bf16 GEMM's rows are 16-byte aligned; the extra columns are zero.</summary>
     public int PaddedPatchInputs => (PatchInputs + 7) / 8 * 8;
 
+    /// <summary>bf16 elements of the tower's weights that run and of the projector (what the device holds).</summary>
+    public long WeightElements
+    {
+        get
+        {
+            long h = Hidden, i = Intermediate, o = OutHidden;
+            long layer = 4 * h + 4 * h * h + 4 * h + 2 * h * i + i + h;
+            return h * PaddedPatchInputs + h + (long)Patches * h + Layers * layer + o * h + o + (MlpProjector ? o * o + o : 0);
+        }
+    }
+
     /// <exception cref="ArgumentException">Sizes the kernels cannot take.</exception>
     public void Validate()
     {
@@ -315,6 +326,14 @@ public sealed class VisionWorkspace : IDisposable
             Dispose();
             throw;
         }
+    }
+
+    /// <summary>Device bytes of a workspace for <paramref name="crops"/> crops a pass of <paramref name="shape"/> (the attention CTA lists aside).</summary>
+    public static long BytesFor(SiglipShape shape, int crops)
+    {
+        long rows = (long)crops * shape.Patches;
+        long bf16 = rows * (shape.Hidden * 4L + 3L * shape.Hidden + Math.Max(shape.Intermediate, shape.OutHidden) + shape.PaddedPatchInputs + shape.OutHidden);
+        return 2 * bf16 + 4L * (2 * crops + 1);
     }
 
     /// <summary>The sizes.</summary>

@@ -8,27 +8,34 @@ using Owl3Native.Models.Owl3;
 namespace Owl3Native.Engine;
 
 /// <summary>
-/// The language model of a checkpoint on the GPU, as the engine's <see cref="ModelRunner"/> drives it: the paged K/V
-/// cache of every layer lives on the device (the runner's <see cref="BlockAllocator"/> hands out its block ids, as for
-/// the CPU cache), each request's visual K/V are made once on the device from the image features the CPU vision tower
-/// produced, and a step returns the fp32 logits of each sequence's last new token to the host, where the sampler runs.
+/// A checkpoint on the GPU, as the engine's <see cref="ModelRunner"/> drives it: the vision tower and projector encode a
+/// request's crops (<see cref="EncodeImages"/>), the paged K/V cache of every layer lives on the device (the runner's
+/// <see cref="BlockAllocator"/> hands out its block ids, as for the CPU cache), each request's visual K/V are made once
+/// on the device from its image features, and a step returns the fp32 logits of each sequence's last new token to the
+/// host, where the sampler runs.
 /// </summary>
 /// <remarks>
 /// A step larger than <see cref="MaxStepTokens"/> tokens (the scheduler may pack many prefill chunks) runs as several
 /// device steps, each sequence's tokens in order (chunked prefill equals a full pass). The scratch grows to the largest
-/// step seen, up to that bound. The vision tower and the sampler stay on the host for now; the whole step as one CUDA
-/// graph is the next piece (spec/PERF_NOTES.md).
+/// step seen, up to that bound. Image features come back to the host (the engine's image cache keeps them) and go up
+/// again as visual K/V: 5 MB a crop at 7B, small against the tower's work. The sampler stays on the host for now; the
+/// whole step as one CUDA graph is the next piece (spec/PERF_NOTES.md).
 /// </remarks>
 public sealed class DeviceTextForward : IDisposable
 {
     /// <summary>Default of the most tokens one device step carries (the scratch is sized by it).</summary>
     public const int DefaultMaxStepTokens = 4096;
 
+    /// <summary>Crops a vision pass takes (the reference's vision_batch_size); the tower's scratch is sized by it.</summary>
+    public const int VisionCropsPerPass = 16;
+
     private readonly CudaContext _context;
     private readonly bool _ownsContext;
     private readonly KernelCache _cache;
     private readonly DeviceLayerKernels _kernels;
     private readonly DeviceQwen2Text _model;
+    private readonly DeviceSiglipTower _tower;
+    private readonly VisionWorkspace _visionWs;
     private readonly CudaStream _stream;
     private readonly int _markerOffset, _tokensPerCrop;
     private TextWorkspace? _workspace;
@@ -39,9 +46,10 @@ public sealed class DeviceTextForward : IDisposable
     public int MaxStepTokens { get; private init; } = DefaultMaxStepTokens;
 
     private DeviceTextForward(CudaContext context, bool ownsContext, KernelCache cache, DeviceLayerKernels kernels, DeviceQwen2Text model,
-        CudaStream stream, int markerOffset, int tokensPerCrop)
+        DeviceSiglipTower tower, VisionWorkspace visionWs, CudaStream stream, int markerOffset, int tokensPerCrop)
     {
         (_context, _ownsContext, _cache, _kernels, _model, _stream) = (context, ownsContext, cache, kernels, model, stream);
+        (_tower, _visionWs) = (tower, visionWs);
         (_markerOffset, _tokensPerCrop) = (markerOffset, tokensPerCrop);
     }
 
@@ -93,13 +101,19 @@ public sealed class DeviceTextForward : IDisposable
             owned.Add(kernels);
             // Read from the memory-mapped checkpoint layer by layer during the upload: the host never holds the model.
             var w = TextWeights.Of(checkpoint);
+            var vision = VisionWeights.Of(checkpoint);
             var cfg = checkpoint.Config;
-            if (numBlocks <= 0) numBlocks = BlocksFor(context, w, blockSize, memoryFraction);
+            long visionBytes = 2 * vision.Shape.WeightElements + VisionWorkspace.BytesFor(vision.Shape, VisionCropsPerPass);
+            if (numBlocks <= 0) numBlocks = BlocksFor(context, w, blockSize, memoryFraction, visionBytes);
+            var tower = new DeviceSiglipTower(context, vision);
+            owned.Add(tower);
+            var visionWs = new VisionWorkspace(context, vision.Shape, VisionCropsPerPass, kernels.Attention.DevicePrefillVariant(vision.Shape.HeadDim));
+            owned.Add(visionWs);
             var model = new DeviceQwen2Text(context, w, numBlocks, blockSize);
             owned.Add(model);
             var stream = new CudaStream(context);
             owned.Add(stream);
-            return new DeviceTextForward(context, owns, cache, kernels, model, stream, HyperRules.For(checkpoint.Variant).MarkerOffset, cfg.Vision.Patches)
+            return new DeviceTextForward(context, owns, cache, kernels, model, tower, visionWs, stream, HyperRules.For(checkpoint.Variant).MarkerOffset, cfg.Vision.Patches)
             {
                 NumBlocks = numBlocks,
                 MaxStepTokens = maxStepTokens,
@@ -118,23 +132,40 @@ public sealed class DeviceTextForward : IDisposable
     /// uploaded (bf16) and a reserve of 1 GiB plus 5 % of the device for the step scratch, cuBLASLt's workspace and the
     /// requests' visual K/V.
     /// </summary>
-    internal static int BlocksFor(CudaContext context, ITextModelWeights w, int blockSize, double fraction)
+    internal static int BlocksFor(CudaContext context, ITextModelWeights w, int blockSize, double fraction, long otherBytes = 0)
     {
         var (free, total) = context.MemoryInfo();
-        return BlocksFor(free, total, w, blockSize, fraction);
+        return BlocksFor(free, total, w, blockSize, fraction, otherBytes);
     }
 
-    /// <summary><see cref="BlocksFor(CudaContext, ITextModelWeights, int, double)"/> for a device with <paramref name="free"/> of <paramref name="total"/> bytes free.</summary>
-    internal static int BlocksFor(long free, long total, ITextModelWeights w, int blockSize, double fraction)
+    /// <summary>
+    /// <see cref="BlocksFor(CudaContext, ITextModelWeights, int, double, long)"/> for a device with <paramref name="free"/>
+    /// of <paramref name="total"/> bytes free; <paramref name="otherBytes"/>: what else is uploaded (the vision tower and its scratch).
+    /// </summary>
+    internal static int BlocksFor(long free, long total, ITextModelWeights w, int blockSize, double fraction, long otherBytes = 0)
     {
         long padding = w.TiedHead ? 1 : 2; // the embedding and the LM head are padded to a multiple of 8 rows
-        long weights = 2L * (w.Elements + padding * ((w.Vocab + 7) / 8 * 8 - w.Vocab) * w.Shape.Hidden);
+        long weights = 2L * (w.Elements + padding * ((w.Vocab + 7) / 8 * 8 - w.Vocab) * w.Shape.Hidden) + otherBytes;
         long reserve = (1L << 30) + total / 20;
         long perBlock = 2L * w.LayerCount * blockSize * w.Shape.KvHeads * w.Shape.HeadDim * 2; // K and V, bf16, every layer
         long blocks = (long)((free - weights - reserve) * fraction) / perBlock;
         if (blocks < 1)
             throw new CudaException("sizing the KV cache", "CUDA_ERROR_OUT_OF_MEMORY", $"the device has {free >> 20} MiB free: the weights ({weights >> 20} MiB) and the step reserve ({reserve >> 20} MiB) leave no room for a KV block of {perBlock >> 10} KiB");
         return (int)Math.Min(blocks, int.MaxValue);
+    }
+
+    /// <summary>
+    /// The image features `[crops·patches, hidden]` of pixels `[crops, 3, S, S]`: the vision tower and projector on the
+    /// device, in passes of <see cref="VisionCropsPerPass"/> crops (fp32 values of the bf16 result).
+    /// </summary>
+    /// <exception cref="ArgumentException">The pixels are not `[crops, 3, S, S]` at the checkpoint's image size.</exception>
+    public Tensor EncodeImages(Tensor pixels, CancellationToken cancellation = default)
+    {
+        lock (_stream)
+        {
+            _context.MakeCurrent();
+            return _tower.Encode(_kernels, _stream, _visionWs, pixels, cancellation);
+        }
     }
 
     /// <summary>
@@ -253,6 +284,8 @@ public sealed class DeviceTextForward : IDisposable
             _ids?.Dispose();
             _stream.Dispose();
             _model.Dispose();
+            _visionWs.Dispose();
+            _tower.Dispose();
             _kernels.Dispose();
             _cache.Dispose();
         }

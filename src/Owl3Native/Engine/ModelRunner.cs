@@ -44,7 +44,7 @@ public sealed class ModelRunner : IDisposable
 
     /// <summary>
     /// Creates a runner whose language model and KV cache are on the GPU (<paramref name="device"/>, owned and disposed
-    /// by the runner): its blocks are the device cache's; <paramref name="model"/> still encodes images on the CPU.
+    /// by the runner): its blocks are the device cache's, and it encodes images on the device too (<paramref name="model"/> serves traces and the config).
     /// </summary>
     public ModelRunner(Owl3Model model, DeviceTextForward device, long imageCacheBytes = 0, IProgress<EngineProgress>? progress = null)
     {
@@ -110,6 +110,14 @@ public sealed class ModelRunner : IDisposable
     /// <summary>Encodes crops; with a progress sink, one crop at a time (each crop is its own SigLIP sequence).</summary>
     private Tensor Encode(Tensor pixels)
     {
+        if (_device is not null)
+        {
+            // On the device in passes of many crops; progress as whole requests (a pass is milliseconds).
+            _progress?.Report(new EngineProgress(EngineStage.EncodingImages, 0, pixels.Dim(0)));
+            var embeds = _device.EncodeImages(pixels);
+            _progress?.Report(new EngineProgress(EngineStage.EncodingImages, pixels.Dim(0), pixels.Dim(0)));
+            return embeds;
+        }
         if (_progress is null) return _model.EncodeImages(pixels);
         int crops = pixels.Dim(0), per = pixels.Length / crops;
         var dims = pixels.Dims.ToArray();
