@@ -4,6 +4,7 @@ using Owl3Native.Core.Tensors;
 using Owl3Native.Cuda.Checks;
 using Owl3Native.Cuda.Runtime;
 using Owl3Native.Engine;
+using Owl3Native.Engine.Sampling;
 using Owl3Native.Models.Checkpoints;
 using Owl3Native.Models.Owl3;
 using Owl3Native.Processing;
@@ -17,12 +18,12 @@ namespace Owl3Native.Diagnostics;
 /// the runner (<see cref="ModelRunner"/> over <see cref="DeviceTextForward"/>: the CPU vision tower's features made into
 /// visual K/V on the device at admission, a chunked prefill of an image sequence and a text sequence in one step, split
 /// into device steps of at most 32 tokens, then decode steps fed the CPU's greedy tokens), judged on every step's
-/// logits; then two concurrent <c>Owl3Engine.Generate</c> calls (one with an image), greedy, on each device,
+/// logits; then tokens chosen on the device against the CPU Sampler on the same logits; then two concurrent <c>Owl3Engine.Generate</c> calls (one with an image), greedy, on each device,
 /// judged on the first token and reported with the agreeing prefix and the wall time. Used by owl3-gpu-check.
 /// </summary>
 public static class DeviceEngineConformance
 {
-    /// <summary>Runs both checks on a <paramref name="shape"/> checkpoint of <paramref name="variant"/> written under the temp folder.</summary>
+    /// <summary>Runs the three checks on a <paramref name="shape"/> checkpoint of <paramref name="variant"/> written under the temp folder.</summary>
     public static IReadOnlyList<ConformanceResult> Run(CudaContext context, ModelShape shape = ModelShape.Tiny, Owl3Variant variant = Owl3Variant.V241101,
         double nmseBound = 1e-3, string? kernelDirectory = null)
     {
@@ -32,7 +33,10 @@ public static class DeviceEngineConformance
             CheckpointMaker.Write(dir, new MakeTinyOptions(variant, shape, Seed: 5, Overwrite: true));
             var results = new List<ConformanceResult>();
             using (var checkpoint = Owl3Checkpoint.Open(dir))
+            {
                 results.Add(Runner(context, checkpoint, shape, variant, nmseBound, kernelDirectory));
+                results.Add(Sampling(context, checkpoint, shape, variant, kernelDirectory));
+            }
             results.Add(Generate(dir, shape, variant));
             return results;
         }
@@ -89,6 +93,55 @@ public static class DeviceEngineConformance
             agree += Enumerable.Range(0, onCpu.Length).Count(r => EndToEndBench.Argmax(g.Row(r)) == next[r]);
             steps += onCpu.Length;
         }
+    }
+
+    /// <summary>
+    /// Tokens chosen on the device (<see cref="ModelRunner.StepSample"/>) against the CPU Sampler on the device's own
+    /// logits: two copies of each of two prompts (one with two crops) stepped alone, one copy through Step + Sampler, the
+    /// other through StepSample, with mixed settings (greedy; temperature, top-k, top-p and a repetition penalty over the
+    /// history), a prefill then 8 decode steps each feeding its own token. The same logits give the same token, exactly.
+    /// </summary>
+    private static ConformanceResult Sampling(CudaContext context, Owl3Checkpoint checkpoint, ModelShape shape, Owl3Variant variant, string? kernelDirectory)
+    {
+        var model = new Owl3Model(checkpoint, new CpuBackend(1));
+        var cfg = model.Config;
+        using var gpu = new ModelRunner(model, DeviceTextForward.Load(checkpoint, 64, 16, context: context, kernelDirectory: kernelDirectory));
+        var rng = new Random(41);
+        var pixels = EndToEndBench.RandomPixels(rng, 2, cfg.Vision.ImageSize);
+        int[][] prompts = [EndToEndBench.RandomTokens(rng, 50, cfg.Vocab), EndToEndBench.RandomTokens(rng, 37, cfg.Vocab)];
+        var settings = new[]
+        {
+            new SamplingParams(temperature: 0.9f, topK: 50, topP: 0.8f, repetitionPenalty: 1.2f, seed: 3),
+            Engine.Sampling.SamplingParams.Greedy,
+        };
+        int wrong = 0, total = 0;
+        var held = new List<SequenceState>();
+        try
+        {
+            for (int k = 0; k < prompts.Length; k++)
+            {
+                SequenceState Admit() { var q = k == 0 ? gpu.Admit(pixels, [4, 20]) : gpu.Admit(null, []); held.Add(q); return q; }
+                var (viaHost, onDevice) = (Admit(), Admit());
+                int[] feedHost = prompts[k], feedDevice = prompts[k];
+                for (int step = 0; step < 9; step++)
+                {
+                    var ask = new SampleRequest(settings[k], (ulong)(k + 1), step);
+                    var logits = gpu.Step([new StepInput(viaHost, feedHost)]);
+                    int expected = Sampler.Sample(logits.Row(0).ToArray(), viaHost.Tokens.ToArray(), ask.Params, ask.Stream, ask.Step);
+                    int actual = gpu.StepSample([new StepInput(onDevice, feedDevice)], [ask])[0];
+                    wrong += expected == actual ? 0 : 1;
+                    total++;
+                    (feedHost, feedDevice) = ([expected], [actual]);
+                }
+            }
+        }
+        finally
+        {
+            foreach (var q in held) gpu.Release(q);
+        }
+        return new ConformanceResult("engine sampling on the device (StepSample) against the CPU Sampler on the same logits",
+            $"{shape.Name()} {variant}; an image prompt (2 crops) with temperature 0.9, top-k 50, top-p 0.8, repetition penalty 1.2, and a text prompt greedy; " +
+            $"prefill then 8 decode steps each; {total - wrong}/{total} tokens identical", wrong, wrong, 0, wrong == 0);
     }
 
     private static ConformanceResult Generate(string dir, ModelShape shape, Owl3Variant variant)

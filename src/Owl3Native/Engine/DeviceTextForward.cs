@@ -37,6 +37,7 @@ public sealed class DeviceTextForward : IDisposable
     private readonly DeviceSiglipTower _tower;
     private readonly VisionWorkspace _visionWs;
     private readonly CudaStream _stream;
+    private readonly DeviceSampler _sampler;
     private readonly int _markerOffset, _tokensPerCrop;
     private TextWorkspace? _workspace;
     private DeviceBuffer<int>? _ids;
@@ -50,6 +51,7 @@ public sealed class DeviceTextForward : IDisposable
     {
         (_context, _ownsContext, _cache, _kernels, _model, _stream) = (context, ownsContext, cache, kernels, model, stream);
         (_tower, _visionWs) = (tower, visionWs);
+        _sampler = new DeviceSampler(context);
         (_markerOffset, _tokensPerCrop) = (markerOffset, tokensPerCrop);
     }
 
@@ -189,13 +191,53 @@ public sealed class DeviceTextForward : IDisposable
     /// <exception cref="ArgumentException">A token id outside the vocabulary, or ids that do not add up to the sequences' new tokens.</exception>
     public Tensor Step(int[] ids, IReadOnlyList<DeviceSeq> seqs)
     {
+        var logits = new Tensor(seqs.Count, Vocab);
+        Run(ids, seqs, (piece, last, ws) =>
+        {
+            var rows = new float[piece.Length * Vocab];
+            ws.DownloadLogits(rows);
+            for (int i = 0; i < piece.Length; i++)
+                if (last[i]) rows.AsSpan(i * Vocab, Vocab).CopyTo(logits.Row(piece[i].Seq));
+        });
+        return logits;
+    }
+
+    /// <summary>
+    /// Feeds <paramref name="ids"/> as <see cref="Step"/> does and chooses the next token of each sequence whose
+    /// <paramref name="sample"/> entry is set, on the device (sample_f32: the CPU Sampler's tokens for the same logits);
+    /// only the ids come back. −1: no request for that sequence, or every logit was −inf or NaN.
+    /// </summary>
+    /// <exception cref="ArgumentException">As <see cref="Step"/>; or a history id outside the vocabulary.</exception>
+    public int[] StepSample(int[] ids, IReadOnlyList<DeviceSeq> seqs, IReadOnlyList<DeviceSampleRow?> sample)
+    {
+        if (sample.Count != seqs.Count) throw new ArgumentException($"{sample.Count} sampling rows for {seqs.Count} sequences");
+        var tokens = new int[seqs.Count];
+        Array.Fill(tokens, -1);
+        Run(ids, seqs, (piece, last, ws) =>
+        {
+            var rows = piece.Select((p, i) => last[i] && sample[p.Seq] is { } r ? r : DeviceSampleRow.Unused).ToArray();
+            if (rows.All(r => ReferenceEquals(r, DeviceSampleRow.Unused))) return; // a prefill piece nobody samples from
+            // The padded vocabulary's columns hold −inf (the LM head's bias): they never change a draw.
+            var chosen = _sampler.Sample(_kernels.Elementwise, _stream, ws.Logits, ws.PaddedVocab, rows);
+            for (int i = 0; i < piece.Length; i++)
+                if (last[i] && sample[piece[i].Seq] is not null) tokens[piece[i].Seq] = chosen[i];
+        });
+        return tokens;
+    }
+
+    /// <summary>
+    /// Runs the step in device steps of at most <see cref="MaxStepTokens"/> tokens, calling <paramref name="after"/> with
+    /// each device step's pieces, which of them is its sequence's last, and the workspace holding their logits rows
+    /// (the stream synchronised).
+    /// </summary>
+    private void Run(int[] ids, IReadOnlyList<DeviceSeq> seqs, Action<Piece[], bool[], TextWorkspace> after)
+    {
         if (ids.Length != seqs.Sum(s => s.New)) throw new ArgumentException($"{ids.Length} token ids for {seqs.Sum(s => s.New)} new tokens");
         foreach (int id in ids)
             if ((uint)id >= (uint)Vocab) throw new ArgumentException($"token id {id} is outside the vocabulary [0, {Vocab})");
         foreach (var s in seqs)
             foreach (int b in s.Blocks)
                 if ((uint)b >= (uint)NumBlocks) throw new ArgumentException($"block {b} is outside the device cache of {NumBlocks} blocks");
-        var logits = new Tensor(seqs.Count, Vocab);
         lock (_stream)
         {
             _context.MakeCurrent();
@@ -221,14 +263,9 @@ public sealed class DeviceTextForward : IDisposable
                 {
                     _stream.Synchronize(); // also when a layer throws part way: its queued kernels still read the step's buffers
                 }
-                var rows = new float[stepSeqs.Length * Vocab];
-                ws.DownloadLogits(rows);
-                for (int i = 0; i < piece.Length; i++)
-                    if (piece[i].Start + piece[i].Count == seqs[piece[i].Seq].New) // the sequence's last piece
-                        rows.AsSpan(i * Vocab, Vocab).CopyTo(logits.Row(piece[i].Seq));
+                after(piece, [.. piece.Select(p => p.Start + p.Count == seqs[p.Seq].New)], ws);
             }
         }
-        return logits;
     }
 
     /// <summary>A piece of a step: tokens [Start, Start + Count) of sequence Seq's new tokens.</summary>
@@ -282,6 +319,7 @@ public sealed class DeviceTextForward : IDisposable
             try { _stream.Synchronize(); } catch (CudaException) { } // nothing may still run on what is freed below
             _workspace?.Dispose();
             _ids?.Dispose();
+            _sampler.Dispose();
             _stream.Dispose();
             _model.Dispose();
             _visionWs.Dispose();

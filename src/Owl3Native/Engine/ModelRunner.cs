@@ -1,5 +1,6 @@
 using Owl3Native.Core.Backend;
 using Owl3Native.Core.Tensors;
+using Owl3Native.Engine.Sampling;
 using Owl3Native.Models;
 using Owl3Native.Models.Owl3;
 
@@ -152,6 +153,11 @@ public sealed class ModelRunner : IDisposable
     /// </summary>
     public Tensor Step(IReadOnlyList<StepInput> inputs, bool allLogits = false, ITrace? trace = null)
     {
+        if (_device is not null)
+        {
+            if (allLogits || trace is not null) throw new NotSupportedException("every row's logits and traces (golden verification) are CPU-only");
+            return RunOnDevice(inputs, (ids, seqs) => _device.Step(ids, seqs));
+        }
         var reserved = Reserve(inputs);
         var sequences = new List<AttentionSequence>(inputs.Count);
         var ids = new List<int>();
@@ -164,23 +170,11 @@ public sealed class ModelRunner : IDisposable
         Tensor hidden;
         try
         {
-            if (_device is not null)
-            {
-                if (allLogits || trace is not null) throw new NotSupportedException("every row's logits and traces (golden verification) are CPU-only");
-                var logits = _device.Step([.. ids], [.. inputs.Select((input, i) => new Cuda.Model.DeviceSeq(input.Sequence.CachedLength, input.Tokens.Length,
-                    sequences[i].BlockTable, input.Sequence.DeviceVisual))]);
-                Advance(inputs);
-                return logits;
-            }
             hidden = _model.Forward(ids.ToArray(), new AttentionBatch(sequences, _storage!), trace);
         }
         catch
         {
-            foreach (var (seq, blocks) in reserved)
-            {
-                seq.Blocks.RemoveRange(seq.Blocks.Count - blocks.Length, blocks.Length);
-                Allocator.Free(blocks);
-            }
+            GiveBack(reserved);
             throw;
         }
         Advance(inputs);
@@ -189,6 +183,74 @@ public sealed class ModelRunner : IDisposable
         for (int i = 0; i < inputs.Count; i++)
             hidden.Row(sequences[i].TokenStart + sequences[i].TokenCount - 1).CopyTo(last.Row(i));
         return _model.Logits(last);
+    }
+
+    /// <summary>
+    /// Feeds each input's tokens as <see cref="Step"/> does and chooses the next token of each input whose
+    /// <paramref name="sampling"/> entry is set (null: none, e.g. a prefill chunk before the prompt's last), with the CPU
+    /// <see cref="Sampler"/>'s rules over the sequence's tokens so far (this step's included). On the device the token is
+    /// chosen there and only the ids come back (the same tokens for the same logits). −1 where nothing was asked.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">Every logit of a sampled row was −inf or NaN.</exception>
+    public int[] StepSample(IReadOnlyList<StepInput> inputs, IReadOnlyList<SampleRequest?> sampling)
+    {
+        if (sampling.Count != inputs.Count) throw new ArgumentException($"{sampling.Count} sampling entries for {inputs.Count} inputs");
+        var tokens = new int[inputs.Count];
+        Array.Fill(tokens, -1);
+        if (_device is null)
+        {
+            var logits = Step(inputs);
+            for (int i = 0; i < inputs.Count; i++)
+                if (sampling[i] is { } r)
+                    tokens[i] = Sampler.Sample(logits.Row(i), inputs[i].Sequence.Tokens.ToArray(), r.Params, r.Stream, r.Step);
+            return tokens;
+        }
+        var rows = new Cuda.Model.DeviceSampleRow?[inputs.Count];
+        for (int i = 0; i < inputs.Count; i++)
+            if (sampling[i] is { } r)
+            {
+                var p = r.Params;
+                // The history is only read for a repetition penalty: the sequence's tokens and this step's.
+                int[] history = p.RepetitionPenalty == 1f ? [] : [.. inputs[i].Sequence.Tokens, .. inputs[i].Tokens];
+                rows[i] = new Cuda.Model.DeviceSampleRow(p.Temperature, p.TopK, p.TopP, p.RepetitionPenalty, history, p.Seed, r.Stream, r.Step);
+            }
+        var chosen = RunOnDevice(inputs, (ids, seqs) => _device.StepSample(ids, seqs, rows));
+        for (int i = 0; i < inputs.Count; i++)
+            if (sampling[i] is not null)
+                tokens[i] = chosen[i] >= 0 ? chosen[i] : throw Sampler.NoTokenLeft("on the device");
+        return tokens;
+    }
+
+    /// <summary>
+    /// A device step over <paramref name="inputs"/>: blocks reserved for the whole step first (a step that does not fit
+    /// changes nothing), the step run, then the sequences advanced; on failure the reserved blocks are given back.
+    /// </summary>
+    private T RunOnDevice<T>(IReadOnlyList<StepInput> inputs, Func<int[], Cuda.Model.DeviceSeq[], T> run)
+    {
+        var reserved = Reserve(inputs);
+        T result;
+        try
+        {
+            var ids = inputs.SelectMany(i => i.Tokens).ToArray();
+            result = run(ids, [.. inputs.Select(input => new Cuda.Model.DeviceSeq(input.Sequence.CachedLength, input.Tokens.Length,
+                [.. input.Sequence.Blocks.Select(b => b.Value)], input.Sequence.DeviceVisual))]);
+        }
+        catch
+        {
+            GiveBack(reserved);
+            throw;
+        }
+        Advance(inputs);
+        return result;
+    }
+
+    private void GiveBack(List<(SequenceState, BlockId[])> reserved)
+    {
+        foreach (var (seq, blocks) in reserved)
+        {
+            seq.Blocks.RemoveRange(seq.Blocks.Count - blocks.Length, blocks.Length);
+            Allocator.Free(blocks);
+        }
     }
 
     private static void Advance(IReadOnlyList<StepInput> inputs)

@@ -233,22 +233,25 @@ public sealed class Scheduler : IDisposable
             Interlocked.Increment(ref _waiting);
             return;
         }
-        var logits = _runner.Step(inputs.Select(i => new StepInput(i.Job.Sequence!, i.Tokens)).ToArray());
+        // A row samples when it ends its prompt (unless a resumed sequence already has its next token) or decodes; the
+        // runner chooses the tokens where the logits are (on the device with cuda: only the ids come back).
+        var sampling = inputs.Select(i =>
+        {
+            var job = i.Job;
+            bool samples = job.Prefilled >= job.Feed.Length || job.Prefilled + i.Tokens.Length >= job.Feed.Length && job.New.Count == 0;
+            return samples ? new SampleRequest(job.Request.Options.Sampling, job.Request.Options.Stream, job.New.Count) : (SampleRequest?)null;
+        }).ToArray();
+        var chosen = _runner.StepSample(inputs.Select(i => new StepInput(i.Job.Sequence!, i.Tokens)).ToArray(), sampling);
         for (int row = 0; row < inputs.Count; row++)
         {
             var (job, tokens) = inputs[row];
-            bool prefill = job.Prefilled < job.Feed.Length;
-            if (prefill)
-            {
-                job.Prefilled += tokens.Length;
-                if (job.Prefilled < job.Feed.Length) continue; // more prompt to feed
-                if (job.New.Count > 0) continue; // a resumed sequence: its next token was sampled before the preemption
-            }
+            if (job.Prefilled < job.Feed.Length) job.Prefilled += tokens.Length;
+            if (sampling[row] is null) continue; // more prompt to feed, or a resumed sequence whose next token was sampled before the preemption
             var o = job.Request.Options;
-            int token = Sampler.Sample(logits.Row(row), job.Sequence!.Tokens.ToArray(), o.Sampling, o.Stream, job.New.Count);
+            int token = chosen[row];
             job.New.Add(token);
             job.OnToken?.Invoke(new GeneratedToken(0, token, job.New.Count - 1));
-            var reason = Generator.StopReason(o, job.New, job.Sequence.CachedLength + 1 >= _runner.Model.Config.MaxPositionEmbeddings);
+            var reason = Generator.StopReason(o, job.New, job.Sequence!.CachedLength + 1 >= _runner.Model.Config.MaxPositionEmbeddings);
             if (reason is not null) Finish(active, job, reason.Value);
         }
     }
