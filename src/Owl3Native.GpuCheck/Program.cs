@@ -115,16 +115,19 @@ internal static class Program
                          })
                     conformance = [.. conformance, .. Step(errors, $"text model from a {shape} {variant} checkpoint{(images ? " with images" : "")}",
                         () => Owl3Native.Diagnostics.DeviceTextConformance.Run(ctx, cache, shape, variant, images: images)) ?? []];
+                // The vision tower and projector on the device against the CPU model (MLP projector: 241101; Linear: 240728),
+                // alone first: the engine on cuda below encodes its images with it.
+                Write(Report(partial: true), sw.Elapsed, print: false);
+                // The vision tower and projector on the device against the CPU model (MLP projector: 241101; Linear: 240728).
+                foreach (var variant in new[] { Owl3Variant.V241101, Owl3Variant.V240728 })
+                    conformance = [.. conformance, .. Step(errors, $"vision tower on cuda, tiny {variant}",
+                        () => Owl3Native.Diagnostics.DeviceVisionConformance.Run(ctx, cache, ModelShape.Tiny, variant)) ?? []];
                 // The engine with --device cuda (ModelRunner over DeviceTextForward, then Owl3Engine.Generate) against the CPU engine.
                 Write(Report(partial: true), sw.Elapsed, print: false);
                 string engineKernels = Path.Combine(Path.GetTempPath(), "owl3-gpu-check-kernels");
                 foreach (var variant in new[] { Owl3Variant.V241101, Owl3Variant.V240728 })
                     conformance = [.. conformance, .. Step(errors, $"engine on cuda, tiny {variant}",
                         () => Owl3Native.Diagnostics.DeviceEngineConformance.Run(ctx, ModelShape.Tiny, variant, kernelDirectory: engineKernels)) ?? []];
-                // The vision tower and projector on the device against the CPU model (MLP projector: 241101; Linear: 240728).
-                foreach (var variant in new[] { Owl3Variant.V241101, Owl3Variant.V240728 })
-                    conformance = [.. conformance, .. Step(errors, $"vision tower on cuda, tiny {variant}",
-                        () => Owl3Native.Diagnostics.DeviceVisionConformance.Run(ctx, cache, ModelShape.Tiny, variant)) ?? []];
                 // A 1B-shape 241101 checkpoint (random weights, 1.8 GB), written once: the text model with images against the
                 // CPU model, the vision tower at SigLIP-so400m's real sizes (with its timing), then the engine's end-to-end
                 // figures on cuda (compare 2026-11-26-h200-hf-peer.json).

@@ -220,10 +220,13 @@ public sealed class DeviceSiglipTower : IDisposable
             {
                 Forward(k, s, ws, ws.Patches, n, ws.Output);
             }
-            finally
+            catch
             {
-                s.Synchronize(); // also when a launch throws part way: the next pass overwrites what queued kernels read
+                // A launch threw part way: let what was queued finish before the next pass overwrites it, keeping the launch's error.
+                try { s.Synchronize(); } catch (CudaException) { }
+                throw;
             }
+            s.Synchronize();
             var part = bits.AsSpan(0, n * rowsPerCrop * sh.OutHidden);
             ws.DownloadOutput(part);
             BFloat16.ToSingle(part, result.Data.AsSpan(first * rowsPerCrop * sh.OutHidden, part.Length));
@@ -296,6 +299,9 @@ public sealed class VisionWorkspace : IDisposable
     public VisionWorkspace(CudaContext context, SiglipShape shape, int crops, PrefillVariant attention)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(crops, 1);
+        // Elementwise launches take a pass's values as one int row (the last residual add): keep every buffer's count in range.
+        long widest = (long)crops * shape.Patches * Math.Max(Math.Max(3 * shape.Hidden, shape.Intermediate), Math.Max(shape.OutHidden, shape.PaddedPatchInputs));
+        if (widest > int.MaxValue) throw new ArgumentException($"{crops} crops a pass: {widest} values in one buffer, more than a launch indexes (int)");
         if (attention.Dim < AttentionKernels.PrefillDim(shape.HeadDim)) throw new ArgumentException($"{attention.Kernel} serves head dims up to {attention.Dim}, not {shape.HeadDim}");
         (_context, Shape, Crops, Attention) = (context, shape, crops, attention);
         long rows = (long)crops * shape.Patches;
@@ -395,8 +401,11 @@ public sealed class VisionWorkspace : IDisposable
     /// <summary>Frees the scratch.</summary>
     public void Dispose()
     {
-        foreach (var b in _owned) b.Dispose();
-        _owned.Clear();
+        lock (_tiles)
+        {
+            foreach (var b in _owned) b.Dispose();
+            _owned.Clear();
+        }
     }
 
     private ulong Bf16(long n)

@@ -15,8 +15,8 @@ namespace Owl3Native.Diagnostics;
 
 /// <summary>
 /// The engine with `--device cuda` against the CPU engine, on a random checkpoint in the released format: first through
-/// the runner (<see cref="ModelRunner"/> over <see cref="DeviceTextForward"/>: the CPU vision tower's features made into
-/// visual K/V on the device at admission, a chunked prefill of an image sequence and a text sequence in one step, split
+/// the runner (<see cref="ModelRunner"/> over <see cref="DeviceTextForward"/>: images encoded by the device's vision tower and
+/// made into visual K/V on the device at admission, a chunked prefill of an image sequence and a text sequence in one step, split
 /// into device steps of at most 32 tokens, then decode steps fed the CPU's greedy tokens), judged on every step's
 /// logits; then tokens chosen on the device against the CPU Sampler on the same logits; then two concurrent <c>Owl3Engine.Generate</c> calls (one with an image), greedy, on each device,
 /// judged on the first token and reported with the agreeing prefix and the wall time. Used by owl3-gpu-check.

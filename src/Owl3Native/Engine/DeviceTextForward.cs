@@ -259,10 +259,13 @@ public sealed class DeviceTextForward : IDisposable
                 {
                     _model.Step(_kernels, _stream, step, ws, _ids.Pointer);
                 }
-                finally
+                catch
                 {
-                    _stream.Synchronize(); // also when a layer throws part way: its queued kernels still read the step's buffers
+                    // A layer threw part way: its queued kernels still read the step's buffers; keep the layer's error.
+                    try { _stream.Synchronize(); } catch (CudaException) { }
+                    throw;
                 }
+                _stream.Synchronize();
                 after(piece, [.. piece.Select(p => p.Start + p.Count == seqs[p.Seq].New)], ws);
             }
         }
