@@ -200,11 +200,21 @@ internal static class Program
     {
         var rows = new List<AttentionBenchRow>();
         using var checkpoint = Owl3Checkpoint.Open(dir);
-        foreach (int batch in new[] { 1, 16 })
+        // Decode steps from CUDA graphs (the default), then batch 1 kernel by kernel: the graphs' gain in one run.
+        foreach (var (batch, graphs) in new[] { (1, true), (16, true), (1, false) })
         {
-            var r = Owl3Native.Diagnostics.EndToEndBench.Run(checkpoint, new Owl3Native.Diagnostics.BenchSettings(Batch: batch, PromptTokens: 512, NewTokens: 64,
-                VisionCrop: true, Device: "cuda"));
-            rows.Add(new AttentionBenchRow($"qwen2 engine end to end (cuda), 1B 241101, batch {batch}, decode",
+            Environment.SetEnvironmentVariable(Owl3Native.Engine.DeviceTextForward.NoGraphsVariable, graphs ? null : "1");
+            Owl3Native.Diagnostics.BenchResult r;
+            try
+            {
+                r = Owl3Native.Diagnostics.EndToEndBench.Run(checkpoint, new Owl3Native.Diagnostics.BenchSettings(Batch: batch, PromptTokens: 512, NewTokens: 64,
+                    VisionCrop: true, Device: "cuda"));
+            }
+            finally
+            {
+                Environment.SetEnvironmentVariable(Owl3Native.Engine.DeviceTextForward.NoGraphsVariable, null);
+            }
+            rows.Add(new AttentionBenchRow($"qwen2 engine end to end (cuda), 1B 241101, batch {batch}, decode{(graphs ? "" : " without CUDA graphs")}",
                 $"512-token prompts, 64 steps, host sampling; prefill {r.PrefillTokS:F0} tok/s, ttft {r.TtftMs:F1} ms; one crop encoded in {r.VisionMsPerCrop:F1} ms; device memory in use {r.PeakDeviceMb:F0} MB",
                 1000.0 / (r.DecodeTokS / batch), null, r.DecodeTokS, null));
         }

@@ -78,6 +78,39 @@ public sealed class DeviceStep : IDisposable
         }
     }
 
+    /// <summary>
+    /// A decode step written into <paramref name="arena"/>'s fixed buffers on <paramref name="stream"/> (in stream order,
+    /// nothing allocated): every address the layers read is the arena's, so a CUDA graph captured from one such step
+    /// replays any later one of the same <see cref="DecodeGraphKey"/>. Disposing it frees nothing.
+    /// </summary>
+    /// <exception cref="ArgumentException">Not a decode step, more sequences or wider tables than the arena holds, or a block table too short.</exception>
+    public DeviceStep(DecodeArena arena, CudaStream stream, AttentionKernels attention, IReadOnlyList<DeviceSeq> seqs, int blockSize, int kvHeads, int headDim)
+    {
+        if (seqs.Count == 0 || seqs.Any(q => q.New != 1)) throw new ArgumentException("an arena step is a decode step: one new token per sequence");
+        if (seqs.Count > arena.Seqs) throw new ArgumentException($"{seqs.Count} sequences on an arena for {arena.Seqs}");
+        int width = DecodeArena.TableWidth(seqs.Max(q => q.Blocks.Length));
+        var plan = StepPlan.Of(seqs, blockSize, width);
+        if (width > arena.MaxBlocks) throw new ArgumentException($"block tables of {width} columns on an arena for {arena.MaxBlocks}");
+        (Seqs, Tokens, IsDecode, MaxBlocks, HasVisual) = (seqs.Count, plan.Tokens, true, width, plan.HasVisual);
+        var a = arena.Write(stream, plan, seqs);
+        (Positions, Slots, BlockTables, SeqQStart, SeqPos, TextLens, LastRows) = (a.Positions, a.Slots, a.BlockTables, a.SeqQStart, a.SeqPos, a.TextLens, a.LastRows);
+        if (plan.HasVisual)
+        {
+            (VisLens, VisTokens, ZeroLens) = (a.VisLens, a.VisTokens, a.ZeroLens);
+            foreach (var (layer, kv) in a.Visual) _visual[layer] = kv;
+        }
+        int ctas = attention.DecodeCtasPerMultiprocessor(headDim);
+        int sms = stream.Context.Multiprocessors;
+        (SplitKeys, Splits) = AttentionKernels.DecodeSplits(plan.TextLens.Max(), Seqs, kvHeads, sms, ctas);
+        (VisualSplitKeys, VisualSplits) = plan.HasVisual ? AttentionKernels.DecodeSplits(plan.DecodeKeys, Seqs, kvHeads, sms, ctas) : (SplitKeys, Splits);
+        (CrossSplitKeys, CrossSplits) = plan.HasVisual ? AttentionKernels.DecodeSplits(Math.Max(1, plan.VisLens.Max()), Seqs, kvHeads, sms, ctas) : (64, 1);
+        PrefillVariant = AttentionKernels.PrefillVariantFor(headDim);
+        PrefillTiles = a.PrefillTiles;
+    }
+
+    /// <summary>What a CUDA graph captured from this decode step depends on besides the arena's contents.</summary>
+    public DecodeGraphKey GraphKey => new(Seqs, MaxBlocks, HasVisual, Splits, SplitKeys, VisualSplits, VisualSplitKeys, CrossSplits, CrossSplitKeys);
+
     /// <summary>Sequences.</summary>
     public int Seqs { get; }
     /// <summary>New tokens of all sequences (the rows of the step's activations).</summary>
@@ -165,11 +198,20 @@ public sealed record StepPlan(int Tokens, bool IsDecode, int MaxBlocks, int[] Po
     /// row order, the block tables padded to the longest, cumulative row starts, cached lengths, lengths after the step;
     /// a decode step when every sequence brings exactly one token.
     /// </summary>
+    /// <param name="seqs">The step's sequences.</param>
+    /// <param name="blockSize">Tokens per cache block.</param>
+    /// <param name="tableWidth">Columns of the block tables (0: the longest table's).</param>
     /// <exception cref="ArgumentException">A sequence without new tokens, or a block table too short for its sequence.</exception>
-    public static StepPlan Of(IReadOnlyList<DeviceSeq> seqs, int blockSize)
+    public static StepPlan Of(IReadOnlyList<DeviceSeq> seqs, int blockSize, int tableWidth = 0)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(blockSize, 1);
         int n = seqs.Count, maxBlocks = Math.Max(1, n == 0 ? 1 : seqs.Max(s => s.Blocks.Length));
+        if (tableWidth > 0)
+        {
+            // A fixed width (a captured decode graph's): the tables are padded to it.
+            if (tableWidth < maxBlocks) throw new ArgumentException($"a block table of {maxBlocks} blocks is wider than {tableWidth}");
+            maxBlocks = tableWidth;
+        }
         var positions = new List<int>();
         var slots = new List<int>();
         var qStart = new int[n + 1];

@@ -64,11 +64,15 @@ public sealed unsafe class CudaStream : IDisposable
         Cu.Check(CuDriver.cuMemcpyDtoDAsync_v2(destination, source, (nuint)bytes, Handle));
     }
 
-    /// <summary>Captures the work queued by <paramref name="work"/> into a graph that can be replayed with one launch.</summary>
-    public CudaGraph Capture(Action work)
+    /// <summary>
+    /// Captures the work queued by <paramref name="work"/> into a graph that can be replayed with one launch.
+    /// <paramref name="threadLocal"/>: only this thread's unsafe calls (allocations, synchronous copies) break the capture
+    /// (CU_STREAM_CAPTURE_MODE_THREAD_LOCAL), not other threads' (the engine frees a finished request's memory elsewhere).
+    /// </summary>
+    public CudaGraph Capture(Action work, bool threadLocal = false)
     {
         _context.MakeCurrent();
-        Cu.Check(CuDriver.cuStreamBeginCapture_v2(Handle, 0)); // CU_STREAM_CAPTURE_MODE_GLOBAL
+        Cu.Check(CuDriver.cuStreamBeginCapture_v2(Handle, threadLocal ? 1 : 0)); // CU_STREAM_CAPTURE_MODE_THREAD_LOCAL : _GLOBAL
         nint graph;
         try
         {

@@ -57,6 +57,19 @@ public sealed unsafe class DeviceBuffer<T> : IDisposable where T : unmanaged
         fixed (T* s = source) Cu.Check(CuDriver.cuMemcpyHtoD_v2(Pointer, s, (nuint)(source.Length * sizeof(T))));
     }
 
+    /// <summary>
+    /// Copies <paramref name="source"/> host → device into the first source.Length elements, in <paramref name="stream"/>'s
+    /// order (pageable memory: staged by the driver before this returns, so the span may be reused at once).
+    /// </summary>
+    /// <exception cref="ArgumentException"><paramref name="source"/> is longer than the buffer.</exception>
+    public void CopyFromAsync(ReadOnlySpan<T> source, CudaStream stream)
+    {
+        if (source.Length > Length) throw new ArgumentException($"{source.Length} elements into a buffer of {Length}");
+        if (source.Length == 0) return;
+        _context.MakeCurrent();
+        fixed (T* s = source) Cu.Check(CuDriver.cuMemcpyHtoDAsync_v2(Pointer, s, (nuint)(source.Length * sizeof(T)), stream.Handle));
+    }
+
     /// <summary>Copies the first destination.Length elements device → host (synchronous; waits for work on the legacy default stream).</summary>
     /// <exception cref="ArgumentException"><paramref name="destination"/> is longer than the buffer.</exception>
     /// <exception cref="ObjectDisposedException">The buffer was disposed.</exception>

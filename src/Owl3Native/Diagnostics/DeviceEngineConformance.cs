@@ -78,9 +78,11 @@ public static class DeviceEngineConformance
             foreach (var s in new[] { a.Cpu, b.Cpu }) cpu.Release(s);
             foreach (var s in new[] { a.Gpu, b.Gpu }) gpu.Release(s);
         }
+        var (graphs, graphFailure) = (gpu.Device!.GraphCounts, gpu.Device.GraphFailure);
         return DeviceData.Judge("engine runner, cuda against cpu (logits of every step)",
             $"{shape.Name()} {variant}, {cfg.Layers} layers, vocab {cfg.Vocab}; a text sequence and an image sequence (2 crops at 4, 40); prefill 20 | 30 then " +
-            $"25 | 31 tokens (device steps of ≤ 32 tokens: the image sequence cut across two), {decodeSteps} decode steps on the CPU's greedy tokens; greedy agrees {agree}/{steps}",
+            $"25 | 31 tokens (device steps of ≤ 32 tokens: the image sequence cut across two), {decodeSteps} decode steps on the CPU's greedy tokens " +
+            $"(CUDA graphs: {graphs.Captures} captured, {graphs.Replays} replays{(graphFailure is null ? "" : $"; {graphFailure}")}); greedy agrees {agree}/{steps}",
             [.. actual], [.. expected], nmseBound);
 
         void Compare(StepInput[] onCpu, StepInput[] onGpu)

@@ -29,6 +29,15 @@ public sealed class DeviceTextForward : IDisposable
     /// <summary>Crops a vision pass takes (the reference's vision_batch_size); the tower's scratch is sized by it.</summary>
     public const int VisionCropsPerPass = 16;
 
+    /// <summary>Most sequences a decode step replayed from a CUDA graph may have (larger ones are launched kernel by kernel).</summary>
+    public const int GraphSeqs = 256;
+
+    /// <summary>Decode graphs kept (least recently used dropped first): one per sequence count, table width and split plan.</summary>
+    public const int MaxGraphs = 64;
+
+    /// <summary>Set to 1, decode steps are never captured into CUDA graphs (every kernel launched from the host).</summary>
+    public const string NoGraphsVariable = "OWL3_NO_GRAPHS";
+
     private readonly CudaContext _context;
     private readonly bool _ownsContext;
     private readonly KernelCache _cache;
@@ -38,6 +47,9 @@ public sealed class DeviceTextForward : IDisposable
     private readonly VisionWorkspace _visionWs;
     private readonly CudaStream _stream;
     private readonly DeviceSampler _sampler;
+    private readonly DecodeArena _arena;
+    private readonly Dictionary<DecodeGraphKey, (CudaGraph Graph, long Used)> _graphs = [];
+    private long _clock;
     private readonly int _markerOffset, _tokensPerCrop;
     private TextWorkspace? _workspace;
     private DeviceBuffer<int>? _ids;
@@ -47,8 +59,9 @@ public sealed class DeviceTextForward : IDisposable
     public int MaxStepTokens { get; private init; } = DefaultMaxStepTokens;
 
     private DeviceTextForward(CudaContext context, bool ownsContext, KernelCache cache, DeviceLayerKernels kernels, DeviceQwen2Text model,
-        DeviceSiglipTower tower, VisionWorkspace visionWs, CudaStream stream, int markerOffset, int tokensPerCrop)
+        DeviceSiglipTower tower, VisionWorkspace visionWs, DecodeArena arena, CudaStream stream, int markerOffset, int tokensPerCrop)
     {
+        _arena = arena;
         (_context, _ownsContext, _cache, _kernels, _model, _stream) = (context, ownsContext, cache, kernels, model, stream);
         (_tower, _visionWs) = (tower, visionWs);
         _sampler = new DeviceSampler(context);
@@ -57,6 +70,18 @@ public sealed class DeviceTextForward : IDisposable
 
     /// <summary>The device.</summary>
     public CudaContext Context => _context;
+
+    /// <summary>
+    /// Decode steps replay CUDA graphs (one launch for the whole forward; captured the first time a key is seen, after
+    /// that step ran kernel by kernel). Off when <see cref="NoGraphsVariable"/> is 1, or after a capture failed.
+    /// </summary>
+    public bool UseGraphs { get; set; } = Environment.GetEnvironmentVariable(NoGraphsVariable) != "1";
+
+    /// <summary>Why graphs were turned off after a failed capture (null: they were not).</summary>
+    public string? GraphFailure { get; private set; }
+
+    /// <summary>Decode steps replayed from a graph, and graphs captured, so far.</summary>
+    public (long Replays, long Captures) GraphCounts { get; private set; }
 
     /// <summary>KV-cache blocks per layer on the device.</summary>
     public int NumBlocks { get; private init; }
@@ -113,9 +138,11 @@ public sealed class DeviceTextForward : IDisposable
             owned.Add(visionWs);
             var model = new DeviceQwen2Text(context, w, numBlocks, blockSize);
             owned.Add(model);
+            var arena = new DecodeArena(context, GraphSeqs, (cfg.MaxPositionEmbeddings + blockSize - 1) / blockSize, cfg.HyperLayerIndices);
+            owned.Add(arena);
             var stream = new CudaStream(context);
             owned.Add(stream);
-            return new DeviceTextForward(context, owns, cache, kernels, model, tower, visionWs, stream, HyperRules.For(checkpoint.Variant).MarkerOffset, cfg.Vision.Patches)
+            return new DeviceTextForward(context, owns, cache, kernels, model, tower, visionWs, arena, stream, HyperRules.For(checkpoint.Variant).MarkerOffset, cfg.Vision.Patches)
             {
                 NumBlocks = numBlocks,
                 MaxStepTokens = maxStepTokens,
@@ -253,6 +280,15 @@ public sealed class DeviceTextForward : IDisposable
                 for (int i = 0, at = 0; i < piece.Length; at += piece[i].Count, i++)
                     Array.Copy(ids, starts[piece[i].Seq] + piece[i].Start, pieceIds, at, piece[i].Count);
                 var ws = Workspace(tokens, stepSeqs.Length);
+                if (UseGraphs && stepSeqs.All(q => q.New == 1) && stepSeqs.Length <= _arena.Seqs
+                    && DecodeArena.TableWidth(stepSeqs.Max(q => q.Blocks.Length)) <= _arena.MaxBlocks)
+                {
+                    _ids!.CopyFromAsync(pieceIds, _stream);
+                    var decode = new DeviceStep(_arena, _stream, _kernels.Attention, stepSeqs, BlockSize, _model.Shape.KvHeads, _model.Shape.HeadDim);
+                    RunGraph(decode, ws);
+                    after(piece, [.. piece.Select(p => p.Start + p.Count == seqs[p.Seq].New)], ws);
+                    continue;
+                }
                 _ids!.CopyFrom(pieceIds); // synchronous; DeviceStep's uploads end with a context synchronise as well
                 using var step = new DeviceStep(_context, _kernels.Attention, stepSeqs, BlockSize, _model.Shape.KvHeads, _model.Shape.HeadDim);
                 try
@@ -269,6 +305,65 @@ public sealed class DeviceTextForward : IDisposable
                 after(piece, [.. piece.Select(p => p.Start + p.Count == seqs[p.Seq].New)], ws);
             }
         }
+    }
+
+    /// <summary>
+    /// A decode step written into the arena: replayed from its key's graph, or — the first time the key is seen — run
+    /// kernel by kernel (compiling, planning, giving this step's result) and then captured for the next ones.
+    /// </summary>
+    private void RunGraph(DeviceStep step, TextWorkspace ws)
+    {
+        var key = step.GraphKey;
+        try
+        {
+            if (_graphs.TryGetValue(key, out var entry))
+            {
+                _graphs[key] = (entry.Graph, ++_clock);
+                entry.Graph.Launch(_stream);
+                GraphCounts = (GraphCounts.Replays + 1, GraphCounts.Captures);
+            }
+            else
+            {
+                _model.Step(_kernels, _stream, step, ws, _ids!.Pointer);
+                _stream.Synchronize();
+                Capture(key, step, ws);
+            }
+        }
+        catch
+        {
+            try { _stream.Synchronize(); } catch (CudaException) { } // the arena is rewritten by the next step
+            throw;
+        }
+        _stream.Synchronize();
+    }
+
+    private void Capture(DecodeGraphKey key, DeviceStep step, TextWorkspace ws)
+    {
+        CudaGraph graph;
+        try
+        {
+            graph = _stream.Capture(() => _model.Step(_kernels, _stream, step, ws, _ids!.Pointer), threadLocal: true);
+        }
+        catch (CudaException e)
+        {
+            // The step itself already ran; later steps go kernel by kernel.
+            (UseGraphs, GraphFailure) = (false, $"capturing a decode step failed: {e.Message}");
+            return;
+        }
+        if (_graphs.Count >= MaxGraphs)
+        {
+            var oldest = _graphs.MinBy(g => g.Value.Used);
+            oldest.Value.Graph.Dispose();
+            _graphs.Remove(oldest.Key);
+        }
+        _graphs[key] = (graph, ++_clock);
+        GraphCounts = (GraphCounts.Replays, GraphCounts.Captures + 1);
+    }
+
+    private void DropGraphs()
+    {
+        foreach (var (graph, _) in _graphs.Values) graph.Dispose();
+        _graphs.Clear();
     }
 
     /// <summary>A piece of a step: tokens [Start, Start + Count) of sequence Seq's new tokens.</summary>
@@ -305,6 +400,7 @@ public sealed class DeviceTextForward : IDisposable
         if (_workspace is not null && tokens <= _wsTokens && seqs <= _wsSeqs) return _workspace;
         int t = Math.Min(MaxStepTokens, Math.Max(tokens, Math.Max(_wsTokens, 256)));
         int n = Math.Max(seqs, Math.Max(_wsSeqs, 8));
+        DropGraphs(); // they hold the old scratch's addresses
         _workspace?.Dispose();
         _ids?.Dispose();
         (_workspace, _ids, _wsTokens, _wsSeqs) = (null, null, 0, 0);
@@ -320,9 +416,11 @@ public sealed class DeviceTextForward : IDisposable
         lock (_stream)
         {
             try { _stream.Synchronize(); } catch (CudaException) { } // nothing may still run on what is freed below
+            DropGraphs();
             _workspace?.Dispose();
             _ids?.Dispose();
             _sampler.Dispose();
+            _arena.Dispose();
             _stream.Dispose();
             _model.Dispose();
             _visionWs.Dispose();

@@ -25,6 +25,26 @@ public sealed class DeviceLayerPlanTests
     }
 
     [Fact]
+    public void A_graph_steps_tables_have_a_fixed_width_padded_with_zeros_and_a_wider_table_is_refused()
+    {
+        var plan = StepPlan.Of([new DeviceSeq(37, 1, [4, 0, 7]), new DeviceSeq(0, 1, [1])], blockSize: 16, tableWidth: 8);
+        Assert.Equal(8, plan.MaxBlocks);
+        Assert.Equal([4, 0, 7, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0], plan.BlockTables);
+        Assert.Equal([37, 0], plan.Positions); // the rest as without a width
+        Assert.Throws<ArgumentException>(() => StepPlan.Of([new DeviceSeq(37, 1, [4, 0, 7])], blockSize: 16, tableWidth: 2));
+    }
+
+    [Theory]
+    [InlineData(1, 8)]
+    [InlineData(8, 8)]
+    [InlineData(9, 16)]
+    [InlineData(100, 128)]
+    [InlineData(2048, 2048)]
+    [InlineData(2049, 4096)]
+    public void A_graphs_table_width_is_the_next_power_of_two_so_a_growing_sequence_keeps_its_graph_long(int blocks, int width) =>
+        Assert.Equal(width, DecodeArena.TableWidth(blocks));
+
+    [Fact]
     public void A_step_of_one_token_per_sequence_is_a_decode_step()
     {
         var plan = StepPlan.Of([new DeviceSeq(37, 1, [4, 0, 7]), new DeviceSeq(0, 1, [1])], blockSize: 16);
