@@ -220,10 +220,10 @@ public sealed class DeviceQwen2Layer : IDisposable
         ulong visLens = visK != 0 ? step.VisLens : 0, visTokens = visK != 0 ? step.VisTokens : 0;
         int splits = step.Splits, splitKeys = step.SplitKeys;
         if (visK != 0) (splits, splitKeys) = (step.VisualSplits, step.VisualSplitKeys);
-        int mostSplits = Math.Max(splits, cross ? step.CrossSplits : 1);
+        int mostSplits = Math.Max(splits, cross ? step.CrossSplits : 1), d = step.DecodeSeqs;
         // Partials are indexed ((seq · heads + head) · splits + split): what must fit is sequences × splits.
-        if (step.IsDecode && mostSplits > 1 && ((long)step.Seqs * mostSplits > (long)ws.DecodeSeqs * ws.MaxSplits || mostSplits > AttentionKernels.MaxDecodeSplits))
-            throw new ArgumentException($"a decode step of {step.Seqs} sequences × {mostSplits} splits on a workspace for {ws.DecodeSeqs} × {ws.MaxSplits} split partials");
+        if (d > 0 && mostSplits > 1 && ((long)d * mostSplits > (long)ws.DecodeSeqs * ws.MaxSplits || mostSplits > AttentionKernels.MaxDecodeSplits))
+            throw new ArgumentException($"a decode step of {d} sequences × {mostSplits} splits on a workspace for {ws.DecodeSeqs} × {ws.MaxSplits} split partials");
 
         if (!inputNormed) k.Norm.RmsNorm(s, new NormParams { X = x, Weight = _inputNorm.Pointer, Y = ws.H, Rows = t, Hidden = h, Eps = sh.RmsEps });
         k.Blas.LinearBias(s, ws.H, _q.Pointer, _qBias.Pointer, ws.Q, t, h, qw);
@@ -234,19 +234,22 @@ public sealed class DeviceQwen2Layer : IDisposable
             K = ws.Kv, V = ws.Kv + (ulong)kvw * 2, KCache = cache.K, VCache = cache.V, Slots = step.Slots, Positions = step.Positions,
             Tokens = t, KvHeads = sh.KvHeads, HeadDim = sh.HeadDim, KStride = 2 * kvw, VStride = 2 * kvw, Rope = 1, Theta = (float)sh.RopeTheta,
         });
-        if (step.IsDecode)
+        // The decode part (rows 0 .. d − 1, one per sequence), then the prefill part: its per-sequence arrays start at
+        // sequence d (row starts and visible visual keys per row stay absolute).
+        if (d > 0)
             k.Attention.Decode(s, new DecodeParams
             {
                 Q = ws.Q, O = ws.Context, KCache = cache.K, VCache = cache.V, BlockTables = step.BlockTables, TextLens = step.TextLens,
-                VisLens = visLens, VisK = visK, VisV = visV, VisTokens = visTokens, PartO = ws.PartO, PartMl = ws.PartMl, Seqs = step.Seqs, Heads = sh.Heads, KvHeads = sh.KvHeads, HeadDim = sh.HeadDim,
+                VisLens = visLens, VisK = visK, VisV = visV, VisTokens = visTokens, PartO = ws.PartO, PartMl = ws.PartMl, Seqs = d, Heads = sh.Heads, KvHeads = sh.KvHeads, HeadDim = sh.HeadDim,
                 BlockSize = cache.BlockSize, MaxBlocks = step.MaxBlocks, Splits = splits, SplitKeys = splitKeys,
                 QStride = qw, OStride = qw, ScaleLog2 = scaleLog2,
             });
-        else
+        if (d < step.Seqs)
             k.Attention.Prefill(s, new PrefillParams
             {
-                Q = ws.Q, O = ws.Context, K = cache.K, V = cache.V, BlockTables = step.BlockTables, SeqQStart = step.SeqQStart,
-                SeqPos = step.SeqPos, Tiles = step.PrefillTiles, VisLens = visLens, VisK = visK, VisV = visV, VisTokens = visTokens, Heads = sh.Heads, KvHeads = sh.KvHeads, HeadDim = sh.HeadDim,
+                Q = ws.Q, O = ws.Context, K = cache.K, V = cache.V, BlockTables = Skip(step.BlockTables, d * step.MaxBlocks), SeqQStart = Skip(step.SeqQStart, d),
+                SeqPos = Skip(step.SeqPos, d), Tiles = step.PrefillTiles, VisLens = visLens, VisK = Skip(visK, d, 8), VisV = Skip(visV, d, 8), VisTokens = Skip(visTokens, d),
+                Heads = sh.Heads, KvHeads = sh.KvHeads, HeadDim = sh.HeadDim,
                 BlockSize = cache.BlockSize, MaxBlocks = step.MaxBlocks, TextMode = 1, QStride = qw, OStride = qw, ScaleLog2 = scaleLog2,
             }, step.PrefillTileCount, step.PrefillVariant);
         if (cross) CrossAttention(k, s, step, cache, ws, imgK, imgV, scaleLog2);
@@ -267,21 +270,21 @@ public sealed class DeviceQwen2Layer : IDisposable
     {
         var sh = _shape;
         int t = step.Tokens, qw = sh.QWidth;
-        if (step.IsDecode)
-        {
+        int d = step.DecodeSeqs;
+        if (d > 0)
             k.Attention.Decode(s, new DecodeParams
             {
                 Q = ws.Q, O = ws.Cross, KCache = cache.K, VCache = cache.V, BlockTables = step.BlockTables, TextLens = step.ZeroLens,
                 VisLens = step.VisLens, VisK = imgK, VisV = imgV, VisTokens = step.VisTokens, PartO = ws.PartO, PartMl = ws.PartMl,
-                Seqs = step.Seqs, Heads = sh.Heads, KvHeads = sh.KvHeads, HeadDim = sh.HeadDim, BlockSize = cache.BlockSize, MaxBlocks = step.MaxBlocks,
+                Seqs = d, Heads = sh.Heads, KvHeads = sh.KvHeads, HeadDim = sh.HeadDim, BlockSize = cache.BlockSize, MaxBlocks = step.MaxBlocks,
                 Splits = step.CrossSplits, SplitKeys = step.CrossSplitKeys, QStride = qw, OStride = qw, ScaleLog2 = scaleLog2,
             });
-        }
-        else
+        if (d < step.Seqs)
             k.Attention.Prefill(s, new PrefillParams
             {
-                Q = ws.Q, O = ws.Cross, K = cache.K, V = cache.V, BlockTables = step.BlockTables, SeqQStart = step.SeqQStart, SeqPos = step.SeqPos,
-                Tiles = step.PrefillTiles, VisLens = step.VisLens, VisK = imgK, VisV = imgV, VisTokens = step.VisTokens, Heads = sh.Heads,
+                Q = ws.Q, O = ws.Cross, K = cache.K, V = cache.V, BlockTables = Skip(step.BlockTables, d * step.MaxBlocks), SeqQStart = Skip(step.SeqQStart, d),
+                SeqPos = Skip(step.SeqPos, d), Tiles = step.PrefillTiles, VisLens = step.VisLens, VisK = Skip(imgK, d, 8), VisV = Skip(imgV, d, 8),
+                VisTokens = Skip(step.VisTokens, d), Heads = sh.Heads,
                 KvHeads = sh.KvHeads, HeadDim = sh.HeadDim, BlockSize = cache.BlockSize, MaxBlocks = step.MaxBlocks, TextMode = 0,
                 QStride = qw, OStride = qw, ScaleLog2 = scaleLog2,
             }, step.PrefillTileCount, step.PrefillVariant);
@@ -297,6 +300,9 @@ public sealed class DeviceQwen2Layer : IDisposable
         // VisLens doubles as the visible-crop flag per row (the mix leaves rows that see nothing alone).
         k.Attention.GateMix(s, new GateMixParams { Context = ws.Context, Cross = ws.Cross, Gate = gate, Visible = step.VisLens, Rows = t, Cols = qw, GateRows = gateRows });
     }
+
+    /// <summary>The address of element <paramref name="count"/> of a device array of <paramref name="size"/>-byte elements (0 stays 0: no array).</summary>
+    private static ulong Skip(ulong array, long count, int size = sizeof(int)) => array == 0 ? 0 : array + (ulong)(count * size);
 
     /// <summary>Frees the device weights.</summary>
     public void Dispose()

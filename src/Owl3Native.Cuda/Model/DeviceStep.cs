@@ -25,6 +25,8 @@ public sealed class DeviceStep : IDisposable
     {
         var plan = StepPlan.Of(seqs, blockSize);
         (Seqs, Tokens, IsDecode, MaxBlocks, HasVisual) = (seqs.Count, plan.Tokens, plan.IsDecode, plan.MaxBlocks, plan.HasVisual);
+        // The leading sequences of one new token each run the decode kernel; the rest (prefill chunks) the prefill kernel.
+        int d = DecodeSeqs = plan.DecodeSeqs;
         try
         {
             Positions = Up(context, plan.Positions);
@@ -47,27 +49,34 @@ public sealed class DeviceStep : IDisposable
                     _visual[layer] = (UpLongs(context, k), UpLongs(context, v));
                 }
             }
-            if (IsDecode)
+            (SplitKeys, Splits) = (VisualSplitKeys, VisualSplits) = (CrossSplitKeys, CrossSplits) = (64, 1);
+            if (d > 0)
             {
                 // The decode walks visual + text keys: hyper layers with images plan over both, the other layers over text.
+                // A decode sequence's row is its index (the decode part comes first, one row each).
                 int ctas = attention.DecodeCtasPerMultiprocessor(headDim);
-                (SplitKeys, Splits) = AttentionKernels.DecodeSplits(plan.TextLens.Max(), Seqs, kvHeads, context.Multiprocessors, ctas);
-                (VisualSplitKeys, VisualSplits) = plan.HasVisual
-                    ? AttentionKernels.DecodeSplits(plan.DecodeKeys, Seqs, kvHeads, context.Multiprocessors, ctas) : (SplitKeys, Splits);
-                // 240728/241014's cross-attention walks the visible visual keys only (its text lengths are 0).
-                (CrossSplitKeys, CrossSplits) = plan.HasVisual
-                    ? AttentionKernels.DecodeSplits(Math.Max(1, plan.VisLens.Max()), Seqs, kvHeads, context.Multiprocessors, ctas) : (64, 1);
-                if (plan.HasVisual) ZeroLens = Up(context, new int[Seqs]);
-                PrefillVariant = AttentionKernels.PrefillVariantFor(headDim);
-                PrefillTiles = Up(context, new int[2]);
+                (SplitKeys, Splits) = AttentionKernels.DecodeSplits(plan.TextLens.Take(d).Max(), d, kvHeads, context.Multiprocessors, ctas);
+                if (plan.HasVisual)
+                {
+                    (VisualSplitKeys, VisualSplits) = AttentionKernels.DecodeSplits(plan.DecodeKeysOf(d), d, kvHeads, context.Multiprocessors, ctas);
+                    // 240728/241014's cross-attention walks the visible visual keys only (its text lengths are 0).
+                    (CrossSplitKeys, CrossSplits) = AttentionKernels.DecodeSplits(Math.Max(1, plan.VisLens.Take(d).Max()), d, kvHeads, context.Multiprocessors, ctas);
+                    ZeroLens = Up(context, new int[Seqs]);
+                }
+                else (VisualSplitKeys, VisualSplits) = (SplitKeys, Splits);
+            }
+            if (d < Seqs)
+            {
+                // The prefill part: its sequences' row starts are absolute, its CTA list counts sequences from the first of them.
+                PrefillVariant = attention.DevicePrefillVariant(headDim);
+                var tiles = AttentionKernels.PrefillTiles(plan.SeqQStart.AsSpan(d), PrefillVariant.Rows);
+                PrefillTileCount = tiles.Length / 2;
+                PrefillTiles = Up(context, tiles);
             }
             else
             {
-                PrefillVariant = attention.DevicePrefillVariant(headDim);
-                var tiles = AttentionKernels.PrefillTiles(plan.SeqQStart, PrefillVariant.Rows);
-                PrefillTileCount = tiles.Length / 2;
-                PrefillTiles = Up(context, tiles);
-                (SplitKeys, Splits) = (VisualSplitKeys, VisualSplits) = (CrossSplitKeys, CrossSplits) = (64, 1);
+                PrefillVariant = AttentionKernels.PrefillVariantFor(headDim);
+                PrefillTiles = Up(context, new int[2]);
             }
             context.Synchronize(); // a pageable upload may return before its transfer lands; the layers run on other streams
         }
@@ -91,7 +100,7 @@ public sealed class DeviceStep : IDisposable
         int width = DecodeArena.TableWidth(seqs.Max(q => q.Blocks.Length));
         var plan = StepPlan.Of(seqs, blockSize, width);
         if (width > arena.MaxBlocks) throw new ArgumentException($"block tables of {width} columns on an arena for {arena.MaxBlocks}");
-        (Seqs, Tokens, IsDecode, MaxBlocks, HasVisual) = (seqs.Count, plan.Tokens, true, width, plan.HasVisual);
+        (Seqs, Tokens, IsDecode, MaxBlocks, HasVisual, DecodeSeqs) = (seqs.Count, plan.Tokens, true, width, plan.HasVisual, seqs.Count);
         var a = arena.Write(stream, plan, seqs);
         (Positions, Slots, BlockTables, SeqQStart, SeqPos, TextLens, LastRows) = (a.Positions, a.Slots, a.BlockTables, a.SeqQStart, a.SeqPos, a.TextLens, a.LastRows);
         if (plan.HasVisual)
@@ -115,8 +124,13 @@ public sealed class DeviceStep : IDisposable
     public int Seqs { get; }
     /// <summary>New tokens of all sequences (the rows of the step's activations).</summary>
     public int Tokens { get; }
-    /// <summary>Every sequence brings one token: the layers run the decode kernel.</summary>
+    /// <summary>Every sequence brings one token: the layers run the decode kernel only.</summary>
     public bool IsDecode { get; }
+    /// <summary>
+    /// The leading sequences that bring one token each: the decode kernel serves them (rows 0 .. DecodeSeqs − 1), the
+    /// prefill kernel the rest (a mixed step: decode rows next to prefill chunks, as the scheduler orders them).
+    /// </summary>
+    public int DecodeSeqs { get; }
     /// <summary>Some sequence brings images (visual K/V).</summary>
     public bool HasVisual { get; }
     /// <summary>Columns of <see cref="BlockTables"/>.</summary>
@@ -142,9 +156,9 @@ public sealed class DeviceStep : IDisposable
 
     /// <summary>Device arrays `[seqs]` of the sequences' visual key and value addresses for hyper layer <paramref name="layer"/> ((0, 0): none).</summary>
     public (ulong K, ulong V) VisualFor(int layer) => _visual.TryGetValue(layer, out var kv) ? kv : (0, 0);
-    /// <summary>Prefill: the CTA list for <see cref="PrefillVariant"/>.</summary>
+    /// <summary>Prefill part: the CTA list for <see cref="PrefillVariant"/> (sequences counted from <see cref="DecodeSeqs"/>).</summary>
     public ulong PrefillTiles { get; }
-    /// <summary>Prefill: CTAs per head.</summary>
+    /// <summary>Prefill part: CTAs per head.</summary>
     public int PrefillTileCount { get; }
     /// <summary>The prefill kernel the step's tile list was planned for.</summary>
     public PrefillVariant PrefillVariant { get; }
@@ -188,7 +202,21 @@ public sealed record StepPlan(int Tokens, bool IsDecode, int MaxBlocks, int[] Po
     public bool HasVisual => VisTokens.Any(t => t > 0);
 
     /// <summary>Keys the longest decode row walks (visible visual keys + text keys), for the split plan; 0 unless a decode step.</summary>
-    public int DecodeKeys => IsDecode ? TextLens.Select((t, i) => t + VisLens[i]).Max() : 0;
+    public int DecodeKeys => IsDecode ? DecodeKeysOf(TextLens.Length) : 0;
+
+    /// <summary>Keys the longest row of the first <paramref name="decodeSeqs"/> sequences walks, each of one new token (its row = its index).</summary>
+    public int DecodeKeysOf(int decodeSeqs) => decodeSeqs == 0 ? 0 : TextLens.Take(decodeSeqs).Select((t, i) => t + VisLens[i]).Max();
+
+    /// <summary>The leading sequences of one new token each (a decode step: all of them); the decode kernel serves them.</summary>
+    public int DecodeSeqs
+    {
+        get
+        {
+            int d = 0;
+            while (d + 1 < SeqQStart.Length && SeqQStart[d + 1] - SeqQStart[d] == 1) d++;
+            return d;
+        }
+    }
 
     /// <summary>The row of each sequence's last new token.</summary>
     public int[] LastRows => [.. SeqQStart.Skip(1).Select(r => r - 1)];

@@ -60,28 +60,41 @@ public static class DeviceEngineConformance
         int[] promptA = EndToEndBench.RandomTokens(rng, 61, cfg.Vocab), promptB = EndToEndBench.RandomTokens(rng, 45, cfg.Vocab);
         var a = (Cpu: cpu.Admit(pixels, markers), Gpu: gpu.Admit(pixels, markers));
         var b = (Cpu: cpu.Admit(null, []), Gpu: gpu.Admit(null, []));
+        // c: a short text prompt prefilled first, then decoding next to the other two's prefill chunks (mixed steps: its
+        // row by the decode kernel, theirs by the prefill kernel, in one layer pass).
+        int[] promptC = EndToEndBench.RandomTokens(rng, 12, cfg.Vocab);
+        var c = (Cpu: cpu.Admit(null, []), Gpu: gpu.Admit(null, []));
         var actual = new List<float>();
         var expected = new List<float>();
         int agree = 0, steps = 0;
         int[] next = [];
         try
         {
-            // The text sequence first, so the image sequence is the one cut across device steps (20 + 12 | 18, then 25 + 7 | 24).
+            Compare([new StepInput(c.Cpu, promptC)], [new StepInput(c.Gpu, promptC)]);
+            // The decoding sequence first (as the scheduler orders them), then the text sequence, so the image sequence is
+            // the one cut across device steps (1 + 20 + 11 | 19, then 1 + 25 + 6 | 25).
             foreach (var (fromA, toA, fromB, toB) in new[] { (0, 30, 0, 20), (30, 61, 20, 45) })
-                Compare([new StepInput(b.Cpu, promptB[fromB..toB]), new StepInput(a.Cpu, promptA[fromA..toA])],
-                        [new StepInput(b.Gpu, promptB[fromB..toB]), new StepInput(a.Gpu, promptA[fromA..toA])]);
+            {
+                int tokenC = next[0];
+                Compare([new StepInput(c.Cpu, [tokenC]), new StepInput(b.Cpu, promptB[fromB..toB]), new StepInput(a.Cpu, promptA[fromA..toA])],
+                        [new StepInput(c.Gpu, [tokenC]), new StepInput(b.Gpu, promptB[fromB..toB]), new StepInput(a.Gpu, promptA[fromA..toA])]);
+            }
             for (int i = 0; i < decodeSteps; i++)
-                Compare([new StepInput(b.Cpu, [next[0]]), new StepInput(a.Cpu, [next[1]])], [new StepInput(b.Gpu, [next[0]]), new StepInput(a.Gpu, [next[1]])]);
+            {
+                int[] t = next;
+                Compare([new StepInput(c.Cpu, [t[0]]), new StepInput(b.Cpu, [t[1]]), new StepInput(a.Cpu, [t[2]])],
+                        [new StepInput(c.Gpu, [t[0]]), new StepInput(b.Gpu, [t[1]]), new StepInput(a.Gpu, [t[2]])]);
+            }
         }
         finally
         {
-            foreach (var s in new[] { a.Cpu, b.Cpu }) cpu.Release(s);
-            foreach (var s in new[] { a.Gpu, b.Gpu }) gpu.Release(s);
+            foreach (var s in new[] { a.Cpu, b.Cpu, c.Cpu }) cpu.Release(s);
+            foreach (var s in new[] { a.Gpu, b.Gpu, c.Gpu }) gpu.Release(s);
         }
         var (graphs, graphFailure) = (gpu.Device!.GraphCounts, gpu.Device.GraphFailure);
         return DeviceData.Judge("engine runner, cuda against cpu (logits of every step)",
-            $"{shape.Name()} {variant}, {cfg.Layers} layers, vocab {cfg.Vocab}; a text sequence and an image sequence (2 crops at 4, 40); prefill 20 | 30 then " +
-            $"25 | 31 tokens (device steps of ≤ 32 tokens: the image sequence cut across two), {decodeSteps} decode steps on the CPU's greedy tokens " +
+            $"{shape.Name()} {variant}, {cfg.Layers} layers, vocab {cfg.Vocab}; a text sequence and an image sequence (2 crops at 4, 40) prefilled 20 | 30 then " +
+            $"25 | 31 tokens next to a third sequence's decode rows (mixed steps; device steps of ≤ 32 tokens: the image sequence cut across two), {decodeSteps} decode steps of all three on the CPU's greedy tokens " +
             $"(CUDA graphs: {graphs.Captures} captured, {graphs.Replays} replays{(graphFailure is null ? "" : $"; {graphFailure}")}); greedy agrees {agree}/{steps}",
             [.. actual], [.. expected], nmseBound);
 

@@ -1,4 +1,5 @@
 using Owl3Native.Cuda.Checks;
+using Owl3Native.Cuda.Kernels;
 using Owl3Native.Cuda.Model;
 using Xunit;
 
@@ -22,6 +23,23 @@ public sealed class DeviceLayerPlanTests
         Assert.Equal([3, 18], plan.TextLens);
         Assert.Equal(2, plan.MaxBlocks);
         Assert.Equal([5, 0, 2, 9], plan.BlockTables); // padded to the longest table
+    }
+
+    [Fact]
+    public void A_mixed_step_serves_its_leading_single_token_sequences_by_decode_and_lists_prefill_tiles_for_the_rest()
+    {
+        // Two decoding sequences (the scheduler puts them first), then a 70-token chunk and a 1-token chunk: only the leading
+        // run of one-token sequences is the decode part; a one-token chunk after a longer one stays in the prefill part.
+        var plan = StepPlan.Of([new DeviceSeq(40, 1, [1, 2, 3]), new DeviceSeq(9, 1, [4]), new DeviceSeq(0, 70, [5, 6, 7, 8, 9]), new DeviceSeq(3, 1, [10])], blockSize: 16);
+        Assert.False(plan.IsDecode);
+        Assert.Equal(2, plan.DecodeSeqs);
+        Assert.Equal([0, 1, 2, 72, 73], plan.SeqQStart);
+        Assert.Equal(41, plan.DecodeKeysOf(2)); // the longest decode row: 40 cached + 1
+        // The prefill part's CTA list counts sequences from the first prefill one, rows within each (64-row tiles).
+        var tiles = AttentionKernels.PrefillTiles(plan.SeqQStart.AsSpan(plan.DecodeSeqs), 64);
+        Assert.Equal([0, 64, 0, 0, 1, 0], tiles);
+        Assert.Equal(4, StepPlan.Of([new DeviceSeq(40, 1, [1, 2, 3]), new DeviceSeq(9, 1, [4]), new DeviceSeq(0, 1, [5]), new DeviceSeq(3, 1, [10])], 16).DecodeSeqs);
+        Assert.Equal(0, StepPlan.Of([new DeviceSeq(0, 5, [1]), new DeviceSeq(9, 1, [4])], 16).DecodeSeqs);
     }
 
     [Fact]
