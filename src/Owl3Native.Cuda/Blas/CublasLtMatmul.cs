@@ -59,6 +59,9 @@ public sealed unsafe class CublasLtMatmul : IDisposable
                 var status = CublasLt.cublasLtMatmul(_handle, plan.Desc, &alpha, w, plan.A, x, plan.B, &beta, y, plan.C, y, plan.C,
                     &chosen, _workspace.Pointer, chosen.WorkspaceSize, stream.Handle);
                 if (status == cublasStatus_t.CUBLAS_STATUS_SUCCESS) return;
+                // Inside a graph capture a failure says nothing about the algorithm (the capture may have been invalidated):
+                // report it, and keep the plan for the steps that run kernel by kernel.
+                if (stream.IsCapturing) CublasHandle.Check(status);
                 plan.HasAlgorithm = false; // the chosen algorithm is refused: cuBLASLt's own choice from now on
             }
             CublasHandle.Check(CublasLt.cublasLtMatmul(_handle, plan.Desc, &alpha, w, plan.A, x, plan.B, &beta, y, plan.C, y, plan.C,

@@ -81,6 +81,7 @@ internal static unsafe partial class CuDriver
     [LibraryImport(Library)] internal static partial CUresult cuGraphLaunch(nint graphExec, nint stream);
     [LibraryImport(Library)] internal static partial CUresult cuGraphExecDestroy(nint graphExec);
     [LibraryImport(Library)] internal static partial CUresult cuGraphDestroy(nint graph);
+    [LibraryImport(Library)] internal static partial CUresult cuStreamIsCapturing(nint stream, int* status);
 }
 
 /// <summary>cuda.h's CUlaunchConfig (56 bytes): grid, block, dynamic shared memory, stream, attributes.</summary>

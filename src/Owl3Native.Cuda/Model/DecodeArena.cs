@@ -62,6 +62,19 @@ public sealed class DecodeArena : IDisposable
     /// <summary>The block-table width a step with tables of up to <paramref name="blocks"/> blocks uses: the next power of two, at least 8 (so a graph outlives many steps of a growing sequence).</summary>
     public static int TableWidth(int blocks) => (int)Math.Max(8u, System.Numerics.BitOperations.RoundUpToPowerOf2((uint)Math.Max(1, blocks)));
 
+    /// <summary>
+    /// The key count a graph step plans its splits for: <paramref name="keys"/> rounded up to a multiple of 256, or of an
+    /// eighth of its power of two when that is larger (at most 1/8 more than needed). A growing sequence keeps its split
+    /// plan, and so its graph, for hundreds of steps instead of changing it every 64-key tile; the kernels give the
+    /// splits past a row's keys nothing to do.
+    /// </summary>
+    public static int PlanKeys(int keys)
+    {
+        if (keys <= 0) return 0;
+        int step = Math.Max(256, (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)keys) / 16);
+        return (int)Math.Min(int.MaxValue, (keys + (long)step - 1) / step * step);
+    }
+
     /// <summary>Device addresses of a written step's arrays.</summary>
     public sealed record Addresses(ulong Positions, ulong Slots, ulong BlockTables, ulong SeqQStart, ulong SeqPos, ulong TextLens, ulong LastRows,
         ulong VisLens, ulong VisTokens, ulong ZeroLens, ulong PrefillTiles, IReadOnlyList<(int Layer, (ulong K, ulong V) Kv)> Visual);

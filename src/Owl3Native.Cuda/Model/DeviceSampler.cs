@@ -93,7 +93,7 @@ public sealed class DeviceSampler : IDisposable
         if (weights > _weightCap)
         {
             _weights?.Dispose();
-            _weights = null;
+            (_weights, _weightCap) = (null, 0); // an allocation that fails leaves nothing that looks usable
             _weights = new DeviceBuffer<ulong>(_context, weights);
             _weightCap = weights;
         }
@@ -101,7 +101,7 @@ public sealed class DeviceSampler : IDisposable
         {
             int r = Math.Max(rows, _rowCap), h = Math.Max(history, _historyCap);
             _ints?.Dispose(); _floats?.Dispose(); _longs?.Dispose();
-            (_ints, _floats, _longs) = (null, null, null);
+            (_ints, _floats, _longs, _rowCap, _historyCap) = (null, null, null, 0, 0);
             _ints = new DeviceBuffer<int>(_context, (r + 1) + 3L * r + Math.Max(1, h));
             _floats = new DeviceBuffer<float>(_context, 3L * r + Math.Max(1, h));
             _longs = new DeviceBuffer<ulong>(_context, 2L * r);

@@ -110,9 +110,10 @@ public sealed class DeviceStep : IDisposable
         }
         int ctas = attention.DecodeCtasPerMultiprocessor(headDim);
         int sms = stream.Context.Multiprocessors;
-        (SplitKeys, Splits) = AttentionKernels.DecodeSplits(plan.TextLens.Max(), Seqs, kvHeads, sms, ctas);
-        (VisualSplitKeys, VisualSplits) = plan.HasVisual ? AttentionKernels.DecodeSplits(plan.DecodeKeys, Seqs, kvHeads, sms, ctas) : (SplitKeys, Splits);
-        (CrossSplitKeys, CrossSplits) = plan.HasVisual ? AttentionKernels.DecodeSplits(Math.Max(1, plan.VisLens.Max()), Seqs, kvHeads, sms, ctas) : (64, 1);
+        // Planned on bucketed key counts (DecodeArena.PlanKeys), so the graph key stays put while sequences grow.
+        (SplitKeys, Splits) = AttentionKernels.DecodeSplits(DecodeArena.PlanKeys(plan.TextLens.Max()), Seqs, kvHeads, sms, ctas);
+        (VisualSplitKeys, VisualSplits) = plan.HasVisual ? AttentionKernels.DecodeSplits(DecodeArena.PlanKeys(plan.DecodeKeys), Seqs, kvHeads, sms, ctas) : (SplitKeys, Splits);
+        (CrossSplitKeys, CrossSplits) = plan.HasVisual ? AttentionKernels.DecodeSplits(DecodeArena.PlanKeys(Math.Max(1, plan.VisLens.Max())), Seqs, kvHeads, sms, ctas) : (64, 1);
         PrefillVariant = AttentionKernels.PrefillVariantFor(headDim);
         PrefillTiles = a.PrefillTiles;
     }

@@ -73,18 +73,38 @@ public sealed unsafe class CudaStream : IDisposable
     {
         _context.MakeCurrent();
         Cu.Check(CuDriver.cuStreamBeginCapture_v2(Handle, threadLocal ? 1 : 0)); // CU_STREAM_CAPTURE_MODE_THREAD_LOCAL : _GLOBAL
-        nint graph;
+        nint graph = 0;
         try
         {
             work();
         }
-        finally
+        catch
         {
-            Cu.Check(CuDriver.cuStreamEndCapture(Handle, &graph));
+            // End the capture (the stream must leave capture mode), drop what was recorded, and keep work's own error.
+            if (CuDriver.cuStreamEndCapture(Handle, &graph) == CUresult.CUDA_SUCCESS && graph != 0) CuDriver.cuGraphDestroy(graph);
+            throw;
         }
+        Cu.Check(CuDriver.cuStreamEndCapture(Handle, &graph));
         nint exec;
-        Cu.Check(CuDriver.cuGraphInstantiateWithFlags(&exec, graph, 0));
+        var instantiated = CuDriver.cuGraphInstantiateWithFlags(&exec, graph, 0);
+        if (instantiated != CUresult.CUDA_SUCCESS)
+        {
+            CuDriver.cuGraphDestroy(graph);
+            Cu.Check(instantiated);
+        }
         return new CudaGraph(_context, graph, exec);
+    }
+
+    /// <summary>Whether work queued on this stream is being captured into a graph now (not run).</summary>
+    public bool IsCapturing
+    {
+        get
+        {
+            _context.MakeCurrent();
+            int status;
+            Cu.Check(CuDriver.cuStreamIsCapturing(Handle, &status));
+            return status != 0; // CU_STREAM_CAPTURE_STATUS_NONE = 0
+        }
     }
 
     /// <summary>Destroys the stream; work already queued still completes. A second call does nothing.</summary>

@@ -11,15 +11,16 @@ namespace Owl3Native.Engine;
 /// A checkpoint on the GPU, as the engine's <see cref="ModelRunner"/> drives it: the vision tower and projector encode a
 /// request's crops (<see cref="EncodeImages"/>), the paged K/V cache of every layer lives on the device (the runner's
 /// <see cref="BlockAllocator"/> hands out its block ids, as for the CPU cache), each request's visual K/V are made once
-/// on the device from its image features, and a step returns the fp32 logits of each sequence's last new token to the
-/// host, where the sampler runs.
+/// on the device from its image features, and a step either returns the fp32 logits of each sequence's last new token
+/// (<see cref="Step"/>) or chooses its next token on the device and returns only the ids (<see cref="StepSample"/>).
 /// </summary>
 /// <remarks>
 /// A step larger than <see cref="MaxStepTokens"/> tokens (the scheduler may pack many prefill chunks) runs as several
 /// device steps, each sequence's tokens in order (chunked prefill equals a full pass). The scratch grows to the largest
 /// step seen, up to that bound. Image features come back to the host (the engine's image cache keeps them) and go up
-/// again as visual K/V: 5 MB a crop at 7B, small against the tower's work. The sampler stays on the host for now; the
-/// whole step as one CUDA graph is the next piece (spec/PERF_NOTES.md).
+/// again as visual K/V: 5 MB a crop at 7B, small against the tower's work. Decode steps replay CUDA graphs (one per
+/// <see cref="DecodeGraphKey"/>, their bookkeeping in a <see cref="DecodeArena"/>); prefill and mixed steps launch
+/// kernel by kernel.
 /// </remarks>
 public sealed class DeviceTextForward : IDisposable
 {

@@ -43,6 +43,26 @@ public sealed class DeviceLayerPlanTests
     }
 
     [Fact]
+    public void A_graph_steps_split_plan_is_made_for_a_bucketed_key_count_that_grows_in_steps_of_at_least_256_and_at_most_an_eighth()
+    {
+        Assert.Equal(0, DecodeArena.PlanKeys(0));
+        Assert.Equal(256, DecodeArena.PlanKeys(1));
+        Assert.Equal(256, DecodeArena.PlanKeys(256));
+        Assert.Equal(512, DecodeArena.PlanKeys(257));
+        Assert.Equal(4096 + 512, DecodeArena.PlanKeys(4097)); // an eighth of 8192
+        int changes = 0;
+        for (int keys = 1, last = 0; keys <= 40_000; keys++)
+        {
+            int planned = DecodeArena.PlanKeys(keys);
+            Assert.InRange(planned, keys, Math.Max(keys + 255, keys + keys / 8 + 1));
+            Assert.True(planned >= last); // never shrinks as a sequence grows
+            if (planned != last) changes++;
+            last = planned;
+        }
+        Assert.InRange(changes, 1, 60); // a new plan (and graph) a few dozen times over 40k tokens, not every 64
+    }
+
+    [Fact]
     public void A_graph_steps_tables_have_a_fixed_width_padded_with_zeros_and_a_wider_table_is_refused()
     {
         var plan = StepPlan.Of([new DeviceSeq(37, 1, [4, 0, 7]), new DeviceSeq(0, 1, [1])], blockSize: 16, tableWidth: 8);
