@@ -63,13 +63,48 @@ public sealed class KernelCache : IDisposable
         return Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString())))[..32].ToLowerInvariant();
     }
 
-    private byte[] Cubin(KernelFile file, string arch)
+    /// <summary>
+    /// Compiles (or finds on disk) the CUBINs of <paramref name="files"/> for this device, several at a time, and loads
+    /// their modules, so that a server's first request pays no NVRTC compile. Files this device or NVRTC cannot take
+    /// (<see cref="Unavailable"/>) are skipped; their callers take the portable kernels.
+    /// </summary>
+    /// <exception cref="KernelCompileException">A file does not compile.</exception>
+    public void Warm(IEnumerable<string> files, int parallelism = 0)
     {
+        string[] todo;
+        lock (_modules) todo = [.. files.Distinct().Where(f => !_modules.ContainsKey(f) && Unavailable(f) is null)];
+        var cubins = new byte[todo.Length][];
+        try
+        {
+            Parallel.For(0, todo.Length, new ParallelOptions { MaxDegreeOfParallelism = parallelism > 0 ? parallelism : Environment.ProcessorCount }, i =>
+            {
+                var source = KernelSources.File(todo[i]);
+                cubins[i] = Cubin(_directory, source, source.Target?.Arch ?? _context.Arch);
+            });
+        }
+        catch (AggregateException e) when (e.InnerExceptions.Count > 0)
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e.InnerExceptions[0]).Throw(); // the compile error itself
+        }
+        lock (_modules)
+            for (int i = 0; i < todo.Length; i++)
+                if (!_modules.ContainsKey(todo[i])) _modules[todo[i]] = new CudaModule(_context, cubins[i]);
+    }
+
+    private byte[] Cubin(KernelFile file, string arch) => Cubin(_directory, file, arch);
+
+    /// <summary>
+    /// The CUBIN of <paramref name="file"/> for <paramref name="arch"/> from <paramref name="directory"/>, compiled and
+    /// stored there first when missing (atomically: concurrent compiles of one file by several processes are safe).
+    /// </summary>
+    internal static byte[] Cubin(string directory, KernelFile file, string arch)
+    {
+        string _directory = directory;
         string path = Path.Combine(_directory, $"{Path.GetFileNameWithoutExtension(file.Name)}-{arch}-{Key(file, arch)}.cubin");
         if (File.Exists(path)) return File.ReadAllBytes(path);
         var compiled = KernelCompiler.Compile(file, arch);
         Directory.CreateDirectory(_directory);
-        string tmp = path + $".{Environment.ProcessId}.tmp";
+        string tmp = path + $".{Environment.ProcessId}.{Environment.CurrentManagedThreadId}.tmp";
         File.WriteAllBytes(tmp, compiled.Cubin);
         File.Move(tmp, path, overwrite: true); // atomic: concurrent processes never see half a file
         return compiled.Cubin;

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Owl3Native.Core.Cpu;
 using Owl3Native.Core.Tensors;
 using Owl3Native.Engine;
+using Owl3Native.Engine.Sampling;
 using Owl3Native.Models.Checkpoints;
 using Owl3Native.Models.Owl3;
 
@@ -64,31 +65,29 @@ public static class EndToEndBench
         int warmTokens = s.Device == "cuda" ? s.PromptTokens : Math.Min(8, s.PromptTokens);
         var warm = Enumerable.Range(0, s.Device == "cuda" ? s.Batch : 1).Select(_ => runner.Admit(null, [])).ToArray();
         foreach (var w in warm) runner.Step([new StepInput(w, RandomTokens(rng, warmTokens, c.Vocab))]);
-        runner.Step([.. warm.Select(w => new StepInput(w, [1]))]);
+        runner.StepSample([.. warm.Select(w => new StepInput(w, [1]))], [.. warm.Select(_ => (SampleRequest?)new SampleRequest(SamplingParams.Greedy, 0, 0))]);
         foreach (var w in warm) runner.Release(w);
 
+        // Greedy tokens chosen where the engine chooses them (StepSample: on the device with cuda, only ids come back).
         var sequences = new List<SequenceState>();
         var sw2 = Stopwatch.StartNew();
-        var last = new List<float[]>();
+        var next = new int[s.Batch];
+        SampleRequest?[] Greedy(int n, int step) => [.. Enumerable.Range(0, n).Select(i => (SampleRequest?)new SampleRequest(SamplingParams.Greedy, (ulong)i, step))];
         for (int b = 0; b < s.Batch; b++)
         {
             int[] prompt = RandomTokens(rng, s.PromptTokens, c.Vocab);
             int[] starts = Enumerable.Range(0, s.Images).Select(j => Math.Min(s.PromptTokens - 1, 2 + j * 8)).ToArray();
             var seq = runner.Admit(s.Images > 0 ? RandomPixels(rng, s.Images, crop) : null, starts);
             sequences.Add(seq);
-            last.Add(runner.Step([new StepInput(seq, prompt)]).Row(0).ToArray());
+            next[b] = runner.StepSample([new StepInput(seq, prompt)], Greedy(1, 0))[0];
         }
         double prefillMs = sw2.Elapsed.TotalMilliseconds;
-        int[] next = last.Select(l => Argmax(l)).ToArray();
         double ttftMs = prefillMs / s.Batch;
         log?.Invoke($"prefill: {s.Batch}×{s.PromptTokens} tokens in {prefillMs:F0} ms");
 
         var sw3 = Stopwatch.StartNew();
         for (int step = 0; step < s.NewTokens; step++)
-        {
-            var logits = runner.Step(sequences.Select((q, i) => new StepInput(q, [next[i]])).ToArray());
-            for (int i = 0; i < next.Length; i++) next[i] = Argmax(logits.Row(i));
-        }
+            next = runner.StepSample(sequences.Select((q, i) => new StepInput(q, [next[i]])).ToArray(), Greedy(sequences.Count, step + 1));
         double decodeMs = sw3.Elapsed.TotalMilliseconds;
         foreach (var q in sequences) runner.Release(q);
 

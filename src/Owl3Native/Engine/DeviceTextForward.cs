@@ -1,4 +1,5 @@
 using Owl3Native.Core.Tensors;
+using Owl3Native.Cuda.Kernels;
 using Owl3Native.Cuda.Model;
 using Owl3Native.Cuda.Runtime;
 using Owl3Native.Diagnostics;
@@ -125,6 +126,9 @@ public sealed class DeviceTextForward : IDisposable
         {
             var cache = new KernelCache(context, kernelDirectory);
             owned.Add(cache);
+            // Every kernel file the model runs, compiled (several at once) or read from the disk cache and loaded now: the
+            // first request pays no NVRTC compile. (diagnostics.cu holds the benchmarks' probes only.)
+            cache.Warm(KernelSources.Files.Select(f => f.Name).Where(n => n != "diagnostics.cu"));
             var kernels = new DeviceLayerKernels(cache, context);
             owned.Add(kernels);
             // Read from the memory-mapped checkpoint layer by layer during the upload: the host never holds the model.

@@ -27,6 +27,36 @@ public sealed class KernelCompileTests
     }
 
     /// <summary>
+    /// The disk cache a loading engine warms several files at a time (KernelCache.Warm): concurrent compiles of different
+    /// files each land whole under their key, and a second pass reads them back without compiling.
+    /// </summary>
+    [RequiresNvrtcFact]
+    public void Concurrent_compiles_into_the_disk_cache_each_land_whole_and_are_read_back_the_second_time()
+    {
+        string dir = Path.Combine(Path.GetTempPath(), $"owl3-kernel-cache-{Guid.NewGuid():N}");
+        try
+        {
+            var files = new[] { "norm.cu", "activation.cu", "rope.cu", "kv_write.cu" }.Select(KernelSources.File).ToArray();
+            var first = new byte[files.Length][];
+            Parallel.For(0, files.Length, new ParallelOptions { MaxDegreeOfParallelism = files.Length }, i => first[i] = Runtime.KernelCache.Cubin(dir, files[i], "sm_80"));
+            var stored = Directory.GetFiles(dir);
+            Assert.Equal(files.Length, stored.Length); // no temporary file left, one CUBIN per file
+            Assert.All(stored, f => Assert.EndsWith(".cubin", f));
+            var written = stored.ToDictionary(f => f, File.GetLastWriteTimeUtc);
+            for (int i = 0; i < files.Length; i++)
+            {
+                Assert.Equal(0x7F, first[i][0]); // an ELF image
+                Assert.Equal(first[i], Runtime.KernelCache.Cubin(dir, files[i], "sm_80"));
+            }
+            Assert.All(written, w => Assert.Equal(w.Value, File.GetLastWriteTimeUtc(w.Key))); // read back, not rewritten
+        }
+        finally
+        {
+            if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    /// <summary>
     /// The warpgroup-MMA prefill's PTX carries the Hopper instructions it is written for (the C++ front end of any
     /// NVRTC emits the inline PTX as written; ptxas ≥ 12 assembles it on the device).
     /// </summary>
