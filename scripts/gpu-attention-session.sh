@@ -17,5 +17,5 @@ timeout 450 bash scripts/gpu-check.sh run "$out/gpu-check" > "$out/gpu-check.log
 timeout 100 python3 bench/peer/sdpa_peer.py --out "$out/peer-attention.json" > "$out/peer-attention.log" 2>&1
 echo "# sdpa peer exit: $?" >> "$out/env.txt"
 cat "$out/env.txt"
-python3 scripts/summarize-attention.py "$out/gpu-check/report.json" "$out/peer-attention.json" > "$out/summary.txt" 2>&1 || grep -E "FAIL|fail|ERROR" "$out/gpu-check/report.md" | head -40
+python3 scripts/summarize-attention.py "$out/gpu-check/report.json" "$out/peer-attention.json" bench/results/gpu/2026-11-26-h200-hf-peer.json > "$out/summary.txt" 2>&1 || grep -E "FAIL|fail|ERROR" "$out/gpu-check/report.md" | head -40
 cat "$out/summary.txt"; tail -5 "$out/peer-attention.log"

@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
 """Condenses a GPU check report (report.json of owl3-gpu-check) into the attention figures a device session decides on.
 
-    python3 scripts/summarize-attention.py <report.json> [sdpa-peer.json]
+    python3 scripts/summarize-attention.py <report.json> [sdpa-peer.json] [hf-peer.json]
 
 Prints: failed checks; the attention kernels' resource rows (the sm_90a ones included, with ptxas' notes); prefill
 causal TFLOP/s per kernel, head dim and length, with each kernel's ratio to the default kernel timed in the same stage
 (and to FlashAttention-2 / cuDNN when the SDPA peer's JSON is given); SigLIP's attention per kernel; the decoder
 layer's time; decode, per batch and context, the host-launched time against the CUDA-graph replay and the graph-timed
-variants (fused combine, programmatic) against the plain graph.
+variants (fused combine, programmatic) against the plain graph; the vision tower and the engine on the device, with the
+HF transformers peer's figures when its JSON (bench/peer/hf_gpu_peer.py) is given.
 Only the standard library: it runs on the device host as it is.
 """
 import json
@@ -23,6 +24,7 @@ def main(argv):
         return 2
     report = json.load(open(argv[1]))
     peer = json.load(open(argv[2])) if len(argv) > 2 and os.path.exists(argv[2]) else None
+    hf = json.load(open(argv[3])).get("results") if len(argv) > 3 and os.path.exists(argv[3]) else None
     print(f"# {report.get('gpu')} ({report.get('arch')}), NVRTC {report.get('nvrtc')}, driver {report.get('driver')}; "
           f"copy {report.get('copy_gb_per_second') or 0:.0f} GB/s; ok = {report.get('ok')}")
     for e in report.get("errors") or []:
@@ -33,7 +35,7 @@ def main(argv):
     for c in failed:
         print(f"FAIL {c['kernel']} | {c['shape']} | nmse {c['nmse']:.3g} max-abs {c['max_abs']:.3g}")
     for c in report.get("conformance") or []:
-        if any(w in c["kernel"] for w in ("wgmma", "programmatic", "fused", "qwen2", "cublasLt", "engine")):
+        if any(w in c["kernel"] for w in ("wgmma", "programmatic", "fused", "qwen2", "cublasLt", "engine", "vision", "layer_norm_residual")):
             print(f"{'ok  ' if c['pass'] else 'FAIL'} {c['kernel']} | {c['shape']} | nmse {c['nmse']:.2g}")
 
     print("\n## attention kernels (ptxas)")
@@ -90,6 +92,20 @@ def main(argv):
         for r in layer:
             tok = f", ≈ {r['gb_per_second']:.0f} tok/s" if r.get("gb_per_second") else ""
             print(f"  {r['kernel']:<58} {r['shape'].split(';')[0]:<44} {r['ms']:8.3f} ms{tok}")
+
+    vision = [r for r in rows if r["kernel"].startswith("vision tower") or r["kernel"].startswith("vision encode")]
+    engine = [r for r in rows if r["kernel"].startswith("qwen2 engine")]
+    if vision or engine:
+        hf_peer = hf or {}
+        print("\n## the model on the device (vision tower ms per crop; engine decode tok/s) — HF transformers peer where one was measured")
+        for r in vision:
+            print(f"  {r['kernel']:<58} {r['ms']:8.3f} ms a crop, {r['tflops'] or 0:6.1f} TFLOP/s | {r['shape']}")
+        if hf_peer.get("vision"):
+            print(f"  (peer) HF SigLIP bf16: {hf_peer['vision'].get('vision_7crops_ms_per_crop', float('nan')):.3f} ms a crop at 7 crops")
+        for r in engine:
+            print(f"  {r['kernel']:<58} {r['gb_per_second']:8.1f} tok/s, {r['ms']:.3f} ms a token | {r['shape']}")
+        if hf_peer.get("1b"):
+            print(f"  (peer) HF 1B: decode b1 {hf_peer['1b'].get('decode_b1_tok_s', float('nan')):.1f} tok/s, prefill {hf_peer['1b'].get('prefill_tok_s', float('nan')):.0f} tok/s")
 
     decode = [r for r in rows if r["kernel"].startswith("decode paged")]
     if decode:
