@@ -66,10 +66,10 @@ public sealed class DeviceSampler : IDisposable
                 if ((uint)id >= (uint)vocab) throw new ArgumentException($"row {r}: history id {id} is outside the vocabulary [0, {vocab})");
             row.History.CopyTo(ints, (n + 1) + 3 * n + offsets[r]);
         }
-        _ints!.CopyFrom(ints);
-        _floats!.CopyFrom(floats);
-        _longs!.CopyFrom(longs);
-        _context.Synchronize(); // pageable copies return once staged; the kernel runs on a non-blocking stream
+        // In the kernel's stream order (no context-wide wait); the previous call's ids were read after its synchronise.
+        _ints!.CopyFromAsync(ints, s);
+        _floats!.CopyFromAsync(floats, s);
+        _longs!.CopyFromAsync(longs, s);
         ulong I(long at) => _ints.Pointer + (ulong)(at * sizeof(int));
         ulong F(long at) => _floats.Pointer + (ulong)(at * sizeof(float));
         k.Sample(s, new SampleParams
