@@ -15,6 +15,13 @@ build() {
   rm -rf "$bundle"
   dotnet publish src/Owl3Native.GpuCheck -c Release -r linux-x64 --self-contained -p:PublishTrimmed=true \
     -p:InvariantGlobalization=true -p:DebugType=none -p:GenerateDocumentationFile=false -o "$bundle" -nologo -v quiet >&2
+  # The goldens of ../shared (a few MB) travel with the bundle: the device checks the GPU path against them.
+  rm -rf "$root/bundle/golden"
+  if [ -d "$root/../shared/golden" ]; then
+    mkdir -p "$root/bundle/golden"
+    for g in "$root"/../shared/golden/tiny-*; do [ -f "$g/golden.json" ] && cp -r "$g" "$root/bundle/golden/"; done
+    log "goldens: $(ls "$root/bundle/golden" | tr '\n' ' ')"
+  fi
   size=$(du -sm "$bundle" | cut -f1)
   log "bundle: ${size} MB"
   if [ "$size" -gt 40 ]; then log "ERROR: bundle is ${size} MB (> 40 MB)"; exit 1; fi

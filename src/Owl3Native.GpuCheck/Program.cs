@@ -122,6 +122,11 @@ internal static class Program
                 foreach (var variant in new[] { Owl3Variant.V241101, Owl3Variant.V240728 })
                     conformance = [.. conformance, .. Step(errors, $"vision tower on cuda, tiny {variant}",
                         () => Owl3Native.Diagnostics.DeviceVisionConformance.Run(ctx, cache, ModelShape.Tiny, variant)) ?? []];
+                // The GPU path against the original implementation's goldens (carried in bundle/golden by gpu-check.sh build).
+                Write(Report(partial: true), sw.Elapsed, print: false);
+                string goldens = Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "..", "golden"));
+                foreach (string g in Directory.Exists(goldens) ? Directory.GetDirectories(goldens).Order().ToArray() : [])
+                    conformance = [.. conformance, .. Step(errors, $"goldens on cuda, {Path.GetFileName(g)}", () => GoldenOnDevice(g)) ?? []];
                 // The engine with --device cuda (ModelRunner over DeviceTextForward, then Owl3Engine.Generate) against the CPU engine.
                 Write(Report(partial: true), sw.Elapsed, print: false);
                 string engineKernels = Path.Combine(Path.GetTempPath(), "owl3-gpu-check-kernels");
@@ -219,6 +224,19 @@ internal static class Program
                 1000.0 / (r.DecodeTokS / batch), null, r.DecodeTokS, null));
         }
         return rows;
+    }
+
+    /// <summary>`owl3 verify --device cuda` on a golden folder (checkpoint and goldens in one): each comparison a row.</summary>
+    private static List<ConformanceResult> GoldenOnDevice(string dir)
+    {
+        using var checkpoint = Owl3Checkpoint.Open(dir);
+        using var golden = Owl3Native.Verification.GoldenSet.Open(dir);
+        var model = new Owl3Native.Models.Owl3.Owl3Model(checkpoint, new Owl3Native.Core.Cpu.CpuBackend(Math.Max(1, Environment.ProcessorCount)));
+        using var runner = new Owl3Native.Engine.ModelRunner(model, Owl3Native.Engine.DeviceTextForward.Load(checkpoint, numBlocks: 512, blockSize: 16,
+            kernelDirectory: Path.Combine(Path.GetTempPath(), "owl3-gpu-check-kernels")));
+        return [.. new Owl3Native.Verification.DeviceGoldenVerifier(model, golden, runner).Run().Select(c => new ConformanceResult(
+            $"golden {Path.GetFileName(dir)} on cuda: {c.Name}", $"{c.Shape}{(c.Note is null ? "" : $"; {c.Note}")}", c.MaxAbs, c.Nmse ?? c.Mismatches,
+            Owl3Native.Verification.DeviceGoldenVerifier.NmseBound, c.Status == Owl3Native.Verification.ComparisonStatus.Pass))];
     }
 
     private static T? Step<T>(List<string> errors, string what, Func<T> run)

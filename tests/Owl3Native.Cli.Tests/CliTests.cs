@@ -182,11 +182,15 @@ public sealed class CliTests
     [Fact]
     public void Device_cuda_without_a_gpu_exits_1_saying_why_and_a_bad_device_is_a_usage_error()
     {
-        foreach (var command in new[] { "generate", "bench" })
+        foreach (var command in new[] { "generate", "bench", "verify" })
         {
-            string[] args = command == "generate"
-                ? ["generate", "--model", SharedData.Golden("tiny-a"), "--prompt", "hi", "--max-new-tokens", "2", "--device", "cuda", "--json"]
-                : ["bench", "--model", SharedData.Golden("tiny-a"), "--prompt-tokens", "4", "--new-tokens", "2", "--no-vision", "--device", "cuda", "--json"];
+            // Where a GPU exists, verify --device cuda checks the GPU path against the goldens, and must pass.
+            string[] args = command switch
+            {
+                "generate" => ["generate", "--model", SharedData.Golden("tiny-a"), "--prompt", "hi", "--max-new-tokens", "2", "--device", "cuda", "--json"],
+                "bench" => ["bench", "--model", SharedData.Golden("tiny-a"), "--prompt-tokens", "4", "--new-tokens", "2", "--no-vision", "--device", "cuda", "--json"],
+                _ => ["verify", "--model", SharedData.Golden("tiny-a"), "--golden", SharedData.Golden("tiny-a"), "--device", "cuda", "--json"],
+            };
             var r = CliRunner.Run(args);
             if (NoGpu() is { } why)
             {
@@ -197,6 +201,7 @@ public sealed class CliTests
             else Assert.Equal(0, r.ExitCode);
         }
         Assert.Equal(2, CliRunner.Run("generate", "--model", SharedData.Golden("tiny-a"), "--prompt", "hi", "--device", "tpu").ExitCode);
+        Assert.Equal(2, CliRunner.Run("verify", "--model", SharedData.Golden("tiny-a"), "--golden", SharedData.Golden("tiny-a"), "--device", "cuda", "--dump", "x.safetensors").ExitCode);
         Assert.Equal(2, CliRunner.Run("serve", "--model", SharedData.Golden("tiny-a"), "--device", "tpu").ExitCode);
     }
 

@@ -22,6 +22,9 @@ public enum ComparisonStatus
 /// </summary>
 public sealed record Comparison(string Name, string Shape, ComparisonStatus Status, double MaxAbs, double MaxRel, int Mismatches, string? Note = null)
 {
+    /// <summary>Σ(ours − golden)² / Σ golden², where the judgement was made on it (the device verifier), else null.</summary>
+    public double? Nmse { get; init; }
+
     /// <summary>fp32 CPU pass threshold on max-rel.</summary>
     public const double Fp32Tolerance = 1e-4;
 
