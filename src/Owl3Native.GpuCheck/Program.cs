@@ -41,6 +41,8 @@ internal static class Program
             return 2;
         }
         var sw = Stopwatch.StartNew();
+        // One kernel disk cache for every stage, the engine loads that take the default (the user's cache) included.
+        Environment.SetEnvironmentVariable("XDG_CACHE_HOME", Path.Combine(Path.GetTempPath(), "owl3-gpu-check-cache"));
         var errors = new List<string>();
         var probe = DeviceProbe.Run();
         var libraries = Enum.GetValues<CudaLibrary>().Select(l => Library(l)).ToArray();
@@ -69,7 +71,7 @@ internal static class Program
         if (ctx is not null)
         {
             // The cache's modules unload through the context: dispose the cache first, then the context.
-            using (var cache = new KernelCache(ctx, Path.Combine(Path.GetTempPath(), "owl3-gpu-check-kernels")))
+            using (var cache = new KernelCache(ctx, KernelDirectory))
             {
                 var checks = new KernelConformance(ctx, cache);
                 conformance = Step(errors, "conformance", () => checks.RunAll()) ?? [];
@@ -129,7 +131,7 @@ internal static class Program
                     conformance = [.. conformance, .. Step(errors, $"goldens on cuda, {Path.GetFileName(g)}", () => GoldenOnDevice(g)) ?? []];
                 // The engine with --device cuda (ModelRunner over DeviceTextForward, then Owl3Engine.Generate) against the CPU engine.
                 Write(Report(partial: true), sw.Elapsed, print: false);
-                string engineKernels = Path.Combine(Path.GetTempPath(), "owl3-gpu-check-kernels");
+                string engineKernels = KernelDirectory;
                 foreach (var variant in new[] { Owl3Variant.V241101, Owl3Variant.V240728 })
                     conformance = [.. conformance, .. Step(errors, $"engine on cuda, tiny {variant}",
                         () => Owl3Native.Diagnostics.DeviceEngineConformance.Run(ctx, ModelShape.Tiny, variant, kernelDirectory: engineKernels)) ?? []];
@@ -192,7 +194,7 @@ internal static class Program
     private static int ProfileAttention()
     {
         using var ctx = CudaContext.Open();
-        using (var cache = new KernelCache(ctx, Path.Combine(Path.GetTempPath(), "owl3-gpu-check-kernels")))
+        using (var cache = new KernelCache(ctx, KernelDirectory))
             new AttentionConformance(ctx, cache).ProfileLaunches();
         return 0;
     }
@@ -233,11 +235,14 @@ internal static class Program
         using var golden = Owl3Native.Verification.GoldenSet.Open(dir);
         var model = new Owl3Native.Models.Owl3.Owl3Model(checkpoint, new Owl3Native.Core.Cpu.CpuBackend(Math.Max(1, Environment.ProcessorCount)));
         using var runner = new Owl3Native.Engine.ModelRunner(model, Owl3Native.Engine.DeviceTextForward.Load(checkpoint, numBlocks: 512, blockSize: 16,
-            kernelDirectory: Path.Combine(Path.GetTempPath(), "owl3-gpu-check-kernels")));
+            kernelDirectory: KernelDirectory));
         return [.. new Owl3Native.Verification.DeviceGoldenVerifier(model, golden, runner).Run().Select(c => new ConformanceResult(
             $"golden {Path.GetFileName(dir)} on cuda: {c.Name}", $"{c.Shape}{(c.Note is null ? "" : $"; {c.Note}")}", c.MaxAbs, c.Nmse ?? c.Mismatches,
             Owl3Native.Verification.DeviceGoldenVerifier.NmseBound, c.Status == Owl3Native.Verification.ComparisonStatus.Pass))];
     }
+
+    /// <summary>The kernel disk cache of every stage: the default one under the XDG_CACHE_HOME set at start.</summary>
+    private static string KernelDirectory => Path.Combine(Path.GetTempPath(), "owl3-gpu-check-cache", "owl3", "kernels");
 
     private static T? Step<T>(List<string> errors, string what, Func<T> run)
     {
