@@ -72,7 +72,17 @@ internal sealed class VerifyCommand : Command
             {
                 throw new UserErrorException($"--device cuda: {e.Message}");
             }
-            using var runner = new ModelRunner(owl, gpu);
+            ModelRunner runner;
+            try
+            {
+                runner = new ModelRunner(owl, gpu);
+            }
+            catch
+            {
+                gpu.Dispose();
+                throw;
+            }
+            using var _ = runner;
             results = new DeviceGoldenVerifier(owl, golden, runner).Run(c => { if (!json) Print(c); });
         }
         else

@@ -11,8 +11,9 @@ public sealed record DeviceSeq(int Cached, int New, int[] Blocks, DeviceVisual? 
 
 /// <summary>
 /// A forward step's attention bookkeeping on the device, shared by every layer of the step: positions and cache slots
-/// per new token, block tables, and either the prefill's CTA list (packed sequences, the device's default prefill
-/// kernel) or — when every sequence brings exactly one token — the decode's text lengths and split plan.
+/// per new token, block tables, the decode part's text lengths and split plan (the leading sequences that bring one
+/// token each, <see cref="DecodeSeqs"/>) and the prefill part's CTA list (the other sequences: prefill chunks, packed).
+/// A decode step has only the first, a prefill step only the second, a mixed step both.
 /// </summary>
 public sealed class DeviceStep : IDisposable
 {
