@@ -19,9 +19,11 @@ public sealed record DecodeGraphKey(int Seqs, int TableWidth, bool HasVisual, in
 /// </summary>
 public sealed class DecodeArena : IDisposable
 {
-    private const int Regions = 8; // positions, slots, row starts, cached lengths, lengths, last rows, visible visual keys, visual tokens
+    private const int Regions = 9; // positions, slots, row starts, cached lengths, lengths, last rows, visible visual keys, visual tokens, token ids
     private readonly DeviceBuffer<int> _small, _tables, _constant;
     private readonly DeviceBuffer<ulong> _visual;
+    private readonly PinnedBuffer<int> _smallHost, _tablesHost; // host mirrors: a step's copies are DMA transfers on its stream
+    private readonly PinnedBuffer<ulong> _visualHost;
     private readonly int[] _hyperLayers;
 
     /// <summary>
@@ -40,6 +42,9 @@ public sealed class DecodeArena : IDisposable
             _tables = Keep(new DeviceBuffer<int>(context, (long)seqs * MaxBlocks));
             _constant = Keep(new DeviceBuffer<int>(context, seqs + 2)); // zeros [seqs] (a cross-attention's text lengths), a dummy tile pair
             _visual = Keep(new DeviceBuffer<ulong>(context, Math.Max(1L, 2L * _hyperLayers.Length * seqs)));
+            _smallHost = Keep(new PinnedBuffer<int>(context, _small.Length));
+            _tablesHost = Keep(new PinnedBuffer<int>(context, _tables.Length));
+            _visualHost = Keep(new PinnedBuffer<ulong>(context, _visual.Length));
             _constant.FillBytes(0);
             _visual.FillBytes(0);
             context.Synchronize(); // the memsets ran on the legacy stream; steps run on a non-blocking one
@@ -79,29 +84,38 @@ public sealed class DecodeArena : IDisposable
     public sealed record Addresses(ulong Positions, ulong Slots, ulong BlockTables, ulong SeqQStart, ulong SeqPos, ulong TextLens, ulong LastRows,
         ulong VisLens, ulong VisTokens, ulong ZeroLens, ulong PrefillTiles, IReadOnlyList<(int Layer, (ulong K, ulong V) Kv)> Visual);
 
+    /// <summary>int32 token ids of the step written last (<see cref="Write"/>'s ids), one per sequence.</summary>
+    public ulong Ids => At(_small, 8L * (Seqs + 1));
+
     /// <summary>
-    /// Writes <paramref name="plan"/> (a decode step's, tables <see cref="MaxBlocks"/> wide or narrower) and the sequences'
-    /// visual K/V addresses on <paramref name="stream"/>, in its order; the addresses returned are the same for every step.
+    /// Writes <paramref name="plan"/> (a decode step's, tables <see cref="MaxBlocks"/> wide or narrower), the step's token
+    /// <paramref name="ids"/> (to <see cref="Ids"/>) and the sequences' visual K/V addresses on <paramref name="stream"/>, in
+    /// its order (DMA from pinned host mirrors); the addresses returned are the same for every step.
     /// </summary>
-    public Addresses Write(CudaStream stream, StepPlan plan, IReadOnlyList<DeviceSeq> seqs)
+    public Addresses Write(CudaStream stream, StepPlan plan, IReadOnlyList<DeviceSeq> seqs, ReadOnlySpan<int> ids)
     {
         int n = seqs.Count, stride = Seqs + 1;
-        if (n > Seqs || plan.MaxBlocks > MaxBlocks || plan.Positions.Length != n) throw new ArgumentException($"a decode step of {n} sequences × {plan.MaxBlocks} blocks on an arena for {Seqs} × {MaxBlocks}");
-        var small = new int[Regions * stride];
-        plan.Positions.CopyTo(small, 0 * stride);
-        plan.Slots.CopyTo(small, 1 * stride);
-        plan.SeqQStart.CopyTo(small, 2 * stride);
-        plan.SeqPos.CopyTo(small, 3 * stride);
-        plan.TextLens.CopyTo(small, 4 * stride);
-        plan.LastRows.CopyTo(small, 5 * stride);
-        plan.VisLens.CopyTo(small, 6 * stride);
-        plan.VisTokens.CopyTo(small, 7 * stride);
-        _small.CopyFromAsync(small, stream);
-        _tables.CopyFromAsync(plan.BlockTables, stream);
+        if (n > Seqs || plan.MaxBlocks > MaxBlocks || plan.Positions.Length != n || ids.Length != n)
+            throw new ArgumentException($"a decode step of {n} sequences × {plan.MaxBlocks} blocks ({ids.Length} ids) on an arena for {Seqs} × {MaxBlocks}");
+        // The host mirrors are rewritten only here, after the previous step's synchronise: its copies have run.
+        var small = _smallHost.Span;
+        plan.Positions.CopyTo(small[(0 * stride)..]);
+        plan.Slots.CopyTo(small[(1 * stride)..]);
+        plan.SeqQStart.CopyTo(small[(2 * stride)..]);
+        plan.SeqPos.CopyTo(small[(3 * stride)..]);
+        plan.TextLens.CopyTo(small[(4 * stride)..]);
+        plan.LastRows.CopyTo(small[(5 * stride)..]);
+        plan.VisLens.CopyTo(small[(6 * stride)..]);
+        plan.VisTokens.CopyTo(small[(7 * stride)..]);
+        ids.CopyTo(small[(8 * stride)..]);
+        _smallHost.CopyToAsync(_small, (long)Regions * stride, stream);
+        plan.BlockTables.CopyTo(_tablesHost.Span);
+        _tablesHost.CopyToAsync(_tables, plan.BlockTables.Length, stream);
         var visual = new List<(int, (ulong, ulong))>();
         if (plan.HasVisual)
         {
-            var addresses = new ulong[2 * _hyperLayers.Length * Seqs];
+            var addresses = _visualHost.Span;
+            addresses.Clear();
             for (int h = 0; h < _hyperLayers.Length; h++)
             {
                 for (int i = 0; i < n; i++)
@@ -109,7 +123,7 @@ public sealed class DecodeArena : IDisposable
                         (addresses[(2 * h) * Seqs + i], addresses[(2 * h + 1) * Seqs + i]) = (kv.K, kv.V);
                 visual.Add((_hyperLayers[h], (At(_visual, (2L * h) * Seqs), At(_visual, (2L * h + 1) * Seqs))));
             }
-            _visual.CopyFromAsync(addresses, stream);
+            _visualHost.CopyToAsync(_visual, _visual.Length, stream);
         }
         ulong S(int region) => At(_small, (long)region * stride);
         return new Addresses(S(0), S(1), _tables.Pointer, S(2), S(3), S(4), S(5), S(6), S(7), _constant.Pointer, At(_constant, Seqs), visual);
@@ -122,6 +136,9 @@ public sealed class DecodeArena : IDisposable
         _tables.Dispose();
         _constant.Dispose();
         _visual.Dispose();
+        _smallHost.Dispose();
+        _tablesHost.Dispose();
+        _visualHost.Dispose();
     }
 
     private static ulong At<T>(DeviceBuffer<T> b, long index) where T : unmanaged => b.Pointer + (ulong)(index * System.Runtime.CompilerServices.Unsafe.SizeOf<T>());

@@ -89,12 +89,13 @@ public sealed class DeviceStep : IDisposable
     }
 
     /// <summary>
-    /// A decode step written into <paramref name="arena"/>'s fixed buffers on <paramref name="stream"/> (in stream order,
-    /// nothing allocated): every address the layers read is the arena's, so a CUDA graph captured from one such step
+    /// A decode step (its token <paramref name="ids"/> included, at <see cref="DecodeArena.Ids"/>) written into
+    /// <paramref name="arena"/>'s fixed buffers on <paramref name="stream"/> (in stream order, nothing allocated): every
+    /// address the layers read is the arena's, so a CUDA graph captured from one such step
     /// replays any later one of the same <see cref="DecodeGraphKey"/>. Disposing it frees nothing.
     /// </summary>
     /// <exception cref="ArgumentException">Not a decode step, more sequences or wider tables than the arena holds, or a block table too short.</exception>
-    public DeviceStep(DecodeArena arena, CudaStream stream, AttentionKernels attention, IReadOnlyList<DeviceSeq> seqs, int blockSize, int kvHeads, int headDim)
+    public DeviceStep(DecodeArena arena, CudaStream stream, AttentionKernels attention, IReadOnlyList<DeviceSeq> seqs, ReadOnlySpan<int> ids, int blockSize, int kvHeads, int headDim)
     {
         if (seqs.Count == 0 || seqs.Any(q => q.New != 1)) throw new ArgumentException("an arena step is a decode step: one new token per sequence");
         if (seqs.Count > arena.Seqs) throw new ArgumentException($"{seqs.Count} sequences on an arena for {arena.Seqs}");
@@ -102,7 +103,7 @@ public sealed class DeviceStep : IDisposable
         var plan = StepPlan.Of(seqs, blockSize, width);
         if (width > arena.MaxBlocks) throw new ArgumentException($"block tables of {width} columns on an arena for {arena.MaxBlocks}");
         (Seqs, Tokens, IsDecode, MaxBlocks, HasVisual, DecodeSeqs) = (seqs.Count, plan.Tokens, true, width, plan.HasVisual, seqs.Count);
-        var a = arena.Write(stream, plan, seqs);
+        var a = arena.Write(stream, plan, seqs, ids);
         (Positions, Slots, BlockTables, SeqQStart, SeqPos, TextLens, LastRows) = (a.Positions, a.Slots, a.BlockTables, a.SeqQStart, a.SeqPos, a.TextLens, a.LastRows);
         if (plan.HasVisual)
         {

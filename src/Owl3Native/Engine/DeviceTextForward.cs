@@ -288,8 +288,7 @@ public sealed class DeviceTextForward : IDisposable
                 if (UseGraphs && stepSeqs.All(q => q.New == 1) && stepSeqs.Length <= _arena.Seqs
                     && DecodeArena.TableWidth(stepSeqs.Max(q => q.Blocks.Length)) <= _arena.MaxBlocks)
                 {
-                    _ids!.CopyFromAsync(pieceIds, _stream);
-                    var decode = new DeviceStep(_arena, _stream, _kernels.Attention, stepSeqs, BlockSize, _model.Shape.KvHeads, _model.Shape.HeadDim);
+                    var decode = new DeviceStep(_arena, _stream, _kernels.Attention, stepSeqs, pieceIds, BlockSize, _model.Shape.KvHeads, _model.Shape.HeadDim);
                     RunGraph(decode, ws);
                     after(piece, [.. piece.Select(p => p.Start + p.Count == seqs[p.Seq].New)], ws);
                     continue;
@@ -329,7 +328,7 @@ public sealed class DeviceTextForward : IDisposable
             }
             else
             {
-                _model.Step(_kernels, _stream, step, ws, _ids!.Pointer);
+                _model.Step(_kernels, _stream, step, ws, _arena.Ids);
                 _stream.Synchronize();
                 Capture(key, step, ws);
             }
@@ -347,7 +346,7 @@ public sealed class DeviceTextForward : IDisposable
         CudaGraph graph;
         try
         {
-            graph = _stream.Capture(() => _model.Step(_kernels, _stream, step, ws, _ids!.Pointer), threadLocal: true);
+            graph = _stream.Capture(() => _model.Step(_kernels, _stream, step, ws, _arena.Ids), threadLocal: true);
         }
         catch (CudaException e)
         {
