@@ -27,6 +27,21 @@ struct NormParams
 };
 static_assert(sizeof(NormParams) == 56, "NormParams layout is mirrored in C#");
 
+// Chunk c of a row as fp32: x, or — with a residual — x + residual, rounded to bf16 and written back to the residual
+// (the statistics are of the rounded sum, which is what the next layer reads).
+template <bool AddResidual>
+__device__ __forceinline__ void load_chunk(const bf16x8* x, bf16x8* res, int c, float (&v)[8])
+{
+    bf16x8_to_f32(x[c], v);
+    if (!AddResidual) return;
+    float r[8];
+    bf16x8_to_f32(res[c], r);
+#pragma unroll
+    for (int i = 0; i < 8; ++i) v[i] += r[i];
+    res[c] = f32_to_bf16x8(v);
+    bf16x8_to_f32(res[c], v);
+}
+
 template <bool AddResidual>
 __device__ void rms_norm_row(const NormParams& p)
 {
@@ -42,16 +57,7 @@ __device__ void rms_norm_row(const NormParams& p)
     for (int c = threadIdx.x; c < chunks; c += blockDim.x)
     {
         float v[8];
-        bf16x8_to_f32(x[c], v);
-        if (AddResidual)
-        {
-            float r[8];
-            bf16x8_to_f32(res[c], r);
-#pragma unroll
-            for (int i = 0; i < 8; ++i) v[i] += r[i];
-            res[c] = f32_to_bf16x8(v);
-            bf16x8_to_f32(res[c], v); // normalise the rounded sum, as the next layer reads it
-        }
+        load_chunk<AddResidual>(x, res, c, v);
 #pragma unroll
         for (int i = 0; i < 8; ++i) sumsq += v[i] * v[i];
     }
@@ -84,16 +90,7 @@ __device__ void layer_norm_row(const NormParams& p)
     for (int c = threadIdx.x; c < chunks; c += blockDim.x)
     {
         float v[8];
-        bf16x8_to_f32(x[c], v);
-        if (AddResidual)
-        {
-            float r[8];
-            bf16x8_to_f32(res[c], r);
-#pragma unroll
-            for (int i = 0; i < 8; ++i) v[i] += r[i];
-            res[c] = f32_to_bf16x8(v);
-            bf16x8_to_f32(res[c], v);
-        }
+        load_chunk<AddResidual>(x, res, c, v);
 #pragma unroll
         for (int i = 0; i < 8; ++i) sum += v[i];
     }

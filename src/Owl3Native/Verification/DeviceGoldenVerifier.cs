@@ -121,22 +121,11 @@ public sealed class DeviceGoldenVerifier(Owl3Model model, GoldenSet golden, Mode
 
     private List<SequenceState> Admit(string name, int[][] starts)
     {
-        var pixels = golden.Has($"case.{name}.pixel_values") ? golden.Floats($"case.{name}.pixel_values") : null;
         var sequences = new List<SequenceState>();
-        int crop = 0;
         try
         {
-            foreach (var rowStarts in starts)
-            {
-                Tensor? rowPixels = null;
-                if (rowStarts.Length > 0)
-                {
-                    int per = pixels!.Length / pixels.Dim(0);
-                    rowPixels = new Tensor(pixels.Data.AsSpan(crop * per, rowStarts.Length * per).ToArray(), rowStarts.Length, pixels.Dim(1), pixels.Dim(2), pixels.Dim(3));
-                    crop += rowStarts.Length;
-                }
-                sequences.Add(runner.Admit(rowPixels, rowStarts));
-            }
+            var rows = golden.RowPixels(name, starts);
+            for (int r = 0; r < rows.Length; r++) sequences.Add(runner.Admit(rows[r], starts[r]));
             return sequences;
         }
         catch

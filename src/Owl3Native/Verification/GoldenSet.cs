@@ -59,6 +59,25 @@ public sealed class GoldenSet : IDisposable
     /// <summary>An integer tensor (I64).</summary>
     public long[] Longs(string name) => _tensors.Get(name).AsSpan<long>().ToArray();
 
+    /// <summary>
+    /// Case <paramref name="name"/>'s pixel_values cut per batch row: each row's crops in order (as many as its marker
+    /// starts), null for a row without images.
+    /// </summary>
+    public Tensor?[] RowPixels(string name, int[][] starts)
+    {
+        var pixels = Has($"case.{name}.pixel_values") ? Floats($"case.{name}.pixel_values") : null;
+        var rows = new Tensor?[starts.Length];
+        int crop = 0;
+        for (int r = 0; r < starts.Length; r++)
+        {
+            if (starts[r].Length == 0) continue;
+            int per = pixels!.Length / pixels.Dim(0);
+            rows[r] = new Tensor(pixels.Data.AsSpan(crop * per, starts[r].Length * per).ToArray(), starts[r].Length, pixels.Dim(1), pixels.Dim(2), pixels.Dim(3));
+            crop += starts[r].Length;
+        }
+        return rows;
+    }
+
     /// <summary>`cases` of golden.json.</summary>
     public IEnumerable<(string Name, JsonElement Case)> Cases =>
         Json.RootElement.GetProperty("cases").EnumerateObject().Select(p => (p.Name, p.Value));

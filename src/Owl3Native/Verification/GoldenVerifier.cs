@@ -122,24 +122,8 @@ public sealed class GoldenVerifier(Owl3Model model, GoldenSet golden, ITensorSou
         Compare(add, $"cache.{name}.step_logits", new Tensor(stepLogits, 1, steps, vocab));
     }
 
-    private List<SequenceState> Admit(ModelRunner runner, string name, int[][] starts, ITrace? trace)
-    {
-        var pixels = golden.Has($"case.{name}.pixel_values") ? golden.Floats($"case.{name}.pixel_values") : null;
-        var sequences = new List<SequenceState>();
-        int crop = 0;
-        foreach (var rowStarts in starts)
-        {
-            Tensor? rowPixels = null;
-            if (rowStarts.Length > 0)
-            {
-                int per = pixels!.Length / pixels.Dim(0);
-                rowPixels = new Tensor(pixels.Data.AsSpan(crop * per, rowStarts.Length * per).ToArray(), rowStarts.Length, pixels.Dim(1), pixels.Dim(2), pixels.Dim(3));
-                crop += rowStarts.Length;
-            }
-            sequences.Add(runner.Admit(rowPixels, rowStarts, trace));
-        }
-        return sequences;
-    }
+    private List<SequenceState> Admit(ModelRunner runner, string name, int[][] starts, ITrace? trace) =>
+        [.. golden.RowPixels(name, starts).Select((pixels, r) => runner.Admit(pixels, starts[r], trace))];
 
     /// <summary>
     /// `v_kv_proj(input_layernorm(image_embeds))` of a hyper layer. Besides the golden, it is recomputed here by a plain

@@ -108,25 +108,7 @@ public sealed class TextWeightsTests
 
     private static TensorInfo Info(Owl3Checkpoint ckpt, string name) => ckpt.Weights.TryGetInfo(name, out var info) ? info : throw new KeyNotFoundException(name);
 
-    private static ushort[] Raw(Owl3Checkpoint ckpt, string name)
-    {
-        var view = ckpt.Weights.Get(name);
-        Assert.Equal(Owl3Native.Core.Tensors.DType.BF16, view.DType); // the released format
-        return view.AsSpan<ushort>().ToArray();
-    }
+    private static ushort[] Raw(Owl3Checkpoint ckpt, string name) => TinyCheckpoint.Raw(ckpt, name);
 
-    private static void WithCheckpoint(Owl3Variant variant, Action<Owl3Checkpoint> body)
-    {
-        string dir = Path.Combine(Path.GetTempPath(), $"owl3-textweights-{variant}-{Guid.NewGuid():N}");
-        try
-        {
-            CheckpointMaker.Write(dir, new MakeTinyOptions(variant, ModelShape.Tiny, Seed: 5));
-            using var ckpt = Owl3Checkpoint.Open(dir);
-            body(ckpt);
-        }
-        finally
-        {
-            if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
-        }
-    }
+    private static void WithCheckpoint(Owl3Variant variant, Action<Owl3Checkpoint> body) => TinyCheckpoint.With(variant, 5, body);
 }

@@ -151,25 +151,7 @@ public sealed class VisionWeightsTests
         Assert.Equal(2 * rows * (4 * 1152 + 3 * 1152 + 4304 + 592 + 3584) + 4 * 33, VisionWorkspace.BytesFor(sh, 16));
     }
 
-    private static ushort[] Raw(Owl3Checkpoint ckpt, string name)
-    {
-        var view = ckpt.Weights.Get(name);
-        Assert.Equal(DType.BF16, view.DType);
-        return view.AsSpan<ushort>().ToArray();
-    }
+    private static ushort[] Raw(Owl3Checkpoint ckpt, string name) => TinyCheckpoint.Raw(ckpt, name);
 
-    private static void WithCheckpoint(Owl3Variant variant, Action<Owl3Checkpoint> body)
-    {
-        string dir = Path.Combine(Path.GetTempPath(), $"owl3-visionweights-{variant}-{Guid.NewGuid():N}");
-        try
-        {
-            CheckpointMaker.Write(dir, new MakeTinyOptions(variant, ModelShape.Tiny, Seed: 6));
-            using var ckpt = Owl3Checkpoint.Open(dir);
-            body(ckpt);
-        }
-        finally
-        {
-            if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
-        }
-    }
+    private static void WithCheckpoint(Owl3Variant variant, Action<Owl3Checkpoint> body) => TinyCheckpoint.With(variant, 6, body);
 }
