@@ -84,14 +84,6 @@ internal static class Program
                 conformance = [.. conformance, .. Step(errors, "attention conformance", () => attention.RunAll()) ?? []];
                 if (copy is { } c && !args.Contains("--no-bench"))
                     attentionBench = Step(errors, "attention bench", () => attention.Bench(c)) ?? [];
-                // Last: kernels for this architecture only (sm_90a), experimental — a fault there cannot cost the figures
-                // above, and a hang cannot either: the report so far is on disk first (marked unfinished).
-                Write(Report(partial: true), sw.Elapsed, print: false);
-                if (Step(errors, "architecture-specific kernels", () => attention.RunArchSpecific(bench: !args.Contains("--no-bench"))) is { } archSpecific)
-                {
-                    conformance = [.. conformance, .. archSpecific.Results];
-                    attentionBench = [.. attentionBench, .. archSpecific.Bench];
-                }
                 // Then a whole decoder layer composed of the kernels above (new: the first piece of the device forward).
                 Write(Report(partial: true), sw.Elapsed, print: false);
                 var layers = new LayerConformance(ctx, cache);
@@ -163,6 +155,14 @@ internal static class Program
                 finally
                 {
                     if (Directory.Exists(oneB)) Directory.Delete(oneB, recursive: true);
+                }
+                // Last: the architecture-specific kernels' own checks and experiments (sm_90a) — a fault there cannot cost the figures
+                // above, and a hang cannot either: the report so far is on disk first (marked unfinished).
+                Write(Report(partial: true), sw.Elapsed, print: false);
+                if (Step(errors, "architecture-specific kernels", () => attention.RunArchSpecific(bench: !args.Contains("--no-bench"))) is { } archSpecific)
+                {
+                    conformance = [.. conformance, .. archSpecific.Results];
+                    attentionBench = [.. attentionBench, .. archSpecific.Bench];
                 }
             }
             ctx.Dispose();

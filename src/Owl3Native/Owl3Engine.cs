@@ -151,7 +151,15 @@ public sealed class Owl3Engine : IDisposable
             var engine = device is null
                 ? new Owl3Engine(checkpoint, model, processor, options with { KvBlocks = KvBlocksFor(model.Config, options) })
                 : new Owl3Engine(checkpoint, model, processor, options, device);
-            progress?.Report(new EngineProgress(EngineStage.Loading, 3, 3));
+            try
+            {
+                progress?.Report(new EngineProgress(EngineStage.Loading, 3, 3));
+            }
+            catch
+            {
+                engine.Dispose(); // its scheduler thread is running; it owns the device and the checkpoint from here
+                throw;
+            }
             return engine;
         }
         catch

@@ -75,9 +75,17 @@ public sealed unsafe class CudaContext : IDisposable
         Cu.Check(CuDriver.cuDeviceTotalMem_v2(&total, device));
         nint ctx;
         Cu.Check(CuDriver.cuDevicePrimaryCtxRetain(&ctx, device));
-        Cu.Check(CuDriver.cuCtxSetCurrent(ctx));
         int driverVersion;
-        Cu.Check(CuDriver.cuDriverGetVersion(&driverVersion));
+        try
+        {
+            Cu.Check(CuDriver.cuCtxSetCurrent(ctx));
+            Cu.Check(CuDriver.cuDriverGetVersion(&driverVersion));
+        }
+        catch
+        {
+            CuDriver.cuDevicePrimaryCtxRelease_v2(device); // the retain above is not kept by anything
+            throw;
+        }
         return new CudaContext(device, ctx, Encoding.UTF8.GetString(name).TrimEnd('\0'), major, minor, (long)total, sms, driverVersion);
     }
 

@@ -52,6 +52,7 @@ public sealed class DeviceTextForward : IDisposable
     private readonly DecodeArena _arena;
     private readonly Dictionary<DecodeGraphKey, (CudaGraph Graph, long Used)> _graphs = [];
     private long _clock;
+    private int _disposed;
     private readonly int _markerOffset, _tokensPerCrop;
     private TextWorkspace? _workspace;
     private DeviceBuffer<int>? _ids;
@@ -417,9 +418,11 @@ public sealed class DeviceTextForward : IDisposable
     /// <summary>Frees the device model, caches and scratch (and the context, when this opened it).</summary>
     public void Dispose()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         lock (_stream)
         {
-            try { _stream.Synchronize(); } catch (CudaException) { } // nothing may still run on what is freed below
+            // Nothing may still run on what is freed below (a context already in an error state, or gone, frees what it can).
+            try { _stream.Synchronize(); } catch (Exception e) when (e is CudaException or ObjectDisposedException) { }
             DropGraphs();
             _workspace?.Dispose();
             _ids?.Dispose();

@@ -47,9 +47,14 @@ public sealed class ModelRunner : IDisposable
     /// Creates a runner whose language model and KV cache are on the GPU (<paramref name="device"/>, owned and disposed
     /// by the runner): its blocks are the device cache's, and it encodes images on the device too (<paramref name="model"/> serves traces and the config).
     /// </summary>
+    /// <exception cref="ArgumentException">The device model is not this checkpoint's (the device is disposed: the runner owned it).</exception>
     public ModelRunner(Owl3Model model, DeviceTextForward device, long imageCacheBytes = 0, IProgress<EngineProgress>? progress = null)
     {
-        if (device.Vocab != model.Config.Vocab) throw new ArgumentException($"the device model has {device.Vocab} logits, the checkpoint {model.Config.Vocab}");
+        if (device.Vocab != model.Config.Vocab)
+        {
+            device.Dispose();
+            throw new ArgumentException($"the device model has {device.Vocab} logits, the checkpoint {model.Config.Vocab}");
+        }
         _model = model;
         _device = device;
         _progress = progress;

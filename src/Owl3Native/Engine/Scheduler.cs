@@ -175,9 +175,18 @@ public sealed class Scheduler : IDisposable
                 active.Add(job);
                 Interlocked.Increment(ref _running);
             }
-            catch (Exception e) when (e is ArgumentException or KvCacheExhaustedException or InvalidOperationException)
+            catch (Exception e) when (e is not OutOfMemoryException)
             {
-                if (job.Sequence is not null) _runner.Release(job.Sequence); // blocks it may already hold (a share, an adoption)
+                // Bad input, a full cache, or a device error while encoding its images (out of device memory, a fault): the
+                // request fails, the loop goes on. Releasing may itself meet the device's error; the request is failed anyway.
+                try
+                {
+                    if (job.Sequence is not null) _runner.Release(job.Sequence); // blocks it may already hold (a share, an adoption)
+                }
+                catch (Exception release) when (release is not OutOfMemoryException)
+                {
+                    e = new AggregateException(e, release);
+                }
                 job.Done.TrySetException(e);
             }
         }
@@ -311,7 +320,18 @@ public sealed class Scheduler : IDisposable
 
     private void Fail(Job job, Exception e)
     {
-        if (job.Sequence is not null) { _runner.Release(job.Sequence); Interlocked.Decrement(ref _running); }
+        if (job.Sequence is not null)
+        {
+            Interlocked.Decrement(ref _running);
+            try
+            {
+                _runner.Release(job.Sequence);
+            }
+            catch (Exception release) when (release is not OutOfMemoryException) // a device in an error state: fail the request anyway
+            {
+                e = new AggregateException(e, release);
+            }
+        }
         job.Done.TrySetException(e);
     }
 

@@ -36,6 +36,28 @@ public sealed class EngineOptionsTests
         Assert.Equal(quiet.Generate(q, [MediaSource.ImageFile(Image)], settings).TokenIds, tokens); // batched encoding = per-crop
     }
 
+    /// <summary>A progress sink that throws while images are encoded (as a device fault or out-of-memory there would).</summary>
+    private sealed class Faulty : IProgress<EngineProgress>
+    {
+        public void Report(EngineProgress value)
+        {
+            if (value.Stage == EngineStage.EncodingImages) throw new IOException("the sink failed");
+        }
+    }
+
+    [Fact]
+    public void An_error_while_admitting_a_request_fails_that_request_and_the_engine_serves_the_next()
+    {
+        // Admission runs on the scheduler's thread: before, only argument and cache errors were caught there, and any
+        // other exception (a device error while encoding images) ended the process.
+        using var engine = Owl3Engine.Load(SharedData.Golden("tiny-a"), new EngineOptions(Progress: new Faulty(), ImageCacheBytes: 0));
+        var settings = new GenerationSettings(MaxNewTokens: 3, Temperature: 0);
+        var e = Assert.ThrowsAny<Exception>(() => engine.Generate([new(PromptRole.User, "<|image|>Describe this image.")], [MediaSource.ImageFile(Image)], settings));
+        Assert.Contains("the sink failed", e.ToString());
+        Assert.Equal(3, engine.Generate([new(PromptRole.User, "Hi")], [], settings).TokenIds.Count);
+        Assert.Equal(0, engine.Runner.Allocator.UsedBlocks);
+    }
+
     [Fact]
     public async Task LoadAsync_gives_a_working_engine_and_honours_cancellation()
     {
