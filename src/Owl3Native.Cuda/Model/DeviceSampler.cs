@@ -42,30 +42,8 @@ public sealed class DeviceSampler : IDisposable
     {
         int n = rows.Count;
         if (n == 0) return [];
-        var offsets = new int[n + 1];
-        for (int r = 0; r < n; r++)
-            offsets[r + 1] = offsets[r] + (rows[r].Penalty == 1f ? 0 : rows[r].History.Length);
-        Grow((long)n * vocab, n, offsets[n]);
-        // One copy per buffer: the int, float and u64 settings laid out back to back.
-        var ints = new int[(n + 1) + 3 * n + offsets[n]];
-        var floats = new float[3 * n];
-        var longs = new ulong[2 * n];
-        offsets.CopyTo(ints, 0);
-        for (int r = 0; r < n; r++)
-        {
-            var row = rows[r];
-            ints[n + 1 + r] = row.TopK;
-            ints[n + 1 + n + r] = row.Step;
-            floats[r] = row.Temperature;
-            floats[n + r] = row.TopP;
-            floats[2 * n + r] = row.Penalty;
-            longs[r] = row.Seed;
-            longs[n + r] = row.Stream;
-            if (row.Penalty == 1f) continue;
-            foreach (int id in row.History)
-                if ((uint)id >= (uint)vocab) throw new ArgumentException($"row {r}: history id {id} is outside the vocabulary [0, {vocab})");
-            row.History.CopyTo(ints, (n + 1) + 3 * n + offsets[r]);
-        }
+        var (ints, floats, longs, history) = Layout(rows, vocab);
+        Grow((long)n * vocab, n, history);
         // In the kernel's stream order (no context-wide wait); the previous call's ids were read after its synchronise.
         _ints!.CopyFromAsync(ints, s);
         _floats!.CopyFromAsync(floats, s);
@@ -86,6 +64,40 @@ public sealed class DeviceSampler : IDisposable
         _ints.CopyTo(all);
         Array.Copy(all, n + 1 + 2 * n, ids, 0, n);
         return ids;
+    }
+
+    /// <summary>
+    /// The rows' settings as the three copies carry them. ints: offsets into the history `[n + 1]` | top-k `[n]` | step
+    /// `[n]` | the kernel's ids `[n]` (zeros) | the histories of the rows with a repetition penalty, back to back; floats:
+    /// temperature | top-p | penalty `[n]` each; u64: seed | stream `[n]` each. History: the history's total length.
+    /// </summary>
+    /// <exception cref="ArgumentException">A penalised row's history id outside [0, vocab).</exception>
+    internal static (int[] Ints, float[] Floats, ulong[] Longs, int History) Layout(IReadOnlyList<DeviceSampleRow> rows, int vocab)
+    {
+        int n = rows.Count;
+        var offsets = new int[n + 1];
+        for (int r = 0; r < n; r++)
+            offsets[r + 1] = offsets[r] + (rows[r].Penalty == 1f ? 0 : rows[r].History.Length); // read only for a penalty
+        var ints = new int[(n + 1) + 3 * n + offsets[n]];
+        var floats = new float[3 * n];
+        var longs = new ulong[2 * n];
+        offsets.CopyTo(ints, 0);
+        for (int r = 0; r < n; r++)
+        {
+            var row = rows[r];
+            ints[n + 1 + r] = row.TopK;
+            ints[n + 1 + n + r] = row.Step;
+            floats[r] = row.Temperature;
+            floats[n + r] = row.TopP;
+            floats[2 * n + r] = row.Penalty;
+            longs[r] = row.Seed;
+            longs[n + r] = row.Stream;
+            if (row.Penalty == 1f) continue;
+            foreach (int id in row.History)
+                if ((uint)id >= (uint)vocab) throw new ArgumentException($"row {r}: history id {id} is outside the vocabulary [0, {vocab})");
+            row.History.CopyTo(ints, (n + 1) + 3 * n + offsets[r]);
+        }
+        return (ints, floats, longs, offsets[n]);
     }
 
     private void Grow(long weights, int rows, int history)

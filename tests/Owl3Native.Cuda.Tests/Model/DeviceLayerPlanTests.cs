@@ -161,3 +161,27 @@ public sealed class DeviceLayerPlanTests
         Assert.Equal(w.V, kv[w.K.Length..]);
     }
 }
+
+/// <summary>The device sampler's host side: how a step's rows are laid out for sample_f32 (no GPU needed).</summary>
+public sealed class DeviceSamplerLayoutTests
+{
+    [Fact]
+    public void Rows_are_laid_out_as_the_kernel_reads_them_and_only_penalised_rows_carry_their_history()
+    {
+        DeviceSampleRow[] rows =
+        [
+            new(0.7f, 40, 0.9f, 1.3f, [5, 6, 7], Seed: 11, Stream: 3, Step: 9),   // penalised: its history travels
+            new(0f, 0, 1f, 1f, [8, 9], Seed: 0, Stream: 4, Step: 2),              // no penalty: its history is not read
+            new(1.1f, 0, 0.5f, 1.1f, [1], Seed: 12, Stream: 5, Step: 0),
+        ];
+        var (ints, floats, longs, history) = DeviceSampler.Layout(rows, vocab: 16);
+        Assert.Equal(4, history);
+        // offsets [0, 3, 3, 4] | top-k | step | ids (zeros, the kernel's output) | histories
+        Assert.Equal([0, 3, 3, 4, 40, 0, 0, 9, 2, 0, 0, 0, 0, 5, 6, 7, 1], ints);
+        Assert.Equal([0.7f, 0f, 1.1f, 0.9f, 1f, 0.5f, 1.3f, 1f, 1.1f], floats);
+        Assert.Equal([11UL, 0, 12, 3, 4, 5], longs);
+        var e = Assert.Throws<ArgumentException>(() => DeviceSampler.Layout([new(1f, 0, 1f, 1.2f, [3, 16], 0, 0, 0)], vocab: 16));
+        Assert.Contains("history id 16", e.Message);
+        DeviceSampler.Layout([new(1f, 0, 1f, 1f, [99], 0, 0, 0)], vocab: 16); // unread without a penalty: not checked
+    }
+}
