@@ -41,25 +41,28 @@ public sealed class Generator(ModelRunner runner, int prefillChunk = 512)
             if (r.Options.StopStrings is { Count: > 0 } && r.Options.Decode is null)
                 throw new ArgumentException("stop strings need a Decode function");
         }
-        var states = new List<(SequenceState Seq, GenerationRequest Req, List<int> New, FinishReason? Done, float[] Logits)>();
+        // Next: the token chosen by the last step (where the logits are: on the device with cuda), not yet reported.
+        var states = new List<(SequenceState Seq, GenerationRequest Req, List<int> New, FinishReason? Done, int Next)>();
         try
         {
             foreach (var r in requests)
             {
                 var seq = runner.Admit(r.Pixels, r.MarkerStarts);
-                states.Add((seq, r, [], null, []));
+                states.Add((seq, r, [], null, -1));
             }
-            // Prefill: each prompt in chunks (chunked prefill over the cache equals a full pass).
+            // Prefill: each prompt in chunks (chunked prefill over the cache equals a full pass); the last chunk's step
+            // chooses the first token.
             for (int i = 0; i < states.Count; i++)
             {
                 var (seq, req, _, _, _) = states[i];
-                Tensor? last = null;
+                int next = -1;
                 for (int start = 0; start < req.PromptTokens.Length; start += prefillChunk)
                 {
                     cancellation.ThrowIfCancellationRequested();
-                    last = runner.Step([new StepInput(seq, req.PromptTokens[start..Math.Min(req.PromptTokens.Length, start + prefillChunk)])]);
+                    int end = Math.Min(req.PromptTokens.Length, start + prefillChunk);
+                    next = runner.StepSample([new StepInput(seq, req.PromptTokens[start..end])], [end == req.PromptTokens.Length ? Ask(req, 0) : null])[0];
                 }
-                states[i] = states[i] with { Logits = last!.Row(0).ToArray() };
+                states[i] = states[i] with { Next = next };
             }
             while (true)
             {
@@ -69,16 +72,16 @@ public sealed class Generator(ModelRunner runner, int prefillChunk = 512)
                     var s = states[i];
                     if (s.Done is not null) continue;
                     if (cancellation.IsCancellationRequested) { Finish(i, FinishReason.Cancelled); continue; }
-                    int token = Sampler.Sample(s.Logits, s.Seq.Tokens.ToArray(), s.Req.Options.Sampling, s.Req.Options.Stream, s.New.Count);
-                    s.New.Add(token);
-                    onToken?.Invoke(new GeneratedToken(i, token, s.New.Count - 1));
+                    s.New.Add(s.Next);
+                    onToken?.Invoke(new GeneratedToken(i, s.Next, s.New.Count - 1));
                     var reason = StopReason(s.Req.Options, s.New, s.Seq.CachedLength + 1 >= maxContext);
                     if (reason is not null) Finish(i, reason.Value);
                     else active.Add(i);
                 }
                 if (active.Count == 0) break;
-                var logits = runner.Step(active.Select(i => new StepInput(states[i].Seq, [states[i].New[^1]])).ToArray());
-                for (int a = 0; a < active.Count; a++) states[active[a]] = states[active[a]] with { Logits = logits.Row(a).ToArray() };
+                var chosen = runner.StepSample([.. active.Select(i => new StepInput(states[i].Seq, [states[i].New[^1]]))],
+                    [.. active.Select(i => Ask(states[i].Req, states[i].New.Count))]);
+                for (int a = 0; a < active.Count; a++) states[active[a]] = states[active[a]] with { Next = chosen[a] };
             }
             return states.Select(s => new GenerationResult(s.Seq.Id, s.New, s.Done!.Value, s.Req.PromptTokens.Length)).ToArray();
         }
@@ -98,6 +101,9 @@ public sealed class Generator(ModelRunner runner, int prefillChunk = 512)
             states[i] = states[i] with { Done = reason };
         }
     }
+
+    /// <summary>The sampling of a request's token number <paramref name="step"/> (its settings, its Philox stream).</summary>
+    private static SampleRequest? Ask(GenerationRequest r, int step) => new SampleRequest(r.Options.Sampling, r.Options.Stream, step);
 
     /// <summary>Why a sequence stops after its newest token, if it does (terminator, stop string, budget, context).</summary>
     internal static FinishReason? StopReason(GenerationOptions o, List<int> generated, bool contextFull)
