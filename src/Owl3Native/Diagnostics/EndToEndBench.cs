@@ -51,7 +51,7 @@ public static class EndToEndBench
         if (s.VisionCrop || s.Images > 0)
         {
             // Where the engine encodes: the CPU tower, or the device's with cuda.
-            Func<Tensor, Tensor> encode = runner.Device is { } device ? p => device.EncodeImages(p) : p => model.EncodeImages(p);
+            Func<Tensor, Tensor> encode = runner.Device is { EncodesImages: true } device ? p => device.EncodeImages(p) : p => model.EncodeImages(p);
             var onePixelCrop = RandomPixels(rng, 1, crop);
             encode(onePixelCrop); // warm-up: JIT and first touch of the mapped vision weights (on the GPU: kernels, GEMM plans)
             var sw = Stopwatch.StartNew();

@@ -45,8 +45,8 @@ public sealed class DeviceTextForward : IDisposable
     private readonly KernelCache _cache;
     private readonly DeviceLayerKernels _kernels;
     private readonly DeviceQwen2Text _model;
-    private readonly DeviceSiglipTower _tower;
-    private readonly VisionWorkspace _visionWs;
+    private readonly DeviceSiglipTower? _tower;     // null: vision sizes the device kernels cannot take (images on the CPU)
+    private readonly VisionWorkspace? _visionWs;
     private readonly CudaStream _stream;
     private readonly DeviceSampler _sampler;
     private readonly DecodeArena _arena;
@@ -62,7 +62,7 @@ public sealed class DeviceTextForward : IDisposable
     public int MaxStepTokens { get; private init; } = DefaultMaxStepTokens;
 
     private DeviceTextForward(CudaContext context, bool ownsContext, KernelCache cache, DeviceLayerKernels kernels, DeviceQwen2Text model,
-        DeviceSiglipTower tower, VisionWorkspace visionWs, DecodeArena arena, CudaStream stream, int markerOffset, int tokensPerCrop)
+        DeviceSiglipTower? tower, VisionWorkspace? visionWs, DecodeArena arena, CudaStream stream, int markerOffset, int tokensPerCrop)
     {
         _arena = arena;
         (_context, _ownsContext, _cache, _kernels, _model, _stream) = (context, ownsContext, cache, kernels, model, stream);
@@ -134,14 +134,29 @@ public sealed class DeviceTextForward : IDisposable
             owned.Add(kernels);
             // Read from the memory-mapped checkpoint layer by layer during the upload: the host never holds the model.
             var w = TextWeights.Of(checkpoint);
-            var vision = VisionWeights.Of(checkpoint);
             var cfg = checkpoint.Config;
-            long visionBytes = 2 * vision.Shape.WeightElements + VisionWorkspace.BytesFor(vision.Shape, VisionCropsPerPass);
+            // The tower goes on the device unless its sizes are ones the kernels cannot take (no released checkpoint):
+            // then the engine encodes images on the CPU, and the language model still runs here.
+            VisionWeights? vision;
+            try
+            {
+                vision = VisionWeights.Of(checkpoint);
+            }
+            catch (ArgumentException)
+            {
+                vision = null;
+            }
+            long visionBytes = vision is null ? 0 : 2 * vision.Shape.WeightElements + VisionWorkspace.BytesFor(vision.Shape, VisionCropsPerPass);
             if (numBlocks <= 0) numBlocks = BlocksFor(context, w, blockSize, memoryFraction, visionBytes);
-            var tower = new DeviceSiglipTower(context, vision);
-            owned.Add(tower);
-            var visionWs = new VisionWorkspace(context, vision.Shape, VisionCropsPerPass, kernels.Attention.DevicePrefillVariant(vision.Shape.HeadDim));
-            owned.Add(visionWs);
+            DeviceSiglipTower? tower = null;
+            VisionWorkspace? visionWs = null;
+            if (vision is not null)
+            {
+                tower = new DeviceSiglipTower(context, vision);
+                owned.Add(tower);
+                visionWs = new VisionWorkspace(context, vision.Shape, VisionCropsPerPass, kernels.Attention.DevicePrefillVariant(vision.Shape.HeadDim));
+                owned.Add(visionWs);
+            }
             var model = new DeviceQwen2Text(context, w, numBlocks, blockSize);
             owned.Add(model);
             var arena = new DecodeArena(context, GraphSeqs, (cfg.MaxPositionEmbeddings + blockSize - 1) / blockSize, cfg.HyperLayerIndices);
@@ -194,14 +209,19 @@ public sealed class DeviceTextForward : IDisposable
     /// device, in passes of <see cref="VisionCropsPerPass"/> crops (fp32 values of the bf16 result).
     /// </summary>
     /// <exception cref="ArgumentException">The pixels are not `[crops, 3, S, S]` at the checkpoint's image size.</exception>
+    /// <exception cref="InvalidOperationException">The tower is not on the device (<see cref="EncodesImages"/> is false).</exception>
     public Tensor EncodeImages(Tensor pixels, CancellationToken cancellation = default)
     {
+        if (_tower is null || _visionWs is null) throw new InvalidOperationException("the vision tower is not on the device (its sizes are not ones the kernels take): encode on the CPU");
         lock (_stream)
         {
             _context.MakeCurrent();
             return _tower.Encode(_kernels, _stream, _visionWs, pixels, cancellation);
         }
     }
+
+    /// <summary>The vision tower runs on the device (false only for vision sizes the kernels cannot take: images are then encoded on the CPU).</summary>
+    public bool EncodesImages => _tower is not null;
 
     /// <summary>
     /// One request's visual K/V for every hyper layer, from its projected image features `[crops·patches, hidden]` and
@@ -430,8 +450,8 @@ public sealed class DeviceTextForward : IDisposable
             _arena.Dispose();
             _stream.Dispose();
             _model.Dispose();
-            _visionWs.Dispose();
-            _tower.Dispose();
+            _visionWs?.Dispose();
+            _tower?.Dispose();
             _kernels.Dispose();
             _cache.Dispose();
         }

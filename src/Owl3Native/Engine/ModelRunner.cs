@@ -116,7 +116,7 @@ public sealed class ModelRunner : IDisposable
     /// <summary>Encodes crops; with a progress sink, one crop at a time (each crop is its own SigLIP sequence).</summary>
     private Tensor Encode(Tensor pixels)
     {
-        if (_device is not null)
+        if (_device is { EncodesImages: true })
         {
             // On the device in passes of many crops; progress as whole requests (a pass is milliseconds).
             _progress?.Report(new EngineProgress(EngineStage.EncodingImages, 0, pixels.Dim(0)));
