@@ -10,7 +10,7 @@ namespace Owl3Native;
 
 /// <summary>Options of <see cref="Owl3Engine.Load"/>.</summary>
 /// <param name="Device">`auto` (the CPU: the device path has not yet run on a GPU, so auto does not pick it), `cpu`, or
-/// `cuda` (the vision tower, the language model and its paged KV cache on the GPU; sampling on the host).</param>
+/// `cuda` (the vision tower, the language model and its paged KV cache on the GPU, tokens chosen there).</param>
 /// <param name="Threads">CPU threads (0: all cores).</param>
 /// <param name="KvBlocks">KV-cache blocks of <paramref name="BlockSize"/> tokens.</param>
 /// <param name="BlockSize">Tokens per KV-cache block.</param>
@@ -144,7 +144,7 @@ public sealed class Owl3Engine : IDisposable
             var model = new Owl3Model(checkpoint, new CpuBackend(options.Threads));
             var processor = Owl3Processor.For(checkpoint); // before any upload: a missing tokenizer file fails fast
             progress?.Report(new EngineProgress(EngineStage.Loading, 2, 3));
-            // cuda: the vision tower, the language model and its KV cache on the GPU (the sampler on the host, for now).
+            // cuda: the vision tower, the language model, its KV cache and the sampler on the GPU.
             if (options.Device == "cuda")
                 device = DeviceTextForward.Load(checkpoint, options.KvMemoryFraction > 0 ? 0 : options.KvBlocks, options.BlockSize,
                     options.KvMemoryFraction > 0 ? options.KvMemoryFraction : 0.9);

@@ -151,6 +151,11 @@ public sealed class CliTests
         Assert.Equal(4, doc.RootElement.GetProperty("libraries").GetArrayLength());
         Assert.Equal(Environment.ProcessorCount, doc.RootElement.GetProperty("cores").GetInt32());
         Assert.StartsWith("cpu", doc.RootElement.GetProperty("default_device").GetString());
+        // Whether kernels compile here, and whether --device cuda could run (with the reason when it cannot).
+        string kernels = doc.RootElement.GetProperty("kernels").GetString()!;
+        if (Owl3Native.Cuda.Runtime.NativeLibraryResolver.Probe(Owl3Native.Cuda.Runtime.CudaLibrary.Nvrtc).Found) Assert.StartsWith("compile: ok", kernels);
+        else Assert.StartsWith("cannot compile: NVRTC not found", kernels);
+        if (NoGpu() is { } why) Assert.Contains("`--device cuda` cannot run here", doc.RootElement.GetProperty("default_device").GetString());
     }
 
     [Fact]

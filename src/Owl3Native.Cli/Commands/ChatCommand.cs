@@ -16,7 +16,7 @@ internal sealed class ChatCommand : Command
         new("max-new-tokens", true, "per answer (default 512)", ValueName: "N"),
         new("temperature", true, "0 = greedy (default: generation_config.json)", ValueName: "T"),
         new("no-cut", false, "no adaptive image cutting"),
-        new("device", true, "auto (default: the CPU), cpu or cuda (the language model on the GPU)", ValueName: "D"),
+        new("device", true, "auto (default: the CPU), cpu or cuda (the model on the GPU)", ValueName: "D"),
         new("threads", true, "CPU threads (default: all cores)", ValueName: "N"),
     ];
 

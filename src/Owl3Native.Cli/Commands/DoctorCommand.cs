@@ -35,9 +35,8 @@ internal sealed class DoctorCommand : Command
             probe.NvrtcMajor is { } ma ? $"{ma}.{probe.NvrtcMinor}" : null,
             libs,
             FindOnPath("ffmpeg"),
-            "not built yet (the CUDA toolchain issue #5 adds kernels and `owl3 kernels`)",
-            // The CUDA backend does not exist yet, so every machine runs on the CPU for now.
-            "cpu (the CUDA backend is not built yet)");
+            KernelsLine(probe),
+            DefaultDeviceLine(probe));
         if (args.Flag("json"))
         {
             JsonOutput.Write(console, report, JsonOutput.Default.DoctorReport);
@@ -54,6 +53,35 @@ internal sealed class DoctorCommand : Command
         o.WriteLine($"kernels        {report.Kernels}");
         o.WriteLine($"default device {report.DefaultDevice}");
         return 0;
+    }
+
+    /// <summary>Whether kernels compile here: one small file through NVRTC (`owl3 kernels` checks them all).</summary>
+    private static string KernelsLine(DeviceProbeResult probe)
+    {
+        if (probe.NvrtcMajor is null) return "cannot compile: NVRTC not found (see the paths tried above)";
+        try
+        {
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            Owl3Native.Cuda.Kernels.KernelCompiler.Compile(Owl3Native.Cuda.Kernels.KernelSources.File("norm.cu"), "sm_80");
+            return $"compile: ok (norm.cu for sm_80 in {clock.ElapsedMilliseconds} ms; `owl3 kernels` compiles and checks every kernel)";
+        }
+        catch (Exception e) when (e is KernelCompileException or CudaException or DllNotFoundException or EntryPointNotFoundException)
+        {
+            return $"compile FAILED: {e.Message.Split('\n')[0]}";
+        }
+    }
+
+    /// <summary>`auto` runs on the CPU; whether `--device cuda` could run here, and if not why.</summary>
+    private static string DefaultDeviceLine(DeviceProbeResult probe)
+    {
+        string? missing = !probe.DriverFound ? probe.Summary
+            : probe.DeviceCount == 0 ? probe.Summary
+            : probe.NvrtcMajor is null ? "NVRTC not found"
+            : !NativeLibraryResolver.Probe(CudaLibrary.CublasLt).Found ? "cuBLASLt not found"
+            : null;
+        return missing is null
+            ? $"cpu (`auto` stays on the CPU until the GPU path is judged on a device; `--device cuda` can run here: {probe.Summary})"
+            : $"cpu (`--device cuda` cannot run here: {missing})";
     }
 
     private static string? FindOnPath(string exe) =>

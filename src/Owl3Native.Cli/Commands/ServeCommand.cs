@@ -21,7 +21,7 @@ internal sealed class ServeCommand : Command
         new("max-batch", true, "sequences generated at once (default 256)", ValueName: "N"),
         new("kv-blocks", true, "KV-cache blocks of 16 tokens (default 4096)", ValueName: "N"),
         new("image-cache-mb", true, "MiB of image embeddings kept for reuse (default 256; 0 = off)", ValueName: "N"),
-        new("device", true, "auto (default: the CPU), cpu or cuda (the language model on the GPU)", ValueName: "D"),
+        new("device", true, "auto (default: the CPU), cpu or cuda (the model on the GPU)", ValueName: "D"),
         new("prefix-cache", true, "KV caches of finished requests kept so a request resending a conversation skips prefilling it (default 16; 0 = off)", ValueName: "N"),
     ];
 

@@ -32,7 +32,7 @@ public sealed record BenchResult(
 /// </summary>
 public static class EndToEndBench
 {
-    /// <summary>Runs the benchmark on an opened checkpoint (the CPU backend, or the language model on the GPU with `cuda`).</summary>
+    /// <summary>Runs the benchmark on an opened checkpoint (the CPU backend, or the model on the GPU with `cuda`).</summary>
     /// <exception cref="Cuda.Runtime.GpuUnavailableException">`cuda` without a usable GPU.</exception>
     public static BenchResult Run(Owl3Checkpoint checkpoint, BenchSettings s, Action<string>? log = null)
     {
