@@ -72,17 +72,7 @@ internal sealed class VerifyCommand : Command
             {
                 throw new UserErrorException($"--device cuda: {e.Message}");
             }
-            ModelRunner runner;
-            try
-            {
-                runner = new ModelRunner(owl, gpu);
-            }
-            catch
-            {
-                gpu.Dispose();
-                throw;
-            }
-            using var _ = runner;
+            using var runner = new ModelRunner(owl, gpu); // one that refuses the device disposes it
             results = new DeviceGoldenVerifier(owl, golden, runner).Run(c => { if (!json) Print(c); });
         }
         else

@@ -187,8 +187,11 @@ public sealed class AttentionKernels(KernelCache cache)
     public int DecodeCtasPerMultiprocessor(int headDim)
     {
         int dp = PrefillDim(headDim);
-        return cache.Get("attention_decode_paged.cu", $"attention_decode_tc_d{dp}_bf16").MaxActiveBlocksPerMultiprocessor(128, DecodeSharedBytes(dp));
+        // Asked by every decode step's plan; the device's answer never changes.
+        return _decodeCtas.GetOrAdd(dp, d => cache.Get("attention_decode_paged.cu", $"attention_decode_tc_d{d}_bf16").MaxActiveBlocksPerMultiprocessor(128, DecodeSharedBytes(d)));
     }
+
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<int, int> _decodeCtas = new();
 
     /// <summary>CTAs of a prefill instantiation one multiprocessor holds at once.</summary>
     public int PrefillCtasPerMultiprocessor(PrefillVariant variant) =>

@@ -50,22 +50,9 @@ public sealed class DeviceStep : IDisposable
                     _visual[layer] = (UpLongs(context, k), UpLongs(context, v));
                 }
             }
-            (SplitKeys, Splits) = (VisualSplitKeys, VisualSplits) = (CrossSplitKeys, CrossSplits) = (64, 1);
-            if (d > 0)
-            {
-                // The decode walks visual + text keys: hyper layers with images plan over both, the other layers over text.
-                // A decode sequence's row is its index (the decode part comes first, one row each).
-                int ctas = attention.DecodeCtasPerMultiprocessor(headDim);
-                (SplitKeys, Splits) = AttentionKernels.DecodeSplits(plan.TextLens.Take(d).Max(), d, kvHeads, context.Multiprocessors, ctas);
-                if (plan.HasVisual)
-                {
-                    (VisualSplitKeys, VisualSplits) = AttentionKernels.DecodeSplits(plan.DecodeKeysOf(d), d, kvHeads, context.Multiprocessors, ctas);
-                    // 240728/241014's cross-attention walks the visible visual keys only (its text lengths are 0).
-                    (CrossSplitKeys, CrossSplits) = AttentionKernels.DecodeSplits(Math.Max(1, plan.VisLens.Take(d).Max()), d, kvHeads, context.Multiprocessors, ctas);
-                    ZeroLens = Up(context, new int[Seqs]);
-                }
-                else (VisualSplitKeys, VisualSplits) = (SplitKeys, Splits);
-            }
+            (SplitKeys, Splits, VisualSplitKeys, VisualSplits, CrossSplitKeys, CrossSplits) =
+                DecodePlan(plan, d, attention, context.Multiprocessors, kvHeads, headDim, keys => keys);
+            if (d > 0 && plan.HasVisual) ZeroLens = Up(context, new int[Seqs]);
             if (d < Seqs)
             {
                 // The prefill part: its sequences' row starts are absolute, its CTA list counts sequences from the first of them.
@@ -110,14 +97,29 @@ public sealed class DeviceStep : IDisposable
             (VisLens, VisTokens, ZeroLens) = (a.VisLens, a.VisTokens, a.ZeroLens);
             foreach (var (layer, kv) in a.Visual) _visual[layer] = kv;
         }
-        int ctas = attention.DecodeCtasPerMultiprocessor(headDim);
-        int sms = stream.Context.Multiprocessors;
         // Planned on bucketed key counts (DecodeArena.PlanKeys), so the graph key stays put while sequences grow.
-        (SplitKeys, Splits) = AttentionKernels.DecodeSplits(DecodeArena.PlanKeys(plan.TextLens.Max()), Seqs, kvHeads, sms, ctas);
-        (VisualSplitKeys, VisualSplits) = plan.HasVisual ? AttentionKernels.DecodeSplits(DecodeArena.PlanKeys(plan.DecodeKeys), Seqs, kvHeads, sms, ctas) : (SplitKeys, Splits);
-        (CrossSplitKeys, CrossSplits) = plan.HasVisual ? AttentionKernels.DecodeSplits(DecodeArena.PlanKeys(Math.Max(1, plan.VisLens.Max())), Seqs, kvHeads, sms, ctas) : (64, 1);
+        (SplitKeys, Splits, VisualSplitKeys, VisualSplits, CrossSplitKeys, CrossSplits) =
+            DecodePlan(plan, Seqs, attention, stream.Context.Multiprocessors, kvHeads, headDim, DecodeArena.PlanKeys);
         PrefillVariant = AttentionKernels.PrefillVariantFor(headDim);
         PrefillTiles = a.PrefillTiles;
+    }
+
+    /// <summary>
+    /// The split plans of the decode part (the first <paramref name="d"/> sequences, one row each): over the text keys
+    /// (layers without images), over visual + text keys (hyper layers with images), over the visible visual keys only
+    /// (240728/241014's cross-attention, whose text lengths are 0); key counts through <paramref name="keys"/> (a graph
+    /// step buckets them). (64, 1) where there is no such part.
+    /// </summary>
+    private static (int SplitKeys, int Splits, int VisualSplitKeys, int VisualSplits, int CrossSplitKeys, int CrossSplits) DecodePlan(
+        StepPlan plan, int d, AttentionKernels attention, int multiprocessors, int kvHeads, int headDim, Func<int, int> keys)
+    {
+        if (d == 0) return (64, 1, 64, 1, 64, 1);
+        int ctas = attention.DecodeCtasPerMultiprocessor(headDim);
+        var text = AttentionKernels.DecodeSplits(keys(plan.TextLens.Take(d).Max()), d, kvHeads, multiprocessors, ctas);
+        if (!plan.HasVisual) return (text.SplitKeys, text.Splits, text.SplitKeys, text.Splits, 64, 1);
+        var visual = AttentionKernels.DecodeSplits(keys(plan.DecodeKeysOf(d)), d, kvHeads, multiprocessors, ctas);
+        var cross = AttentionKernels.DecodeSplits(keys(Math.Max(1, plan.VisLens.Take(d).Max())), d, kvHeads, multiprocessors, ctas);
+        return (text.SplitKeys, text.Splits, visual.SplitKeys, visual.Splits, cross.SplitKeys, cross.Splits);
     }
 
     /// <summary>What a CUDA graph captured from this decode step depends on besides the arena's contents.</summary>

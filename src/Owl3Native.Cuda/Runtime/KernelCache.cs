@@ -99,11 +99,10 @@ public sealed class KernelCache : IDisposable
     /// </summary>
     internal static byte[] Cubin(string directory, KernelFile file, string arch)
     {
-        string _directory = directory;
-        string path = Path.Combine(_directory, $"{Path.GetFileNameWithoutExtension(file.Name)}-{arch}-{Key(file, arch)}.cubin");
+        string path = Path.Combine(directory, $"{Path.GetFileNameWithoutExtension(file.Name)}-{arch}-{Key(file, arch)}.cubin");
         if (File.Exists(path)) return File.ReadAllBytes(path);
         var compiled = KernelCompiler.Compile(file, arch);
-        Directory.CreateDirectory(_directory);
+        Directory.CreateDirectory(directory);
         string tmp = path + $".{Environment.ProcessId}.{Environment.CurrentManagedThreadId}.tmp";
         File.WriteAllBytes(tmp, compiled.Cubin);
         File.Move(tmp, path, overwrite: true); // atomic: concurrent processes never see half a file

@@ -104,19 +104,8 @@ public static class EndToEndBench
             System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription);
     }
 
-    private static ModelRunner OnDevice(Owl3Model model, Owl3Checkpoint checkpoint, int blocks, int blockSize)
-    {
-        var device = DeviceTextForward.Load(checkpoint, blocks, blockSize);
-        try
-        {
-            return new ModelRunner(model, device);
-        }
-        catch
-        {
-            device.Dispose();
-            throw;
-        }
-    }
+    private static ModelRunner OnDevice(Owl3Model model, Owl3Checkpoint checkpoint, int blocks, int blockSize) =>
+        new(model, DeviceTextForward.Load(checkpoint, blocks, blockSize)); // a runner that refuses the device disposes it
 
     /// <summary>Bytes of LLM weights one decode step streams: every decoder weight, the final norm and lm_head (not the embedding gather).</summary>
     public static long DecodeWeightBytes(Owl3Checkpoint checkpoint)

@@ -306,12 +306,13 @@ public sealed class DeviceTextForward : IDisposable
                 for (int i = 0, at = 0; i < piece.Length; at += piece[i].Count, i++)
                     Array.Copy(ids, starts[piece[i].Seq] + piece[i].Start, pieceIds, at, piece[i].Count);
                 var ws = Workspace(tokens, stepSeqs.Length);
+                bool[] last = [.. piece.Select(p => p.Start + p.Count == seqs[p.Seq].New)];
                 if (UseGraphs && stepSeqs.All(q => q.New == 1) && stepSeqs.Length <= _arena.Seqs
                     && DecodeArena.TableWidth(stepSeqs.Max(q => q.Blocks.Length)) <= _arena.MaxBlocks)
                 {
                     var decode = new DeviceStep(_arena, _stream, _kernels.Attention, stepSeqs, pieceIds, BlockSize, _model.Shape.KvHeads, _model.Shape.HeadDim);
                     RunGraph(decode, ws);
-                    after(piece, [.. piece.Select(p => p.Start + p.Count == seqs[p.Seq].New)], ws);
+                    after(piece, last, ws);
                     continue;
                 }
                 _ids!.CopyFrom(pieceIds); // synchronous; DeviceStep's uploads end with a context synchronise as well
@@ -327,7 +328,7 @@ public sealed class DeviceTextForward : IDisposable
                     throw;
                 }
                 _stream.Synchronize();
-                after(piece, [.. piece.Select(p => p.Start + p.Count == seqs[p.Seq].New)], ws);
+                after(piece, last, ws);
             }
         }
     }
