@@ -1,7 +1,8 @@
 // decode_combine.cuh — the split-K merge of attention_decode_paged.cu: one (sequence, head) row by a CTA (the combine
-// launch), or a whole GQA group's rows at once (the tensor-core decode's fused combine). Included by
-// attention_decode_paged.cu after DecodeParams and the DECODE_* sizes, which it uses; nothing else includes it.
+// launch), or a whole GQA group's rows at once (the tensor-core decode's fused combine; decode_tc.cuh holds the cluster
+// form, which reads the partials from distributed shared memory).
 #pragma once
+#include "decode.cuh"
 
 // Merges the splits of (sequence s, head h) into the bf16 output, by 128 threads. The splits' weights exp2(m_z − m)
 // are computed once by the threads in parallel and kept in shared memory (w_s, ≥ splits floats); then warp w sums

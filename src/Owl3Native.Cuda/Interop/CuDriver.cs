@@ -101,6 +101,12 @@ internal struct CUlaunchAttribute
     /// <summary>CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION: value.programmaticStreamSerializationAllowed.</summary>
     public const int ProgrammaticStreamSerialization = 6;
 
+    /// <summary>CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION: value.clusterDim {x, y, z} (CTAs per cluster in each dimension).</summary>
+    public const int ClusterDimension = 4;
+
     [FieldOffset(0)] public int Id;
     [FieldOffset(8)] public int Value;
+    [FieldOffset(8)] public uint ClusterX;
+    [FieldOffset(12)] public uint ClusterY;
+    [FieldOffset(16)] public uint ClusterZ;
 }

@@ -180,6 +180,16 @@ public sealed class AttentionKernels(KernelCache cache)
         f.Launch(stream, new Dim3((uint)p.Heads, (uint)tiles), new Dim3((uint)variant.Threads), p, (uint)variant.SharedBytes);
     }
 
+    /// <summary>The cluster decode's kernel file (sm_90 only: <see cref="DecodeKernel.TensorCoreCluster"/>).</summary>
+    public const string ClusterDecodeFile = "attention_decode_cluster.cu";
+
+    /// <summary>The most splits <see cref="DecodeKernel.TensorCoreCluster"/> takes: one cluster of 16 CTAs (non-portable above 8; H100/H200 form 16).</summary>
+    public const int MaxClusterSplits = 16;
+
+    /// <summary>Why the cluster decode cannot run on this device with this NVRTC (not sm_90, an old driver), or null.</summary>
+    public string? ClusterDecodeUnavailable() =>
+        cache.Unavailable(ClusterDecodeFile) ?? (cache.Context.SupportsClusterLaunch ? null : $"thread-block clusters need an sm_90 device and a CUDA 12 driver (found {cache.Context.Arch}, driver {cache.Context.DriverVersion})");
+
     /// <summary>Dynamic shared memory of the tensor-core decode: two stages of 64-key K and V tiles.</summary>
     public static int DecodeSharedBytes(int paddedDim) => 2 * 2 * 64 * (paddedDim + 8) * 2;
 
@@ -199,8 +209,9 @@ public sealed class AttentionKernels(KernelCache cache)
 
     /// <summary>
     /// Decode attention (+ the split combine when p.Splits &gt; 1; PartO/PartMl must then hold seqs·heads·splits·(D | 2)
-    /// floats; with p.SplitCounters the tensor-core kernel merges the splits in the same launch). <paramref name="kernel"/> picks the tensor-core kernel (default; GQA groups ≤ 16) or the CUDA-core one
-    /// (groups ≤ 8), kept as the second implementation the conformance check and the benchmark compare.
+    /// floats; with p.SplitCounters the tensor-core kernel merges the splits in the same launch). <paramref name="kernel"/> picks the tensor-core kernel (default; GQA groups ≤ 16), the CUDA-core one
+    /// (groups ≤ 8), kept as the second implementation the conformance check and the benchmark compare, or the
+    /// tensor-core kernel whose splits (≤ 16) merge inside one thread-block cluster (sm_90; no partials, no combine).
     /// </summary>
     /// <remarks>
     /// <paramref name="programmatic"/>: programmatic dependent launches (sm_90+): the decode may start while the previous
@@ -211,7 +222,7 @@ public sealed class AttentionKernels(KernelCache cache)
     public void Decode(CudaStream stream, in DecodeParams p, DecodeKernel kernel = DecodeKernel.TensorCore, bool programmatic = false)
     {
         int dp = PrefillDim(p.HeadDim);
-        int maxGroup = kernel == DecodeKernel.TensorCore ? 16 : 8;
+        int maxGroup = kernel == DecodeKernel.CudaCore ? 8 : 16;
         if (p.Heads % p.KvHeads != 0 || p.Heads / p.KvHeads > maxGroup)
             throw new ArgumentException($"{kernel} decode attention serves GQA groups of at most {maxGroup} query heads; got {p.Heads} heads over {p.KvHeads} KV heads");
         if (p.Seqs == 0) return;
@@ -219,9 +230,17 @@ public sealed class AttentionKernels(KernelCache cache)
         if (p.KCache == 0 || p.VCache == 0 || p.Q == 0 || p.O == 0 || p.TextLens == 0)
             throw new ArgumentException("decode attention needs Q, O, the K/V cache and the text lengths (the cache base also serves as the address of masked loads)");
         if (p.QStride % 2 != 0) throw new ArgumentException($"query row stride {p.QStride} must be even (32-bit fragment loads)");
-        if (p.Splits > 1 && (p.PartO == 0 || p.PartMl == 0)) throw new ArgumentException($"{p.Splits} splits need the PartO/PartMl buffers");
+        if (p.Splits > 1 && kernel != DecodeKernel.TensorCoreCluster && (p.PartO == 0 || p.PartMl == 0)) throw new ArgumentException($"{p.Splits} splits need the PartO/PartMl buffers");
         if (p.Splits > MaxDecodeSplits) throw new ArgumentException($"{p.Splits} splits > {MaxDecodeSplits} (the combine kernel's limit; DecodeSplits never plans more)");
         var grid = new Dim3((uint)p.KvHeads, (uint)p.Seqs, (uint)p.Splits);
+        if (kernel == DecodeKernel.TensorCoreCluster)
+        {
+            if (p.Splits > MaxClusterSplits) throw new ArgumentException($"{p.Splits} splits > {MaxClusterSplits}, the largest cluster the cluster decode forms");
+            if (ClusterDecodeUnavailable() is { } why) throw new NotSupportedException(why);
+            cache.Get(ClusterDecodeFile, $"attention_decode_cluster_d{dp}_bf16")
+                .Launch(stream, grid, new Dim3(128), p, (uint)DecodeSharedBytes(dp), programmatic, cluster: new Dim3(1, 1, (uint)p.Splits));
+            return;
+        }
         if (kernel == DecodeKernel.TensorCore)
             cache.Get("attention_decode_paged.cu", $"attention_decode_tc_d{dp}_bf16").Launch(stream, grid, new Dim3(128), p, (uint)DecodeSharedBytes(dp), programmatic);
         else
@@ -286,4 +305,10 @@ public enum DecodeKernel
     TensorCore,
     /// <summary>CUDA cores, one query head per register set (attention_decode_paged_bf16).</summary>
     CudaCore,
+    /// <summary>
+    /// The tensor-core kernel with the splits of each (sequence, KV head) launched as one thread-block cluster and merged
+    /// through distributed shared memory (attention_decode_cluster_d*_bf16; sm_90, 1 ≤ splits ≤ 16; no combine launch,
+    /// no partial buffers).
+    /// </summary>
+    TensorCoreCluster,
 }

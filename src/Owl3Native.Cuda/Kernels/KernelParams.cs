@@ -156,7 +156,7 @@ public struct SampleParams
     public int Vocab;
 }
 
-/// <summary>kernels/attention_decode_paged.cu: one query token per sequence against visual + paged text keys.</summary>
+/// <summary>kernels/decode.cuh (attention_decode_paged.cu, attention_decode_cluster.cu): one query token per sequence against visual + paged text keys.</summary>
 [StructLayout(LayoutKind.Sequential)]
 public struct DecodeParams
 {

@@ -48,6 +48,12 @@ public sealed unsafe class CudaContext : IDisposable
     /// </summary>
     public bool SupportsProgrammaticLaunch => ComputeMajor >= 9 && DriverVersion >= 12030;
 
+    /// <summary>
+    /// Thread-block clusters can be launched here (cuLaunchKernelEx with a cluster dimension): an sm_90+ device and a
+    /// driver of CUDA 12.0 or later.
+    /// </summary>
+    public bool SupportsClusterLaunch => ComputeMajor >= 9 && DriverVersion >= 12000;
+
     /// <summary>`sm_XY` of the device: what NVRTC compiles kernels for.</summary>
     public string Arch => $"sm_{ComputeMajor}{ComputeMinor}";
 

@@ -89,25 +89,51 @@ public sealed unsafe class CudaFunction
     /// Launches with <paramref name="p"/> as the kernel's single by-value parameter. <paramref name="programmatic"/>
     /// (where <see cref="CudaContext.SupportsProgrammaticLaunch"/>; a plain launch elsewhere): a programmatic dependent launch — the kernel may start while the previous
     /// kernel of the stream still runs, and must call <c>pdl_wait()</c> (common.cuh) before it reads anything that kernel
-    /// writes; the kernels here do.
+    /// writes; the kernels here do. <paramref name="cluster"/>: CTAs per thread-block cluster in each dimension (sm_90+,
+    /// <see cref="CudaContext.SupportsClusterLaunch"/>); each grid dimension must be a multiple of it, and above 8 CTAs
+    /// a cluster is of a non-portable size, which the launch opts into.
     /// </summary>
-    public void Launch<TParams>(CudaStream stream, Dim3 grid, Dim3 block, in TParams p, uint sharedBytes = 0, bool programmatic = false) where TParams : unmanaged
+    /// <exception cref="NotSupportedException">A cluster launch where the device or driver has none.</exception>
+    public void Launch<TParams>(CudaStream stream, Dim3 grid, Dim3 block, in TParams p, uint sharedBytes = 0, bool programmatic = false, Dim3? cluster = null) where TParams : unmanaged
     {
         if (sharedBytes > 48 * 1024) EnsureDynamicShared((int)sharedBytes);
         _context.MakeCurrent();
         TParams copy = p;
         void* arg = &copy;
-        if (programmatic && _context.SupportsProgrammaticLaunch)
+        bool pdl = programmatic && _context.SupportsProgrammaticLaunch;
+        if (cluster is { } c)
         {
-            var attribute = new CUlaunchAttribute { Id = CUlaunchAttribute.ProgrammaticStreamSerialization, Value = 1 };
+            if (!_context.SupportsClusterLaunch)
+                throw new NotSupportedException($"{Name}: thread-block clusters need an sm_90 device and a CUDA 12 driver (this is {_context.Arch}, driver {_context.DriverVersion})");
+            if (c.X == 0 || c.Y == 0 || c.Z == 0 || grid.X % c.X != 0 || grid.Y % c.Y != 0 || grid.Z % c.Z != 0)
+                throw new ArgumentException($"{Name}: grid {grid} is not a whole number of clusters {c}");
+            if (c.X * c.Y * c.Z > 8) EnsureNonPortableClusters();
+        }
+        if (pdl || cluster is not null)
+        {
+            var attributes = stackalloc CUlaunchAttribute[2];
+            uint count = 0;
+            if (pdl) attributes[count++] = new CUlaunchAttribute { Id = CUlaunchAttribute.ProgrammaticStreamSerialization, Value = 1 };
+            if (cluster is { } d) attributes[count++] = new CUlaunchAttribute { Id = CUlaunchAttribute.ClusterDimension, ClusterX = d.X, ClusterY = d.Y, ClusterZ = d.Z };
             var config = new CUlaunchConfig
             {
                 GridDimX = grid.X, GridDimY = grid.Y, GridDimZ = grid.Z, BlockDimX = block.X, BlockDimY = block.Y, BlockDimZ = block.Z,
-                SharedMemBytes = sharedBytes, HStream = stream.Handle, Attrs = &attribute, NumAttrs = 1,
+                SharedMemBytes = sharedBytes, HStream = stream.Handle, Attrs = attributes, NumAttrs = count,
             };
-            Cu.Check(CuDriver.cuLaunchKernelEx(&config, _function, &arg, null), $"cuLaunchKernelEx({Name}, programmatic)");
+            Cu.Check(CuDriver.cuLaunchKernelEx(&config, _function, &arg, null),
+                $"cuLaunchKernelEx({Name}{(pdl ? ", programmatic" : "")}{(cluster is { } e ? $", cluster {e.X}×{e.Y}×{e.Z}" : "")})");
             return;
         }
         Cu.Check(CuDriver.cuLaunchKernel(_function, grid.X, grid.Y, grid.Z, block.X, block.Y, block.Z, sharedBytes, stream.Handle, &arg, null), $"cuLaunchKernel({Name})");
+    }
+
+    private int _nonPortableClusters;
+
+    /// <summary>CU_FUNC_ATTRIBUTE_NON_PORTABLE_CLUSTER_SIZE_ALLOWED, once: clusters of more than 8 CTAs (16 on H100/H200).</summary>
+    private void EnsureNonPortableClusters()
+    {
+        if (Volatile.Read(ref _nonPortableClusters) != 0) return;
+        Cu.Check(CuDriver.cuFuncSetAttribute(_function, 14, 1), $"cuFuncSetAttribute({Name}, non-portable cluster size allowed)");
+        Volatile.Write(ref _nonPortableClusters, 1);
     }
 }

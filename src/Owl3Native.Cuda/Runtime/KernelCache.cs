@@ -24,6 +24,9 @@ public sealed class KernelCache : IDisposable
             : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache"), "owl3", "kernels");
     }
 
+    /// <summary>The device the kernels are compiled for.</summary>
+    public CudaContext Context => _context;
+
     /// <summary>The function <paramref name="kernel"/> of kernels/<paramref name="file"/>, compiled for this device.</summary>
     /// <exception cref="NotSupportedException">An architecture-specific file this device or this NVRTC cannot run (<see cref="Unavailable"/>).</exception>
     public CudaFunction Get(string file, string kernel)

@@ -21,7 +21,7 @@ public sealed partial class ParamsLayoutTests
         { "embedding.cu", typeof(ConvertParams) },
         { "sampling.cu", typeof(ArgmaxParams) },
         { "sampling.cu", typeof(SampleParams) },
-        { "attention_decode_paged.cu", typeof(DecodeParams) },
+        { "decode.cuh", typeof(DecodeParams) },
         { "attention.cuh", typeof(PrefillParams) },
         { "kv_write.cu", typeof(KvWriteParams) },
         { "hyper.cu", typeof(GateMixParams) },

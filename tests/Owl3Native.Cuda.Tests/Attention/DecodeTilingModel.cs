@@ -40,7 +40,7 @@ public sealed record DecodeModelParams
 public sealed record DecodeModelResult(float[] Output, float[] PartO, float[] PartMl);
 
 /// <summary>
-/// Scalar models of the split-K decode (kernels/attention_decode_paged.cu), one per kernel of
+/// Scalar models of the split-K decode (kernels/attention_decode_paged.cu, attention_decode_cluster.cu), one per kernel of
 /// <see cref="DecodeKernel"/>. Both kernels share the launch: CTA (kvh, s, z) covers virtual keys
 /// [z·split_keys, min(total, (z+1)·split_keys)) of the list [visual 0..vis_len ; text 0..text_len) (visual rows from
 /// the slab [kvHeads, vis_tokens, D], text rows through the block table), serves every query head of its GQA group
@@ -63,6 +63,10 @@ public sealed record DecodeModelResult(float[] Output, float[] PartO, float[] Pa
 /// modelled as exact products summed and added to the accumulator with one fp32 rounding: the order and truncation
 /// inside the tensor core are the hardware's, not the kernel's. The four warps merge through shared memory as the
 /// CUDA-core kernel's warps do. FMA contraction by the compiler is modelled in neither kernel.
+///
+/// attention_decode_cluster_d{DP}_bf16 (attention_decode_cluster.cu): the tensor-core CTAs, each keeping its (o, m, l)
+/// (even with one split), merged per (sequence, KV head) by decode_combine_cluster — the arithmetic and order of
+/// decode_combine_group, which the fused combine of the tensor-core kernel also runs.
 /// </summary>
 public static class DecodeTilingModel
 {
@@ -79,7 +83,7 @@ public static class DecodeTilingModel
     public const int TensorCoreKeys = 64;
 
     /// <summary>The largest GQA group <paramref name="kernel"/> serves (the launcher's check).</summary>
-    public static int MaxGroupOf(DecodeKernel kernel) => kernel == DecodeKernel.TensorCore ? TensorCoreMaxGroup : MaxGroup;
+    public static int MaxGroupOf(DecodeKernel kernel) => kernel == DecodeKernel.CudaCore ? MaxGroup : TensorCoreMaxGroup;
 
     /// <summary>
     /// The launch of <paramref name="kernel"/>, then the combine when Splits &gt; 1. Unwritten elements stay NaN.
@@ -106,6 +110,23 @@ public static class DecodeTilingModel
         Array.Fill(o, float.NaN);
         Array.Fill(partO, float.NaN);
         Array.Fill(partMl, float.NaN);
+        if (kernel == DecodeKernel.TensorCoreCluster)
+        {
+            // attention_decode_cluster_d*_bf16: the tensor-core CTAs' partials stay in each CTA's shared memory (never in
+            // partO/partMl, which stay NaN), then the cluster of (s, kvh) merges them as decode_combine_group does.
+            if (p.Splits > AttentionKernels.MaxClusterSplits) throw new ArgumentException($"{p.Splits} splits > {AttentionKernels.MaxClusterSplits}, the largest cluster");
+            var clusterO = new float[partO.Length];
+            var clusterMl = new float[partMl.Length];
+            Array.Fill(clusterO, float.NaN);
+            Array.Fill(clusterMl, float.NaN);
+            for (int s = 0; s < p.Seqs; s++)
+                for (int kvh = 0; kvh < p.KvHeads; kvh++)
+                {
+                    for (int z = 0; z < p.Splits; z++) TensorCoreCta(p, kvh, s, z, o, clusterO, clusterMl, mutation, roundOutput, toPartials: true);
+                    CombineGroup(p, s, kvh, o, clusterO, clusterMl, mutation, roundOutput);
+                }
+            return new DecodeModelResult(o, partO, partMl);
+        }
         if (fusedCombineOrder is { } order && p.Splits > 1)
         {
             if (kernel != DecodeKernel.TensorCore) throw new ArgumentException("only the tensor-core kernel merges its own splits");
@@ -119,7 +140,7 @@ public static class DecodeTilingModel
                 bool last = counters[c]++ == p.Splits - 1; // atomicAdd returns the old value
                 if (!last) continue;
                 counters[c] = 0;
-                for (int r = 0; r < group; r++) Combine(p, kvh * group + r, s, o, partO, partMl, mutation, roundOutput);
+                CombineGroup(p, s, kvh, o, partO, partMl, mutation, roundOutput);
             }
             return new DecodeModelResult(o, partO, partMl);
         }
@@ -249,8 +270,11 @@ public static class DecodeTilingModel
     /// One CTA of attention_decode_tc_d{DP}_bf16 (decode_tc&lt;DP&gt;): the same key range as <see cref="SplitCta"/>,
     /// 64-key tiles, warp w on keys 16w..16w+15 of each, the group's heads as the rows of the warp's m16 tile.
     /// </summary>
-    private static void TensorCoreCta(DecodeModelParams p, int kvh, int s, int z, float[] o, float[] partO, float[] partMl, TilingMutation mutation, bool roundOutput)
+    private static void TensorCoreCta(DecodeModelParams p, int kvh, int s, int z, float[] o, float[] partO, float[] partMl, TilingMutation mutation, bool roundOutput,
+        bool toPartials = false)
     {
+        // toPartials: the cluster form, which keeps (o, m, l) for the merge even with one split.
+        bool partial = toPartials || p.Splits > 1;
         const int WarpKeys = TensorCoreKeys / Warps; // 16: one mma n-pair (S) / k-step (P·V) per warp
         int d = p.HeadDim, dp = AttentionKernels.PrefillDim(d), group = p.Heads / p.KvHeads;
         bool hasVisual = p.VisLens is not null && p.VisK is not null && p.VisK[s] is not null
@@ -354,12 +378,12 @@ public static class DecodeTilingModel
             {
                 float of = 0f;
                 for (int w = 0; w < Warps; w++) of += oAcc[(w * group + r) * d + e] * rescale[w];
-                if (p.Splits == 1)
+                if (!partial)
                     o[s * p.OStride + h * d + e] = Round(lf > 0f ? of / lf : 0f, roundOutput);
                 else
                     partO[part * d + e] = of;
             }
-            if (p.Splits > 1)
+            if (partial)
             {
                 partMl[part * 2] = mf;
                 partMl[part * 2 + 1] = lf;
@@ -429,6 +453,41 @@ public static class DecodeTilingModel
                 sum += acc;
             }
             o[s * p.OStride + h * d + e] = Round(sum * inv, roundOutput);
+        }
+    }
+
+    /// <summary>
+    /// decode_combine_group (the fused combine's last CTA) and decode_combine_cluster (the cluster's CTAs), one GQA group
+    /// of sequence s at once: per row, the max over the splits, and l = Σ_z l_z·exp2(m_z − m) summed by each lane over its
+    /// splits z = lane + 32k (k ascending) and then by the warp's xor butterfly; per output element, the splits' partial
+    /// o weighted by exp2(m_z − m) summed in split order, times 1 / l (0 when l = 0).
+    /// </summary>
+    private static void CombineGroup(DecodeModelParams p, int s, int kvh, float[] o, float[] partO, float[] partMl, TilingMutation mutation, bool roundOutput)
+    {
+        int d = p.HeadDim, group = p.Heads / p.KvHeads;
+        bool skipMerge = mutation.HasFlag(TilingMutation.SkipMergeRescale);
+        var lanes = new float[32];
+        for (int r = 0; r < group; r++)
+        {
+            long row = (long)s * p.Heads + kvh * group + r;
+            float m = float.NegativeInfinity;
+            for (int z = 0; z < p.Splits; z++) m = KernelMath.Fmaxf(m, partMl[(row * p.Splits + z) * 2]);
+            for (int lane = 0; lane < 32; lane++)
+            {
+                float l = 0f;
+                for (int z = lane; z < p.Splits; z += 32)
+                    l += partMl[(row * p.Splits + z) * 2 + 1] * (skipMerge ? 1f : KernelMath.SoftmaxRescale(partMl[(row * p.Splits + z) * 2], m));
+                lanes[lane] = l;
+            }
+            float lf = Butterfly(lanes, 32, 16, descending: true);
+            float inv = lf > 0f ? 1f / lf : 0f;
+            for (int e = 0; e < d; e++)
+            {
+                float a = 0f;
+                for (int z = 0; z < p.Splits; z++)
+                    a += partO[(row * p.Splits + z) * d + e] * (skipMerge ? 1f : KernelMath.SoftmaxRescale(partMl[(row * p.Splits + z) * 2], m));
+                o[s * p.OStride + (kvh * group + r) * d + e] = Round(a * inv, roundOutput);
+            }
         }
     }
 

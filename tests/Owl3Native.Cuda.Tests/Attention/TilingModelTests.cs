@@ -40,8 +40,8 @@ public sealed class TilingModelTests(ITestOutputHelper output)
 
     private static readonly CpuBackend Cpu = new(Math.Max(1, Environment.ProcessorCount));
 
-    /// <summary>Both decode kernels, the engine's default first.</summary>
-    private static readonly DecodeKernel[] DecodeKernels = [DecodeKernel.TensorCore, DecodeKernel.CudaCore];
+    /// <summary>The decode kernels, the engine's default first.</summary>
+    private static readonly DecodeKernel[] DecodeKernels = [DecodeKernel.TensorCore, DecodeKernel.CudaCore, DecodeKernel.TensorCoreCluster];
 
     [Fact]
     public void One_token_prefill_and_decode()
@@ -154,7 +154,7 @@ public sealed class TilingModelTests(ITestOutputHelper output)
         Assert.True(p.Splits > 4, $"expected a split-K plan, got {p.Splits} × {p.SplitKeys}");
         var result = DecodeTilingModel.Run(p, kernel);
         Judge($"long decode ({p.Splits} splits × {p.SplitKeys}, {kernel})", round => DecodeTilingModel.Run(p, kernel, roundOutput: round).Output,
-            c.References(), c.Cpu(Cpu), bf16P: kernel == DecodeKernel.TensorCore);
+            c.References(), c.Cpu(Cpu), bf16P: kernel != DecodeKernel.CudaCore);
         // A split past a sequence's keys is empty: (m, l) = (−inf, 0), o = 0; a split with keys has l > 0.
         int empty = 0;
         for (int s = 0; s < p.Seqs; s++)
@@ -187,7 +187,7 @@ public sealed class TilingModelTests(ITestOutputHelper output)
         Assert.All(result.PartMl, v => Assert.True(float.IsNaN(v))); // the combine's buffers are untouched
         Assert.All(result.PartO, v => Assert.True(float.IsNaN(v)));
         Judge($"long decode, one split ({kernel})", round => DecodeTilingModel.Run(p, kernel, roundOutput: round).Output,
-            c.References(), c.Cpu(Cpu), bf16P: kernel == DecodeKernel.TensorCore);
+            c.References(), c.Cpu(Cpu), bf16P: kernel != DecodeKernel.CudaCore);
     }
 
     /// <summary>
@@ -206,6 +206,9 @@ public sealed class TilingModelTests(ITestOutputHelper output)
     [InlineData("decode tc, one split", TilingMutation.SkipOnlineRescale)]
     [InlineData("decode tc, one split", TilingMutation.SkipMergeRescale)]
     [InlineData("decode, one split", TilingMutation.SkipMergeRescale)]
+    [InlineData("decode cluster", TilingMutation.SkipOnlineRescale)]
+    [InlineData("decode cluster", TilingMutation.SkipMergeRescale)]
+    [InlineData("decode cluster", TilingMutation.DropVisualTiles)]
     public void A_broken_model_exceeds_the_bound(string kind, TilingMutation mutation)
     {
         PagedCase c;
@@ -220,10 +223,12 @@ public sealed class TilingModelTests(ITestOutputHelper output)
         {
             c = LongDecode();
             var p = c.Decode(kind.EndsWith("one split", StringComparison.Ordinal) ? 1 : Multiprocessors);
-            var kernel = kind.StartsWith("decode tc", StringComparison.Ordinal) ? DecodeKernel.TensorCore : DecodeKernel.CudaCore;
+            var kernel = kind == "decode cluster" ? DecodeKernel.TensorCoreCluster
+                : kind.StartsWith("decode tc", StringComparison.Ordinal) ? DecodeKernel.TensorCore : DecodeKernel.CudaCore;
+            if (kernel == DecodeKernel.TensorCoreCluster) p = ClusterPlan(p);
             run = round => DecodeTilingModel.Run(p, kernel, mutation, round).Output;
         }
-        bool bf16P = kind is "prefill" || kind.StartsWith("decode tc", StringComparison.Ordinal);
+        bool bf16P = kind is "prefill" or "decode cluster" || kind.StartsWith("decode tc", StringComparison.Ordinal);
         var refs = c.References();
         foreach (bool round in new[] { true, false })
         {
@@ -236,8 +241,9 @@ public sealed class TilingModelTests(ITestOutputHelper output)
 
     /// <summary>
     /// The fused combine (split counters): in any order of finishing CTAs the last split of each (sequence, KV head)
-    /// merges its group — the same output bit for bit as the separate combine launch — and every counter ends at zero,
-    /// also when the same counters serve a second launch.
+    /// merges its group — the same output bit for bit in every order, within the bound of the exact result (its merge
+    /// sums the splits in another order than the separate combine launch) — and every counter ends at zero, also when
+    /// the same counters serve a second launch. The cluster decode merges as the fused combine does: the same bits.
     /// </summary>
     [Theory]
     [InlineData(1)]
@@ -246,16 +252,20 @@ public sealed class TilingModelTests(ITestOutputHelper output)
     public void Fused_split_combine_matches_the_combine_launch_in_any_finishing_order(int order)
     {
         var c = LongDecode();
-        var p = c.Decode(Multiprocessors);
+        var p = ClusterPlan(c.Decode(Multiprocessors));
         Assert.True(p.Splits > 4, $"expected a split-K plan, got {p.Splits} × {p.SplitKeys}");
-        var separate = DecodeTilingModel.Run(p, DecodeKernel.TensorCore).Output;
         var counters = new int[p.Seqs * p.KvHeads];
-        for (int launch = 0; launch < 2; launch++)
+        var first = DecodeTilingModel.Run(p, DecodeKernel.TensorCore, fusedCombineOrder: order, counters: counters).Output;
+        Judge($"long decode, fused combine (order {order})", round => DecodeTilingModel.Run(p, DecodeKernel.TensorCore, roundOutput: round, fusedCombineOrder: order).Output,
+            c.References(), c.Cpu(Cpu), bf16P: true);
+        for (int launch = 1; launch < 3; launch++)
         {
-            var fused = DecodeTilingModel.Run(p, DecodeKernel.TensorCore, fusedCombineOrder: order + 10 * launch, counters: counters).Output;
-            Assert.Equal(separate, fused);
             Assert.All(counters, x => Assert.Equal(0, x));
+            var fused = DecodeTilingModel.Run(p, DecodeKernel.TensorCore, fusedCombineOrder: order + 10 * launch, counters: counters).Output;
+            Assert.Equal(first, fused);
         }
+        Assert.All(counters, x => Assert.Equal(0, x));
+        Assert.Equal(first, DecodeTilingModel.Run(p, DecodeKernel.TensorCoreCluster).Output);
         // A ticket rule off by one (the first split combining) reads splits that have not run: NaN reaches the output.
         var early = DecodeTilingModel.Run(p, DecodeKernel.TensorCore, fusedCombineOrder: order, counters: Enumerable.Repeat(p.Splits - 1, p.Seqs * p.KvHeads).ToArray()).Output;
         Assert.Contains(early, float.IsNaN);
@@ -290,8 +300,21 @@ public sealed class TilingModelTests(ITestOutputHelper output)
     private float[] CheckDecode(string name, PagedCase c, DecodeKernel kernel)
     {
         var p = c.Decode(Multiprocessors);
+        if (kernel == DecodeKernel.TensorCoreCluster) p = ClusterPlan(p);
         return Judge($"{name} ({kernel})", round => DecodeTilingModel.Run(p, kernel, roundOutput: round).Output, c.References(), c.Cpu(Cpu),
-            bf16P: kernel == DecodeKernel.TensorCore);
+            bf16P: kernel != DecodeKernel.CudaCore);
+    }
+
+    /// <summary>
+    /// The plan recut for one cluster: the planner's split count held within 2 … 16 (so a cluster always merges, and
+    /// short sequences leave some of its CTAs empty), splits of whole 64-key tiles.
+    /// </summary>
+    private static DecodeModelParams ClusterPlan(DecodeModelParams p)
+    {
+        int maxKeys = Enumerable.Range(0, p.Seqs).Max(s => p.TextLens[s] + (p.VisK?[s] is not null ? p.VisLens![s] : 0));
+        int splits = Math.Clamp(p.Splits, 2, AttentionKernels.MaxClusterSplits);
+        int splitKeys = Math.Max(64, ((maxKeys + splits - 1) / splits + 63) / 64 * 64);
+        return p with { Splits = splits, SplitKeys = splitKeys };
     }
 
     /// <summary>Rows that see no key at all must be exactly zero (cross-attention before the first image / without images).</summary>

@@ -96,6 +96,32 @@ public sealed class KernelCompileTests
         }
     }
 
+    /// <summary>
+    /// The cluster decode is an sm_90 file (no sm_80 build, the portable decode serves there) whose PTX merges through
+    /// distributed shared memory between two cluster barriers, and never touches the global partials' combine path.
+    /// </summary>
+    [RequiresNvrtcFact]
+    public void Cluster_decode_is_sm90_only_and_merges_through_distributed_shared_memory()
+    {
+        var file = KernelSources.File(AttentionKernels.ClusterDecodeFile);
+        Assert.Equal(("sm_90", "sm_90"), (file.Target?.Arch, file.Target?.Family));
+        Assert.Contains("runs only on sm_90 devices", file.Target!.Unavailable(file.Name, "sm_80", (11, 8)));
+        Assert.Null(file.Target.Unavailable(file.Name, "sm_90", (11, 8)));
+        string ptx = KernelCompiler.CompilePtx(file, "compute_90");
+        foreach (string instruction in new[] { "mapa.shared::cluster.u32", "ld.shared::cluster.v4.f32", "ld.shared::cluster.v2.f32", "barrier.cluster.arrive", "barrier.cluster.wait", "%cluster_ctarank" })
+            Assert.Contains(instruction, ptx);
+        foreach (int dp in new[] { 16, 64, 80, 128, 256 })
+        {
+            var entry = System.Text.RegularExpressions.Regex.Match(ptx, $@"\.entry attention_decode_cluster_d{dp}_bf16\((?s:.*?)\n}}");
+            Assert.True(entry.Success, $"no entry for d{dp}");
+            // Two cluster barriers (after the partials are written, before the CTA leaves); no atomics, no global partials.
+            Assert.Equal(2, System.Text.RegularExpressions.Regex.Matches(entry.Value, "barrier.cluster.wait").Count);
+            Assert.DoesNotContain("atom.", entry.Value);
+        }
+        // The portable decode file stays free of cluster instructions (it runs on sm_80 too).
+        Assert.DoesNotContain("shared::cluster", KernelCompiler.CompilePtx(KernelSources.File("attention_decode_paged.cu"), "compute_80"));
+    }
+
     [Fact]
     public void Arch_lines_name_a_target_and_refuse_other_devices_and_old_nvrtc()
     {
