@@ -35,7 +35,7 @@ def main(argv):
     for c in failed:
         print(f"FAIL {c['kernel']} | {c['shape']} | nmse {c['nmse']:.3g} max-abs {c['max_abs']:.3g}")
     for c in report.get("conformance") or []:
-        if any(w in c["kernel"] for w in ("wgmma", "programmatic", "fused", "qwen2", "cublasLt", "engine", "vision", "layer_norm_residual")):
+        if any(w in c["kernel"] for w in ("wgmma", "programmatic", "fused", "cluster", "qwen2", "cublasLt", "engine", "vision", "layer_norm_residual")):
             print(f"{'ok  ' if c['pass'] else 'FAIL'} {c['kernel']} | {c['shape']} | nmse {c['nmse']:.2g}")
 
     print("\n## attention kernels (ptxas)")
@@ -107,7 +107,21 @@ def main(argv):
         if hf_peer.get("1b"):
             print(f"  (peer) HF 1B: decode b1 {hf_peer['1b'].get('decode_b1_tok_s', float('nan')):.1f} tok/s, prefill {hf_peer['1b'].get('prefill_tok_s', float('nan')):.0f} tok/s")
 
-    decode = [r for r in rows if r["kernel"].startswith("decode paged")]
+    # The cluster decode's own rows (RunArchSpecific: its forms beside the planned launch pair, one run).
+    same_run = [r for r in rows if r["kernel"].startswith("decode paged") and ("one cluster" in r["shape"] or "+ combine" in r["shape"])]
+    if same_run:
+        print("\n## cluster decode, batch 1 (graph replays in one run; ratio = planned launch pair's time / this form's)")
+        by_len = defaultdict(list)
+        for r in same_run:
+            by_len[int(re.match(r"batch 1, (\d+) keys", r["shape"]).group(1))].append(r)
+        for keys in sorted(by_len):
+            base = next((r["ms"] for r in by_len[keys] if r["kernel"] == "decode paged (tc, CUDA graph)"), None)
+            for r in by_len[keys]:
+                us = r["ms"] * 1000 if r["ms"] == r["ms"] else float("nan")
+                ratio = f"{base / r['ms']:.2f}×" if base and r["ms"] == r["ms"] else "-"
+                print(f"  {keys:>5} keys: {r['kernel']:<58} {us:7.1f} µs {r.get('percent_of_copy') or 0:4.0f}% {ratio:>6} | {r['shape'].split(', ', 3)[-1]}")
+
+    decode = [r for r in rows if r["kernel"].startswith("decode paged") and r not in same_run]
     if decode:
         print("\n## decode (% of copy; graph = CUDA-graph replay, the device's own time)")
         table = defaultdict(dict)

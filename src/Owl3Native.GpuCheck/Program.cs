@@ -159,7 +159,7 @@ internal static class Program
                 // Last: the architecture-specific kernels' own checks and experiments (sm_90a) — a fault there cannot cost the figures
                 // above, and a hang cannot either: the report so far is on disk first (marked unfinished).
                 Write(Report(partial: true), sw.Elapsed, print: false);
-                if (Step(errors, "architecture-specific kernels", () => attention.RunArchSpecific(bench: !args.Contains("--no-bench"))) is { } archSpecific)
+                if (Step(errors, "architecture-specific kernels", () => attention.RunArchSpecific(bench: !args.Contains("--no-bench"), copy)) is { } archSpecific)
                 {
                     conformance = [.. conformance, .. archSpecific.Results];
                     attentionBench = [.. attentionBench, .. archSpecific.Bench];

@@ -22,16 +22,9 @@ public sealed partial class AttentionConformance
         foreach (int batch in new[] { 1, 64 })
             foreach (int len in new[] { 1024, 4096, 16384, 32768 })
             {
-                int kvHeads = 4, heads = 28, headDim = 128, blockSize = 16;
-                int blocksPer = len / blockSize, numBlocks = blocksPer * batch;
-                long cacheElems = (long)numBlocks * blockSize * kvHeads * headDim;
-                if (cacheElems * 2 * 2 > Context.MemoryInfo().Free / 2) continue;
-                using var kc = Random(stream, cacheElems, 4); using var vc = Random(stream, cacheElems, 5);
-                var perm = Enumerable.Range(0, numBlocks).OrderBy(i => (i * 7919L) % numBlocks).ToArray();
-                using var tables = UploadInts(perm);
-                using var textLens = UploadInts(Enumerable.Repeat(len, batch).ToArray());
-                using var q = Random(stream, (long)batch * heads * headDim, 6); using var o = new DeviceBuffer<ushort>(Context, (long)batch * heads * headDim);
-                var (plannedKeys, planned) = AttentionKernels.DecodeSplits(len, batch, kvHeads, Context.Multiprocessors, decodeCtas);
+                if (DecodeProblem.CacheBytes(batch, len) > Context.MemoryInfo().Free / 2) continue;
+                using var problem = new DecodeProblem(this, stream, batch, len);
+                var (plannedKeys, planned) = AttentionKernels.DecodeSplits(len, batch, DecodeProblem.KvHeads, Context.Multiprocessors, decodeCtas);
                 // The planner's split count, and at three shapes a sweep of it (the tail of the last wave of CTAs).
                 int[] sweep = (batch, len) switch
                 {
@@ -44,16 +37,8 @@ public sealed partial class AttentionConformance
                 {
                     int splitKeys = splits == planned ? plannedKeys : ((len + splits - 1) / splits + 63) / 64 * 64;
                     int realSplits = (len + splitKeys - 1) / splitKeys;
-                    using var partO = new DeviceBuffer<float>(Context, (long)batch * heads * realSplits * headDim);
-                    using var partMl = new DeviceBuffer<float>(Context, (long)batch * heads * realSplits * 2);
-                    var p = new DecodeParams
-                    {
-                        Q = q.Pointer, O = o.Pointer, KCache = kc.Pointer, VCache = vc.Pointer, BlockTables = tables.Pointer, TextLens = textLens.Pointer,
-                        PartO = partO.Pointer, PartMl = partMl.Pointer, Seqs = batch, Heads = heads, KvHeads = kvHeads, HeadDim = headDim,
-                        BlockSize = blockSize, MaxBlocks = blocksPer, Splits = realSplits, SplitKeys = splitKeys,
-                        QStride = heads * headDim, OStride = heads * headDim, ScaleLog2 = 0.1f,
-                    };
-                    double bytes = 2.0 * batch * len * kvHeads * headDim * 2;
+                    var p = problem.Params(realSplits, splitKeys);
+                    double bytes = problem.Bytes;
                     foreach (var kernel in splits == planned && batch == 64 && len == 32768 ? [DecodeKernel.TensorCore, DecodeKernel.CudaCore] : new[] { DecodeKernel.TensorCore })
                     {
                         int reps = kernel == DecodeKernel.TensorCore ? 20 : 5;
@@ -73,7 +58,7 @@ public sealed partial class AttentionConformance
                         if (splits != planned) continue;
                         // At the planned split: programmatic launches (each decode's first tiles load under the previous
                         // launch's tail), and the splits merged by the last split CTA (one launch instead of two).
-                        using var counters = UploadInts(new int[batch * kvHeads]);
+                        using var counters = UploadInts(new int[batch * DecodeProblem.KvHeads]);
                         var fused = p with { SplitCounters = counters.Pointer };
                         foreach (var (name, q0, pdl) in new[] { ("programmatic", p, true), ("fused combine", fused, false), ("fused combine, programmatic", fused, true) })
                         {
@@ -85,14 +70,14 @@ public sealed partial class AttentionConformance
                         // The floor: one kernel reading the same K/V bytes once and doing nothing else, in the same
                         // graph form, with the plan's CTA count and with 8 CTAs a multiprocessor; the faster counts. No
                         // single-kernel decode of this step can be faster.
-                        long chunks = cacheElems * 2 / 16;
+                        long chunks = DecodeProblem.CacheBytes(batch, len) / 2 / 16;
                         var readKernel = cache.Get("diagnostics.cu", "stream_read");
                         float fms = float.MaxValue;
                         int floorCtas = 0;
-                        foreach (int ctas in new[] { batch * kvHeads * realSplits, 8 * Context.Multiprocessors }.Distinct())
+                        foreach (int ctas in new[] { batch * DecodeProblem.KvHeads * realSplits, 8 * Context.Multiprocessors }.Distinct())
                         {
                             using var sink = new DeviceBuffer<uint>(Context, (long)ctas * 128);
-                            var read = new ReadParams { A = kc.Pointer, B = vc.Pointer, Out = sink.Pointer, Chunks = chunks, PerCta = (chunks + ctas - 1) / ctas };
+                            var read = new ReadParams { A = problem.KCache, B = problem.VCache, Out = sink.Pointer, Chunks = chunks, PerCta = (chunks + ctas - 1) / ctas };
                             float t = GraphTime(stream, () => readKernel.Launch(stream, new Dim3((uint)ctas), new Dim3(128), read), reps);
                             if (t < fms) (fms, floorCtas) = (t, ctas);
                         }
@@ -172,24 +157,125 @@ public sealed partial class AttentionConformance
                 problem.Launch(variant, causal: true);
                 stream.Synchronize();
             }
+        using (var decode = new DecodeProblem(this, stream, batch: 64, len: 32768))
         {
-            int batch = 64, len = 32768, kvHeads = 4, heads = 28, headDim = 128, blockSize = 16, blocksPer = len / blockSize;
-            long cacheElems = (long)blocksPer * batch * blockSize * kvHeads * headDim;
-            using var kc = Random(stream, cacheElems, 4); using var vc = Random(stream, cacheElems, 5);
-            using var tables = UploadInts(Enumerable.Range(0, blocksPer * batch).OrderBy(i => (i * 7919L) % (blocksPer * batch)).ToArray());
-            using var textLens = UploadInts(Enumerable.Repeat(len, batch).ToArray());
-            using var q = Random(stream, (long)batch * heads * headDim, 6); using var o = new DeviceBuffer<ushort>(Context, (long)batch * heads * headDim);
-            var (splitKeys, splits) = AttentionKernels.DecodeSplits(len, batch, kvHeads, Context.Multiprocessors, _attn.DecodeCtasPerMultiprocessor(headDim));
-            using var partO = new DeviceBuffer<float>(Context, (long)batch * heads * splits * headDim);
-            using var partMl = new DeviceBuffer<float>(Context, (long)batch * heads * splits * 2);
-            _attn.Decode(stream, new DecodeParams
-            {
-                Q = q.Pointer, O = o.Pointer, KCache = kc.Pointer, VCache = vc.Pointer, BlockTables = tables.Pointer, TextLens = textLens.Pointer,
-                PartO = partO.Pointer, PartMl = partMl.Pointer, Seqs = batch, Heads = heads, KvHeads = kvHeads, HeadDim = headDim,
-                BlockSize = blockSize, MaxBlocks = blocksPer, Splits = splits, SplitKeys = splitKeys,
-                QStride = heads * headDim, OStride = heads * headDim, ScaleLog2 = 0.1f,
-            });
+            var (splitKeys, splits) = AttentionKernels.DecodeSplits(32768, 64, DecodeProblem.KvHeads, Context.Multiprocessors, _attn.DecodeCtasPerMultiprocessor(DecodeProblem.HeadDim));
+            _attn.Decode(stream, decode.Params(splits, splitKeys));
             stream.Synchronize();
+        }
+    }
+
+    /// <summary>
+    /// Batch-1 decode at 1k–32k keys (the bench's shape) with the splits merged inside one thread-block cluster (16 CTAs,
+    /// non-portable; 8, portable), beside the planned tensor-core launch pair and its programmatic form, all replayed from
+    /// CUDA graphs in this one run (same-run ratios; % of <paramref name="copyGbPerSecond"/> when given). A cluster of 16 takes fewer
+    /// splits than the plan from 4k keys on: the rows show what that costs against the launch it saves. A cluster size
+    /// the device cannot schedule yields a FAILED row.
+    /// </summary>
+    private List<AttentionBenchRow> ClusterBench(double? copyGbPerSecond)
+    {
+        var rows = new List<AttentionBenchRow>();
+        using var stream = new CudaStream(Context);
+        const int reps = 20;
+        int ctas = _attn.DecodeCtasPerMultiprocessor(DecodeProblem.HeadDim);
+        foreach (int len in new[] { 1024, 4096, 16384, 32768 })
+        {
+            using var problem = new DecodeProblem(this, stream, batch: 1, len);
+            var (plannedKeys, planned) = AttentionKernels.DecodeSplits(len, 1, DecodeProblem.KvHeads, Context.Multiprocessors, ctas);
+            var forms = new List<(string Name, string Shape, DecodeParams P, DecodeKernel Kernel, bool Pdl)>();
+            foreach (bool pdl in Context.SupportsProgrammaticLaunch ? new[] { false, true } : [false])
+                forms.Add(($"decode paged (tc{(pdl ? ", programmatic" : "")}, CUDA graph)", $"splits {planned} (planned) + combine", problem.Params(planned, plannedKeys), DecodeKernel.TensorCore, pdl));
+            foreach (int cs in new[] { 16, 8 })
+            {
+                int ck = Math.Max(64, ((len + cs - 1) / cs + 63) / 64 * 64);
+                foreach (bool pdl in cs == 16 && Context.SupportsProgrammaticLaunch ? new[] { false, true } : [false])
+                    forms.Add(($"decode paged (tc, cluster of {cs}{(pdl ? ", programmatic" : "")}, CUDA graph)", $"splits {cs} × {ck} keys, one cluster",
+                        problem.Params(cs, ck) with { PartO = 0, PartMl = 0 }, DecodeKernel.TensorCoreCluster, pdl));
+            }
+            foreach (var (name, shape, p, kernel, pdl) in forms)
+            {
+                string full = $"batch 1, {len} keys, 28/4×128, {shape}";
+                try
+                {
+                    float ms = GraphTime(stream, () => _attn.Decode(stream, p, kernel, pdl), reps);
+                    double gbs = problem.Bytes / (ms / 1000) / 1e9;
+                    rows.Add(new AttentionBenchRow(name, full, ms, null, gbs, 100 * gbs / copyGbPerSecond));
+                }
+                catch (CudaException e)
+                {
+                    rows.Add(new AttentionBenchRow(name, $"{full}; FAILED: {e.Message}", double.NaN, null, null, null));
+                }
+            }
+        }
+        return rows;
+    }
+
+    /// <summary>
+    /// The decode benchmark's problem: <c>batch</c> sequences of <c>len</c> keys in a paged bf16 cache (blocks of 16,
+    /// scattered), GQA 7 with 4 KV heads of 128 (the 7B's attention), random operands; partial buffers sized per plan.
+    /// </summary>
+    private sealed class DecodeProblem : IDisposable
+    {
+        public const int KvHeads = 4, Heads = 28, HeadDim = 128, BlockSize = 16;
+        private readonly AttentionConformance _owner;
+        private readonly int _batch, _len;
+        private readonly List<IDisposable> _buffers = [];
+        private readonly ulong _q, _o, _tables, _textLens;
+        private DeviceBuffer<float>? _partO, _partMl;
+
+        /// <summary>Bytes of the K and V caches of <paramref name="batch"/> × <paramref name="len"/> keys.</summary>
+        public static long CacheBytes(int batch, int len) => 2L * batch * len * KvHeads * HeadDim * 2;
+
+        public DecodeProblem(AttentionConformance owner, CudaStream stream, int batch, int len)
+        {
+            (_owner, _batch, _len) = (owner, batch, len);
+            int blocksPer = len / BlockSize, numBlocks = blocksPer * batch;
+            long cacheElems = (long)numBlocks * BlockSize * KvHeads * HeadDim;
+            KCache = Keep(owner.Random(stream, cacheElems, 4)).Pointer;
+            VCache = Keep(owner.Random(stream, cacheElems, 5)).Pointer;
+            _tables = Keep(owner.UploadInts(Enumerable.Range(0, numBlocks).OrderBy(i => (i * 7919L) % numBlocks).ToArray())).Pointer;
+            _textLens = Keep(owner.UploadInts(Enumerable.Repeat(len, batch).ToArray())).Pointer;
+            _q = Keep(owner.Random(stream, (long)batch * Heads * HeadDim, 6)).Pointer;
+            _o = Keep(new DeviceBuffer<ushort>(owner.Context, (long)batch * Heads * HeadDim)).Pointer;
+        }
+
+        public ulong KCache { get; }
+        public ulong VCache { get; }
+
+        /// <summary>K/V bytes one decode step reads.</summary>
+        public double Bytes => CacheBytes(_batch, _len);
+
+        /// <summary>The step's params with <paramref name="splits"/> × <paramref name="splitKeys"/> and partial buffers that hold them.</summary>
+        public DecodeParams Params(int splits, int splitKeys)
+        {
+            long partRows = (long)_batch * Heads * splits;
+            if (_partO is null || _partO.Length < partRows * HeadDim)
+            {
+                _partO?.Dispose();
+                _partMl?.Dispose();
+                _partO = new DeviceBuffer<float>(_owner.Context, partRows * HeadDim);
+                _partMl = new DeviceBuffer<float>(_owner.Context, partRows * 2);
+            }
+            return new DecodeParams
+            {
+                Q = _q, O = _o, KCache = KCache, VCache = VCache, BlockTables = _tables, TextLens = _textLens,
+                PartO = _partO.Pointer, PartMl = _partMl!.Pointer, Seqs = _batch, Heads = Heads, KvHeads = KvHeads, HeadDim = HeadDim,
+                BlockSize = BlockSize, MaxBlocks = _len / BlockSize, Splits = splits, SplitKeys = splitKeys,
+                QStride = Heads * HeadDim, OStride = Heads * HeadDim, ScaleLog2 = 0.1f,
+            };
+        }
+
+        private T Keep<T>(T buffer) where T : IDisposable
+        {
+            _buffers.Add(buffer);
+            return buffer;
+        }
+
+        public void Dispose()
+        {
+            _partO?.Dispose();
+            _partMl?.Dispose();
+            foreach (var b in _buffers) b.Dispose();
         }
     }
 

@@ -122,9 +122,11 @@ public sealed partial class AttentionConformance(CudaContext context, KernelCach
     /// everything else (a fault in one poisons the context for what follows): their conformance cases, then — for a
     /// kernel that passed them all, and when <paramref name="bench"/> — causal prefill TFLOP/s beside the portable default
     /// kernel on the same problems (same-run ratios); a d128 kernel also runs SigLIP's head dim 72 (zero-padded), checked
-    /// and timed beside the d80 kernel. Kernels this device cannot run yield nothing.
+    /// and timed beside the d80 kernel. Then the cluster decode (sm_90, the newest and least proven, so last): its
+    /// conformance cases, and when they all pass and <paramref name="bench"/>, its batch-1 rows beside the planned launch
+    /// pair (% of <paramref name="copyGbPerSecond"/> when given). Kernels this device cannot run yield nothing.
     /// </summary>
-    public (IReadOnlyList<ConformanceResult> Results, IReadOnlyList<AttentionBenchRow> Bench) RunArchSpecific(bool bench, int seed = 100)
+    public (IReadOnlyList<ConformanceResult> Results, IReadOnlyList<AttentionBenchRow> Bench) RunArchSpecific(bool bench, double? copyGbPerSecond = null, int seed = 100)
     {
         var results = new List<ConformanceResult>();
         var rows = new List<AttentionBenchRow>();
@@ -139,8 +141,43 @@ public sealed partial class AttentionConformance(CudaContext context, KernelCach
             rows.AddRange(PrefillBench([AttentionKernels.PrefillVariantFor(v.Dim), v]));
             if (vision) rows.AddRange(VisionBench([AttentionKernels.PrefillVariantFor(72), v]));
         }
+        if (_attn.ClusterDecodeUnavailable() is null)
+        {
+            var mine = ClusterCases(seed).Select(Guarded).ToList();
+            results.AddRange(mine);
+            if (bench && mine.All(r => r.Pass)) rows.AddRange(ClusterBench(copyGbPerSecond));
+        }
         return (results, rows);
     }
+
+    /// <summary>
+    /// The cluster decode (sm_90 with a CUDA 12 driver): shapes of the other decode cases with each (sequence, KV head)'s
+    /// splits one cluster — portable (8), non-portable (16), an odd count (5), two (the smallest merge), programmatic,
+    /// cross-attention.
+    /// </summary>
+    private IEnumerable<Func<ConformanceResult>> ClusterCases(int seed) =>
+    [
+        () => Case("decode", AttentionMode.Fused, heads: 14, kvHeads: 2, headDim: 64, blockSize: 16, seed,
+            [new(0, 1), new(16, 1), new(299, 1, 2, 9, [3, 100]), new(4100, 1)], DecodeKernel.TensorCoreCluster, clusterSplits: 16),
+        () => Case("decode", AttentionMode.Fused, heads: 14, kvHeads: 2, headDim: 64, blockSize: 16, seed,
+            [new(0, 1), new(16, 1), new(299, 1, 2, 9, [3, 100]), new(4100, 1)], DecodeKernel.TensorCoreCluster, clusterSplits: 8),
+        () => Case("decode", AttentionMode.Fused, heads: 28, kvHeads: 4, headDim: 128, blockSize: 16, seed + 1,
+            [new(37, 1, 3, 16, [5, 6, 20]), new(1023, 1), new(17000, 1)], DecodeKernel.TensorCoreCluster, clusterSplits: 16),
+        () => Case("decode", AttentionMode.Fused, heads: 4, kvHeads: 2, headDim: 16, blockSize: 4, seed + 2,
+            [new(9, 1, 1, 5, [2]), new(3, 1)], DecodeKernel.TensorCoreCluster, clusterSplits: 2),
+        () => Case("decode", AttentionMode.Fused, heads: 32, kvHeads: 2, headDim: 72, blockSize: 16, seed + 13,
+            [new(200, 1, 1, 10, [50]), new(6300, 1)], DecodeKernel.TensorCoreCluster, clusterSplits: 5),
+        () => Case("decode", AttentionMode.Fused, heads: 8, kvHeads: 8, headDim: 256, blockSize: 16, seed + 3,
+            [new(700, 1), new(5, 1)], DecodeKernel.TensorCoreCluster, clusterSplits: 8),
+        () => Case("decode", AttentionMode.Cross, heads: 12, kvHeads: 2, headDim: 128, blockSize: 16, seed + 4,
+            [new(40, 1, 2, 27, [10, 30]), new(5, 1, 1, 27, [9]), new(12, 1)], DecodeKernel.TensorCoreCluster, clusterSplits: 4),
+        .. context.SupportsProgrammaticLaunch ? new Func<ConformanceResult>[]
+        {
+            () => Case("decode", AttentionMode.Fused, heads: 28, kvHeads: 4, headDim: 128, blockSize: 16, seed + 1,
+                [new(37, 1, 3, 16, [5, 6, 20]), new(1023, 1), new(17000, 1), new(63, 1), new(64, 1), new(0, 1), new(16, 1)],
+                DecodeKernel.TensorCoreCluster, programmatic: true, clusterSplits: 16),
+        } : [],
+    ];
 
     /// <summary>
     /// A paged case: every sequence's cached + new tokens are written into a scattered, NaN-poisoned cache by
@@ -148,8 +185,9 @@ public sealed partial class AttentionConformance(CudaContext context, KernelCach
     /// </summary>
     public ConformanceResult Case(string kind, AttentionMode mode, int heads, int kvHeads, int headDim, int blockSize, int seed,
         IReadOnlyList<AttentionSeqSpec> seqs, DecodeKernel decodeKernel = DecodeKernel.TensorCore,
-        PrefillVariant? prefillVariant = null, bool fusedCombine = false, bool programmatic = false)
+        PrefillVariant? prefillVariant = null, bool fusedCombine = false, bool programmatic = false, int clusterSplits = 0)
     {
+        if ((clusterSplits > 0) != (decodeKernel == DecodeKernel.TensorCoreCluster)) throw new ArgumentException("the cluster decode, and only it, takes a cluster split count");
         var rng = new Random(seed);
         int stride = kvHeads * headDim, seqCount = seqs.Count;
         int maxBlocks = seqs.Max(s => (s.Cached + s.New + blockSize - 1) / blockSize);
@@ -251,7 +289,9 @@ public sealed partial class AttentionConformance(CudaContext context, KernelCach
                 var textLens = seqs.Select(s => mode == AttentionMode.Cross ? 0 : s.Cached + 1).ToArray();
                 var visLens = seqs.Select((s, i) => visual[i] is { } vk ? vk.VisibleCrops(s.Cached) * vk.TokensPerCrop : 0).ToArray();
                 int maxKeys = seqs.Select((s, i) => textLens[i] + visLens[i]).Max();
-                var (splitKeys, splits) = AttentionKernels.DecodeSplits(maxKeys, seqCount, kvHeads, context.Multiprocessors, _attn.DecodeCtasPerMultiprocessor(headDim));
+                var (splitKeys, splits) = clusterSplits > 0
+                    ? (Math.Max(64, ((maxKeys + clusterSplits - 1) / clusterSplits + 63) / 64 * 64), clusterSplits) // may leave CTAs empty
+                    : AttentionKernels.DecodeSplits(maxKeys, seqCount, kvHeads, context.Multiprocessors, _attn.DecodeCtasPerMultiprocessor(headDim));
                 using var dText = UploadInts(textLens); using var dVis = UploadInts(visLens);
                 using var partO = new DeviceBuffer<float>(context, (long)seqCount * heads * splits * headDim);
                 using var partMl = new DeviceBuffer<float>(context, (long)seqCount * heads * splits * 2);
@@ -260,7 +300,8 @@ public sealed partial class AttentionConformance(CudaContext context, KernelCach
                 {
                     Q = dq.Pointer, O = dOut.Pointer, KCache = kCache.Pointer, VCache = vCache.Pointer, BlockTables = dTables.Pointer,
                     TextLens = dText.Pointer, VisLens = dVis.Pointer, VisK = dVisK.Pointer, VisV = dVisV.Pointer, VisTokens = dVisTokens.Pointer,
-                    PartO = partO.Pointer, PartMl = partMl.Pointer, SplitCounters = fusedCombine ? counters.Pointer : 0,
+                    // The cluster decode gets no partial buffers: it must not need them (a write through null would fault).
+                    PartO = clusterSplits > 0 ? 0 : partO.Pointer, PartMl = clusterSplits > 0 ? 0 : partMl.Pointer, SplitCounters = fusedCombine ? counters.Pointer : 0,
                     Seqs = seqCount, Heads = heads, KvHeads = kvHeads, HeadDim = headDim,
                     BlockSize = blockSize, MaxBlocks = maxBlocks, Splits = splits, SplitKeys = splitKeys,
                     QStride = heads * headDim, OStride = heads * headDim, ScaleLog2 = scaleLog2,
@@ -282,13 +323,14 @@ public sealed partial class AttentionConformance(CudaContext context, KernelCach
                 // Launched twice (fused combine, programmatic): the second right after the first, into its own poisoned
                 // output — the counters the first leaves behind serve the second (a graph replays the same buffers),
                 // and a programmatic second decode overlaps the first's tail. Both outputs are judged.
-                bool twice = fusedCombine || programmatic;
+                bool twice = fusedCombine || programmatic || clusterSplits > 0;
                 using var dOut2 = Poisoned(twice ? (long)rows * heads * headDim : 1);
                 if (twice) _attn.Decode(stream, p with { O = dOut2.Pointer }, decodeKernel, programmatic);
                 stream.Synchronize();
                 if (fusedCombine && counters.ToArray().Any(c => c != 0)) throw new InvalidOperationException("the fused combine left split counters non-zero");
                 shape = $"{mode} {heads}/{kvHeads}×{headDim} b{blockSize} keys≤{maxKeys} splits {splits}{(twice ? ", launched twice" : "")}";
-                kind = (decodeKernel == DecodeKernel.CudaCore ? "decode (cuda cores" : fusedCombine ? "decode (tc, fused combine" : "decode (tc")
+                kind = (decodeKernel == DecodeKernel.CudaCore ? "decode (cuda cores" : fusedCombine ? "decode (tc, fused combine"
+                        : clusterSplits > 0 ? $"decode (tc, cluster of {clusterSplits}" : "decode (tc")
                     + (programmatic ? ", programmatic launch)" : ")");
                 if (twice)
                 {
