@@ -150,19 +150,28 @@ internal static class Program
                         attentionBench = [.. attentionBench, .. vision.Bench];
                     }
                     if (!args.Contains("--no-bench"))
-                        attentionBench = [.. attentionBench, .. Step(errors, "engine bench on cuda, 1B", () => EngineBench(oneB)) ?? []];
+                        attentionBench = [.. attentionBench, .. Step(errors, "engine bench on cuda, 1B", () => EngineBench(oneB, cluster: false)) ?? []];
+                    // Last: the architecture-specific kernels' own checks and experiments (sm_90a wgmma prefill, the cluster
+                    // decode) — a fault there cannot cost the figures above, and a hang cannot either: the report so far is
+                    // on disk first (marked unfinished).
+                    Write(Report(partial: true), sw.Elapsed, print: false);
+                    if (Step(errors, "architecture-specific kernels", () => attention.RunArchSpecific(bench: !args.Contains("--no-bench"), copy)) is { } archSpecific)
+                    {
+                        conformance = [.. conformance, .. archSpecific.Results];
+                        attentionBench = [.. attentionBench, .. archSpecific.Bench];
+                        // The engine with cluster decode steps (OWL3_DECODE_CLUSTER=1), once the cluster kernel passed its
+                        // cases: batch 1 beside the default launch pair, in one run.
+                        bool clusterPassed = archSpecific.Results.Any(r => r.Kernel.Contains("cluster")) && archSpecific.Results.Where(r => r.Kernel.Contains("cluster")).All(r => r.Pass);
+                        if (clusterPassed && !args.Contains("--no-bench") && Directory.Exists(oneB))
+                        {
+                            Write(Report(partial: true), sw.Elapsed, print: false);
+                            attentionBench = [.. attentionBench, .. Step(errors, "engine bench on cuda, 1B, cluster decode", () => EngineBench(oneB, cluster: true)) ?? []];
+                        }
+                    }
                 }
                 finally
                 {
                     if (Directory.Exists(oneB)) Directory.Delete(oneB, recursive: true);
-                }
-                // Last: the architecture-specific kernels' own checks and experiments (sm_90a) — a fault there cannot cost the figures
-                // above, and a hang cannot either: the report so far is on disk first (marked unfinished).
-                Write(Report(partial: true), sw.Elapsed, print: false);
-                if (Step(errors, "architecture-specific kernels", () => attention.RunArchSpecific(bench: !args.Contains("--no-bench"), copy)) is { } archSpecific)
-                {
-                    conformance = [.. conformance, .. archSpecific.Results];
-                    attentionBench = [.. attentionBench, .. archSpecific.Bench];
                 }
             }
             ctx.Dispose();
@@ -213,15 +222,19 @@ internal static class Program
     /// through the vision tower (the whole model on the device, tokens chosen there); batch 1 again without CUDA graphs,
     /// and with a 5-crop image per request. A row's gb_per_second field carries the decode tok/s.
     /// </summary>
-    private static List<AttentionBenchRow> EngineBench(string dir)
+    private static List<AttentionBenchRow> EngineBench(string dir, bool cluster)
     {
         var rows = new List<AttentionBenchRow>();
         using var checkpoint = Owl3Checkpoint.Open(dir);
         // Decode steps from CUDA graphs (the default), then batch 1 kernel by kernel: the graphs' gain in one run.
         // Then batch 1 with an image of 5 crops per request (a cut image): its time to first token includes the device tower.
-        foreach (var (batch, graphs, images) in new[] { (1, true, 0), (16, true, 0), (1, false, 0), (1, true, 5) })
+        // cluster: batch 1 with the default decode, then with cluster decode steps (each its own engine), in one run.
+        var runs = cluster ? new[] { (1, true, 0, false), (1, true, 0, true), (1, true, 5, true) }
+            : new[] { (1, true, 0, false), (16, true, 0, false), (1, false, 0, false), (1, true, 5, false) };
+        foreach (var (batch, graphs, images, clustered) in runs)
         {
             Environment.SetEnvironmentVariable(Owl3Native.Engine.DeviceTextForward.NoGraphsVariable, graphs ? null : "1");
+            Environment.SetEnvironmentVariable(AttentionKernels.ClusterDecodeVariable, clustered ? "1" : null);
             Owl3Native.Diagnostics.BenchResult r;
             try
             {
@@ -231,8 +244,9 @@ internal static class Program
             finally
             {
                 Environment.SetEnvironmentVariable(Owl3Native.Engine.DeviceTextForward.NoGraphsVariable, null);
+                Environment.SetEnvironmentVariable(AttentionKernels.ClusterDecodeVariable, null);
             }
-            rows.Add(new AttentionBenchRow($"qwen2 engine end to end (cuda), 1B 241101, batch {batch}, decode{(graphs ? "" : " without CUDA graphs")}{(images > 0 ? $", {images} crops a request" : "")}",
+            rows.Add(new AttentionBenchRow($"qwen2 engine end to end (cuda), 1B 241101, batch {batch}, decode{(graphs ? "" : " without CUDA graphs")}{(clustered ? " with cluster decode" : "")}{(images > 0 ? $", {images} crops a request" : "")}{(cluster ? " (cluster run)" : "")}",
                 $"512-token prompts, 64 steps, device sampling; prefill {r.PrefillTokS:F0} tok/s, ttft {r.TtftMs:F1} ms; one crop encoded in {r.VisionMsPerCrop:F1} ms; device memory in use {r.PeakDeviceMb:F0} MB",
                 1000.0 / (r.DecodeTokS / batch), null, r.DecodeTokS, null));
         }

@@ -106,6 +106,35 @@ public sealed class AttentionKernels(KernelCache cache)
     }
 
     /// <summary>
+    /// The plan of a decode step whose splits would merge inside a thread-block cluster: the <see cref="DecodeSplits"/>
+    /// plan when it has one split, or when even clusters of its split count capped at <see cref="MaxClusterSplits"/> would
+    /// take more than one wave of CTAs (seqs · kvHeads · splits &gt; multiprocessors: a cluster saves a launch and a
+    /// round trip, which only a step of few CTAs feels); otherwise min(planned, 16) splits of whole tiles as one cluster
+    /// each (Cluster = true; fewer when the keys fill fewer).
+    /// </summary>
+    public static (int SplitKeys, int Splits, bool Cluster) ClusterDecodeSplits(int maxKeys, int seqs, int kvHeads, int multiprocessors, int ctasPerMultiprocessor = 2)
+    {
+        var (splitKeys, splits) = DecodeSplits(maxKeys, seqs, kvHeads, multiprocessors, ctasPerMultiprocessor);
+        int n = Math.Min(splits, MaxClusterSplits);
+        if (splits <= 1 || (long)seqs * kvHeads * n > multiprocessors) return (splitKeys, splits, false);
+        const int tile = 64;
+        int tiles = Math.Max(1, (maxKeys + tile - 1) / tile), perSplit = (tiles + n - 1) / n;
+        return (perSplit * tile, (tiles + perSplit - 1) / perSplit, true);
+    }
+
+    /// <summary>Set to 1, decode steps of one wave merge their splits in a thread-block cluster (<see cref="ClusterDecode"/>).</summary>
+    public const string ClusterDecodeVariable = "OWL3_DECODE_CLUSTER";
+
+    /// <summary>
+    /// Whether the engine's decode steps use <see cref="ClusterDecodeSplits"/> and the cluster kernel: only when
+    /// OWL3_DECODE_CLUSTER=1 (read once, by the first step) and this device can run it. Off by default until a device
+    /// run has measured it against the launch pair (the GPU check's cluster rows).
+    /// </summary>
+    public bool ClusterDecode => _clusterDecode ??= Environment.GetEnvironmentVariable(ClusterDecodeVariable) == "1" && ClusterDecodeUnavailable() is null;
+
+    private bool? _clusterDecode;
+
+    /// <summary>
     /// The portable default prefill instantiation for a head dim (the OWL3_PREFILL table of attention_prefill.cu: 4 warps,
     /// mma.sync, any sm_80+ device). <see cref="DevicePrefillVariant"/> is what a launch without a variant runs.
     /// </summary>

@@ -219,7 +219,8 @@ public sealed class DeviceQwen2Layer : IDisposable
         var (visK, visV) = cross ? (0ul, 0ul) : (imgK, imgV);
         ulong visLens = visK != 0 ? step.VisLens : 0, visTokens = visK != 0 ? step.VisTokens : 0;
         int splits = step.Splits, splitKeys = step.SplitKeys;
-        if (visK != 0) (splits, splitKeys) = (step.VisualSplits, step.VisualSplitKeys);
+        bool clustered = step.ClusterSplits;
+        if (visK != 0) (splits, splitKeys, clustered) = (step.VisualSplits, step.VisualSplitKeys, step.VisualClusterSplits);
         int mostSplits = Math.Max(splits, cross ? step.CrossSplits : 1), d = step.DecodeSeqs;
         // Partials are indexed ((seq · heads + head) · splits + split): what must fit is sequences × splits.
         if (d > 0 && mostSplits > 1 && ((long)d * mostSplits > (long)ws.DecodeSeqs * ws.MaxSplits || mostSplits > AttentionKernels.MaxDecodeSplits))
@@ -248,7 +249,7 @@ public sealed class DeviceQwen2Layer : IDisposable
                 VisLens = visLens, VisK = visK, VisV = visV, VisTokens = visTokens, PartO = ws.PartO, PartMl = ws.PartMl, Seqs = d, Heads = sh.Heads, KvHeads = sh.KvHeads, HeadDim = sh.HeadDim,
                 BlockSize = cache.BlockSize, MaxBlocks = step.MaxBlocks, Splits = splits, SplitKeys = splitKeys,
                 QStride = qw, OStride = qw, ScaleLog2 = scaleLog2,
-            }, programmatic: programmatic);
+            }, clustered ? DecodeKernel.TensorCoreCluster : DecodeKernel.TensorCore, programmatic);
         if (d < step.Seqs)
             k.Attention.Prefill(s, new PrefillParams
             {
@@ -283,7 +284,7 @@ public sealed class DeviceQwen2Layer : IDisposable
                 VisLens = step.VisLens, VisK = imgK, VisV = imgV, VisTokens = step.VisTokens, PartO = ws.PartO, PartMl = ws.PartMl,
                 Seqs = d, Heads = sh.Heads, KvHeads = sh.KvHeads, HeadDim = sh.HeadDim, BlockSize = cache.BlockSize, MaxBlocks = step.MaxBlocks,
                 Splits = step.CrossSplits, SplitKeys = step.CrossSplitKeys, QStride = qw, OStride = qw, ScaleLog2 = scaleLog2,
-            });
+            }, step.CrossClusterSplits ? DecodeKernel.TensorCoreCluster : DecodeKernel.TensorCore);
         if (d < step.Seqs)
             k.Attention.Prefill(s, new PrefillParams
             {

@@ -50,7 +50,7 @@ public sealed class DeviceStep : IDisposable
                     _visual[layer] = (UpLongs(context, k), UpLongs(context, v));
                 }
             }
-            (SplitKeys, Splits, VisualSplitKeys, VisualSplits, CrossSplitKeys, CrossSplits) =
+            ((SplitKeys, Splits, ClusterSplits), (VisualSplitKeys, VisualSplits, VisualClusterSplits), (CrossSplitKeys, CrossSplits, CrossClusterSplits)) =
                 DecodePlan(plan, d, attention, context.Multiprocessors, kvHeads, headDim, keys => keys);
             if (d > 0 && plan.HasVisual) ZeroLens = Up(context, new int[Seqs]);
             if (d < Seqs)
@@ -98,7 +98,7 @@ public sealed class DeviceStep : IDisposable
             foreach (var (layer, kv) in a.Visual) _visual[layer] = kv;
         }
         // Planned on bucketed key counts (DecodeArena.PlanKeys), so the graph key stays put while sequences grow.
-        (SplitKeys, Splits, VisualSplitKeys, VisualSplits, CrossSplitKeys, CrossSplits) =
+        ((SplitKeys, Splits, ClusterSplits), (VisualSplitKeys, VisualSplits, VisualClusterSplits), (CrossSplitKeys, CrossSplits, CrossClusterSplits)) =
             DecodePlan(plan, Seqs, attention, stream.Context.Multiprocessors, kvHeads, headDim, DecodeArena.PlanKeys);
         PrefillVariant = AttentionKernels.PrefillVariantFor(headDim);
         PrefillTiles = a.PrefillTiles;
@@ -108,22 +108,25 @@ public sealed class DeviceStep : IDisposable
     /// The split plans of the decode part (the first <paramref name="d"/> sequences, one row each): over the text keys
     /// (layers without images), over visual + text keys (hyper layers with images), over the visible visual keys only
     /// (240728/241014's cross-attention, whose text lengths are 0); key counts through <paramref name="keys"/> (a graph
-    /// step buckets them). (64, 1) where there is no such part.
+    /// step buckets them). (64, 1) where there is no such part. With <see cref="AttentionKernels.ClusterDecode"/>, plans
+    /// of one wave are cluster plans (<see cref="AttentionKernels.ClusterDecodeSplits"/>).
     /// </summary>
-    private static (int SplitKeys, int Splits, int VisualSplitKeys, int VisualSplits, int CrossSplitKeys, int CrossSplits) DecodePlan(
+    private static ((int SplitKeys, int Splits, bool Cluster) Text, (int SplitKeys, int Splits, bool Cluster) Visual, (int SplitKeys, int Splits, bool Cluster) Cross) DecodePlan(
         StepPlan plan, int d, AttentionKernels attention, int multiprocessors, int kvHeads, int headDim, Func<int, int> keys)
     {
-        if (d == 0) return (64, 1, 64, 1, 64, 1);
+        if (d == 0) return ((64, 1, false), (64, 1, false), (64, 1, false));
         int ctas = attention.DecodeCtasPerMultiprocessor(headDim);
-        var text = AttentionKernels.DecodeSplits(keys(plan.TextLens.Take(d).Max()), d, kvHeads, multiprocessors, ctas);
-        if (!plan.HasVisual) return (text.SplitKeys, text.Splits, text.SplitKeys, text.Splits, 64, 1);
-        var visual = AttentionKernels.DecodeSplits(keys(plan.DecodeKeysOf(d)), d, kvHeads, multiprocessors, ctas);
-        var cross = AttentionKernels.DecodeSplits(keys(Math.Max(1, plan.VisLens.Take(d).Max())), d, kvHeads, multiprocessors, ctas);
-        return (text.SplitKeys, text.Splits, visual.SplitKeys, visual.Splits, cross.SplitKeys, cross.Splits);
+        bool cluster = attention.ClusterDecode;
+        (int, int, bool) Plan(int n) => cluster ? AttentionKernels.ClusterDecodeSplits(keys(n), d, kvHeads, multiprocessors, ctas)
+            : AttentionKernels.DecodeSplits(keys(n), d, kvHeads, multiprocessors, ctas) is var (k, s) ? (k, s, false) : default;
+        var text = Plan(plan.TextLens.Take(d).Max());
+        if (!plan.HasVisual) return (text, text, (64, 1, false));
+        return (text, Plan(plan.DecodeKeysOf(d)), Plan(Math.Max(1, plan.VisLens.Take(d).Max())));
     }
 
     /// <summary>What a CUDA graph captured from this decode step depends on besides the arena's contents.</summary>
-    public DecodeGraphKey GraphKey => new(Seqs, MaxBlocks, HasVisual, Splits, SplitKeys, VisualSplits, VisualSplitKeys, CrossSplits, CrossSplitKeys);
+    public DecodeGraphKey GraphKey => new(Seqs, MaxBlocks, HasVisual, Splits, SplitKeys, VisualSplits, VisualSplitKeys, CrossSplits, CrossSplitKeys,
+        ClusterSplits, VisualClusterSplits, CrossClusterSplits);
 
     /// <summary>Sequences.</summary>
     public int Seqs { get; }
@@ -179,6 +182,12 @@ public sealed class DeviceStep : IDisposable
     public int CrossSplits { get; }
     /// <summary>Decode: keys per split of the visible visual keys.</summary>
     public int CrossSplitKeys { get; }
+    /// <summary>Decode: the text splits merge in a thread-block cluster (<see cref="AttentionKernels.ClusterDecode"/>).</summary>
+    public bool ClusterSplits { get; }
+    /// <summary>Decode: the visual + text splits merge in a thread-block cluster.</summary>
+    public bool VisualClusterSplits { get; }
+    /// <summary>Decode: the cross-attention splits merge in a thread-block cluster.</summary>
+    public bool CrossClusterSplits { get; }
     /// <summary>Decode with images: int32 zeros `[seqs]`, the text lengths of a cross-attention (else the address 0).</summary>
     public ulong ZeroLens { get; }
 

@@ -149,4 +149,39 @@ public sealed class AttentionPlanningTests
         Assert.Contains("at most 8", Assert.Throws<ArgumentException>(() => kernels.Decode(null!, ok with { Heads = 9 }, DecodeKernel.CudaCore)).Message);
         Assert.Contains("multiples of 8", Assert.Throws<ArgumentException>(() => kernels.Decode(null!, ok with { HeadDim = 60 })).Message);
     }
+    /// <summary>
+    /// The cluster plan: where the launch-pair plan splits and even clusters of at most 16 stay within one wave of CTAs
+    /// (batch 1 at 1k–32k keys on 132 SMs), whole-tile splits, at most 16, none of them empty, covering every key;
+    /// elsewhere (one split, batch 64) exactly the launch-pair plan.
+    /// </summary>
+    [Fact]
+    public void Cluster_plans_take_one_wave_steps_only_and_cover_every_key_with_at_most_16_splits()
+    {
+        const int sms = 132, kvHeads = 4, ctas = 3;
+        Assert.Equal((64, 16, true), AttentionKernels.ClusterDecodeSplits(1024, 1, kvHeads, sms, ctas));
+        Assert.Equal((2048, 16, true), AttentionKernels.ClusterDecodeSplits(32768, 1, kvHeads, sms, ctas));
+        var (k64, s64) = AttentionKernels.DecodeSplits(1024, 64, kvHeads, sms, ctas);
+        Assert.Equal((k64, s64, false), AttentionKernels.ClusterDecodeSplits(1024, 64, kvHeads, sms, ctas));
+        int clustered = 0;
+        foreach (int seqs in new[] { 1, 2, 3, 8, 64 })
+            foreach (int keys in new[] { 1, 63, 64, 65, 700, 1024, 4100, 16384, 32768, 131072 })
+            {
+                var (splitKeys, splits) = AttentionKernels.DecodeSplits(keys, seqs, kvHeads, sms, ctas);
+                var plan = AttentionKernels.ClusterDecodeSplits(keys, seqs, kvHeads, sms, ctas);
+                if (!plan.Cluster)
+                {
+                    Assert.Equal((splitKeys, splits), (plan.SplitKeys, plan.Splits));
+                    Assert.True(splits == 1 || (long)seqs * kvHeads * Math.Min(splits, 16) > sms, $"{seqs} × {keys}: a one-wave split plan left as a launch pair");
+                    continue;
+                }
+                clustered++;
+                Assert.True(splits > 1, $"{seqs} × {keys}: clustered a one-split plan");
+                Assert.InRange(plan.Splits, 1, AttentionKernels.MaxClusterSplits);
+                Assert.True(plan.Splits <= splits, $"{seqs} × {keys}: {plan.Splits} cluster splits for a plan of {splits}");
+                Assert.Equal(0, plan.SplitKeys % 64);
+                Assert.True((long)plan.Splits * plan.SplitKeys >= keys && (long)(plan.Splits - 1) * plan.SplitKeys < keys, $"{seqs} × {keys}: {plan.Splits} × {plan.SplitKeys}");
+                Assert.True((long)seqs * kvHeads * plan.Splits <= sms, $"{seqs} × {keys}: {plan.Splits} cluster splits exceed a wave");
+            }
+        Assert.True(clustered >= 8, $"only {clustered} shapes took a cluster plan");
+    }
 }
