@@ -14,6 +14,7 @@ mkdir -p "$out"
   echo "# profilers"; ls /usr/local/cuda/bin 2>/dev/null | grep -E '^(ncu|nsys|nvcc|ptxas|cuobjdump|nvdisasm)$' || echo none
 } > "$out/env.txt"
 timeout 450 bash scripts/gpu-check.sh run "$out/gpu-check" > "$out/gpu-check.log" 2>&1; echo "# gpu-check exit: $?" >> "$out/env.txt"
+grep -E '^\[gpu-check\] .*: [0-9.]+ s$' "$out/gpu-check.log" >> "$out/env.txt" # each stage's seconds (where the 450 s went)
 timeout 100 python3 bench/peer/sdpa_peer.py --out "$out/peer-attention.json" > "$out/peer-attention.log" 2>&1
 echo "# sdpa peer exit: $?" >> "$out/env.txt"
 cat "$out/env.txt"

@@ -271,6 +271,8 @@ internal static class Program
 
     private static T? Step<T>(List<string> errors, string what, Func<T> run)
     {
+        // Each stage's wall time goes to stderr (gpu-check.log): where a capped device call spends its seconds.
+        var sw = Stopwatch.StartNew();
         try
         {
             return run();
@@ -279,6 +281,10 @@ internal static class Program
         {
             errors.Add($"{what}: {e.GetType().Name}: {e.Message}");
             return default;
+        }
+        finally
+        {
+            Console.Error.WriteLine($"[gpu-check] {what}: {sw.Elapsed.TotalSeconds:F1} s");
         }
     }
 
