@@ -140,7 +140,7 @@ internal static class Program
                     conformance = [.. conformance, .. Step(errors, "text model from a B1 V241101 checkpoint with images",
                         () => Owl3Native.Diagnostics.DeviceTextConformance.Run(ctx, cache, oneB, ModelShape.B1, Owl3Variant.V241101, 1e-3, images: true)) ?? []];
                     // 26 layers with bf16 activations against the fp32 CPU tower: a looser bound than the two-layer tiny tower's.
-                    if (Step(errors, "vision tower on cuda, 1B", () =>
+                    if (StepValue(errors, "vision tower on cuda, 1B", () =>
                         {
                             using var ckpt = Owl3Checkpoint.Open(oneB);
                             return Owl3Native.Diagnostics.DeviceVisionConformance.Run(ctx, cache, ckpt, 3e-3, bench: !args.Contains("--no-bench"));
@@ -155,17 +155,33 @@ internal static class Program
                     // decode) — a fault there cannot cost the figures above, and a hang cannot either: the report so far is
                     // on disk first (marked unfinished).
                     Write(Report(partial: true), sw.Elapsed, print: false);
-                    if (Step(errors, "architecture-specific kernels", () => attention.RunArchSpecific(bench: !args.Contains("--no-bench"), copy)) is { } archSpecific)
+                    if (StepValue(errors, "architecture-specific kernels", () => attention.RunArchSpecific(bench: !args.Contains("--no-bench"), copy)) is { } archSpecific)
                     {
                         conformance = [.. conformance, .. archSpecific.Results];
                         attentionBench = [.. attentionBench, .. archSpecific.Bench];
-                        // The engine with cluster decode steps (OWL3_DECODE_CLUSTER=1), once the cluster kernel passed its
-                        // cases: batch 1 beside the default launch pair, in one run.
-                        bool clusterPassed = archSpecific.Results.Any(r => r.Kernel.Contains("cluster")) && archSpecific.Results.Where(r => r.Kernel.Contains("cluster")).All(r => r.Pass);
-                        if (clusterPassed && !args.Contains("--no-bench") && Directory.Exists(oneB))
+                        // The engine with cluster decode steps (OWL3_DECODE_CLUSTER=1), once the cluster kernel passed all its
+                        // cases: the tiny engines against the CPU engine (the fused and the cross-attention paths), then
+                        // batch 1 at the 1B shape beside the default launch pair, in one run.
+                        if (archSpecific.ClusterPassed)
                         {
                             Write(Report(partial: true), sw.Elapsed, print: false);
-                            attentionBench = [.. attentionBench, .. Step(errors, "engine bench on cuda, 1B, cluster decode", () => EngineBench(oneB, cluster: true)) ?? []];
+                            Environment.SetEnvironmentVariable(AttentionKernels.ClusterDecodeVariable, "1");
+                            try
+                            {
+                                foreach (var variant in new[] { Owl3Variant.V241101, Owl3Variant.V240728 })
+                                    conformance = [.. conformance, .. (Step(errors, $"engine on cuda, tiny {variant}, cluster decode",
+                                        () => Owl3Native.Diagnostics.DeviceEngineConformance.Run(ctx, ModelShape.Tiny, variant, kernelDirectory: engineKernels)) ?? [])
+                                        .Select(r => r with { Kernel = r.Kernel + " (cluster decode)" })];
+                            }
+                            finally
+                            {
+                                Environment.SetEnvironmentVariable(AttentionKernels.ClusterDecodeVariable, null);
+                            }
+                            if (!args.Contains("--no-bench") && Directory.Exists(oneB))
+                            {
+                                Write(Report(partial: true), sw.Elapsed, print: false);
+                                attentionBench = [.. attentionBench, .. Step(errors, "engine bench on cuda, 1B, cluster decode", () => EngineBench(oneB, cluster: true)) ?? []];
+                            }
                         }
                     }
                 }
@@ -268,6 +284,9 @@ internal static class Program
 
     /// <summary>The kernel disk cache of every stage: the default one under the XDG_CACHE_HOME set at start.</summary>
     private static string KernelDirectory => Path.Combine(Path.GetTempPath(), "owl3-gpu-check-cache", "owl3", "kernels");
+
+    /// <summary><see cref="Step"/> for a value (a tuple): null, not a default tuple of nulls, when the stage failed.</summary>
+    private static T? StepValue<T>(List<string> errors, string what, Func<T> run) where T : struct => Step<T?>(errors, what, () => run());
 
     private static T? Step<T>(List<string> errors, string what, Func<T> run)
     {

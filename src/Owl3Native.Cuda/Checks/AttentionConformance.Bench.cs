@@ -176,9 +176,23 @@ public sealed partial class AttentionConformance
     {
         var rows = new List<AttentionBenchRow>();
         using var stream = new CudaStream(Context);
+        foreach (int len in new[] { 1024, 4096, 16384, 32768 })
+            try
+            {
+                ClusterRows(stream, len, copyGbPerSecond, rows);
+            }
+            catch (CudaException e) // a fault is sticky: every later row would fail the same way
+            {
+                rows.Add(new AttentionBenchRow("decode paged (cluster rows)", $"batch 1, {len} keys; FAILED: {e.Message}", double.NaN, null, null, null));
+                break;
+            }
+        return rows;
+    }
+
+    private void ClusterRows(CudaStream stream, int len, double? copyGbPerSecond, List<AttentionBenchRow> rows)
+    {
         const int reps = 20;
         int ctas = _attn.DecodeCtasPerMultiprocessor(DecodeProblem.HeadDim);
-        foreach (int len in new[] { 1024, 4096, 16384, 32768 })
         {
             using var problem = new DecodeProblem(this, stream, batch: 1, len);
             var (plannedKeys, planned) = AttentionKernels.DecodeSplits(len, 1, DecodeProblem.KvHeads, Context.Multiprocessors, ctas);
@@ -207,7 +221,6 @@ public sealed partial class AttentionConformance
                 }
             }
         }
-        return rows;
     }
 
     /// <summary>
@@ -251,10 +264,9 @@ public sealed partial class AttentionConformance
             long partRows = (long)_batch * Heads * splits;
             if (_partO is null || _partO.Length < partRows * HeadDim)
             {
-                _partO?.Dispose();
-                _partMl?.Dispose();
-                _partO = new DeviceBuffer<float>(_owner.Context, partRows * HeadDim);
-                _partMl = new DeviceBuffer<float>(_owner.Context, partRows * 2);
+                // Larger buffers for this plan; the smaller ones stay alive (params made before may still name them).
+                _partO = Keep(new DeviceBuffer<float>(_owner.Context, partRows * HeadDim));
+                _partMl = Keep(new DeviceBuffer<float>(_owner.Context, partRows * 2));
             }
             return new DecodeParams
             {
@@ -273,8 +285,6 @@ public sealed partial class AttentionConformance
 
         public void Dispose()
         {
-            _partO?.Dispose();
-            _partMl?.Dispose();
             foreach (var b in _buffers) b.Dispose();
         }
     }
