@@ -199,11 +199,13 @@ public sealed partial class AttentionConformance
             var forms = new List<(string Name, string Shape, DecodeParams P, DecodeKernel Kernel, bool Pdl)>();
             foreach (bool pdl in Context.SupportsProgrammaticLaunch ? new[] { false, true } : [false])
                 forms.Add(($"decode paged (tc{(pdl ? ", programmatic" : "")}, CUDA graph)", $"splits {planned} (planned) + combine", problem.Params(planned, plannedKeys), DecodeKernel.TensorCore, pdl));
+            var f = cache.Get(AttentionKernels.ClusterDecodeFile, $"attention_decode_cluster_d{AttentionKernels.PrefillDim(DecodeProblem.HeadDim)}_bf16");
+            var active = new[] { 16, 8 }.ToDictionary(n => n, n => f.MaxActiveClusters(new Dim3(1, 1, (uint)n), 128, AttentionKernels.DecodeSharedBytes(AttentionKernels.PrefillDim(DecodeProblem.HeadDim))));
             foreach (int cs in new[] { 16, 8 })
             {
                 int ck = Math.Max(64, ((len + cs - 1) / cs + 63) / 64 * 64);
                 foreach (bool pdl in cs == 16 && Context.SupportsProgrammaticLaunch ? new[] { false, true } : [false])
-                    forms.Add(($"decode paged (tc, cluster of {cs}{(pdl ? ", programmatic" : "")}, CUDA graph)", $"splits {cs} × {ck} keys, one cluster",
+                    forms.Add(($"decode paged (tc, cluster of {cs}{(pdl ? ", programmatic" : "")}, CUDA graph)", $"splits {cs} × {ck} keys, one cluster; {active[cs]} such clusters fit at once",
                         problem.Params(cs, ck) with { PartO = 0, PartMl = 0 }, DecodeKernel.TensorCoreCluster, pdl));
             }
             foreach (var (name, shape, p, kernel, pdl) in forms)

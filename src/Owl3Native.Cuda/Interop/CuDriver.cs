@@ -65,6 +65,7 @@ internal static unsafe partial class CuDriver
 
     [LibraryImport(Library)] internal static partial CUresult cuFuncSetAttribute(nint function, int attribute, int value);
     [LibraryImport(Library)] internal static partial CUresult cuOccupancyMaxActiveBlocksPerMultiprocessor(int* numBlocks, nint function, int blockSize, nuint dynamicSharedBytes);
+    [LibraryImport(Library)] internal static partial CUresult cuOccupancyMaxActiveClusters(int* numClusters, nint function, CUlaunchConfig* config);
 
     // Execution control. kernelParams: one pointer per kernel argument (ours: one, to the params struct).
     [LibraryImport(Library)]

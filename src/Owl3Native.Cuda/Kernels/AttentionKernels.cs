@@ -112,10 +112,13 @@ public sealed class AttentionKernels(KernelCache cache)
     /// round trip, which only a step of few CTAs feels); otherwise min(planned, 16) splits of whole tiles as one cluster
     /// each (Cluster = true; fewer when the keys fill fewer).
     /// </summary>
-    public static (int SplitKeys, int Splits, bool Cluster) ClusterDecodeSplits(int maxKeys, int seqs, int kvHeads, int multiprocessors, int ctasPerMultiprocessor = 2)
+    /// <remarks><paramref name="maxCluster"/>: the largest cluster this device schedules for the head dim (<see cref="ClusterDecodeLimit"/>); below 2, never a cluster.</remarks>
+    public static (int SplitKeys, int Splits, bool Cluster) ClusterDecodeSplits(int maxKeys, int seqs, int kvHeads, int multiprocessors, int ctasPerMultiprocessor = 2,
+        int maxCluster = MaxClusterSplits)
     {
         var (splitKeys, splits) = DecodeSplits(maxKeys, seqs, kvHeads, multiprocessors, ctasPerMultiprocessor);
-        int n = Math.Min(splits, MaxClusterSplits);
+        int n = Math.Min(splits, Math.Min(maxCluster, MaxClusterSplits));
+        if (n < 2) return (splitKeys, splits, false);
         if (splits <= 1 || (long)seqs * kvHeads * n > multiprocessors) return (splitKeys, splits, false);
         const int tile = 64;
         int tiles = Math.Max(1, (maxKeys + tile - 1) / tile), perSplit = (tiles + n - 1) / n;
@@ -133,6 +136,25 @@ public sealed class AttentionKernels(KernelCache cache)
     public bool ClusterDecode => _clusterDecode ??= Environment.GetEnvironmentVariable(ClusterDecodeVariable) == "1" && ClusterDecodeUnavailable() is null;
 
     private bool? _clusterDecode;
+
+    /// <summary>
+    /// The largest cluster of cluster-decode CTAs this device can schedule for <paramref name="headDim"/>: 16 (a
+    /// non-portable size) or 8 when one such cluster fits (cuOccupancyMaxActiveClusters), else 0 (then no cluster plan).
+    /// </summary>
+    public int ClusterDecodeLimit(int headDim)
+    {
+        int dp = PrefillDim(headDim);
+        return _clusterLimit.GetOrAdd(dp, d =>
+        {
+            if (ClusterDecodeUnavailable() is not null) return 0;
+            var f = cache.Get(ClusterDecodeFile, $"attention_decode_cluster_d{d}_bf16");
+            foreach (int n in new[] { MaxClusterSplits, 8 })
+                if (f.MaxActiveClusters(new Dim3(1, 1, (uint)n), 128, DecodeSharedBytes(d)) >= 1) return n;
+            return 0;
+        });
+    }
+
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<int, int> _clusterLimit = new();
 
     /// <summary>
     /// The portable default prefill instantiation for a head dim (the OWL3_PREFILL table of attention_prefill.cu: 4 warps,

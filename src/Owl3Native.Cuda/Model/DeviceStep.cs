@@ -116,8 +116,8 @@ public sealed class DeviceStep : IDisposable
     {
         if (d == 0) return ((64, 1, false), (64, 1, false), (64, 1, false));
         int ctas = attention.DecodeCtasPerMultiprocessor(headDim);
-        bool cluster = attention.ClusterDecode;
-        (int, int, bool) Plan(int n) => cluster ? AttentionKernels.ClusterDecodeSplits(keys(n), d, kvHeads, multiprocessors, ctas)
+        int maxCluster = attention.ClusterDecode ? attention.ClusterDecodeLimit(headDim) : 0;
+        (int, int, bool) Plan(int n) => maxCluster >= 2 ? AttentionKernels.ClusterDecodeSplits(keys(n), d, kvHeads, multiprocessors, ctas, maxCluster)
             : AttentionKernels.DecodeSplits(keys(n), d, kvHeads, multiprocessors, ctas) is var (k, s) ? (k, s, false) : default;
         var text = Plan(plan.TextLens.Take(d).Max());
         if (!plan.HasVisual) return (text, text, (64, 1, false));

@@ -86,6 +86,29 @@ public sealed unsafe class CudaFunction
     }
 
     /// <summary>
+    /// Clusters of <paramref name="cluster"/> CTAs (each <paramref name="threads"/> threads and
+    /// <paramref name="dynamicSharedBytes"/>) the device can hold at once (cuOccupancyMaxActiveClusters); 0 when no
+    /// such cluster can be scheduled at all. Needs <see cref="CudaContext.SupportsClusterLaunch"/>.
+    /// </summary>
+    public int MaxActiveClusters(Dim3 cluster, int threads, int dynamicSharedBytes)
+    {
+        if (!_context.SupportsClusterLaunch) return 0;
+        if (dynamicSharedBytes > 48 * 1024) EnsureDynamicShared(dynamicSharedBytes);
+        if (cluster.X * cluster.Y * cluster.Z > 8) EnsureNonPortableClusters();
+        _context.MakeCurrent();
+        var attribute = new CUlaunchAttribute { Id = CUlaunchAttribute.ClusterDimension, ClusterX = cluster.X, ClusterY = cluster.Y, ClusterZ = cluster.Z };
+        var config = new CUlaunchConfig
+        {
+            GridDimX = cluster.X, GridDimY = cluster.Y, GridDimZ = cluster.Z, BlockDimX = (uint)threads, BlockDimY = 1, BlockDimZ = 1,
+            SharedMemBytes = (uint)dynamicSharedBytes, Attrs = &attribute, NumAttrs = 1,
+        };
+        int clusters;
+        var r = CuDriver.cuOccupancyMaxActiveClusters(&clusters, _function, &config);
+        // A cluster size the hardware cannot form at all is an error here, not a count of 0.
+        return r == CUresult.CUDA_SUCCESS ? clusters : 0;
+    }
+
+    /// <summary>
     /// Launches with <paramref name="p"/> as the kernel's single by-value parameter. <paramref name="programmatic"/>
     /// (where <see cref="CudaContext.SupportsProgrammaticLaunch"/>; a plain launch elsewhere): a programmatic dependent launch — the kernel may start while the previous
     /// kernel of the stream still runs, and must call <c>pdl_wait()</c> (common.cuh) before it reads anything that kernel

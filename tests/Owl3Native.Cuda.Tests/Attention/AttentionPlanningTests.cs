@@ -183,5 +183,10 @@ public sealed class AttentionPlanningTests
                 Assert.True((long)seqs * kvHeads * plan.Splits <= sms, $"{seqs} × {keys}: {plan.Splits} cluster splits exceed a wave");
             }
         Assert.True(clustered >= 8, $"only {clustered} shapes took a cluster plan");
+        // A device that schedules clusters of 8 at most gets plans of at most 8; one that schedules none, the launch pair's.
+        Assert.Equal((128, 8, true), AttentionKernels.ClusterDecodeSplits(1024, 1, kvHeads, sms, ctas, maxCluster: 8));
+        Assert.Equal((4096, 8, true), AttentionKernels.ClusterDecodeSplits(32768, 1, kvHeads, sms, ctas, maxCluster: 8));
+        var (k1, s1) = AttentionKernels.DecodeSplits(1024, 1, kvHeads, sms, ctas);
+        Assert.Equal((k1, s1, false), AttentionKernels.ClusterDecodeSplits(1024, 1, kvHeads, sms, ctas, maxCluster: 0));
     }
 }
