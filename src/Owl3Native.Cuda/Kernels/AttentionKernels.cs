@@ -118,8 +118,7 @@ public sealed class AttentionKernels(KernelCache cache)
     {
         var (splitKeys, splits) = DecodeSplits(maxKeys, seqs, kvHeads, multiprocessors, ctasPerMultiprocessor);
         int n = Math.Min(splits, Math.Min(maxCluster, MaxClusterSplits));
-        if (n < 2) return (splitKeys, splits, false);
-        if (splits <= 1 || (long)seqs * kvHeads * n > multiprocessors) return (splitKeys, splits, false);
+        if (n < 2 || (long)seqs * kvHeads * n > multiprocessors) return (splitKeys, splits, false);
         const int tile = 64;
         int tiles = Math.Max(1, (maxKeys + tile - 1) / tile), perSplit = (tiles + n - 1) / n;
         return (perSplit * tile, (tiles + perSplit - 1) / perSplit, true);

@@ -117,8 +117,8 @@ public sealed class DeviceStep : IDisposable
         if (d == 0) return ((64, 1, false), (64, 1, false), (64, 1, false));
         int ctas = attention.DecodeCtasPerMultiprocessor(headDim);
         int maxCluster = attention.ClusterDecode ? attention.ClusterDecodeLimit(headDim) : 0;
-        (int, int, bool) Plan(int n) => maxCluster >= 2 ? AttentionKernels.ClusterDecodeSplits(keys(n), d, kvHeads, multiprocessors, ctas, maxCluster)
-            : AttentionKernels.DecodeSplits(keys(n), d, kvHeads, multiprocessors, ctas) is var (k, s) ? (k, s, false) : default;
+        // maxCluster 0: the launch pair's plan, as DecodeSplits gives it.
+        (int, int, bool) Plan(int n) => AttentionKernels.ClusterDecodeSplits(keys(n), d, kvHeads, multiprocessors, ctas, maxCluster);
         var text = Plan(plan.TextLens.Take(d).Max());
         if (!plan.HasVisual) return (text, text, (64, 1, false));
         return (text, Plan(plan.DecodeKeysOf(d)), Plan(Math.Max(1, plan.VisLens.Take(d).Max())));
