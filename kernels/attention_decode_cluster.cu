@@ -29,10 +29,14 @@
 // budget: attention_decode_cluster_d160_bf16 registers<=232 smem<=2048
 // budget: attention_decode_cluster_d192_bf16 registers<=255 smem<=2048
 // budget: attention_decode_cluster_d256_bf16 registers<=255 smem<=2048
+// budget: attention_decode_cluster_s3_d64_bf16 registers<=128 smem<=3072
+// budget: attention_decode_cluster_s3_d128_bf16 registers<=200 smem<=3072
 #include "decode_tc.cuh"
 
 #define OWL3_DECODE_CLUSTER(DP) \
-    extern "C" __global__ void __launch_bounds__(128) attention_decode_cluster_d##DP##_bf16(const DecodeParams p) { decode_tc<DP, true>(p); }
+    extern "C" __global__ void __launch_bounds__(128) attention_decode_cluster_d##DP##_bf16(const DecodeParams p) { decode_tc<DP, true, 2>(p); }
+#define OWL3_DECODE_CLUSTER_S3(DP) \
+    extern "C" __global__ void __launch_bounds__(128) attention_decode_cluster_s3_d##DP##_bf16(const DecodeParams p) { decode_tc<DP, true, 3>(p); }
 
 OWL3_DECODE_CLUSTER(16)
 OWL3_DECODE_CLUSTER(32)
@@ -44,3 +48,5 @@ OWL3_DECODE_CLUSTER(128)
 OWL3_DECODE_CLUSTER(160)
 OWL3_DECODE_CLUSTER(192)
 OWL3_DECODE_CLUSTER(256)
+OWL3_DECODE_CLUSTER_S3(64)
+OWL3_DECODE_CLUSTER_S3(128)

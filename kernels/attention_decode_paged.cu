@@ -41,6 +41,8 @@
 // budget: attention_decode_tc_d160_bf16 registers<=232 smem<=2048
 // budget: attention_decode_tc_d192_bf16 registers<=255 smem<=2048
 // budget: attention_decode_tc_d256_bf16 registers<=255 smem<=2048
+// budget: attention_decode_tc_s3_d64_bf16 registers<=128 smem<=3072
+// budget: attention_decode_tc_s3_d128_bf16 registers<=200 smem<=3072
 #include "decode.cuh" // DecodeParams, the DECODE_* sizes, decode_seq
 #include "decode_tc.cuh" // decode_tc<DP, CLUSTER>, the split merges
 
@@ -227,7 +229,9 @@ extern "C" __global__ void __launch_bounds__(128) attention_decode_combine_bf16(
 }
 
 #define OWL3_DECODE_TC(DP) \
-    extern "C" __global__ void __launch_bounds__(128) attention_decode_tc_d##DP##_bf16(const DecodeParams p) { decode_tc<DP, false>(p); }
+    extern "C" __global__ void __launch_bounds__(128) attention_decode_tc_d##DP##_bf16(const DecodeParams p) { decode_tc<DP, false, 2>(p); }
+#define OWL3_DECODE_TC_S3(DP) \
+    extern "C" __global__ void __launch_bounds__(128) attention_decode_tc_s3_d##DP##_bf16(const DecodeParams p) { decode_tc<DP, false, 3>(p); }
 
 OWL3_DECODE_TC(16)
 OWL3_DECODE_TC(32)
@@ -239,4 +243,5 @@ OWL3_DECODE_TC(128)
 OWL3_DECODE_TC(160)
 OWL3_DECODE_TC(192)
 OWL3_DECODE_TC(256)
-
+OWL3_DECODE_TC_S3(64)
+OWL3_DECODE_TC_S3(128)

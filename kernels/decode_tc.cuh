@@ -157,14 +157,15 @@ __device__ __forceinline__ void decode_combine_cluster(const DecodeParams& p, in
     }
 }
 
-template <int DP, bool CLUSTER>
+template <int DP, bool CLUSTER, int STAGES>
 __device__ __forceinline__ void decode_tc(const DecodeParams& p)
 {
+    static_assert(STAGES >= 2, "a tile computes while the next loads");
     constexpr int LD = DP + 8, KS = DP / 16, DT = DP / 8, TILE = DECODE_TC_KEYS * LD;
     extern __shared__ __align__(16) unsigned char smem_raw[];
-    bf16* kv_s = reinterpret_cast<bf16*>(smem_raw); // [2 stages][K | V][64][LD]
-    __shared__ const bf16* rows_k_s[2][DECODE_TC_KEYS];  // row addresses of the next tiles (slot = tile & 1)
-    __shared__ const bf16* rows_v_s[2][DECODE_TC_KEYS];
+    bf16* kv_s = reinterpret_cast<bf16*>(smem_raw); // [STAGES][K | V][64][LD]
+    __shared__ const bf16* rows_k_s[STAGES][DECODE_TC_KEYS];  // row addresses of the next tiles (slot = tile % STAGES)
+    __shared__ const bf16* rows_v_s[STAGES][DECODE_TC_KEYS];
 
     const int kvh = blockIdx.x, s = blockIdx.y, z = blockIdx.z;
     const int D = p.head_dim, group = p.heads / p.kv_heads;
@@ -176,9 +177,10 @@ __device__ __forceinline__ void decode_tc(const DecodeParams& p)
     const int begin = z * p.split_keys, end = min(total, begin + p.split_keys);
     const int n_tiles = end > begin ? (end - begin + DECODE_TC_KEYS - 1) / DECODE_TC_KEYS : 0;
 
-    // Row addresses of tiles 0 and 1, then tile 0 in flight; tile i + 1 loads while tile i is computed.
+    // Row addresses of tiles 0 … STAGES − 1, then tiles 0 … STAGES − 2 in flight; tile i + STAGES − 1 loads while
+    // tile i is computed.
     if (threadIdx.x < DECODE_TC_KEYS)
-        for (int x = 0; x < 2; ++x)
+        for (int x = 0; x < STAGES; ++x)
         {
             const bf16 *kr, *vr;
             decode_tc_rows<true>(p, begin + x * DECODE_TC_KEYS, end, s, kvh, q, kr, vr);
@@ -189,13 +191,24 @@ __device__ __forceinline__ void decode_tc(const DecodeParams& p)
     // Under a programmatic launch earlier kernels (the step's K/V write, Q's projection) may still run. The lengths,
     // the whole block tables (the newest key's entry too: its row address was resolved above) and the visual K/V must
     // be older than all of them (the host writes them before the step), and so is every cached key but the newest
-    // text key. Tile 0 is issued before the wait when it cannot hold that key (the pipeline fills under the previous
-    // kernel's tail); Q, and a tile holding the newest key, only after it.
-    const bool early = n_tiles > 0 && (q.text_len == 0 || min(end, begin + DECODE_TC_KEYS) < total);
-    if (early) decode_tc_load<DP>(p, kv_s, kv_s + TILE, rows_k_s[0], rows_v_s[0]);
+    // text key. A tile is issued before the wait when it cannot hold that key (the pipeline fills under the previous
+    // kernel's tail); Q, and the tile holding the newest key (at most one: the split's last), only after it.
+    bool early[STAGES - 1];
+#pragma unroll
+    for (int x = 0; x < STAGES - 1; ++x)
+    {
+        early[x] = x < n_tiles && (q.text_len == 0 || min(end, begin + (x + 1) * DECODE_TC_KEYS) < total);
+        if (early[x]) decode_tc_load<DP>(p, kv_s + x * 2 * TILE, kv_s + x * 2 * TILE + TILE, rows_k_s[x], rows_v_s[x]);
+    }
     pdl_wait();
-    if (n_tiles > 0 && !early) decode_tc_load<DP>(p, kv_s, kv_s + TILE, rows_k_s[0], rows_v_s[0]);
+#pragma unroll
+    for (int x = 0; x < STAGES - 1; ++x)
+        if (x < n_tiles && !early[x]) decode_tc_load<DP>(p, kv_s + x * 2 * TILE, kv_s + x * 2 * TILE + TILE, rows_k_s[x], rows_v_s[x]);
+    // The prologue's tiles are one commit group (issued together, they land together), then STAGES − 2 empty groups:
+    // the loop's wait<STAGES − 1> then finds tile i's group complete at iteration i, the prologue's at iteration 0.
     cp_async_commit();
+#pragma unroll
+    for (int e = 0; e < STAGES - 2; ++e) cp_async_commit();
 
     // Q fragments of the group (rows = heads of the group, zero past it), straight from global memory: row g / g + 8,
     // k columns 2·c4 (+1) and 2·c4 + 8 (+1) of every 16-wide k-step.
@@ -217,15 +230,17 @@ __device__ __forceinline__ void decode_tc(const DecodeParams& p)
 
     for (int i = 0; i < n_tiles; ++i)
     {
-        const int stage = i & 1;
-        // Tile i + 2's row addresses: the block-table reads fly while this tile is computed.
-        const bool resolve = threadIdx.x < DECODE_TC_KEYS && i + 2 < n_tiles;
+        const int stage = i % STAGES;
+        // Tile i + STAGES's row addresses: the block-table reads fly while this tile is computed.
+        const bool resolve = threadIdx.x < DECODE_TC_KEYS && i + STAGES < n_tiles;
         const bf16 *next_k = nullptr, *next_v = nullptr;
-        if (resolve) decode_tc_rows<false>(p, begin + (i + 2) * DECODE_TC_KEYS, end, s, kvh, q, next_k, next_v);
-        if (i + 1 < n_tiles)
-            decode_tc_load<DP>(p, kv_s + (stage ^ 1) * 2 * TILE, kv_s + (stage ^ 1) * 2 * TILE + TILE, rows_k_s[stage ^ 1], rows_v_s[stage ^ 1]);
+        if (resolve) decode_tc_rows<false>(p, begin + (i + STAGES) * DECODE_TC_KEYS, end, s, kvh, q, next_k, next_v);
+        // Tile i + STAGES − 1 into the stage tile i − 1 left (the previous iteration's last barrier freed it).
+        const int ahead = i + STAGES - 1, ahead_stage = ahead % STAGES;
+        if (ahead < n_tiles)
+            decode_tc_load<DP>(p, kv_s + ahead_stage * 2 * TILE, kv_s + ahead_stage * 2 * TILE + TILE, rows_k_s[ahead_stage], rows_v_s[ahead_stage]);
         cp_async_commit();
-        cp_async_wait<1>();
+        cp_async_wait<STAGES - 1>(); // every group up to tile i's has landed
         __syncthreads();
         const bf16* k_s = kv_s + stage * 2 * TILE;
         const bf16* v_s = k_s + TILE;
@@ -291,7 +306,7 @@ __device__ __forceinline__ void decode_tc(const DecodeParams& p)
             mma_bf16_16816(o_acc[t], a, b[0], b[1]);
             mma_bf16_16816(o_acc[t + 1], a, b[2], b[3]);
         }
-        if (resolve) { rows_k_s[stage][threadIdx.x] = next_k; rows_v_s[stage][threadIdx.x] = next_v; } // slot of tile i, now i + 2
+        if (resolve) { rows_k_s[stage][threadIdx.x] = next_k; rows_v_s[stage][threadIdx.x] = next_v; } // slot of tile i, now i + STAGES
         __syncthreads(); // the stage is refilled next iteration
     }
     cp_async_wait<0>();

@@ -67,6 +67,18 @@ public sealed partial class AttentionConformance
                             double vgbs = bytes / (vms / 1000) / 1e9;
                             rows.Add(new AttentionBenchRow($"decode paged (tc, {name}, CUDA graph)", shape, vms, null, vgbs, 100 * vgbs / copyGbPerSecond));
                         }
+                        // Three stages (two tiles in flight while one is computed), at its own planned split (it
+                        // holds fewer CTAs a multiprocessor), launched plainly and programmatically.
+                        int ctas3 = _attn.DecodeCtasPerMultiprocessor(DecodeProblem.HeadDim, 3);
+                        var (keys3, splits3) = AttentionKernels.DecodeSplits(len, batch, DecodeProblem.KvHeads, Context.Multiprocessors, ctas3);
+                        var p3 = problem.Params(splits3, keys3);
+                        foreach (bool pdl in Context.SupportsProgrammaticLaunch ? new[] { false, true } : [false])
+                        {
+                            float ms3 = GraphTime(stream, () => _attn.Decode(stream, p3, kernel, pdl, stages: 3), reps);
+                            double gbs3 = bytes / (ms3 / 1000) / 1e9;
+                            rows.Add(new AttentionBenchRow($"decode paged (tc, 3 stages{(pdl ? ", programmatic" : "")}, CUDA graph)",
+                                $"batch {batch}, {len} keys, 28/4×128, splits {splits3} (planned), {ctas3} CTA/SM", ms3, null, gbs3, 100 * gbs3 / copyGbPerSecond));
+                        }
                         // The floor: one kernel reading the same K/V bytes once and doing nothing else, in the same
                         // graph form, with the plan's CTA count and with 8 CTAs a multiprocessor; the faster counts. No
                         // single-kernel decode of this step can be faster.
@@ -196,24 +208,26 @@ public sealed partial class AttentionConformance
         {
             using var problem = new DecodeProblem(this, stream, batch: 1, len);
             var (plannedKeys, planned) = AttentionKernels.DecodeSplits(len, 1, DecodeProblem.KvHeads, Context.Multiprocessors, ctas);
-            var forms = new List<(string Name, string Shape, DecodeParams P, DecodeKernel Kernel, bool Pdl)>();
+            var forms = new List<(string Name, string Shape, DecodeParams P, DecodeKernel Kernel, bool Pdl, int Stages)>();
             foreach (bool pdl in Context.SupportsProgrammaticLaunch ? new[] { false, true } : [false])
-                forms.Add(($"decode paged (tc{(pdl ? ", programmatic" : "")}, CUDA graph)", $"splits {planned} (planned) + combine", problem.Params(planned, plannedKeys), DecodeKernel.TensorCore, pdl));
+                forms.Add(($"decode paged (tc{(pdl ? ", programmatic" : "")}, CUDA graph)", $"splits {planned} (planned) + combine", problem.Params(planned, plannedKeys), DecodeKernel.TensorCore, pdl, 2));
             var f = cache.Get(AttentionKernels.ClusterDecodeFile, $"attention_decode_cluster_d{AttentionKernels.PrefillDim(DecodeProblem.HeadDim)}_bf16");
             var active = new[] { 16, 8 }.ToDictionary(n => n, n => f.MaxActiveClusters(new Dim3(1, 1, (uint)n), 128, AttentionKernels.DecodeSharedBytes(AttentionKernels.PrefillDim(DecodeProblem.HeadDim))));
             foreach (int cs in new[] { 16, 8 })
             {
                 int ck = Math.Max(64, ((len + cs - 1) / cs + 63) / 64 * 64);
                 foreach (bool pdl in cs == 16 && Context.SupportsProgrammaticLaunch ? new[] { false, true } : [false])
-                    forms.Add(($"decode paged (tc, cluster of {cs}{(pdl ? ", programmatic" : "")}, CUDA graph)", $"splits {cs} × {ck} keys, one cluster; {active[cs]} such clusters fit at once",
-                        problem.Params(cs, ck) with { PartO = 0, PartMl = 0 }, DecodeKernel.TensorCoreCluster, pdl));
+                    foreach (int stages in cs == 16 ? new[] { 2, 3 } : [2])
+                        forms.Add(($"decode paged (tc, cluster of {cs}{(stages == 3 ? ", 3 stages" : "")}{(pdl ? ", programmatic" : "")}, CUDA graph)",
+                            $"splits {cs} × {ck} keys, one cluster; {active[cs]} such clusters fit at once",
+                            problem.Params(cs, ck) with { PartO = 0, PartMl = 0 }, DecodeKernel.TensorCoreCluster, pdl, stages));
             }
-            foreach (var (name, shape, p, kernel, pdl) in forms)
+            foreach (var (name, shape, p, kernel, pdl, stages) in forms)
             {
                 string full = $"batch 1, {len} keys, 28/4×128, {shape}";
                 try
                 {
-                    float ms = GraphTime(stream, () => _attn.Decode(stream, p, kernel, pdl), reps);
+                    float ms = GraphTime(stream, () => _attn.Decode(stream, p, kernel, pdl, stages), reps);
                     double gbs = problem.Bytes / (ms / 1000) / 1e9;
                     rows.Add(new AttentionBenchRow(name, full, ms, null, gbs, 100 * gbs / copyGbPerSecond));
                 }

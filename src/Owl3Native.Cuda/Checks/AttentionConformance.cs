@@ -84,6 +84,21 @@ public sealed partial class AttentionConformance(CudaContext context, KernelCach
         () => Case("decode", AttentionMode.Fused, heads: 28, kvHeads: 4, headDim: 128, blockSize: 16, seed + 1,
             [new(37, 1, 3, 16, [5, 6, 20]), new(1023, 1), new(17000, 1)], fusedCombine: true),
         () => Case("decode", AttentionMode.Fused, heads: 32, kvHeads: 2, headDim: 72, blockSize: 16, seed + 13, [new(200, 1, 1, 10, [50]), new(6300, 1)], fusedCombine: true),
+        // Three stages (two tiles in flight) at the models' head dims: GQA 7 with images in front and a long context,
+        // split and unsplit (a 1-split plan's CTA walks many tiles through the ring), cross-attention, and under the
+        // hostile programmatic timing (the newest key in the prologue's last tile or far from it).
+        () => Case("decode", AttentionMode.Fused, heads: 14, kvHeads: 2, headDim: 64, blockSize: 16, seed,
+            [new(0, 1), new(16, 1), new(299, 1, 2, 9, [3, 100]), new(4100, 1), new(127, 1), new(128, 1)], stages: 3),
+        () => Case("decode", AttentionMode.Fused, heads: 28, kvHeads: 4, headDim: 128, blockSize: 16, seed + 1,
+            [new(37, 1, 3, 16, [5, 6, 20]), new(1023, 1), new(17000, 1)], stages: 3),
+        () => Case("decode", AttentionMode.Cross, heads: 12, kvHeads: 2, headDim: 128, blockSize: 16, seed + 4,
+            [new(40, 1, 2, 27, [10, 30]), new(5, 1, 1, 27, [9]), new(12, 1), new(300, 1, 8, 27, [0, 10, 20, 30, 40, 50, 60, 70])], stages: 3),
+        .. context.SupportsProgrammaticLaunch ? new Func<ConformanceResult>[]
+        {
+            () => Case("decode", AttentionMode.Fused, heads: 28, kvHeads: 4, headDim: 128, blockSize: 16, seed + 1,
+                [new(37, 1, 3, 16, [5, 6, 20]), new(1023, 1), new(17000, 1), new(63, 1), new(64, 1), new(0, 1), new(16, 1), new(127, 1)],
+                programmatic: true, stages: 3),
+        } : [],
         // Prefill: chunked (cached > 0), images before / between text, hostile lengths, every dim family.
         () => Case("prefill", AttentionMode.Fused, heads: 14, kvHeads: 2, headDim: 64, blockSize: 16, seed + 5,
             [new(0, 1), new(0, 200, 2, 9, [3, 150]), new(37, 65), new(130, 64, 1, 20, [140])]),
@@ -182,11 +197,16 @@ public sealed partial class AttentionConformance(CudaContext context, KernelCach
         () => Case("decode", AttentionMode.Cross, heads: 12, kvHeads: 2, headDim: 128, blockSize: 16, seed + 4,
             [new(40, 1, 2, 27, [10, 30]), new(5, 1, 1, 27, [9]), new(12, 1), new(300, 1, 8, 27, [0, 10, 20, 30, 40, 50, 60, 70])],
             DecodeKernel.TensorCoreCluster, clusterSplits: 4),
+        () => Case("decode", AttentionMode.Fused, heads: 28, kvHeads: 4, headDim: 128, blockSize: 16, seed + 1,
+            [new(37, 1, 3, 16, [5, 6, 20]), new(1023, 1), new(17000, 1)], DecodeKernel.TensorCoreCluster, clusterSplits: 16, stages: 3),
         .. context.SupportsProgrammaticLaunch ? new Func<ConformanceResult>[]
         {
             () => Case("decode", AttentionMode.Fused, heads: 28, kvHeads: 4, headDim: 128, blockSize: 16, seed + 1,
                 [new(37, 1, 3, 16, [5, 6, 20]), new(1023, 1), new(17000, 1), new(63, 1), new(64, 1), new(0, 1), new(16, 1)],
                 DecodeKernel.TensorCoreCluster, programmatic: true, clusterSplits: 16),
+            () => Case("decode", AttentionMode.Fused, heads: 14, kvHeads: 2, headDim: 64, blockSize: 16, seed,
+                [new(0, 1), new(16, 1), new(299, 1, 2, 9, [3, 100]), new(4100, 1), new(62, 1), new(127, 1)],
+                DecodeKernel.TensorCoreCluster, programmatic: true, clusterSplits: 8, stages: 3),
         } : [],
     ];
 
@@ -196,7 +216,7 @@ public sealed partial class AttentionConformance(CudaContext context, KernelCach
     /// </summary>
     public ConformanceResult Case(string kind, AttentionMode mode, int heads, int kvHeads, int headDim, int blockSize, int seed,
         IReadOnlyList<AttentionSeqSpec> seqs, DecodeKernel decodeKernel = DecodeKernel.TensorCore,
-        PrefillVariant? prefillVariant = null, bool fusedCombine = false, bool programmatic = false, int clusterSplits = 0)
+        PrefillVariant? prefillVariant = null, bool fusedCombine = false, bool programmatic = false, int clusterSplits = 0, int stages = 2)
     {
         if ((clusterSplits > 0) != (decodeKernel == DecodeKernel.TensorCoreCluster)) throw new ArgumentException("the cluster decode, and only it, takes a cluster split count");
         var rng = new Random(seed);
@@ -302,7 +322,7 @@ public sealed partial class AttentionConformance(CudaContext context, KernelCach
                 int maxKeys = seqs.Select((s, i) => textLens[i] + visLens[i]).Max();
                 var (splitKeys, splits) = clusterSplits > 0
                     ? (Math.Max(64, ((maxKeys + clusterSplits - 1) / clusterSplits + 63) / 64 * 64), clusterSplits) // may leave CTAs empty
-                    : AttentionKernels.DecodeSplits(maxKeys, seqCount, kvHeads, context.Multiprocessors, _attn.DecodeCtasPerMultiprocessor(headDim));
+                    : AttentionKernels.DecodeSplits(maxKeys, seqCount, kvHeads, context.Multiprocessors, _attn.DecodeCtasPerMultiprocessor(headDim, stages));
                 using var dText = UploadInts(textLens); using var dVis = UploadInts(visLens);
                 using var partO = new DeviceBuffer<float>(context, (long)seqCount * heads * splits * headDim);
                 using var partMl = new DeviceBuffer<float>(context, (long)seqCount * heads * splits * 2);
@@ -330,18 +350,19 @@ public sealed partial class AttentionConformance(CudaContext context, KernelCach
                         Tokens = seqCount, KvHeads = kvHeads, HeadDim = headDim, KStride = stride, VStride = stride,
                     }, programmatic: true);
                 }
-                _attn.Decode(stream, p, decodeKernel, programmatic);
+                _attn.Decode(stream, p, decodeKernel, programmatic, stages);
                 // Launched twice (fused combine, programmatic): the second right after the first, into its own poisoned
                 // output — the counters the first leaves behind serve the second (a graph replays the same buffers),
                 // and a programmatic second decode overlaps the first's tail. Both outputs are judged.
                 bool twice = fusedCombine || programmatic || clusterSplits > 0;
                 using var dOut2 = Poisoned(twice ? (long)rows * heads * headDim : 1);
-                if (twice) _attn.Decode(stream, p with { O = dOut2.Pointer }, decodeKernel, programmatic);
+                if (twice) _attn.Decode(stream, p with { O = dOut2.Pointer }, decodeKernel, programmatic, stages);
                 stream.Synchronize();
                 if (fusedCombine && counters.ToArray().Any(c => c != 0)) throw new InvalidOperationException("the fused combine left split counters non-zero");
                 shape = $"{mode} {heads}/{kvHeads}×{headDim} b{blockSize} keys≤{maxKeys} splits {splits}{(twice ? ", launched twice" : "")}";
                 kind = (decodeKernel == DecodeKernel.CudaCore ? "decode (cuda cores" : fusedCombine ? "decode (tc, fused combine"
                         : clusterSplits > 0 ? $"decode (tc, cluster of {clusterSplits}" : "decode (tc")
+                    + (stages != 2 ? $", {stages} stages" : "")
                     + (programmatic ? ", programmatic launch)" : ")");
                 if (twice)
                 {

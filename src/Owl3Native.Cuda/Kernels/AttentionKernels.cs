@@ -146,7 +146,7 @@ public sealed class AttentionKernels(KernelCache cache)
         return _clusterLimit.GetOrAdd(dp, d =>
         {
             if (ClusterDecodeUnavailable() is not null) return 0;
-            var f = cache.Get(ClusterDecodeFile, $"attention_decode_cluster_d{d}_bf16");
+            var f = cache.Get(ClusterDecodeFile, DecodeKernelName(d, 2, cluster: true));
             foreach (int n in new[] { MaxClusterSplits, 8 })
                 if (f.MaxActiveClusters(new Dim3(1, 1, (uint)n), 128, DecodeSharedBytes(d)) >= 1) return n;
             return 0;
@@ -240,18 +240,36 @@ public sealed class AttentionKernels(KernelCache cache)
     public string? ClusterDecodeUnavailable() =>
         cache.Unavailable(ClusterDecodeFile) ?? (cache.Context.SupportsClusterLaunch ? null : $"thread-block clusters need an sm_90 device and a CUDA 12 driver (found {cache.Context.Arch}, driver {cache.Context.DriverVersion})");
 
-    /// <summary>Dynamic shared memory of the tensor-core decode: two stages of 64-key K and V tiles.</summary>
-    public static int DecodeSharedBytes(int paddedDim) => 2 * 2 * 64 * (paddedDim + 8) * 2;
+    /// <summary>Dynamic shared memory of the tensor-core decode: <paramref name="stages"/> stages of 64-key K and V tiles.</summary>
+    public static int DecodeSharedBytes(int paddedDim, int stages = 2) => stages * 2 * 64 * (paddedDim + 8) * 2;
+
+    /// <summary>
+    /// Padded head dims with a 3-stage tensor-core decode (attention_decode_tc_s3_d*, attention_decode_cluster_s3_d*): the
+    /// models' 64 and 128. Two tiles in flight while one is computed instead of one — a CTA streams about twice the bytes
+    /// per round trip, which is what a step of few CTAs is limited by — for 1.5× the shared memory (fewer CTAs a
+    /// multiprocessor). An experiment until a device run has timed it (the GPU check's "3 stages" rows).
+    /// </summary>
+    public static IReadOnlyList<int> DecodeStageDims { get; } = [64, 128];
+
+    /// <summary>The tensor-core decode kernel's name (<paramref name="cluster"/>: the cluster form) for a padded head dim and stage count.</summary>
+    /// <exception cref="ArgumentException">A stage count other than 2 or 3, or 3 at a head dim without that instantiation.</exception>
+    public static string DecodeKernelName(int paddedDim, int stages, bool cluster)
+    {
+        if (stages is not (2 or 3) || (stages == 3 && !DecodeStageDims.Contains(paddedDim)))
+            throw new ArgumentException($"no {stages}-stage decode kernel at head dim {paddedDim} (2 stages at every head dim, 3 at {string.Join(", ", DecodeStageDims)})");
+        return $"attention_decode_{(cluster ? "cluster" : "tc")}{(stages == 2 ? "" : $"_s{stages}")}_d{paddedDim}_bf16";
+    }
 
     /// <summary>CTAs of the tensor-core decode for <paramref name="headDim"/> one multiprocessor holds at once (the split planner's input).</summary>
-    public int DecodeCtasPerMultiprocessor(int headDim)
+    public int DecodeCtasPerMultiprocessor(int headDim, int stages = 2)
     {
         int dp = PrefillDim(headDim);
         // Asked by every decode step's plan; the device's answer never changes.
-        return _decodeCtas.GetOrAdd(dp, d => cache.Get("attention_decode_paged.cu", $"attention_decode_tc_d{d}_bf16").MaxActiveBlocksPerMultiprocessor(128, DecodeSharedBytes(d)));
+        return _decodeCtas.GetOrAdd((dp, stages), k => cache.Get("attention_decode_paged.cu", DecodeKernelName(k.Dim, k.Stages, cluster: false))
+            .MaxActiveBlocksPerMultiprocessor(128, DecodeSharedBytes(k.Dim, k.Stages)));
     }
 
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<int, int> _decodeCtas = new();
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<(int Dim, int Stages), int> _decodeCtas = new();
 
     /// <summary>CTAs of a prefill instantiation one multiprocessor holds at once.</summary>
     public int PrefillCtasPerMultiprocessor(PrefillVariant variant) =>
@@ -267,11 +285,14 @@ public sealed class AttentionKernels(KernelCache cache)
     /// <paramref name="programmatic"/>: programmatic dependent launches (sm_90+): the decode may start while the previous
     /// kernel of the stream (the step's K/V write) still runs — its cached tiles other than the newest key's load under
     /// that kernel's tail — and the combine while the decode finishes. The lengths, block tables and visual K/V must
-    /// then be older than that previous kernel (written before it, e.g. by the step's host copy).
+    /// then be older than that previous kernel (written before it, e.g. by the step's host copy). <paramref name="stages"/>:
+    /// K/V tiles in flight + 1 for the tensor-core kernels (2 everywhere, 3 at <see cref="DecodeStageDims"/>).
     /// </remarks>
-    public void Decode(CudaStream stream, in DecodeParams p, DecodeKernel kernel = DecodeKernel.TensorCore, bool programmatic = false)
+    public void Decode(CudaStream stream, in DecodeParams p, DecodeKernel kernel = DecodeKernel.TensorCore, bool programmatic = false, int stages = 2)
     {
         int dp = PrefillDim(p.HeadDim);
+        if (kernel == DecodeKernel.CudaCore && stages != 2) throw new ArgumentException("the CUDA-core decode has no stage count to choose");
+        if (kernel != DecodeKernel.CudaCore) DecodeKernelName(dp, stages, cluster: false); // refuses a stage count this head dim lacks
         int maxGroup = kernel == DecodeKernel.CudaCore ? 8 : 16;
         if (p.Heads % p.KvHeads != 0 || p.Heads / p.KvHeads > maxGroup)
             throw new ArgumentException($"{kernel} decode attention serves GQA groups of at most {maxGroup} query heads; got {p.Heads} heads over {p.KvHeads} KV heads");
@@ -287,12 +308,12 @@ public sealed class AttentionKernels(KernelCache cache)
         {
             if (p.Splits > MaxClusterSplits) throw new ArgumentException($"{p.Splits} splits > {MaxClusterSplits}, the largest cluster the cluster decode forms");
             if (ClusterDecodeUnavailable() is { } why) throw new NotSupportedException(why);
-            cache.Get(ClusterDecodeFile, $"attention_decode_cluster_d{dp}_bf16")
-                .Launch(stream, grid, new Dim3(128), p, (uint)DecodeSharedBytes(dp), programmatic, cluster: new Dim3(1, 1, (uint)p.Splits));
+            cache.Get(ClusterDecodeFile, DecodeKernelName(dp, stages, cluster: true))
+                .Launch(stream, grid, new Dim3(128), p, (uint)DecodeSharedBytes(dp, stages), programmatic, cluster: new Dim3(1, 1, (uint)p.Splits));
             return;
         }
         if (kernel == DecodeKernel.TensorCore)
-            cache.Get("attention_decode_paged.cu", $"attention_decode_tc_d{dp}_bf16").Launch(stream, grid, new Dim3(128), p, (uint)DecodeSharedBytes(dp), programmatic);
+            cache.Get("attention_decode_paged.cu", DecodeKernelName(dp, stages, cluster: false)).Launch(stream, grid, new Dim3(128), p, (uint)DecodeSharedBytes(dp, stages), programmatic);
         else
             cache.Get("attention_decode_paged.cu", "attention_decode_paged_bf16").Launch(stream, grid, new Dim3(128), p, programmatic: programmatic);
         // The tensor-core kernel combines its own splits when given the counters; otherwise a combine launch follows.

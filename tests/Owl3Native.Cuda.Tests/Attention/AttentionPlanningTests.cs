@@ -189,4 +189,28 @@ public sealed class AttentionPlanningTests
         var (k1, s1) = AttentionKernels.DecodeSplits(1024, 1, kvHeads, sms, ctas);
         Assert.Equal((k1, s1, false), AttentionKernels.ClusterDecodeSplits(1024, 1, kvHeads, sms, ctas, maxCluster: 0));
     }
+
+    /// <summary>
+    /// Every decode kernel the host can name exists, with a budget, in the file it is loaded from: two stages at every
+    /// padded head dim (portable and cluster), three at the models' 64 and 128; other stage counts are refused by name.
+    /// </summary>
+    [Fact]
+    public void Every_decode_kernel_the_host_names_is_declared_in_its_file()
+    {
+        var portable = KernelSources.File("attention_decode_paged.cu").Budgets.Select(b => b.Kernel).ToHashSet();
+        var cluster = KernelSources.File(AttentionKernels.ClusterDecodeFile).Budgets.Select(b => b.Kernel).ToHashSet();
+        foreach (int dp in AttentionKernels.PrefillDims)
+            foreach (int stages in AttentionKernels.DecodeStageDims.Contains(dp) ? new[] { 2, 3 } : [2])
+            {
+                Assert.Contains(AttentionKernels.DecodeKernelName(dp, stages, cluster: false), portable);
+                Assert.Contains(AttentionKernels.DecodeKernelName(dp, stages, cluster: true), cluster);
+            }
+        Assert.Equal("attention_decode_tc_d128_bf16", AttentionKernels.DecodeKernelName(128, 2, cluster: false));
+        Assert.Equal("attention_decode_cluster_s3_d64_bf16", AttentionKernels.DecodeKernelName(64, 3, cluster: true));
+        Assert.Contains("3-stage decode kernel at head dim 80", Assert.Throws<ArgumentException>(() => AttentionKernels.DecodeKernelName(80, 3, cluster: false)).Message);
+        Assert.Throws<ArgumentException>(() => AttentionKernels.DecodeKernelName(128, 4, cluster: false));
+        // Shared memory: a third stage is half again; every form fits one multiprocessor of an H100 (227 KiB a CTA).
+        Assert.Equal(AttentionKernels.DecodeSharedBytes(128) * 3 / 2, AttentionKernels.DecodeSharedBytes(128, 3));
+        Assert.True(AttentionKernels.DecodeSharedBytes(256) + 2048 <= 227 * 1024 && AttentionKernels.DecodeSharedBytes(128, 3) + 3072 <= 227 * 1024);
+    }
 }

@@ -62,7 +62,9 @@ public sealed record DecodeModelResult(float[] Output, float[] PartO, float[] Pa
 /// O rescaled by corr, then O += bf16(P)·V (pack_bf16x2: round to nearest even) as one mma per 8 dims. An mma is
 /// modelled as exact products summed and added to the accumulator with one fp32 rounding: the order and truncation
 /// inside the tensor core are the hardware's, not the kernel's. The four warps merge through shared memory as the
-/// CUDA-core kernel's warps do. FMA contraction by the compiler is modelled in neither kernel.
+/// CUDA-core kernel's warps do. FMA contraction by the compiler is modelled in neither kernel. The 3-stage instantiations
+/// (attention_decode_tc_s3_d*, attention_decode_cluster_s3_d*) compute the same tiles in the same order — a deeper ring
+/// of loads is a schedule, not arithmetic — so this model is theirs too.
 ///
 /// attention_decode_cluster_d{DP}_bf16 (attention_decode_cluster.cu): the tensor-core CTAs, each keeping its (o, m, l)
 /// (even with one split), merged per (sequence, KV head) by decode_combine_cluster — the arithmetic and order of
