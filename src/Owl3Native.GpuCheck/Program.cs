@@ -150,7 +150,11 @@ internal static class Program
                         attentionBench = [.. attentionBench, .. vision.Bench];
                     }
                     if (!args.Contains("--no-bench"))
-                        attentionBench = [.. attentionBench, .. Step(errors, "engine bench on cuda, 1B", () => EngineBench(oneB, cluster: false)) ?? []];
+                        // Decode steps from CUDA graphs (the default), then batch 1 kernel by kernel: the graphs' gain in one
+                        // run. Then batch 1 with an image of 5 crops per request (a cut image): its time to first token
+                        // includes the device tower.
+                        attentionBench = [.. attentionBench, .. Step(errors, "engine bench on cuda, 1B", () => EngineBench(oneB,
+                            [new(1), new(16), new(1, Graphs: false), new(1, Images: 5)])) ?? []];
                     // Last: the architecture-specific kernels' own checks and experiments (sm_90a wgmma prefill, the cluster
                     // decode) — a fault there cannot cost the figures above, and a hang cannot either: the report so far is
                     // on disk first (marked unfinished).
@@ -159,9 +163,13 @@ internal static class Program
                     {
                         conformance = [.. conformance, .. archSpecific.Results];
                         attentionBench = [.. attentionBench, .. archSpecific.Bench];
-                        // The engine with cluster decode steps (OWL3_DECODE_CLUSTER=1), once the cluster kernel passed all its
-                        // cases: the tiny engines against the CPU engine (the fused and the cross-attention paths), then
-                        // batch 1 at the 1B shape beside the default launch pair, in one run.
+                        // The decode experiments in the engine, each once its kernels passed their cases (a case that
+                        // threw counts against the 3 stages, whose cases run among the portable ones): with cluster decode
+                        // steps (OWL3_DECODE_CLUSTER=1) the tiny engines against the CPU engine (the fused and the
+                        // cross-attention paths); then batch 1 at the 1B shape with 3 stages, cluster steps, both, beside
+                        // the default, in one run.
+                        bool stagesPassed = conformance.Any(r => r.Kernel.Contains("3 stages")) && conformance.Where(r => r.Kernel.Contains("3 stages")).All(r => r.Pass)
+                            && !conformance.Any(r => r.Kernel.StartsWith("attention (threw", StringComparison.Ordinal));
                         if (archSpecific.ClusterPassed)
                         {
                             Write(Report(partial: true), sw.Elapsed, print: false);
@@ -177,11 +185,15 @@ internal static class Program
                             {
                                 Environment.SetEnvironmentVariable(AttentionKernels.ClusterDecodeVariable, null);
                             }
-                            if (!args.Contains("--no-bench") && Directory.Exists(oneB))
-                            {
-                                Write(Report(partial: true), sw.Elapsed, print: false);
-                                attentionBench = [.. attentionBench, .. Step(errors, "engine bench on cuda, 1B, cluster decode", () => EngineBench(oneB, cluster: true)) ?? []];
-                            }
+                        }
+                        if ((stagesPassed || archSpecific.ClusterPassed) && !args.Contains("--no-bench") && Directory.Exists(oneB))
+                        {
+                            Write(Report(partial: true), sw.Elapsed, print: false);
+                            var runs = new List<EngineRun> { new(1) };
+                            if (stagesPassed) runs.Add(new(1, Stages: 3));
+                            if (archSpecific.ClusterPassed) runs.AddRange([new(1, Cluster: true), new(1, Images: 5, Cluster: true)]);
+                            if (stagesPassed && archSpecific.ClusterPassed) runs.Add(new(1, Cluster: true, Stages: 3));
+                            attentionBench = [.. attentionBench, .. Step(errors, "engine bench on cuda, 1B, decode experiments", () => EngineBench(oneB, runs, "experiments run")) ?? []];
                         }
                     }
                 }
@@ -238,19 +250,15 @@ internal static class Program
     /// through the vision tower (the whole model on the device, tokens chosen there); batch 1 again without CUDA graphs,
     /// and with a 5-crop image per request. A row's gb_per_second field carries the decode tok/s.
     /// </summary>
-    private static List<AttentionBenchRow> EngineBench(string dir, bool cluster)
+    private static List<AttentionBenchRow> EngineBench(string dir, IReadOnlyList<EngineRun> runs, string? tag = null)
     {
         var rows = new List<AttentionBenchRow>();
         using var checkpoint = Owl3Checkpoint.Open(dir);
-        // Decode steps from CUDA graphs (the default), then batch 1 kernel by kernel: the graphs' gain in one run.
-        // Then batch 1 with an image of 5 crops per request (a cut image): its time to first token includes the device tower.
-        // cluster: batch 1 with the default decode, then with cluster decode steps (each its own engine), in one run.
-        var runs = cluster ? new[] { (1, true, 0, false), (1, true, 0, true), (1, true, 5, true) }
-            : new[] { (1, true, 0, false), (16, true, 0, false), (1, false, 0, false), (1, true, 5, false) };
-        foreach (var (batch, graphs, images, clustered) in runs)
+        foreach (var (batch, graphs, images, clustered, stages) in runs)
         {
             Environment.SetEnvironmentVariable(Owl3Native.Engine.DeviceTextForward.NoGraphsVariable, graphs ? null : "1");
             Environment.SetEnvironmentVariable(AttentionKernels.ClusterDecodeVariable, clustered ? "1" : null);
+            Environment.SetEnvironmentVariable(AttentionKernels.DecodeStagesVariable, stages == 3 ? "3" : null);
             Owl3Native.Diagnostics.BenchResult r;
             try
             {
@@ -261,13 +269,18 @@ internal static class Program
             {
                 Environment.SetEnvironmentVariable(Owl3Native.Engine.DeviceTextForward.NoGraphsVariable, null);
                 Environment.SetEnvironmentVariable(AttentionKernels.ClusterDecodeVariable, null);
+                Environment.SetEnvironmentVariable(AttentionKernels.DecodeStagesVariable, null);
             }
-            rows.Add(new AttentionBenchRow($"qwen2 engine end to end (cuda), 1B 241101, batch {batch}, decode{(graphs ? "" : " without CUDA graphs")}{(clustered ? " with cluster decode" : "")}{(images > 0 ? $", {images} crops a request" : "")}{(cluster ? " (cluster run)" : "")}",
+            string form = (graphs ? "" : " without CUDA graphs") + (clustered ? " with cluster decode" : "") + (stages == 3 ? " with 3-stage decode" : "");
+            rows.Add(new AttentionBenchRow($"qwen2 engine end to end (cuda), 1B 241101, batch {batch}, decode{form}{(images > 0 ? $", {images} crops a request" : "")}{(tag is null ? "" : $" ({tag})")}",
                 $"512-token prompts, 64 steps, device sampling; prefill {r.PrefillTokS:F0} tok/s, ttft {r.TtftMs:F1} ms; one crop encoded in {r.VisionMsPerCrop:F1} ms; device memory in use {r.PeakDeviceMb:F0} MB",
                 1000.0 / (r.DecodeTokS / batch), null, r.DecodeTokS, null));
         }
         return rows;
     }
+
+    /// <summary>One engine benchmark run: batch, decode steps from CUDA graphs, crops a request, cluster decode, decode stages.</summary>
+    private sealed record EngineRun(int Batch, bool Graphs = true, int Images = 0, bool Cluster = false, int Stages = 2);
 
     /// <summary>`owl3 verify --device cuda` on a golden folder (checkpoint and goldens in one): each comparison a row.</summary>
     private static List<ConformanceResult> GoldenOnDevice(string dir)

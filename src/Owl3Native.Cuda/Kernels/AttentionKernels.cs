@@ -137,23 +137,37 @@ public sealed class AttentionKernels(KernelCache cache)
     private bool? _clusterDecode;
 
     /// <summary>
-    /// The largest cluster of cluster-decode CTAs this device can schedule for <paramref name="headDim"/>: 16 (a
-    /// non-portable size) or 8 when one such cluster fits (cuOccupancyMaxActiveClusters), else 0 (then no cluster plan).
+    /// The largest cluster of cluster-decode CTAs (<paramref name="stages"/> stages) this device can schedule for
+    /// <paramref name="headDim"/>: 16 (a non-portable size) or 8 when one such cluster fits (cuOccupancyMaxActiveClusters),
+    /// else 0 (then no cluster plan).
     /// </summary>
-    public int ClusterDecodeLimit(int headDim)
+    public int ClusterDecodeLimit(int headDim, int stages = 2)
     {
         int dp = PrefillDim(headDim);
-        return _clusterLimit.GetOrAdd(dp, d =>
+        return _clusterLimit.GetOrAdd((dp, stages), k =>
         {
             if (ClusterDecodeUnavailable() is not null) return 0;
-            var f = cache.Get(ClusterDecodeFile, DecodeKernelName(d, 2, cluster: true));
+            var f = cache.Get(ClusterDecodeFile, DecodeKernelName(k.Dim, k.Stages, cluster: true));
             foreach (int n in new[] { MaxClusterSplits, 8 })
-                if (f.MaxActiveClusters(new Dim3(1, 1, (uint)n), 128, DecodeSharedBytes(d)) >= 1) return n;
+                if (f.MaxActiveClusters(new Dim3(1, 1, (uint)n), 128, DecodeSharedBytes(k.Dim, k.Stages)) >= 1) return n;
             return 0;
         });
     }
 
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<int, int> _clusterLimit = new();
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<(int Dim, int Stages), int> _clusterLimit = new();
+
+    /// <summary>Set to 3, the engine's decode steps run the 3-stage kernels where the head dim has them (<see cref="DecodeStages"/>).</summary>
+    public const string DecodeStagesVariable = "OWL3_DECODE_STAGES";
+
+    /// <summary>
+    /// Stages of the engine's tensor-core decode for <paramref name="headDim"/>: 3 when OWL3_DECODE_STAGES=3 (read once)
+    /// and the head dim has a 3-stage kernel (<see cref="DecodeStageDims"/>), else 2. Off by default until a device run has
+    /// timed it (the GPU check's "3 stages" rows).
+    /// </summary>
+    public int DecodeStages(int headDim) =>
+        (_stagesAsked ??= Environment.GetEnvironmentVariable(DecodeStagesVariable) == "3") && DecodeStageDims.Contains(PrefillDim(headDim)) ? 3 : 2;
+
+    private bool? _stagesAsked;
 
     /// <summary>
     /// The portable default prefill instantiation for a head dim (the OWL3_PREFILL table of attention_prefill.cu: 4 warps,

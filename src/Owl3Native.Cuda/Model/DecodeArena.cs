@@ -8,7 +8,7 @@ namespace Owl3Native.Cuda.Model;
 /// kernel arguments). A later step with the same key replays the graph with its own positions, lengths and tables.
 /// </summary>
 public sealed record DecodeGraphKey(int Seqs, int TableWidth, bool HasVisual, int Splits, int SplitKeys, int VisualSplits, int VisualSplitKeys,
-    int CrossSplits, int CrossSplitKeys, bool ClusterSplits = false, bool VisualClusterSplits = false, bool CrossClusterSplits = false);
+    int CrossSplits, int CrossSplitKeys, bool ClusterSplits = false, bool VisualClusterSplits = false, bool CrossClusterSplits = false, int DecodeStages = 2);
 
 /// <summary>
 /// Fixed device buffers a decode step's bookkeeping is written into, so every address the layers read stays the same

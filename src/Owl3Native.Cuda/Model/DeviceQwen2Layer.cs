@@ -249,7 +249,7 @@ public sealed class DeviceQwen2Layer : IDisposable
                 VisLens = visLens, VisK = visK, VisV = visV, VisTokens = visTokens, PartO = ws.PartO, PartMl = ws.PartMl, Seqs = d, Heads = sh.Heads, KvHeads = sh.KvHeads, HeadDim = sh.HeadDim,
                 BlockSize = cache.BlockSize, MaxBlocks = step.MaxBlocks, Splits = splits, SplitKeys = splitKeys,
                 QStride = qw, OStride = qw, ScaleLog2 = scaleLog2,
-            }, clustered ? DecodeKernel.TensorCoreCluster : DecodeKernel.TensorCore, programmatic);
+            }, clustered ? DecodeKernel.TensorCoreCluster : DecodeKernel.TensorCore, programmatic, step.DecodeStages);
         if (d < step.Seqs)
             k.Attention.Prefill(s, new PrefillParams
             {
@@ -284,7 +284,7 @@ public sealed class DeviceQwen2Layer : IDisposable
                 VisLens = step.VisLens, VisK = imgK, VisV = imgV, VisTokens = step.VisTokens, PartO = ws.PartO, PartMl = ws.PartMl,
                 Seqs = d, Heads = sh.Heads, KvHeads = sh.KvHeads, HeadDim = sh.HeadDim, BlockSize = cache.BlockSize, MaxBlocks = step.MaxBlocks,
                 Splits = step.CrossSplits, SplitKeys = step.CrossSplitKeys, QStride = qw, OStride = qw, ScaleLog2 = scaleLog2,
-            }, step.CrossClusterSplits ? DecodeKernel.TensorCoreCluster : DecodeKernel.TensorCore);
+            }, step.CrossClusterSplits ? DecodeKernel.TensorCoreCluster : DecodeKernel.TensorCore, stages: step.DecodeStages);
         if (d < step.Seqs)
             k.Attention.Prefill(s, new PrefillParams
             {

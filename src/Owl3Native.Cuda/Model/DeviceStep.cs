@@ -52,6 +52,7 @@ public sealed class DeviceStep : IDisposable
             }
             ((SplitKeys, Splits, ClusterSplits), (VisualSplitKeys, VisualSplits, VisualClusterSplits), (CrossSplitKeys, CrossSplits, CrossClusterSplits)) =
                 DecodePlan(plan, d, attention, context.Multiprocessors, kvHeads, headDim, keys => keys);
+            DecodeStages = attention.DecodeStages(headDim);
             if (d > 0 && plan.HasVisual) ZeroLens = Up(context, new int[Seqs]);
             if (d < Seqs)
             {
@@ -100,6 +101,7 @@ public sealed class DeviceStep : IDisposable
         // Planned on bucketed key counts (DecodeArena.PlanKeys), so the graph key stays put while sequences grow.
         ((SplitKeys, Splits, ClusterSplits), (VisualSplitKeys, VisualSplits, VisualClusterSplits), (CrossSplitKeys, CrossSplits, CrossClusterSplits)) =
             DecodePlan(plan, Seqs, attention, stream.Context.Multiprocessors, kvHeads, headDim, DecodeArena.PlanKeys);
+        DecodeStages = attention.DecodeStages(headDim);
         PrefillVariant = AttentionKernels.PrefillVariantFor(headDim);
         PrefillTiles = a.PrefillTiles;
     }
@@ -115,8 +117,9 @@ public sealed class DeviceStep : IDisposable
         StepPlan plan, int d, AttentionKernels attention, int multiprocessors, int kvHeads, int headDim, Func<int, int> keys)
     {
         if (d == 0) return ((64, 1, false), (64, 1, false), (64, 1, false));
-        int ctas = attention.DecodeCtasPerMultiprocessor(headDim);
-        int maxCluster = attention.ClusterDecode ? attention.ClusterDecodeLimit(headDim) : 0;
+        int stages = attention.DecodeStages(headDim);
+        int ctas = attention.DecodeCtasPerMultiprocessor(headDim, stages);
+        int maxCluster = attention.ClusterDecode ? attention.ClusterDecodeLimit(headDim, stages) : 0;
         // maxCluster 0: the launch pair's plan, as DecodeSplits gives it.
         (int, int, bool) Plan(int n) => AttentionKernels.ClusterDecodeSplits(keys(n), d, kvHeads, multiprocessors, ctas, maxCluster);
         var text = Plan(plan.TextLens.Take(d).Max());
@@ -126,7 +129,7 @@ public sealed class DeviceStep : IDisposable
 
     /// <summary>What a CUDA graph captured from this decode step depends on besides the arena's contents.</summary>
     public DecodeGraphKey GraphKey => new(Seqs, MaxBlocks, HasVisual, Splits, SplitKeys, VisualSplits, VisualSplitKeys, CrossSplits, CrossSplitKeys,
-        ClusterSplits, VisualClusterSplits, CrossClusterSplits);
+        ClusterSplits, VisualClusterSplits, CrossClusterSplits, DecodeStages);
 
     /// <summary>Sequences.</summary>
     public int Seqs { get; }
@@ -182,6 +185,8 @@ public sealed class DeviceStep : IDisposable
     public int CrossSplits { get; }
     /// <summary>Decode: keys per split of the visible visual keys.</summary>
     public int CrossSplitKeys { get; }
+    /// <summary>Decode: stages of the tensor-core decode kernels (<see cref="AttentionKernels.DecodeStages"/>; the plans assume it).</summary>
+    public int DecodeStages { get; } = 2;
     /// <summary>Decode: the text splits merge in a thread-block cluster (<see cref="AttentionKernels.ClusterDecode"/>).</summary>
     public bool ClusterSplits { get; }
     /// <summary>Decode: the visual + text splits merge in a thread-block cluster.</summary>
