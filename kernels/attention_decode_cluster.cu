@@ -10,7 +10,8 @@
 //                                         them (decode_combine_cluster in decode_tc.cuh: the fused combine's
 //                                         arithmetic in its order), and write the bf16 output; a second barrier keeps
 //                                         every CTA's shared memory alive until the last read. part_o, part_ml and
-//                                         split_counters are not used.
+//                                         split_counters are not used. 2 stages at every DP; 3 at DP 64 and 128
+//                                         (attention_decode_cluster_s3_d{DP}_bf16, as attention_decode_paged.cu's).
 //
 // Why: at batch 1 a decode step is a chain of latencies, not a stream of bytes (H200, 2026-11-26: 8.4 µs for 2 MiB of
 // K/V at 1k keys, 6 % of the copy bandwidth). Two links of that chain are the partials' round trip through global

@@ -12,11 +12,13 @@
 //                                 through shared memory. splits == 1 writes bf16 output; otherwise fp32 partials.
 //   attention_decode_tc_d{DP}_bf16 the same contract on tensor cores: the GQA group's query heads are the rows of one
 //                                 m16 tile (≤ 16 heads; padding rows are zero), K/V stream through shared memory in
-//                                 double-buffered tiles of 64 keys (cp.async), each warp takes 16 keys of a tile
-//                                 (S = Q·Kᵀ and P·V by mma.sync m16n8k16, fp32 accumulation) with its own online
-//                                 softmax; warps merge through shared memory. Dynamic shared memory 2·2·64·(DP+8)·2 B.
-//                                 Row addresses (block-table reads) are resolved two tiles ahead into shared memory, so
-//                                 no table read stands between a tile's cp.async issue and its data.
+//                                 a ring of STAGES tiles of 64 keys (cp.async; STAGES − 1 in flight while one is
+//                                 computed), each warp takes 16 keys of a tile (S = Q·Kᵀ and P·V by mma.sync m16n8k16,
+//                                 fp32 accumulation) with its own online softmax; warps merge through shared memory.
+//                                 Dynamic shared memory STAGES·2·64·(DP+8)·2 B. Row addresses (block-table reads) are
+//                                 resolved STAGES tiles ahead into shared memory, so no table read stands between a
+//                                 tile's cp.async issue and its data. 2 stages at every DP; 3 stages at DP 64 and 128
+//                                 (attention_decode_tc_s3_d{DP}_bf16, an experiment until a device has timed it).
 //   attention_decode_combine_bf16 grid (heads, seqs), 128 threads: merges the splits' (m, l, o) into the bf16 output
 //                                 (split weights computed once, warps sum interleaved splits, ≤ 256 splits). With
 //                                 split_counters the tensor-core kernel does this itself: the last split CTA of each
@@ -44,7 +46,7 @@
 // budget: attention_decode_tc_s3_d64_bf16 registers<=128 smem<=3072
 // budget: attention_decode_tc_s3_d128_bf16 registers<=200 smem<=3072
 #include "decode.cuh" // DecodeParams, the DECODE_* sizes, decode_seq
-#include "decode_tc.cuh" // decode_tc<DP, CLUSTER>, the split merges
+#include "decode_tc.cuh" // decode_tc<DP, CLUSTER, STAGES>, the split merges
 
 // Address of virtual key j's row for KV head kvh (visual rows first, then the paged text rows).
 __device__ __forceinline__ const bf16* decode_row(const DecodeParams& p, const bf16* cache, const bf16* vis, int s, int kvh,

@@ -1,5 +1,6 @@
-// decode_tc.cuh — the tensor-core decode (attention_decode_tc_d{DP}_bf16 in attention_decode_paged.cu) and its cluster
-// form (attention_decode_cluster_d{DP}_bf16 in attention_decode_cluster.cu, sm_90): one template, decode_tc<DP, CLUSTER>.
+// decode_tc.cuh — the tensor-core decode (attention_decode_tc[_s3]_d{DP}_bf16 in attention_decode_paged.cu) and its
+// cluster form (attention_decode_cluster[_s3]_d{DP}_bf16 in attention_decode_cluster.cu, sm_90): one template,
+// decode_tc<DP, CLUSTER, STAGES>.
 // The contract of both is DecodeParams (decode.cuh); the file comments of the two .cu files say what each writes.
 #pragma once
 #include "decode.cuh"
@@ -10,7 +11,7 @@
 #define DECODE_TC_KEYS 64
 
 // Row addresses of one tile: thread r < 64 resolves virtual key j0 + r (visual slab or block-table entry) once for its
-// K and its V row; null past the split's end. The kernel resolves tile i + 2 while tile i is computed, so the
+// K and its V row; null past the split's end. The kernel resolves tile i + STAGES while tile i is computed, so the
 // block-table read never stands between a tile's cp.async issue and its data.
 template <bool EARLY_TABLE>
 __device__ __forceinline__ void decode_tc_rows(const DecodeParams& p, int j0, int end, int s, int kvh, const DecodeSeq& q,

@@ -211,15 +211,16 @@ public sealed partial class AttentionConformance
             var forms = new List<(string Name, string Shape, DecodeParams P, DecodeKernel Kernel, bool Pdl, int Stages)>();
             foreach (bool pdl in Context.SupportsProgrammaticLaunch ? new[] { false, true } : [false])
                 forms.Add(($"decode paged (tc{(pdl ? ", programmatic" : "")}, CUDA graph)", $"splits {planned} (planned) + combine", problem.Params(planned, plannedKeys), DecodeKernel.TensorCore, pdl, 2));
-            var f = cache.Get(AttentionKernels.ClusterDecodeFile, $"attention_decode_cluster_d{AttentionKernels.PrefillDim(DecodeProblem.HeadDim)}_bf16");
-            var active = new[] { 16, 8 }.ToDictionary(n => n, n => f.MaxActiveClusters(new Dim3(1, 1, (uint)n), 128, AttentionKernels.DecodeSharedBytes(AttentionKernels.PrefillDim(DecodeProblem.HeadDim))));
+            int dp = AttentionKernels.PrefillDim(DecodeProblem.HeadDim);
+            int Active(int n, int stages) => cache.Get(AttentionKernels.ClusterDecodeFile, AttentionKernels.DecodeKernelName(dp, stages, cluster: true))
+                .MaxActiveClusters(new Dim3(1, 1, (uint)n), 128, AttentionKernels.DecodeSharedBytes(dp, stages));
             foreach (int cs in new[] { 16, 8 })
             {
                 int ck = Math.Max(64, ((len + cs - 1) / cs + 63) / 64 * 64);
                 foreach (bool pdl in cs == 16 && Context.SupportsProgrammaticLaunch ? new[] { false, true } : [false])
                     foreach (int stages in cs == 16 ? new[] { 2, 3 } : [2])
                         forms.Add(($"decode paged (tc, cluster of {cs}{(stages == 3 ? ", 3 stages" : "")}{(pdl ? ", programmatic" : "")}, CUDA graph)",
-                            $"splits {cs} × {ck} keys, one cluster; {active[cs]} such clusters fit at once",
+                            $"splits {cs} × {ck} keys, one cluster; {Active(cs, stages)} such clusters fit at once",
                             problem.Params(cs, ck) with { PartO = 0, PartMl = 0 }, DecodeKernel.TensorCoreCluster, pdl, stages));
             }
             foreach (var (name, shape, p, kernel, pdl, stages) in forms)

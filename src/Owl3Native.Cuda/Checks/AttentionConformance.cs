@@ -98,7 +98,11 @@ public sealed partial class AttentionConformance(CudaContext context, KernelCach
             () => Case("decode", AttentionMode.Fused, heads: 28, kvHeads: 4, headDim: 128, blockSize: 16, seed + 1,
                 [new(37, 1, 3, 16, [5, 6, 20]), new(1023, 1), new(17000, 1), new(63, 1), new(64, 1), new(0, 1), new(16, 1), new(127, 1)],
                 programmatic: true, stages: 3),
+            () => Case("decode", AttentionMode.Fused, heads: 14, kvHeads: 2, headDim: 64, blockSize: 16, seed,
+                [new(0, 1), new(16, 1), new(299, 1, 2, 9, [3, 100]), new(4100, 1), new(62, 1), new(127, 1)], programmatic: true, stages: 3),
         } : [],
+        () => Case("decode", AttentionMode.Fused, heads: 14, kvHeads: 2, headDim: 64, blockSize: 16, seed,
+            [new(0, 1), new(16, 1), new(299, 1, 2, 9, [3, 100]), new(4100, 1)], fusedCombine: true, stages: 3),
         // Prefill: chunked (cached > 0), images before / between text, hostile lengths, every dim family.
         () => Case("prefill", AttentionMode.Fused, heads: 14, kvHeads: 2, headDim: 64, blockSize: 16, seed + 5,
             [new(0, 1), new(0, 200, 2, 9, [3, 150]), new(37, 65), new(130, 64, 1, 20, [140])]),

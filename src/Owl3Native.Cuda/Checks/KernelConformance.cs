@@ -18,6 +18,7 @@ public sealed class KernelConformance(CudaContext context, KernelCache cache)
     private readonly CpuBackend _cpu = new(1);
     private readonly NormKernels _norm = new(cache);
     private readonly ElementwiseKernels _ew = new(cache, context);
+    private readonly AttentionKernels _attn = new(cache);
 
     /// <summary>
     /// Every check below at shapes from the real configs (Qwen2 896/3584 hidden, SigLIP 1152, a 151851-row vocabulary),
@@ -37,6 +38,7 @@ public sealed class KernelConformance(CudaContext context, KernelCache cache)
         SwiGlu(rows: 5, intermediate: 4864, seed + 3),
         GeluTanh(rows: 3, cols: 4304, seed + 4),
         Rope(tokens: 11, heads: 14, headDim: 64, seed + 5),
+        KvWriteRotatesQueries(tokens: 11, heads: 14, kvHeads: 2, headDim: 64, seed + 15),
         Argmax(rows: 4, vocab: 151851, seed + 6),
         RmsNormResidual(rows: 5, hidden: 896, seed + 8),
         GeluErf(rows: 3, cols: 3584, seed + 9),
@@ -267,6 +269,54 @@ public sealed class KernelConformance(CudaContext context, KernelCache cache)
         _ew.Rope(stream, new RopeParams { X = dx.Pointer, Positions = dpos.Pointer, Tokens = tokens, Heads = heads, HeadDim = headDim, Theta = 1e6f });
         stream.Synchronize();
         return Judge("rope_bf16", $"[{tokens}, {heads}x{headDim}]", Download(dx), expected.Data);
+    }
+
+    /// <summary>
+    /// kv_write_bf16 with queries (the decoder layer's one launch for both rotations): the queries, rows of stride wider
+    /// than heads × headDim, rotated in place against the CPU's RoPE and bit for bit against rope_bf16 on the same rows
+    /// (the same arithmetic; a difference fails the check whatever its size), and the columns past the heads untouched.
+    /// </summary>
+    public ConformanceResult KvWriteRotatesQueries(int tokens, int heads, int kvHeads, int headDim, int seed)
+    {
+        var rng = new Random(seed);
+        int width = heads * headDim, stride = width + 8, kvw = kvHeads * headDim, blockSize = 4;
+        float[] q = RandomBf16(rng, tokens * stride, 2f), kv = RandomBf16(rng, tokens * 2 * kvw, 2f);
+        int[] positions = Enumerable.Range(0, tokens).Select(t => t * 37 + 5).ToArray();
+        int[] slots = Enumerable.Range(0, tokens).Select(t => t == 3 ? -1 : (tokens - 1 - t) * 2).ToArray(); // scattered, one skipped
+        var dense = new float[tokens * width];
+        for (int t = 0; t < tokens; t++) Array.Copy(q, t * stride, dense, t * width, width);
+        var expected = new Tensor(dense, tokens, width);
+        _cpu.RopeInPlace(expected, positions, heads, headDim, 1e6);
+        using var dq = Upload(q);
+        using var dRope = Upload(dense);
+        using var dkv = Upload(kv);
+        int cacheRows = 2 * tokens * blockSize;
+        using var kCache = Poisoned(cacheRows * kvw);
+        using var vCache = Poisoned(cacheRows * kvw);
+        using var dpos = new DeviceBuffer<int>(context, tokens);
+        dpos.CopyFrom(positions);
+        using var dslots = new DeviceBuffer<int>(context, tokens);
+        dslots.CopyFrom(slots);
+        using var stream = new CudaStream(context);
+        _attn.KvWrite(stream, new KvWriteParams
+        {
+            K = dkv.Pointer, V = dkv.Pointer + (ulong)kvw * 2, KCache = kCache.Pointer, VCache = vCache.Pointer, Slots = dslots.Pointer, Positions = dpos.Pointer,
+            Q = dq.Pointer, QHeads = heads, QStride = stride, Tokens = tokens, KvHeads = kvHeads, HeadDim = headDim, KStride = 2 * kvw, VStride = 2 * kvw,
+            Rope = 1, Theta = 1e6f,
+        });
+        _ew.Rope(stream, new RopeParams { X = dRope.Pointer, Positions = dpos.Pointer, Tokens = tokens, Heads = heads, HeadDim = headDim, Theta = 1e6f });
+        stream.Synchronize();
+        float[] got = Download(dq), byRope = Download(dRope);
+        var rows = new float[tokens * width];
+        int differ = 0;
+        for (int t = 0; t < tokens; t++)
+        {
+            Array.Copy(got, t * stride, rows, t * width, width);
+            for (int c = width; c < stride; c++) if (BitConverter.SingleToInt32Bits(got[t * stride + c]) != BitConverter.SingleToInt32Bits(q[t * stride + c])) differ++;
+        }
+        for (int i = 0; i < rows.Length; i++) if (BitConverter.SingleToInt32Bits(rows[i]) != BitConverter.SingleToInt32Bits(byRope[i])) differ++;
+        var r = Judge("kv_write_bf16 (queries rotated)", $"[{tokens}, {heads}x{headDim}] stride {stride}", rows, expected.Data);
+        return differ == 0 ? r : r with { Shape = r.Shape + $"; {differ} elements differ from rope_bf16 or outside the heads", Pass = false };
     }
 
     /// <summary>sample_argmax_f32 on [rows, vocab] fp32 logits, exact: the last id winning and a tie (lower id wins) are planted; MaxAbs and Nmse hold the count of wrong rows.</summary>

@@ -348,13 +348,16 @@ public sealed class AttentionKernels(KernelCache cache)
     }
 
     /// <summary>
-    /// Writes a step's K/V rows into their cache slots (RoPE on the keys when p.Rope != 0). <paramref name="programmatic"/>:
-    /// a programmatic dependent launch (sm_90+; it waits for the previous kernel before reading k and v).
+    /// Writes a step's K/V rows into their cache slots (RoPE on the keys when p.Rope != 0), and with p.Q rotates the step's
+    /// queries in place in the same launch (as rope_bf16 would). <paramref name="programmatic"/>: a programmatic dependent
+    /// launch (sm_90+; it waits for the previous kernel before reading k, v and q).
     /// </summary>
     public void KvWrite(CudaStream stream, in KvWriteParams p, bool programmatic = false)
     {
         if (p.HeadDim % 2 != 0) throw new ArgumentException($"head dim {p.HeadDim} must be even");
-        long pairs = (long)p.Tokens * p.KvHeads * (p.HeadDim / 2);
+        if (p.Q != 0 && (p.Rope == 0 || p.QHeads < 1 || p.QStride < p.QHeads * p.HeadDim))
+            throw new ArgumentException($"queries to rotate need RoPE on, their heads and a row stride of at least heads × head dim (rope {p.Rope}, {p.QHeads} heads, stride {p.QStride})");
+        long pairs = (long)p.Tokens * (p.KvHeads + (p.Q != 0 ? p.QHeads : 0)) * (p.HeadDim / 2);
         if (pairs == 0) return;
         uint blocks = (uint)Math.Min((pairs + 255) / 256, 65535);
         cache.Get("kv_write.cu", "kv_write_bf16").Launch(stream, new Dim3(blocks), new Dim3(256), p, programmatic: programmatic);

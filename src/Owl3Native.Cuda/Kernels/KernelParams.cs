@@ -284,6 +284,8 @@ public struct KvWriteParams
     public ulong Slots;
     /// <summary>Device address of int32 positions, [tokens]; read only when Rope != 0.</summary>
     public ulong Positions;
+    /// <summary>Device address of the step's bf16 queries, [tokens, QHeads·headDim] with row stride QStride, rotated in place (0 = none; needs Rope).</summary>
+    public ulong Q;
     /// <summary>Tokens in the step.</summary>
     public int Tokens;
     /// <summary>Key/value heads.</summary>
@@ -296,6 +298,10 @@ public struct KvWriteParams
     public int VStride;
     /// <summary>Nonzero: rotate the keys (rotate-half RoPE, as rope.cu) on the way into the cache.</summary>
     public int Rope;
+    /// <summary>Query heads, when Q != 0.</summary>
+    public int QHeads;
+    /// <summary>Row stride of Q, in elements.</summary>
+    public int QStride;
     /// <summary>RoPE base θ, when Rope != 0.</summary>
     public float Theta;
     /// <summary>Padding to the C struct's size; leave 0.</summary>

@@ -229,10 +229,11 @@ public sealed class DeviceQwen2Layer : IDisposable
         if (!inputNormed) k.Norm.RmsNorm(s, new NormParams { X = x, Weight = _inputNorm.Pointer, Y = ws.H, Rows = t, Hidden = h, Eps = sh.RmsEps });
         k.Blas.LinearBias(s, ws.H, _q.Pointer, _qBias.Pointer, ws.Q, t, h, qw);
         k.Blas.LinearBias(s, ws.H, _kv.Pointer, _kvBias.Pointer, ws.Kv, t, h, 2 * kvw);
-        k.Elementwise.Rope(s, new RopeParams { X = ws.Q, Positions = step.Positions, Tokens = t, Heads = sh.Heads, HeadDim = sh.HeadDim, Theta = (float)sh.RopeTheta });
+        // The keys rotated into the cache and the queries rotated in place: one launch (rope_bf16's arithmetic for both).
         k.Attention.KvWrite(s, new KvWriteParams
         {
             K = ws.Kv, V = ws.Kv + (ulong)kvw * 2, KCache = cache.K, VCache = cache.V, Slots = step.Slots, Positions = step.Positions,
+            Q = ws.Q, QHeads = sh.Heads, QStride = qw,
             Tokens = t, KvHeads = sh.KvHeads, HeadDim = sh.HeadDim, KStride = 2 * kvw, VStride = 2 * kvw, Rope = 1, Theta = (float)sh.RopeTheta,
         });
         // The decode part (rows 0 .. d − 1, one per sequence), then the prefill part: its per-sequence arrays start at
