@@ -14,6 +14,9 @@ public sealed record Qwen2LayerShape(int Hidden, int Heads, int KvHeads, int Hea
     /// <summary>Width of one of the key / value projections (kvHeads · headDim).</summary>
     public int KvWidth => KvHeads * HeadDim;
 
+    /// <summary>q | k | v side by side: the row stride of the stacked projection's output.</summary>
+    public int QkvWidth => QWidth + 2 * KvWidth;
+
     /// <summary>The 1B checkpoints' text model (Qwen2-0.5B sizes, 24 layers; spec/CHECKPOINTS.md).</summary>
     public static Qwen2LayerShape OneB { get; } = new(896, 14, 2, 64, 4864, 1e-6f, 1_000_000);
 
@@ -106,7 +109,7 @@ public sealed record Qwen2LayerBits(ushort[] InputNorm, ushort[] Q, ushort[] QBi
 public sealed class DeviceQwen2Layer : IDisposable
 {
     private readonly Qwen2LayerShape _shape;
-    private readonly DeviceBuffer<ushort> _inputNorm, _q, _qBias, _kv, _kvBias, _o, _postNorm, _gateUp, _down, _zeros;
+    private readonly DeviceBuffer<ushort> _inputNorm, _qkv, _qkvBias, _o, _postNorm, _gateUp, _down, _zeros;
     private readonly DeviceBuffer<ushort>? _vkv, _vkvBias; // hyper layers: the image side's projection
     private readonly DeviceBuffer<ushort>? _gateProj, _gateProjBias, _staticGate; // 240728 / 241014 hyper layers: the gate
 
@@ -132,8 +135,8 @@ public sealed class DeviceQwen2Layer : IDisposable
         try
         {
             _inputNorm = Keep(Up(context, w.InputNorm)); _postNorm = Keep(Up(context, w.PostNorm));
-            _q = Keep(Up(context, w.Q)); _qBias = Keep(Up(context, w.QBias));
-            _kv = Keep(Up(context, w.Kv)); _kvBias = Keep(Up(context, w.KvBias));
+            // q | k | v stacked: the step's three projections are one GEMM (rows [q | k | v], stride QkvWidth).
+            _qkv = Keep(DeviceUpload.Concat<ushort>(context, w.Q, w.Kv)); _qkvBias = Keep(DeviceUpload.Concat<ushort>(context, w.QBias, w.KvBias));
             _o = Keep(Up(context, w.O));
             _gateUp = Keep(Up(context, w.GateUp));
             _down = Keep(Up(context, w.Down));
@@ -227,14 +230,14 @@ public sealed class DeviceQwen2Layer : IDisposable
             throw new ArgumentException($"a decode step of {d} sequences × {mostSplits} splits on a workspace for {ws.DecodeSeqs} × {ws.MaxSplits} split partials");
 
         if (!inputNormed) k.Norm.RmsNorm(s, new NormParams { X = x, Weight = _inputNorm.Pointer, Y = ws.H, Rows = t, Hidden = h, Eps = sh.RmsEps });
-        k.Blas.LinearBias(s, ws.H, _q.Pointer, _qBias.Pointer, ws.Q, t, h, qw);
-        k.Blas.LinearBias(s, ws.H, _kv.Pointer, _kvBias.Pointer, ws.Kv, t, h, 2 * kvw);
+        int qkvw = sh.QkvWidth; // the row stride of Q, K and V: one GEMM wrote them side by side
+        k.Blas.LinearBias(s, ws.H, _qkv.Pointer, _qkvBias.Pointer, ws.Q, t, h, qkvw);
         // The keys rotated into the cache and the queries rotated in place: one launch (rope_bf16's arithmetic for both).
         k.Attention.KvWrite(s, new KvWriteParams
         {
             K = ws.Kv, V = ws.Kv + (ulong)kvw * 2, KCache = cache.K, VCache = cache.V, Slots = step.Slots, Positions = step.Positions,
-            Q = ws.Q, QHeads = sh.Heads, QStride = qw,
-            Tokens = t, KvHeads = sh.KvHeads, HeadDim = sh.HeadDim, KStride = 2 * kvw, VStride = 2 * kvw, Rope = 1, Theta = (float)sh.RopeTheta,
+            Q = ws.Q, QHeads = sh.Heads, QStride = qkvw,
+            Tokens = t, KvHeads = sh.KvHeads, HeadDim = sh.HeadDim, KStride = qkvw, VStride = qkvw, Rope = 1, Theta = (float)sh.RopeTheta,
         });
         // The decode part (rows 0 .. d − 1, one per sequence), then the prefill part: its per-sequence arrays start at
         // sequence d (row starts and visible visual keys per row stay absolute).
@@ -249,7 +252,7 @@ public sealed class DeviceQwen2Layer : IDisposable
                 Q = ws.Q, O = ws.Context, KCache = cache.K, VCache = cache.V, BlockTables = step.BlockTables, TextLens = step.TextLens,
                 VisLens = visLens, VisK = visK, VisV = visV, VisTokens = visTokens, PartO = ws.PartO, PartMl = ws.PartMl, Seqs = d, Heads = sh.Heads, KvHeads = sh.KvHeads, HeadDim = sh.HeadDim,
                 BlockSize = cache.BlockSize, MaxBlocks = step.MaxBlocks, Splits = splits, SplitKeys = splitKeys,
-                QStride = qw, OStride = qw, ScaleLog2 = scaleLog2,
+                QStride = sh.QkvWidth, OStride = qw, ScaleLog2 = scaleLog2,
             }, clustered ? DecodeKernel.TensorCoreCluster : DecodeKernel.TensorCore, programmatic, step.DecodeStages);
         if (d < step.Seqs)
             k.Attention.Prefill(s, new PrefillParams
@@ -257,7 +260,7 @@ public sealed class DeviceQwen2Layer : IDisposable
                 Q = ws.Q, O = ws.Context, K = cache.K, V = cache.V, BlockTables = Skip(step.BlockTables, d * step.MaxBlocks), SeqQStart = Skip(step.SeqQStart, d),
                 SeqPos = Skip(step.SeqPos, d), Tiles = step.PrefillTiles, VisLens = visLens, VisK = Skip(visK, d, 8), VisV = Skip(visV, d, 8), VisTokens = Skip(visTokens, d),
                 Heads = sh.Heads, KvHeads = sh.KvHeads, HeadDim = sh.HeadDim,
-                BlockSize = cache.BlockSize, MaxBlocks = step.MaxBlocks, TextMode = 1, QStride = qw, OStride = qw, ScaleLog2 = scaleLog2,
+                BlockSize = cache.BlockSize, MaxBlocks = step.MaxBlocks, TextMode = 1, QStride = sh.QkvWidth, OStride = qw, ScaleLog2 = scaleLog2,
             }, step.PrefillTileCount, step.PrefillVariant);
         if (cross) CrossAttention(k, s, step, cache, ws, imgK, imgV, scaleLog2);
         k.Blas.LinearBias(s, ws.Context, _o.Pointer, _zeros.Pointer, ws.A, t, qw, h);
@@ -284,7 +287,7 @@ public sealed class DeviceQwen2Layer : IDisposable
                 Q = ws.Q, O = ws.Cross, KCache = cache.K, VCache = cache.V, BlockTables = step.BlockTables, TextLens = step.ZeroLens,
                 VisLens = step.VisLens, VisK = imgK, VisV = imgV, VisTokens = step.VisTokens, PartO = ws.PartO, PartMl = ws.PartMl,
                 Seqs = d, Heads = sh.Heads, KvHeads = sh.KvHeads, HeadDim = sh.HeadDim, BlockSize = cache.BlockSize, MaxBlocks = step.MaxBlocks,
-                Splits = step.CrossSplits, SplitKeys = step.CrossSplitKeys, QStride = qw, OStride = qw, ScaleLog2 = scaleLog2,
+                Splits = step.CrossSplits, SplitKeys = step.CrossSplitKeys, QStride = sh.QkvWidth, OStride = qw, ScaleLog2 = scaleLog2,
             }, step.CrossClusterSplits ? DecodeKernel.TensorCoreCluster : DecodeKernel.TensorCore, stages: step.DecodeStages);
         if (d < step.Seqs)
             k.Attention.Prefill(s, new PrefillParams
@@ -293,7 +296,7 @@ public sealed class DeviceQwen2Layer : IDisposable
                 SeqPos = Skip(step.SeqPos, d), Tiles = step.PrefillTiles, VisLens = step.VisLens, VisK = Skip(imgK, d, 8), VisV = Skip(imgV, d, 8),
                 VisTokens = Skip(step.VisTokens, d), Heads = sh.Heads,
                 KvHeads = sh.KvHeads, HeadDim = sh.HeadDim, BlockSize = cache.BlockSize, MaxBlocks = step.MaxBlocks, TextMode = 0,
-                QStride = qw, OStride = qw, ScaleLog2 = scaleLog2,
+                QStride = sh.QkvWidth, OStride = qw, ScaleLog2 = scaleLog2,
             }, step.PrefillTileCount, step.PrefillVariant);
         ulong gate;
         int gateRows;
@@ -314,7 +317,7 @@ public sealed class DeviceQwen2Layer : IDisposable
     /// <summary>Frees the device weights.</summary>
     public void Dispose()
     {
-        foreach (var b in new[] { _inputNorm, _q, _qBias, _kv, _kvBias, _o, _postNorm, _gateUp, _down, _zeros, _vkv, _vkvBias, _gateProj, _gateProjBias, _staticGate }) b?.Dispose();
+        foreach (var b in new[] { _inputNorm, _qkv, _qkvBias, _o, _postNorm, _gateUp, _down, _zeros, _vkv, _vkvBias, _gateProj, _gateProjBias, _staticGate }) b?.Dispose();
     }
 
     private static DeviceBuffer<ushort> Up(CudaContext context, ushort[] bits) => DeviceUpload.Of<ushort>(context, bits);
@@ -409,8 +412,8 @@ public sealed class LayerWorkspace : IDisposable
         try
         {
             H = Bf16((long)tokens * shape.Hidden);
-            Q = Bf16((long)tokens * shape.QWidth);
-            Kv = Bf16((long)tokens * 2 * shape.KvWidth);
+            Q = Bf16((long)tokens * shape.QkvWidth);
+            Kv = Q + (ulong)shape.QWidth * 2;
             Context = Bf16((long)tokens * shape.QWidth);
             A = Bf16((long)tokens * shape.Hidden);
             GateUp = Bf16((long)tokens * 2 * shape.Intermediate);
@@ -440,9 +443,9 @@ public sealed class LayerWorkspace : IDisposable
     public int MaxSplits { get; }
     /// <summary>Normalised activations `[tokens, hidden]`.</summary>
     public ulong H { get; }
-    /// <summary>Queries `[tokens, heads·D]`.</summary>
+    /// <summary>Queries | keys | values `[tokens, QkvWidth]` (the stacked projection's output): the queries, row stride QkvWidth.</summary>
     public ulong Q { get; }
-    /// <summary>Keys | values `[tokens, 2·kvHeads·D]`.</summary>
+    /// <summary>The keys | values of the same rows (Q + heads·D elements), row stride QkvWidth.</summary>
     public ulong Kv { get; }
     /// <summary>Attention output `[tokens, heads·D]`.</summary>
     public ulong Context { get; }

@@ -50,11 +50,16 @@ public sealed unsafe class DeviceBuffer<T> : IDisposable where T : unmanaged
     /// <exception cref="ArgumentException"><paramref name="source"/> is longer than the buffer.</exception>
     /// <exception cref="ObjectDisposedException">The buffer was disposed.</exception>
     /// <exception cref="CudaException">The copy failed.</exception>
-    public void CopyFrom(ReadOnlySpan<T> source)
+    public void CopyFrom(ReadOnlySpan<T> source) => CopyFrom(source, 0);
+
+    /// <summary>Copies <paramref name="source"/> host → device into elements offset … offset + source.Length − 1 (synchronous).</summary>
+    /// <exception cref="ArgumentException">The elements do not lie inside the buffer.</exception>
+    public void CopyFrom(ReadOnlySpan<T> source, long offset)
     {
-        if (source.Length > Length) throw new ArgumentException($"{source.Length} elements into a buffer of {Length}");
+        if (offset < 0 || offset + source.Length > Length) throw new ArgumentException($"{source.Length} elements at {offset} into a buffer of {Length}");
+        if (source.Length == 0) return;
         _context.MakeCurrent();
-        fixed (T* s = source) Cu.Check(CuDriver.cuMemcpyHtoD_v2(Pointer, s, (nuint)(source.Length * sizeof(T))));
+        fixed (T* s = source) Cu.Check(CuDriver.cuMemcpyHtoD_v2(Pointer + (ulong)(offset * sizeof(T)), s, (nuint)(source.Length * sizeof(T))));
     }
 
     /// <summary>

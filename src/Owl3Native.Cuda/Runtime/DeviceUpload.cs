@@ -13,6 +13,23 @@ public static class DeviceUpload
         return Of<ushort>(context, bits);
     }
 
+    /// <summary><paramref name="first"/> then <paramref name="second"/> in one buffer, copied straight from each (no joined host copy).</summary>
+    public static DeviceBuffer<T> Concat<T>(CudaContext context, ReadOnlySpan<T> first, ReadOnlySpan<T> second) where T : unmanaged
+    {
+        var buffer = new DeviceBuffer<T>(context, Math.Max(1, first.Length + second.Length));
+        try
+        {
+            buffer.CopyFrom(first, 0);
+            buffer.CopyFrom(second, first.Length);
+            return buffer;
+        }
+        catch
+        {
+            buffer.Dispose();
+            throw;
+        }
+    }
+
     /// <summary>An unmanaged array as it is.</summary>
     public static DeviceBuffer<T> Of<T>(CudaContext context, ReadOnlySpan<T> values) where T : unmanaged
     {
