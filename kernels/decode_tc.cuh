@@ -189,7 +189,7 @@ __device__ __forceinline__ void decode_tc(const DecodeParams& p)
             rows_v_s[x][threadIdx.x] = vr;
         }
     __syncthreads();
-    // Under a programmatic launch earlier kernels (the step's K/V write, Q's projection) may still run. The lengths,
+    // Under a programmatic launch earlier kernels (the step's K/V write, which also rotates Q) may still run. The lengths,
     // the whole block tables (the newest key's entry too: its row address was resolved above) and the visual K/V must
     // be older than all of them (the host writes them before the step), and so is every cached key but the newest
     // text key. A tile is issued before the wait when it cannot hold that key (the pipeline fills under the previous

@@ -272,24 +272,32 @@ public sealed class KernelConformance(CudaContext context, KernelCache cache)
     }
 
     /// <summary>
-    /// kv_write_bf16 with queries (the decoder layer's one launch for both rotations): the queries, rows of stride wider
-    /// than heads × headDim, rotated in place against the CPU's RoPE and bit for bit against rope_bf16 on the same rows
-    /// (the same arithmetic; a difference fails the check whatever its size), and the columns past the heads untouched.
+    /// kv_write_bf16 with queries, on the decoder layer's layout: one [tokens, q | k | v] buffer (a stacked projection's
+    /// output, every row stride the stacked width). The queries are rotated in place against the CPU's RoPE and bit for
+    /// bit against rope_bf16 on the same rows (a difference fails whatever its size); the keys land rotated (CPU RoPE)
+    /// and the values as they were in their scattered slots, a skipped token writes nothing, and K and V stay as they
+    /// were in the buffer.
     /// </summary>
     public ConformanceResult KvWriteRotatesQueries(int tokens, int heads, int kvHeads, int headDim, int seed)
     {
         var rng = new Random(seed);
-        int width = heads * headDim, stride = width + 8, kvw = kvHeads * headDim, blockSize = 4;
-        float[] q = RandomBf16(rng, tokens * stride, 2f), kv = RandomBf16(rng, tokens * 2 * kvw, 2f);
+        int qw = heads * headDim, kvw = kvHeads * headDim, stride = qw + 2 * kvw, blockSize = 4, skipped = 3;
+        float[] qkv = RandomBf16(rng, tokens * stride, 2f);
         int[] positions = Enumerable.Range(0, tokens).Select(t => t * 37 + 5).ToArray();
-        int[] slots = Enumerable.Range(0, tokens).Select(t => t == 3 ? -1 : (tokens - 1 - t) * 2).ToArray(); // scattered, one skipped
-        var dense = new float[tokens * width];
-        for (int t = 0; t < tokens; t++) Array.Copy(q, t * stride, dense, t * width, width);
-        var expected = new Tensor(dense, tokens, width);
-        _cpu.RopeInPlace(expected, positions, heads, headDim, 1e6);
-        using var dq = Upload(q);
-        using var dRope = Upload(dense);
-        using var dkv = Upload(kv);
+        int[] slots = Enumerable.Range(0, tokens).Select(t => t == skipped ? -1 : (tokens - 1 - t) * 2).ToArray(); // scattered
+        float[] Columns(int first, int width)
+        {
+            var a = new float[tokens * width];
+            for (int t = 0; t < tokens; t++) Array.Copy(qkv, t * stride + first, a, t * width, width);
+            return a;
+        }
+        var expectQ = new Tensor(Columns(0, qw), tokens, qw);
+        _cpu.RopeInPlace(expectQ, positions, heads, headDim, 1e6);
+        var expectK = new Tensor(Columns(qw, kvw), tokens, kvw);
+        _cpu.RopeInPlace(expectK, positions, kvHeads, headDim, 1e6);
+        float[] v = Columns(qw + kvw, kvw);
+        using var dqkv = Upload(qkv);
+        using var dRope = Upload(Columns(0, qw));
         int cacheRows = 2 * tokens * blockSize;
         using var kCache = Poisoned(cacheRows * kvw);
         using var vCache = Poisoned(cacheRows * kvw);
@@ -300,23 +308,42 @@ public sealed class KernelConformance(CudaContext context, KernelCache cache)
         using var stream = new CudaStream(context);
         _attn.KvWrite(stream, new KvWriteParams
         {
-            K = dkv.Pointer, V = dkv.Pointer + (ulong)kvw * 2, KCache = kCache.Pointer, VCache = vCache.Pointer, Slots = dslots.Pointer, Positions = dpos.Pointer,
-            Q = dq.Pointer, QHeads = heads, QStride = stride, Tokens = tokens, KvHeads = kvHeads, HeadDim = headDim, KStride = 2 * kvw, VStride = 2 * kvw,
-            Rope = 1, Theta = 1e6f,
+            K = dqkv.Pointer + (ulong)qw * 2, V = dqkv.Pointer + (ulong)(qw + kvw) * 2, KCache = kCache.Pointer, VCache = vCache.Pointer,
+            Slots = dslots.Pointer, Positions = dpos.Pointer, Q = dqkv.Pointer, QHeads = heads, QStride = stride,
+            Tokens = tokens, KvHeads = kvHeads, HeadDim = headDim, KStride = stride, VStride = stride, Rope = 1, Theta = 1e6f,
         });
         _ew.Rope(stream, new RopeParams { X = dRope.Pointer, Positions = dpos.Pointer, Tokens = tokens, Heads = heads, HeadDim = headDim, Theta = 1e6f });
         stream.Synchronize();
-        float[] got = Download(dq), byRope = Download(dRope);
-        var rows = new float[tokens * width];
+        float[] got = Download(dqkv), byRope = Download(dRope), kc = Download(kCache), vc = Download(vCache);
+        var gotQ = new float[tokens * qw];
+        var gotK = new float[tokens * kvw];
+        var gotV = new float[tokens * kvw];
         int differ = 0;
+        static bool Same(float a, float b) => BitConverter.SingleToInt32Bits(a) == BitConverter.SingleToInt32Bits(b);
         for (int t = 0; t < tokens; t++)
         {
-            Array.Copy(got, t * stride, rows, t * width, width);
-            for (int c = width; c < stride; c++) if (BitConverter.SingleToInt32Bits(got[t * stride + c]) != BitConverter.SingleToInt32Bits(q[t * stride + c])) differ++;
+            Array.Copy(got, t * stride, gotQ, t * qw, qw);
+            for (int c = qw; c < stride; c++) if (!Same(got[t * stride + c], qkv[t * stride + c])) differ++; // K and V untouched
+            if (slots[t] < 0)
+            {
+                Array.Copy(expectK.Data, t * kvw, gotK, t * kvw, kvw); // nothing to read back: judged by the poison below
+                Array.Copy(v, t * kvw, gotV, t * kvw, kvw);
+                continue;
+            }
+            Array.Copy(kc, slots[t] * kvw, gotK, t * kvw, kvw);
+            Array.Copy(vc, slots[t] * kvw, gotV, t * kvw, kvw);
         }
-        for (int i = 0; i < rows.Length; i++) if (BitConverter.SingleToInt32Bits(rows[i]) != BitConverter.SingleToInt32Bits(byRope[i])) differ++;
-        var r = Judge("kv_write_bf16 (queries rotated)", $"[{tokens}, {heads}x{headDim}] stride {stride}", rows, expected.Data);
-        return differ == 0 ? r : r with { Shape = r.Shape + $"; {differ} elements differ from rope_bf16 or outside the heads", Pass = false };
+        for (int i = 0; i < gotQ.Length; i++) if (!Same(gotQ[i], byRope[i])) differ++;
+        for (int i = 0; i < gotV.Length; i++) if (!Same(gotV[i], v[i])) differ++;
+        // Slots no token names (the skipped token's included) keep their NaN poison.
+        var used = slots.Where(x => x >= 0).ToHashSet();
+        for (int row = 0; row < cacheRows; row++)
+            if (!used.Contains(row) && (!float.IsNaN(kc[row * kvw]) || !float.IsNaN(vc[row * kvw]))) differ++;
+        string shape = $"[{tokens}, {heads}x{headDim} | {kvHeads}x{headDim} | {kvHeads}x{headDim}], slot of token {skipped} skipped";
+        var q = Judge("kv_write_bf16 (queries rotated)", shape, gotQ, expectQ.Data);
+        var k = Judge("kv_write_bf16 (keys rotated into the cache)", shape, gotK, expectK.Data);
+        var r = !q.Pass ? q : k;
+        return differ == 0 ? r : r with { Shape = r.Shape + $"; {differ} elements differ from rope_bf16, the values, the untouched columns or the poison", Pass = false };
     }
 
     /// <summary>sample_argmax_f32 on [rows, vocab] fp32 logits, exact: the last id winning and a tie (lower id wins) are planted; MaxAbs and Nmse hold the count of wrong rows.</summary>

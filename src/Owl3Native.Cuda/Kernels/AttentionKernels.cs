@@ -236,6 +236,8 @@ public sealed class AttentionKernels(KernelCache cache)
     public void Prefill(CudaStream stream, in PrefillParams p, int tiles, PrefillVariant? variant = null)
     {
         if (p.Heads % p.KvHeads != 0) throw new ArgumentException($"{p.Heads} query heads are not a multiple of {p.KvHeads} KV heads");
+        // Q rows are copied in 16-byte chunks (cp.async): a row stride in whole chunks keeps every row aligned.
+        if (p.QStride % 8 != 0) throw new ArgumentException($"query row stride {p.QStride} must be a multiple of 8 elements (16-byte row loads)");
         variant ??= DevicePrefillVariant(p.HeadDim);
         // A kernel serves every head dim up to its padded one (the columns beyond D are zero-filled and never written).
         if (variant.Dim < PrefillDim(p.HeadDim)) throw new ArgumentException($"{variant.Kernel} serves head dims up to {variant.Dim}, not {p.HeadDim}");

@@ -100,8 +100,8 @@ public sealed record Qwen2LayerBits(ushort[] InputNorm, ushort[] Q, ushort[] QBi
 
 /// <summary>
 /// A Qwen2 decoder layer (a text layer; no hyper side) composed of our kernels and cuBLASLt, weights and activations in
-/// bf16 on the device: RMSNorm → q and stacked k|v projections (bias epilogue) → RoPE on q, K/V into the paged cache
-/// with RoPE fused → paged attention (prefill: the device's default prefill kernel; decode: split-K tensor-core decode)
+/// bf16 on the device: RMSNorm → one stacked q|k|v projection (bias epilogue) → one K/V write that rotates the keys into
+/// the paged cache and the queries in place → paged attention (prefill: the device's default prefill kernel; decode: split-K tensor-core decode)
 /// → o_proj → residual add fused with the post-attention RMSNorm → stacked gate|up projection → SwiGLU → down_proj →
 /// residual add fused with the next RMSNorm. The first piece of the device forward; its check and timing are in
 /// <see cref="Checks.LayerConformance"/>.
