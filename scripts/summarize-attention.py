@@ -124,6 +124,9 @@ def main(argv):
     decode = [r for r in rows if r["kernel"].startswith("decode paged") and r not in same_run]
     if decode:
         print("\n## decode (% of copy; graph = CUDA-graph replay, the device's own time)")
+        for r in rows:
+            if r["kernel"].startswith("launch floor"):
+                print(f"  {r['kernel']}: {r['ms'] * 1000:.2f} µs a step | {r['shape']}")
         table = defaultdict(dict)
         for r in decode:
             m = re.match(r"batch (\d+), (\d+) keys.*splits (\d+)( \(planned\))?", r["shape"])

@@ -19,6 +19,16 @@ public sealed partial class AttentionConformance
         var rows = new List<AttentionBenchRow>(PrefillBench(AttentionKernels.PrefillVariantsFor(128).Where(v => v.Engine == PrefillEngine.MmaSync).ToArray()));
         using var stream = new CudaStream(Context);
         int decodeCtas = _attn.DecodeCtasPerMultiprocessor(128);
+        // The launch floor: a kernel that does nothing (one thread reads the timer once), 64 CTAs — batch 1 × 1k keys'
+        // decode grid — one or two launches a step, replayed from a CUDA graph. No decode step of one or two launches
+        // can take less; at batch 1 that, not bandwidth, is what a short context's step costs.
+        var empty = cache.Get("diagnostics.cu", "spin_delay");
+        foreach (int launches in new[] { 1, 2 })
+        {
+            const int reps = 20;
+            float ms = GraphTime(stream, () => { for (int l = 0; l < launches; l++) empty.Launch(stream, new Dim3(64), new Dim3(128), new DelayParams { Nanoseconds = 0 }); }, reps);
+            rows.Add(new AttentionBenchRow("launch floor (empty kernel, CUDA graph)", $"64 CTAs × 128 threads, {launches} launch{(launches > 1 ? "es" : "")} a step", ms, null, null, null));
+        }
         foreach (int batch in new[] { 1, 64 })
             foreach (int len in new[] { 1024, 4096, 16384, 32768 })
             {
