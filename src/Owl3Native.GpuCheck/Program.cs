@@ -246,9 +246,10 @@ internal static class Program
     }
 
     /// <summary>
-    /// `owl3 bench --device cuda` on <paramref name="dir"/>: batch 1 and 16, 512-token prompts, 64 decode steps, one crop
-    /// through the vision tower (the whole model on the device, tokens chosen there); batch 1 again without CUDA graphs,
-    /// and with a 5-crop image per request. A row's gb_per_second field carries the decode tok/s.
+    /// `owl3 bench --device cuda` on <paramref name="dir"/>, once per run of <paramref name="runs"/> (its batch, CUDA graphs
+    /// or not, crops a request, cluster decode, decode stages — each run its own engine, the switches set for it alone):
+    /// 512-token prompts, 64 decode steps, one crop through the vision tower (the whole model on the device, tokens chosen
+    /// there). A row's gb_per_second field carries the decode tok/s; <paramref name="tag"/> marks rows of one same-run set.
     /// </summary>
     private static List<AttentionBenchRow> EngineBench(string dir, IReadOnlyList<EngineRun> runs, string? tag = null)
     {
