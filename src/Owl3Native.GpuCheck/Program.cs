@@ -164,26 +164,35 @@ internal static class Program
                         conformance = [.. conformance, .. archSpecific.Results];
                         attentionBench = [.. attentionBench, .. archSpecific.Bench];
                         // The decode experiments in the engine, each once its kernels passed their cases (a case that
-                        // threw counts against the 3 stages, whose cases run among the portable ones): with cluster decode
-                        // steps (OWL3_DECODE_CLUSTER=1) the tiny engines against the CPU engine (the fused and the
-                        // cross-attention paths); then batch 1 at the 1B shape with 3 stages, cluster steps, both, beside
-                        // the default, in one run.
+                        // threw counts against the 3 stages, whose cases run among the portable ones): the 1B text model
+                        // with images and the tiny engines (fused and cross-attention paths) against the CPU engine with
+                        // them on; then batch 1 at the 1B shape with 3 stages, cluster steps, both, beside the default,
+                        // in one run.
                         bool stagesPassed = conformance.Any(r => r.Kernel.Contains("3 stages")) && conformance.Where(r => r.Kernel.Contains("3 stages")).All(r => r.Pass)
                             && !conformance.Any(r => r.Kernel.StartsWith("attention (threw", StringComparison.Ordinal));
-                        if (archSpecific.ClusterPassed)
+                        if (stagesPassed || archSpecific.ClusterPassed)
                         {
                             Write(Report(partial: true), sw.Elapsed, print: false);
-                            Environment.SetEnvironmentVariable(AttentionKernels.ClusterDecodeVariable, "1");
+                            string flags = string.Join(", ", new[] { stagesPassed ? "3-stage decode" : null, archSpecific.ClusterPassed ? "cluster decode" : null }.OfType<string>());
+                            Environment.SetEnvironmentVariable(AttentionKernels.ClusterDecodeVariable, archSpecific.ClusterPassed ? "1" : null);
+                            Environment.SetEnvironmentVariable(AttentionKernels.DecodeStagesVariable, stagesPassed ? "3" : null);
                             try
                             {
-                                foreach (var variant in new[] { Owl3Variant.V241101, Owl3Variant.V240728 })
-                                    conformance = [.. conformance, .. (Step(errors, $"engine on cuda, tiny {variant}, cluster decode",
-                                        () => Owl3Native.Diagnostics.DeviceEngineConformance.Run(ctx, ModelShape.Tiny, variant, kernelDirectory: engineKernels)) ?? [])
-                                        .Select(r => r with { Kernel = r.Kernel + " (cluster decode)" })];
+                                // The 1B text model with images (head dim 64: both experiments apply), then the tiny engines
+                                // (head dim 16: cluster steps only), against the CPU engine.
+                                conformance = [.. conformance, .. (Step(errors, $"text model from a B1 V241101 checkpoint with images, {flags}",
+                                    () => Owl3Native.Diagnostics.DeviceTextConformance.Run(ctx, cache, oneB, ModelShape.B1, Owl3Variant.V241101, 1e-3, images: true)) ?? [])
+                                    .Select(r => r with { Kernel = $"{r.Kernel} ({flags})" })];
+                                if (archSpecific.ClusterPassed)
+                                    foreach (var variant in new[] { Owl3Variant.V241101, Owl3Variant.V240728 })
+                                        conformance = [.. conformance, .. (Step(errors, $"engine on cuda, tiny {variant}, cluster decode",
+                                            () => Owl3Native.Diagnostics.DeviceEngineConformance.Run(ctx, ModelShape.Tiny, variant, kernelDirectory: engineKernels)) ?? [])
+                                            .Select(r => r with { Kernel = r.Kernel + " (cluster decode)" })];
                             }
                             finally
                             {
                                 Environment.SetEnvironmentVariable(AttentionKernels.ClusterDecodeVariable, null);
+                                Environment.SetEnvironmentVariable(AttentionKernels.DecodeStagesVariable, null);
                             }
                         }
                         if ((stagesPassed || archSpecific.ClusterPassed) && !args.Contains("--no-bench") && Directory.Exists(oneB))
