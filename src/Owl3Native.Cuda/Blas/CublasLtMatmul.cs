@@ -58,7 +58,11 @@ public sealed unsafe class CublasLtMatmul : IDisposable
             {
                 var status = CublasLt.cublasLtMatmul(_handle, plan.Desc, &alpha, w, plan.A, x, plan.B, &beta, y, plan.C, y, plan.C,
                     &chosen, _workspace.Pointer, chosen.WorkspaceSize, stream.Handle);
-                if (status == cublasStatus_t.CUBLAS_STATUS_SUCCESS) return;
+                if (status == cublasStatus_t.CUBLAS_STATUS_SUCCESS)
+                {
+                    stream.Mark($"cublasLt {rows}×{inF}→{outF}");
+                    return;
+                }
                 // Inside a graph capture a failure says nothing about the algorithm (the capture may have been invalidated):
                 // report it, and keep the plan for the steps that run kernel by kernel.
                 if (stream.IsCapturing) CublasHandle.Check(status);
@@ -66,6 +70,7 @@ public sealed unsafe class CublasLtMatmul : IDisposable
             }
             CublasHandle.Check(CublasLt.cublasLtMatmul(_handle, plan.Desc, &alpha, w, plan.A, x, plan.B, &beta, y, plan.C, y, plan.C,
                 null, 0, 0, stream.Handle));
+            stream.Mark($"cublasLt {rows}×{inF}→{outF}");
         }
     }
 

@@ -129,6 +129,13 @@ public sealed class LayerConformance(CudaContext context, KernelCache cache)
                 {
                     rows.Add(new AttentionBenchRow($"qwen2 layer decode (CUDA graph: capture failed, {e.GetType().Name}: {e.Message})", shapeText, double.NaN, null, null, null));
                 }
+                if (batch != 1) continue;
+                // Where a batch-1 step's time goes, launch by launch: the layer queued behind a 2 ms spin (so the device
+                // runs it back to back, not at the host's launch rate), an event after every launch. The gaps include
+                // each launch's own start-up on the device; a programmatic launch's overlap is partly lost to the events.
+                var spin = cache.Get("diagnostics.cu", "spin_delay");
+                foreach (var (kernel, t) in stream.LaunchTimes(() => spin.Launch(stream, new Dim3(1), new Dim3(32), new DelayParams { Nanoseconds = 2_000_000 }), Once))
+                    rows.Add(new AttentionBenchRow($"qwen2 layer decode, launch by launch: {kernel}", shapeText, t, null, null, null));
             }
         }
         return rows;

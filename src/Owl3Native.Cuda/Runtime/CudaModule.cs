@@ -145,9 +145,11 @@ public sealed unsafe class CudaFunction
             };
             Cu.Check(CuDriver.cuLaunchKernelEx(&config, _function, &arg, null),
                 $"cuLaunchKernelEx({Name}{(pdl ? ", programmatic" : "")}{(cluster is { } e ? $", cluster {e.X}×{e.Y}×{e.Z}" : "")})");
+            stream.Mark(Name);
             return;
         }
         Cu.Check(CuDriver.cuLaunchKernel(_function, grid.X, grid.Y, grid.Z, block.X, block.Y, block.Z, sharedBytes, stream.Handle, &arg, null), $"cuLaunchKernel({Name})");
+        stream.Mark(Name);
     }
 
     private int _nonPortableClusters;

@@ -57,6 +57,62 @@ public sealed unsafe class CudaStream : IDisposable
         }
     }
 
+    private List<(string Name, nint Event)>? _marks;
+
+    /// <summary>
+    /// Milliseconds each launch queued by <paramref name="work"/> takes on the device, in order: every kernel launch and
+    /// cuBLASLt matmul on this stream records an event after itself, and a launch's time is the gap from the event before
+    /// it. The work waits behind <paramref name="head"/> (a kernel queued first that keeps the device busy while the host
+    /// queues the rest, e.g. a 2 ms spin), so the gaps are the device's own time, not the host's launch rate. Not for a
+    /// stream being captured.
+    /// </summary>
+    public IReadOnlyList<(string Name, float Ms)> LaunchTimes(Action head, Action work)
+    {
+        if (IsCapturing) throw new InvalidOperationException("launch times of a stream being captured");
+        _context.MakeCurrent();
+        head();
+        var marks = new List<(string Name, nint Event)>();
+        try
+        {
+            nint first;
+            Cu.Check(CuDriver.cuEventCreate(&first, 0));
+            marks.Add(("", first));
+            Cu.Check(CuDriver.cuEventRecord(first, Handle));
+            _marks = marks;
+            try
+            {
+                work();
+            }
+            finally
+            {
+                _marks = null;
+            }
+            Cu.Check(CuDriver.cuEventSynchronize(marks[^1].Event));
+            var times = new List<(string, float)>(marks.Count - 1);
+            for (int i = 1; i < marks.Count; i++)
+            {
+                float ms;
+                Cu.Check(CuDriver.cuEventElapsedTime(&ms, marks[i - 1].Event, marks[i].Event));
+                times.Add((marks[i].Name, ms));
+            }
+            return times;
+        }
+        finally
+        {
+            foreach (var (_, e) in marks) CuDriver.cuEventDestroy_v2(e);
+        }
+    }
+
+    /// <summary>Inside <see cref="LaunchTimes"/>: records an event after the launch just queued (a no-op otherwise).</summary>
+    internal void Mark(string name)
+    {
+        if (_marks is null) return;
+        nint e;
+        Cu.Check(CuDriver.cuEventCreate(&e, 0));
+        _marks.Add((name, e));
+        Cu.Check(CuDriver.cuEventRecord(e, Handle));
+    }
+
     /// <summary>Device-to-device copy on this stream.</summary>
     public void Copy(ulong destination, ulong source, long bytes)
     {
