@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The one-shot GPU check bundle.
 #   scripts/gpu-check.sh build               (a machine with the .NET SDK) trimmed self-contained publish → bundle/gpu-check/
-#   scripts/gpu-check.sh run <out-dir>       (a GPU host without .NET) runs the bundle, writes <out-dir>/report.{md,json}
+#   scripts/gpu-check.sh run <out-dir> [--no-bench] [--only=WORD,…]
+#                                            (a GPU host without .NET) runs the bundle, writes <out-dir>/report.{md,json};
+#                                            --only runs just the stages whose names hold a word (a second, targeted call)
 #   scripts/gpu-check.sh selftest [out-dir]  build + run here; without a GPU the report says so (CI runs this)
 # On the GPU host: carry bundle/ with the working tree, then `bash scripts/gpu-check.sh run "$OUT"`.
 set -euo pipefail
@@ -28,7 +30,7 @@ build() {
 }
 
 run() {
-  local out=$1
+  local out=$1; shift # the rest goes to owl3-gpu-check (--no-bench, --only=…)
   [ -x "$bundle/owl3-gpu-check" ] || { log "ERROR: no bundle at $bundle (run 'scripts/gpu-check.sh build' where .NET exists)"; exit 1; }
   # CUDA libraries of a Python environment (torch wheels ship nvidia/*/lib) join the search path.
   if command -v python3 >/dev/null 2>&1; then
@@ -45,12 +47,12 @@ PY
   for d in /usr/local/cuda*/lib64; do [ -d "$d" ] && export LD_LIBRARY_PATH="$d${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"; done
   mkdir -p "$out"
   log "running $bundle/owl3-gpu-check $out"
-  "$bundle/owl3-gpu-check" "$out"
+  "$bundle/owl3-gpu-check" "$out" "$@"
 }
 
 case "${1:-}" in
   build) build ;;
-  run) [ $# -eq 2 ] || { echo "usage: $0 run <out-dir>" >&2; exit 2; }; run "$2" ;;
+  run) shift; [ $# -ge 1 ] || { echo "usage: $0 run <out-dir> [--no-bench] [--only=WORD,…]" >&2; exit 2; }; run "$@" ;;
   selftest) build; run "${2:-$root/artifacts/gpu-check}" ;;
   *) echo "usage: $0 build | run <out-dir> | selftest [out-dir]" >&2; exit 2 ;;
 esac

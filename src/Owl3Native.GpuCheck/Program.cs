@@ -37,11 +37,15 @@ internal static class Program
     public static int Main(string[] args)
     {
         if (args.Length == 1 && args[0] == "--profile-attention") return ProfileAttention();
-        if (args.Length is < 1 or > 2 || args[0].StartsWith('-') || (args.Length == 2 && args[1] != "--no-bench"))
+        string[] options = args.Skip(1).ToArray();
+        if (args.Length < 1 || args[0].StartsWith('-') || options.Any(o => o != "--no-bench" && !o.StartsWith("--only=", StringComparison.Ordinal)))
         {
-            Console.Error.WriteLine("usage: owl3-gpu-check <out-dir> [--no-bench] | --profile-attention");
+            Console.Error.WriteLine("usage: owl3-gpu-check <out-dir> [--no-bench] [--only=WORD,WORD…] | --profile-attention");
+            Console.Error.WriteLine("  --only: run just the stages whose names contain one of the words (e.g. --only=decoder layer,text model); the log names every stage");
             return 2;
         }
+        _only = options.FirstOrDefault(o => o.StartsWith("--only=", StringComparison.Ordinal))?["--only=".Length..]
+            .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         var sw = Stopwatch.StartNew();
         // One kernel disk cache for every stage, the engine loads that take the default (the user's cache) included.
         Environment.SetEnvironmentVariable("XDG_CACHE_HOME", Path.Combine(Path.GetTempPath(), "owl3-gpu-check-cache"));
@@ -311,8 +315,16 @@ internal static class Program
     /// <summary><see cref="Step"/> for a value (a tuple): null, not a default tuple of nulls, when the stage failed.</summary>
     private static T? StepValue<T>(List<string> errors, string what, Func<T> run) where T : struct => Step<T?>(errors, what, () => run());
 
+    /// <summary>--only's words: a stage runs when its name contains one of them (null: every stage).</summary>
+    private static string[]? _only;
+
     private static T? Step<T>(List<string> errors, string what, Func<T> run)
     {
+        if (_only is { } only && !only.Any(w => what.Contains(w, StringComparison.OrdinalIgnoreCase)))
+        {
+            Console.Error.WriteLine($"[gpu-check] {what}: skipped (--only)");
+            return default;
+        }
         // Each stage's wall time goes to stderr (gpu-check.log): where a capped device call spends its seconds.
         var sw = Stopwatch.StartNew();
         try
@@ -381,7 +393,8 @@ internal static class Program
             s.AppendLine();
         }
         foreach (var e in r.Errors) s.AppendLine($"- ERROR: {e}");
-        s.AppendLine($"Result: {(r.Ok ? "all checks that could run passed" : "FAILED")}{(r.Gpu is null ? " (no GPU: kernels compiled only)" : "")}.");
+        s.AppendLine($"Result: {(r.Ok ? "all checks that could run passed" : "FAILED")}{(r.Gpu is null ? " (no GPU: kernels compiled only)" : "")}"
+            + $"{(_only is { } only ? $"; only the stages named by {string.Join(", ", only.Select(w => $"\"{w}\""))} ran" : "")}.");
         return s.ToString();
     }
 }
