@@ -107,6 +107,24 @@ def main(argv):
         if hf_peer.get("1b"):
             print(f"  (peer) HF 1B: decode b1 {hf_peer['1b'].get('decode_b1_tok_s', float('nan')):.1f} tok/s, prefill {hf_peer['1b'].get('prefill_tok_s', float('nan')):.0f} tok/s")
 
+    gemv = [r for r in rows if r["kernel"].startswith("gemv_bf16") or r["kernel"].startswith("cuBLASLt")]
+    if gemv:
+        print("\n## gemv_bf16 beside cuBLASLt (graph replays, one run; % of copy = weight bytes a second)")
+        by_shape = defaultdict(dict)
+        for r in gemv:
+            by_shape[r["shape"]][r["kernel"]] = r
+        for shape, forms in by_shape.items():
+            g = forms.get("gemv_bf16 (CUDA graph)")
+            c = next((v for k, v in forms.items() if k.startswith("cuBLASLt")), None)
+            line = f"  {shape.split(':')[0]:<32}"
+            if g:
+                line += f" gemv {g['ms'] * 1000:7.1f} µs {g.get('percent_of_copy') or 0:4.0f}%"
+            if c:
+                line += f" | cuBLASLt{' + swiglu' if 'swiglu' in c['kernel'] else ''} {c['ms'] * 1000:7.1f} µs {c.get('percent_of_copy') or 0:4.0f}%"
+            if g and c:
+                line += f" | gemv {c['ms'] / g['ms']:.2f}× faster"
+            print(line)
+
     # The cluster decode's own rows (RunArchSpecific: its forms beside the planned launch pair, one run).
     same_run = [r for r in rows if r["kernel"].startswith("decode paged") and ("one cluster" in r["shape"] or "+ combine" in r["shape"])]
     if same_run:

@@ -88,6 +88,8 @@ internal static class Program
                 conformance = [.. conformance, .. Step(errors, "attention conformance", () => attention.RunAll()) ?? []];
                 if (copy is { } c && !args.Contains("--no-bench"))
                     attentionBench = Step(errors, "attention bench", () => attention.Bench(c)) ?? [];
+                if (!args.Contains("--no-bench"))
+                    attentionBench = [.. attentionBench, .. Step(errors, "gemv bench", () => checks.GemvBench(copy)) ?? []];
                 // Then a whole decoder layer composed of the kernels above (new: the first piece of the device forward).
                 Write(Report(partial: true), sw.Elapsed, print: false);
                 var layers = new LayerConformance(ctx, cache);
@@ -167,45 +169,49 @@ internal static class Program
                     {
                         conformance = [.. conformance, .. archSpecific.Results];
                         attentionBench = [.. attentionBench, .. archSpecific.Bench];
-                        // The decode experiments in the engine, each once its kernels passed their cases (a case that
-                        // threw counts against the 3 stages, whose cases run among the portable ones): the 1B text model
-                        // with images and the tiny engines (fused and cross-attention paths) against the CPU engine with
-                        // them on; then batch 1 at the 1B shape with 3 stages, cluster steps, both, beside the default,
-                        // in one run.
+                        // The decode experiments in the engine (3 stages, cluster steps, gemv projections), each once its
+                        // kernels passed their cases (a case that threw counts against the 3 stages, whose cases run among
+                        // the portable ones): the 1B text model with images and the tiny engines (fused and cross-attention
+                        // paths) against the CPU engine with them on; then the 1B engine with each, and all at once,
+                        // beside the default, in one run.
                         bool stagesPassed = conformance.Any(r => r.Kernel.Contains("3 stages")) && conformance.Where(r => r.Kernel.Contains("3 stages")).All(r => r.Pass)
                             && !conformance.Any(r => r.Kernel.StartsWith("attention (threw", StringComparison.Ordinal));
-                        if (stagesPassed || archSpecific.ClusterPassed)
+                        bool gemvPassed = conformance.Any(r => r.Kernel == "gemv_bf16") && conformance.Where(r => r.Kernel == "gemv_bf16").All(r => r.Pass);
+                        if (stagesPassed || archSpecific.ClusterPassed || gemvPassed)
                         {
                             Write(Report(partial: true), sw.Elapsed, print: false);
-                            string flags = string.Join(", ", new[] { stagesPassed ? "3-stage decode" : null, archSpecific.ClusterPassed ? "cluster decode" : null }.OfType<string>());
+                            string flags = string.Join(", ", new[] { stagesPassed ? "3-stage decode" : null, archSpecific.ClusterPassed ? "cluster decode" : null, gemvPassed ? "gemv" : null }.OfType<string>());
                             Environment.SetEnvironmentVariable(AttentionKernels.ClusterDecodeVariable, archSpecific.ClusterPassed ? "1" : null);
                             Environment.SetEnvironmentVariable(AttentionKernels.DecodeStagesVariable, stagesPassed ? "3" : null);
+                            Environment.SetEnvironmentVariable(GemvKernels.Variable, gemvPassed ? "1" : null);
                             try
                             {
-                                // The 1B text model with images (head dim 64: both experiments apply), then the tiny engines
-                                // (head dim 16: cluster steps only), against the CPU engine.
+                                // The 1B text model with images (head dim 64: every experiment applies), then the tiny engines
+                                // (head dim 16: no 3-stage kernel), against the CPU engine.
                                 conformance = [.. conformance, .. (Step(errors, $"text model from a B1 V241101 checkpoint with images, {flags}",
                                     () => Owl3Native.Diagnostics.DeviceTextConformance.Run(ctx, cache, oneB, ModelShape.B1, Owl3Variant.V241101, 1e-3, images: true)) ?? [])
                                     .Select(r => r with { Kernel = $"{r.Kernel} ({flags})" })];
-                                if (archSpecific.ClusterPassed)
+                                if (archSpecific.ClusterPassed || gemvPassed)
                                     foreach (var variant in new[] { Owl3Variant.V241101, Owl3Variant.V240728 })
-                                        conformance = [.. conformance, .. (Step(errors, $"engine on cuda, tiny {variant}, cluster decode",
+                                        conformance = [.. conformance, .. (Step(errors, $"engine on cuda, tiny {variant}, {flags}",
                                             () => Owl3Native.Diagnostics.DeviceEngineConformance.Run(ctx, ModelShape.Tiny, variant, kernelDirectory: engineKernels)) ?? [])
-                                            .Select(r => r with { Kernel = r.Kernel + " (cluster decode)" })];
+                                            .Select(r => r with { Kernel = $"{r.Kernel} ({flags})" })];
                             }
                             finally
                             {
                                 Environment.SetEnvironmentVariable(AttentionKernels.ClusterDecodeVariable, null);
                                 Environment.SetEnvironmentVariable(AttentionKernels.DecodeStagesVariable, null);
+                                Environment.SetEnvironmentVariable(GemvKernels.Variable, null);
                             }
                         }
-                        if ((stagesPassed || archSpecific.ClusterPassed) && !args.Contains("--no-bench") && Directory.Exists(oneB))
+                        if ((stagesPassed || archSpecific.ClusterPassed || gemvPassed) && !args.Contains("--no-bench") && Directory.Exists(oneB))
                         {
                             Write(Report(partial: true), sw.Elapsed, print: false);
                             var runs = new List<EngineRun> { new(1) };
                             if (stagesPassed) runs.Add(new(1, Stages: 3));
                             if (archSpecific.ClusterPassed) runs.AddRange([new(1, Cluster: true), new(1, Images: 5, Cluster: true)]);
-                            if (stagesPassed && archSpecific.ClusterPassed) runs.Add(new(1, Cluster: true, Stages: 3));
+                            if (gemvPassed) runs.AddRange([new(1, Gemv: true), new(8, Gemv: true), new(8)]);
+                            runs.Add(new(1, Cluster: archSpecific.ClusterPassed, Stages: stagesPassed ? 3 : 2, Gemv: gemvPassed)); // every passed one at once
                             attentionBench = [.. attentionBench, .. Step(errors, "engine bench on cuda, 1B, decode experiments", () => EngineBench(oneB, runs, "experiments run")) ?? []];
                         }
                     }
@@ -260,7 +266,7 @@ internal static class Program
 
     /// <summary>
     /// `owl3 bench --device cuda` on <paramref name="dir"/>, once per run of <paramref name="runs"/> (its batch, CUDA graphs
-    /// or not, crops a request, cluster decode, decode stages — each run its own engine, the switches set for it alone):
+    /// or not, crops a request, cluster decode, decode stages, gemv — each run its own engine, the switches set for it alone):
     /// 512-token prompts, 64 decode steps, one crop through the vision tower (the whole model on the device, tokens chosen
     /// there). A row's gb_per_second field carries the decode tok/s; <paramref name="tag"/> marks rows of one same-run set.
     /// </summary>
@@ -268,11 +274,12 @@ internal static class Program
     {
         var rows = new List<AttentionBenchRow>();
         using var checkpoint = Owl3Checkpoint.Open(dir);
-        foreach (var (batch, graphs, images, clustered, stages) in runs)
+        foreach (var (batch, graphs, images, clustered, stages, gemv) in runs)
         {
             Environment.SetEnvironmentVariable(Owl3Native.Engine.DeviceTextForward.NoGraphsVariable, graphs ? null : "1");
             Environment.SetEnvironmentVariable(AttentionKernels.ClusterDecodeVariable, clustered ? "1" : null);
             Environment.SetEnvironmentVariable(AttentionKernels.DecodeStagesVariable, stages == 3 ? "3" : null);
+            Environment.SetEnvironmentVariable(GemvKernels.Variable, gemv ? "1" : null);
             Owl3Native.Diagnostics.BenchResult r;
             try
             {
@@ -284,8 +291,9 @@ internal static class Program
                 Environment.SetEnvironmentVariable(Owl3Native.Engine.DeviceTextForward.NoGraphsVariable, null);
                 Environment.SetEnvironmentVariable(AttentionKernels.ClusterDecodeVariable, null);
                 Environment.SetEnvironmentVariable(AttentionKernels.DecodeStagesVariable, null);
+                Environment.SetEnvironmentVariable(GemvKernels.Variable, null);
             }
-            string form = (graphs ? "" : " without CUDA graphs") + (clustered ? " with cluster decode" : "") + (stages == 3 ? " with 3-stage decode" : "");
+            string form = (graphs ? "" : " without CUDA graphs") + (clustered ? " with cluster decode" : "") + (stages == 3 ? " with 3-stage decode" : "") + (gemv ? " with gemv" : "");
             rows.Add(new AttentionBenchRow($"qwen2 engine end to end (cuda), 1B 241101, batch {batch}, decode{form}{(images > 0 ? $", {images} crops a request" : "")}{(tag is null ? "" : $" ({tag})")}",
                 $"512-token prompts, 64 steps, device sampling; prefill {r.PrefillTokS:F0} tok/s, ttft {r.TtftMs:F1} ms; one crop encoded in {r.VisionMsPerCrop:F1} ms; device memory in use {r.PeakDeviceMb:F0} MB",
                 1000.0 / (r.DecodeTokS / batch), null, r.DecodeTokS, null));
@@ -293,8 +301,8 @@ internal static class Program
         return rows;
     }
 
-    /// <summary>One engine benchmark run: batch, decode steps from CUDA graphs, crops a request, cluster decode, decode stages.</summary>
-    private sealed record EngineRun(int Batch, bool Graphs = true, int Images = 0, bool Cluster = false, int Stages = 2);
+    /// <summary>One engine benchmark run: batch, decode steps from CUDA graphs, crops a request, cluster decode, decode stages, gemv projections.</summary>
+    private sealed record EngineRun(int Batch, bool Graphs = true, int Images = 0, bool Cluster = false, int Stages = 2, bool Gemv = false);
 
     /// <summary>`owl3 verify --device cuda` on a golden folder (checkpoint and goldens in one): each comparison a row.</summary>
     private static List<ConformanceResult> GoldenOnDevice(string dir)

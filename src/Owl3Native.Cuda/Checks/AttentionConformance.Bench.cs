@@ -26,7 +26,7 @@ public sealed partial class AttentionConformance
         foreach (int launches in new[] { 1, 2 })
         {
             const int reps = 20;
-            float ms = GraphTime(stream, () => { for (int l = 0; l < launches; l++) empty.Launch(stream, new Dim3(64), new Dim3(128), new DelayParams { Nanoseconds = 0 }); }, reps);
+            float ms = DeviceData.GraphTime(stream, () => { for (int l = 0; l < launches; l++) empty.Launch(stream, new Dim3(64), new Dim3(128), new DelayParams { Nanoseconds = 0 }); }, reps);
             rows.Add(new AttentionBenchRow("launch floor (empty kernel, CUDA graph)", $"64 CTAs × 128 threads, {launches} launch{(launches > 1 ? "es" : "")} a step", ms, null, null, null));
         }
         foreach (int batch in new[] { 1, 64 })
@@ -62,7 +62,7 @@ public sealed partial class AttentionConformance
                         if (kernel != DecodeKernel.TensorCore) continue;
                         // The same launches replayed from a CUDA graph: the device's time without the host's launch
                         // cost (a decode step of the engine is a graph); the gap between the two rows is that cost.
-                        float graphMs = GraphTime(stream, () => _attn.Decode(stream, p, kernel), reps);
+                        float graphMs = DeviceData.GraphTime(stream, () => _attn.Decode(stream, p, kernel), reps);
                         double graphGbs = bytes / (graphMs / 1000) / 1e9;
                         rows.Add(new AttentionBenchRow("decode paged (tc, CUDA graph)", shape, graphMs, null, graphGbs, 100 * graphGbs / copyGbPerSecond));
                         if (splits != planned) continue;
@@ -73,7 +73,7 @@ public sealed partial class AttentionConformance
                         foreach (var (name, q0, pdl) in new[] { ("programmatic", p, true), ("fused combine", fused, false), ("fused combine, programmatic", fused, true) })
                         {
                             if ((q0.SplitCounters != 0 && realSplits == 1) || (pdl && !Context.SupportsProgrammaticLaunch)) continue;
-                            float vms = GraphTime(stream, () => _attn.Decode(stream, q0, kernel, pdl), reps);
+                            float vms = DeviceData.GraphTime(stream, () => _attn.Decode(stream, q0, kernel, pdl), reps);
                             double vgbs = bytes / (vms / 1000) / 1e9;
                             rows.Add(new AttentionBenchRow($"decode paged (tc, {name}, CUDA graph)", shape, vms, null, vgbs, 100 * vgbs / copyGbPerSecond));
                         }
@@ -84,7 +84,7 @@ public sealed partial class AttentionConformance
                         var p3 = problem.Params(splits3, keys3);
                         foreach (bool pdl in Context.SupportsProgrammaticLaunch ? new[] { false, true } : [false])
                         {
-                            float ms3 = GraphTime(stream, () => _attn.Decode(stream, p3, kernel, pdl, stages: 3), reps);
+                            float ms3 = DeviceData.GraphTime(stream, () => _attn.Decode(stream, p3, kernel, pdl, stages: 3), reps);
                             double gbs3 = bytes / (ms3 / 1000) / 1e9;
                             rows.Add(new AttentionBenchRow($"decode paged (tc, 3 stages{(pdl ? ", programmatic" : "")}, CUDA graph)",
                                 $"batch {batch}, {len} keys, 28/4×128, splits {splits3} (planned), {ctas3} CTA/SM", ms3, null, gbs3, 100 * gbs3 / copyGbPerSecond));
@@ -100,7 +100,7 @@ public sealed partial class AttentionConformance
                         {
                             using var sink = new DeviceBuffer<uint>(Context, (long)ctas * 128);
                             var read = new ReadParams { A = problem.KCache, B = problem.VCache, Out = sink.Pointer, Chunks = chunks, PerCta = (chunks + ctas - 1) / ctas };
-                            float t = GraphTime(stream, () => readKernel.Launch(stream, new Dim3((uint)ctas), new Dim3(128), read), reps);
+                            float t = DeviceData.GraphTime(stream, () => readKernel.Launch(stream, new Dim3((uint)ctas), new Dim3(128), read), reps);
                             if (t < fms) (fms, floorCtas) = (t, ctas);
                         }
                         double fgbs = bytes / (fms / 1000) / 1e9;
@@ -153,17 +153,6 @@ public sealed partial class AttentionConformance
             }
         }
         return rows;
-    }
-
-    /// <summary>
-    /// Milliseconds per call of <paramref name="launch"/> when <paramref name="reps"/> calls are captured into one CUDA
-    /// graph and replayed (one warm-up replay, then one timed): the device's time, free of the host's launch cost.
-    /// </summary>
-    private static float GraphTime(CudaStream stream, Action launch, int reps)
-    {
-        using var graph = stream.Capture(() => { for (int i = 0; i < reps; i++) launch(); });
-        graph.Launch(stream);
-        return stream.Time(() => graph.Launch(stream)) / reps;
     }
 
     /// <summary>
@@ -238,7 +227,7 @@ public sealed partial class AttentionConformance
                 string full = $"batch 1, {len} keys, 28/4×128, {shape}";
                 try
                 {
-                    float ms = GraphTime(stream, () => _attn.Decode(stream, p, kernel, pdl, stages), reps);
+                    float ms = DeviceData.GraphTime(stream, () => _attn.Decode(stream, p, kernel, pdl, stages), reps);
                     double gbs = problem.Bytes / (ms / 1000) / 1e9;
                     rows.Add(new AttentionBenchRow(name, full, ms, null, gbs, 100 * gbs / copyGbPerSecond));
                 }

@@ -55,4 +55,15 @@ public static class DeviceData
         double nmse = norm == 0 ? err : err / norm;
         return new ConformanceResult(kernel, shape, maxAbs, nmse, nmseBound, nmse <= nmseBound && (maxAbsBound is not { } m || maxAbs <= m), gbs);
     }
+
+    /// <summary>
+    /// Milliseconds per call of <paramref name="launch"/> when <paramref name="reps"/> calls are captured into one CUDA
+    /// graph and replayed (one warm-up replay, then one timed): the device's time, free of the host's launch cost.
+    /// </summary>
+    public static float GraphTime(CudaStream stream, Action launch, int reps)
+    {
+        using var graph = stream.Capture(() => { for (int i = 0; i < reps; i++) launch(); });
+        graph.Launch(stream);
+        return stream.Time(() => graph.Launch(stream)) / reps;
+    }
 }

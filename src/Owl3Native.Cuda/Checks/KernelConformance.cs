@@ -19,6 +19,7 @@ public sealed class KernelConformance(CudaContext context, KernelCache cache)
     private readonly NormKernels _norm = new(cache);
     private readonly ElementwiseKernels _ew = new(cache, context);
     private readonly AttentionKernels _attn = new(cache);
+    private readonly GemvKernels _gemv = new(cache);
 
     /// <summary>
     /// Every check below at shapes from the real configs (Qwen2 896/3584 hidden, SigLIP 1152, a 151851-row vocabulary),
@@ -39,6 +40,10 @@ public sealed class KernelConformance(CudaContext context, KernelCache cache)
         GeluTanh(rows: 3, cols: 4304, seed + 4),
         Rope(tokens: 11, heads: 14, headDim: 64, seed + 5),
         KvWriteRotatesQueries(tokens: 11, heads: 14, kvHeads: 2, headDim: 64, seed + 15),
+        Gemv(rows: 1, inF: 896, outF: 1152, bias: true, swiglu: false, seed + 16),
+        Gemv(rows: 8, inF: 896, outF: 9728, bias: false, swiglu: false, seed + 17),
+        Gemv(rows: 3, inF: 4864, outF: 896, bias: false, swiglu: true, seed + 18),
+        Gemv(rows: 5, inF: 3584, outF: 517, bias: true, swiglu: true, seed + 19),
         Argmax(rows: 4, vocab: 151851, seed + 6),
         RmsNormResidual(rows: 5, hidden: 896, seed + 8),
         GeluErf(rows: 3, cols: 3584, seed + 9),
@@ -344,6 +349,99 @@ public sealed class KernelConformance(CudaContext context, KernelCache cache)
         var k = Judge("kv_write_bf16 (keys rotated into the cache)", shape, gotK, expectK.Data);
         var r = !q.Pass ? q : k;
         return differ == 0 ? r : r with { Shape = r.Shape + $"; {differ} elements differ from rope_bf16, the values, the untouched columns or the poison", Pass = false };
+    }
+
+    /// <summary>
+    /// gemv_bf16: y = x'·Wᵀ (+ bias) for a few rows against the exact product of the same bf16 operands; with swiglu the
+    /// input is the SwiGLU of [gate | up] rows rounded to bf16 (as swiglu_bf16 writes it). Output rows of a stride wider
+    /// than n (n odd: the last warp's second row is past the end) keep their poison past column n.
+    /// </summary>
+    public ConformanceResult Gemv(int rows, int inF, int outF, bool bias, bool swiglu, int seed)
+    {
+        var rng = new Random(seed);
+        int xStride = swiglu ? 2 * inF : inF, yStride = (outF + 7) / 8 * 8 + 8;
+        float[] x = RandomBf16(rng, rows * xStride, 2f), w = RandomBf16(rng, outF * inF, 0.05f), b = RandomBf16(rng, outF, 1f);
+        var input = new float[rows * inF];
+        for (int r = 0; r < rows; r++)
+            for (int c = 0; c < inF; c++)
+            {
+                float g = x[r * xStride + c];
+                input[r * inF + c] = swiglu ? BFloat16.ToSingle(BFloat16.FromSingle(g / (1f + MathF.Exp(-g)) * x[r * xStride + inF + c])) : g;
+            }
+        var expected = new float[rows * outF];
+        for (int r = 0; r < rows; r++)
+            for (int n = 0; n < outF; n++)
+            {
+                double acc = bias ? b[n] : 0;
+                for (int c = 0; c < inF; c++) acc += (double)input[r * inF + c] * w[n * inF + c];
+                expected[r * outF + n] = (float)acc;
+            }
+        using var dx = Upload(x); using var dw = Upload(w); using var db = Upload(b);
+        using var dy = Poisoned(rows * yStride);
+        using var stream = new CudaStream(context);
+        _gemv.Gemv(stream, new GemvParams
+        {
+            X = dx.Pointer, W = dw.Pointer, Bias = bias ? db.Pointer : 0, Y = dy.Pointer, M = rows, N = outF, K = inF,
+            XStride = xStride, YStride = yStride, Swiglu = swiglu ? 1 : 0,
+        });
+        stream.Synchronize();
+        float[] got = Download(dy), dense = new float[rows * outF];
+        int touched = 0;
+        for (int r = 0; r < rows; r++)
+        {
+            Array.Copy(got, r * yStride, dense, r * outF, outF);
+            for (int c = outF; c < yStride; c++) if (!float.IsNaN(got[r * yStride + c])) touched++;
+        }
+        string shape = $"[{rows}, {inF}]·[{outF}, {inF}]ᵀ{(bias ? " + bias" : "")}{(swiglu ? ", SwiGLU input" : "")}";
+        var result = Judge("gemv_bf16", shape, dense, expected);
+        return touched == 0 ? result : result with { Shape = shape + $"; {touched} elements past column {outF} written", Pass = false };
+    }
+
+    /// <summary>
+    /// gemv_bf16 beside cuBLASLt on the decoder layers' projections (1B and 7B: q|k|v with bias, o, gate|up, and down —
+    /// cuBLASLt's down after a SwiGLU launch, gemv's taking the SwiGLU itself) and the 1B's LM head, at 1 and 8 rows, each
+    /// replayed from a CUDA graph in this one run: µs, and weight bytes per second against the copy bandwidth.
+    /// </summary>
+    public IReadOnlyList<AttentionBenchRow> GemvBench(double? copyGbPerSecond)
+    {
+        var rows = new List<AttentionBenchRow>();
+        var shapes = new (string Name, int InF, int OutF, bool Bias, bool Swiglu)[]
+        {
+            ("1B q|k|v", 896, 1152, true, false), ("1B o_proj", 896, 896, false, false), ("1B gate|up", 896, 9728, false, false),
+            ("1B down (SwiGLU in)", 4864, 896, false, true), ("1B lm_head", 896, 151851, false, false),
+            ("7B q|k|v", 3584, 4608, true, false), ("7B o_proj", 3584, 3584, false, false), ("7B gate|up", 3584, 37888, false, false),
+            ("7B down (SwiGLU in)", 18944, 3584, false, true),
+        };
+        using var blas = new Owl3Native.Cuda.Blas.CublasLtMatmul(context);
+        using var stream = new CudaStream(context);
+        const int reps = 20;
+        foreach (var (name, inF, outF, hasBias, swiglu) in shapes)
+        {
+            var rng = new Random(inF + outF);
+            using var w = Upload(RandomBf16(rng, outF * inF, 0.05f));
+            using var b = Upload(RandomBf16(rng, outF, 1f));
+            using var zeros = Upload(new float[outF]); // cuBLASLt's plans always add a bias
+            using var x = Upload(RandomBf16(rng, 8 * (swiglu ? 2 * inF : inF), 1f));
+            using var mid = Poisoned(8 * inF);
+            int yStride = (outF + 7) / 8 * 8;
+            using var y = Poisoned(8 * yStride);
+            double bytes = 2.0 * inF * outF;
+            foreach (int m in new[] { 1, 8 })
+            {
+                var p = new GemvParams { X = x.Pointer, W = w.Pointer, Bias = hasBias ? b.Pointer : 0, Y = y.Pointer, M = m, N = outF, K = inF, XStride = swiglu ? 2 * inF : inF, YStride = yStride, Swiglu = swiglu ? 1 : 0 };
+                string shape = $"{name}, {m} row{(m > 1 ? "s" : "")}: [{m}, {inF}]·[{outF}, {inF}]ᵀ{(hasBias ? " + bias" : "")}";
+                void Add(string kernel, float ms) => rows.Add(new AttentionBenchRow(kernel, shape, ms, null, bytes / (ms / 1000) / 1e9,
+                    copyGbPerSecond is { } c ? 100 * bytes / (ms / 1000) / 1e9 / c : null));
+                Add("gemv_bf16 (CUDA graph)", DeviceData.GraphTime(stream, () => _gemv.Gemv(stream, p), reps));
+                if (outF % 8 != 0) continue; // cuBLASLt's bf16 plans want whole 16-byte rows; the LM head's is padded in the model
+                Add(swiglu ? "cuBLASLt after swiglu_bf16 (CUDA graph)" : "cuBLASLt (CUDA graph)", DeviceData.GraphTime(stream, () =>
+                {
+                    if (swiglu) _ew.SwiGlu(stream, new ActivationParams { X = x.Pointer, Y = mid.Pointer, Rows = m, Cols = inF });
+                    blas.LinearBias(stream, swiglu ? mid.Pointer : x.Pointer, w.Pointer, hasBias ? b.Pointer : zeros.Pointer, y.Pointer, m, inF, outF);
+                }, reps));
+            }
+        }
+        return rows;
     }
 
     /// <summary>sample_argmax_f32 on [rows, vocab] fp32 logits, exact: the last id winning and a tie (lower id wins) are planted; MaxAbs and Nmse hold the count of wrong rows.</summary>

@@ -48,6 +48,36 @@ public struct ActivationParams
     public int Pad;
 }
 
+/// <summary>kernels/gemv.cu: the projections of a decode step of at most 8 rows.</summary>
+[StructLayout(LayoutKind.Sequential)]
+public struct GemvParams
+{
+    /// <summary>Device address of the bf16 input rows, [m, XStride]; with Swiglu each row is [gate (K) | up (K)].</summary>
+    public ulong X;
+    /// <summary>Device address of the bf16 weight, [n, k] row-major.</summary>
+    public ulong W;
+    /// <summary>Device address of the bf16 bias, [n], or 0.</summary>
+    public ulong Bias;
+    /// <summary>Device address of the bf16 output, [m, YStride].</summary>
+    public ulong Y;
+    /// <summary>Input rows (1 … 8).</summary>
+    public int M;
+    /// <summary>Output features (weight rows).</summary>
+    public int N;
+    /// <summary>Input features (weight columns); a multiple of 8.</summary>
+    public int K;
+    /// <summary>Row stride of X, in elements; a multiple of 8.</summary>
+    public int XStride;
+    /// <summary>Row stride of Y, in elements; a multiple of 8.</summary>
+    public int YStride;
+    /// <summary>Nonzero: the input is the SwiGLU of each [gate | up] row (swiglu_bf16's bf16 values).</summary>
+    public int Swiglu;
+    /// <summary>Padding to the C struct's size; leave 0.</summary>
+    public int Pad0;
+    /// <summary>Padding to the C struct's size; leave 0.</summary>
+    public int Pad1;
+}
+
 /// <summary>kernels/rope.cu: RoPE and MI-RoPE.</summary>
 [StructLayout(LayoutKind.Sequential)]
 public struct RopeParams

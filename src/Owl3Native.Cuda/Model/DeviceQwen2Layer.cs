@@ -231,7 +231,17 @@ public sealed class DeviceQwen2Layer : IDisposable
 
         if (!inputNormed) k.Norm.RmsNorm(s, new NormParams { X = x, Weight = _inputNorm.Pointer, Y = ws.H, Rows = t, Hidden = h, Eps = sh.RmsEps });
         int qkvw = sh.QkvWidth; // the row stride of Q, K and V: one GEMM wrote them side by side
-        k.Blas.LinearBias(s, ws.H, _qkv.Pointer, _qkvBias.Pointer, ws.Q, t, h, qkvw);
+        // A decode step of few rows may run its projections on gemv_bf16 (opt-in, OWL3_GEMV=1): each weight row read once
+        // for all rows, and the down projection takes the SwiGLU of [gate | up] itself (no SwiGLU launch).
+        bool gemv = t <= GemvKernels.MaxRows && k.Gemv.Enabled;
+        void Project(ulong xIn, int xStride, DeviceBuffer<ushort> w, ulong bias, ulong y, int inF, int outF, bool swiglu = false)
+        {
+            if (gemv)
+                k.Gemv.Gemv(s, new GemvParams { X = xIn, W = w.Pointer, Bias = bias == _zeros.Pointer ? 0 : bias, Y = y, M = t, N = outF, K = inF, XStride = xStride, YStride = outF, Swiglu = swiglu ? 1 : 0 });
+            else
+                k.Blas.LinearBias(s, xIn, w.Pointer, bias, y, t, inF, outF);
+        }
+        Project(ws.H, h, _qkv, _qkvBias.Pointer, ws.Q, h, qkvw);
         // The keys rotated into the cache and the queries rotated in place: one launch (rope_bf16's arithmetic for both).
         k.Attention.KvWrite(s, new KvWriteParams
         {
@@ -263,11 +273,16 @@ public sealed class DeviceQwen2Layer : IDisposable
                 BlockSize = cache.BlockSize, MaxBlocks = step.MaxBlocks, TextMode = 1, QStride = sh.QkvWidth, OStride = qw, ScaleLog2 = scaleLog2,
             }, step.PrefillTileCount, step.PrefillVariant);
         if (cross) CrossAttention(k, s, step, cache, ws, imgK, imgV, scaleLog2);
-        k.Blas.LinearBias(s, ws.Context, _o.Pointer, _zeros.Pointer, ws.A, t, qw, h);
+        Project(ws.Context, qw, _o, _zeros.Pointer, ws.A, qw, h);
         k.Norm.RmsNormResidual(s, new NormParams { X = ws.A, Residual = x, Weight = _postNorm.Pointer, Y = ws.H, Rows = t, Hidden = h, Eps = sh.RmsEps });
-        k.Blas.LinearBias(s, ws.H, _gateUp.Pointer, _zeros.Pointer, ws.GateUp, t, h, 2 * inter);
-        k.Elementwise.SwiGlu(s, new ActivationParams { X = ws.GateUp, Y = ws.Mlp, Rows = t, Cols = inter });
-        k.Blas.LinearBias(s, ws.Mlp, _down.Pointer, _zeros.Pointer, ws.A, t, inter, h);
+        Project(ws.H, h, _gateUp, _zeros.Pointer, ws.GateUp, h, 2 * inter);
+        if (gemv)
+            Project(ws.GateUp, 2 * inter, _down, _zeros.Pointer, ws.A, inter, h, swiglu: true);
+        else
+        {
+            k.Elementwise.SwiGlu(s, new ActivationParams { X = ws.GateUp, Y = ws.Mlp, Rows = t, Cols = inter });
+            Project(ws.Mlp, inter, _down, _zeros.Pointer, ws.A, inter, h);
+        }
         k.Norm.RmsNormResidual(s, new NormParams { X = ws.A, Residual = x, Weight = nextNorm, Y = nextNormOut, Rows = t, Hidden = h, Eps = sh.RmsEps });
     }
 
@@ -334,6 +349,8 @@ public sealed class DeviceLayerKernels(KernelCache cache, CudaContext context) :
     public AttentionKernels Attention { get; } = new(cache);
     /// <summary>The projections (bf16 GEMM, bias epilogue).</summary>
     public CublasLtMatmul Blas { get; } = new(context);
+    /// <summary>The projections of steps of at most 8 rows without cuBLASLt (opt-in: <see cref="GemvKernels.Enabled"/>).</summary>
+    public GemvKernels Gemv { get; } = new(cache);
 
     /// <summary>Destroys the cuBLASLt handle.</summary>
     public void Dispose() => Blas.Dispose();

@@ -24,6 +24,7 @@ public sealed partial class ParamsLayoutTests
         { "decode.cuh", typeof(DecodeParams) },
         { "attention.cuh", typeof(PrefillParams) },
         { "kv_write.cu", typeof(KvWriteParams) },
+        { "gemv.cu", typeof(GemvParams) },
         { "hyper.cu", typeof(GateMixParams) },
         { "diagnostics.cu", typeof(DelayParams) },
         { "diagnostics.cu", typeof(ReadParams) },
