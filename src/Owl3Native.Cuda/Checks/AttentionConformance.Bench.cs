@@ -367,15 +367,5 @@ public sealed partial class AttentionConformance
     /// A benchmark operand of random bf16 values in [−1, 1) (tensor-core power and the softmax's rescaling depend on
     /// the data; constant operands flatter both): 1 Mi random elements uploaded, then copied over the whole buffer.
     /// </summary>
-    private DeviceBuffer<ushort> Random(CudaStream stream, long n, int seed)
-    {
-        var b = new DeviceBuffer<ushort>(Context, n);
-        int chunk = (int)Math.Min(n, 1 << 20);
-        var block = DeviceData.RandomBf16(new Random(seed), chunk);
-        using var src = Upload(block);
-        for (long at = 0; at < n; at += chunk)
-            stream.Copy(b.Pointer + (ulong)(at * 2), src.Pointer, Math.Min(chunk, n - at) * 2);
-        stream.Synchronize();
-        return b;
-    }
+    private DeviceBuffer<ushort> Random(CudaStream stream, long n, int seed) => DeviceData.RandomTiled(Context, stream, n, seed);
 }

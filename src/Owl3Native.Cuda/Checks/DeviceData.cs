@@ -66,4 +66,27 @@ public static class DeviceData
         graph.Launch(stream);
         return stream.Time(() => graph.Launch(stream)) / reps;
     }
+
+    /// <summary>
+    /// n random bf16 values on the device, cheaply: a block of up to 2²⁰ random values uploaded once and tiled by
+    /// device copies (for benchmarks of large operands, where only the bytes matter).
+    /// </summary>
+    public static DeviceBuffer<ushort> RandomTiled(CudaContext context, CudaStream stream, long n, int seed, float scale = 1f)
+    {
+        var b = new DeviceBuffer<ushort>(context, Math.Max(1, n));
+        try
+        {
+            int chunk = (int)Math.Max(1, Math.Min(n, 1 << 20));
+            using var src = Upload(context, RandomBf16(new Random(seed), chunk, scale));
+            for (long at = 0; at < n; at += chunk)
+                stream.Copy(b.Pointer + (ulong)(at * 2), src.Pointer, Math.Min(chunk, n - at) * 2);
+            stream.Synchronize();
+            return b;
+        }
+        catch
+        {
+            b.Dispose();
+            throw;
+        }
+    }
 }

@@ -3,9 +3,9 @@ using Owl3Native.Cuda.Runtime;
 namespace Owl3Native.Cuda.Kernels;
 
 /// <summary>
-/// Launcher of kernels/gemv.cu: y = x'·Wᵀ (+ bias) for at most <see cref="MaxRows"/> rows, every weight row read once
-/// for all of them (x' = x, or the SwiGLU of [gate | up] rows). The decoder layer uses it in place of cuBLASLt for decode
-/// steps of few rows only when <see cref="Enabled"/>.
+/// Launcher of kernels/gemv.cu: y = x·Wᵀ (+ bias) for at most <see cref="MaxRows"/> rows, every weight row read once
+/// for all of them, or with Swiglu the SwiGLU of a stacked gate|up projection (y has n/2 columns). The decoder layer uses
+/// it in place of cuBLASLt (and of the SwiGLU launch) for decode steps of few rows only when <see cref="Enabled"/>.
 /// </summary>
 public sealed class GemvKernels(KernelCache cache)
 {
@@ -23,15 +23,21 @@ public sealed class GemvKernels(KernelCache cache)
 
     private bool? _enabled;
 
-    /// <summary>y[r, n] = Σ_k x'[r, k]·W[n, k] (+ bias[n]) for r &lt; p.M.</summary>
-    /// <exception cref="ArgumentException">More than 8 rows, or a size or stride that is not whole 16-byte chunks.</exception>
+    /// <summary>y[r, o] = Σ_k x[r, k]·W[o, k] (+ bias[o]) for r &lt; p.M; with p.Swiglu, y[r, i] = silu(gate_i)·up_i over the stacked rows.</summary>
+    /// <exception cref="ArgumentException">
+    /// More than 8 rows; k or the input stride not whole 16-byte chunks, or a base address off them; strides narrower than
+    /// the rows; an odd n with Swiglu.
+    /// </exception>
     public void Gemv(CudaStream stream, in GemvParams p, bool programmatic = false)
     {
         if (p.M < 1 || p.M > MaxRows) throw new ArgumentException($"gemv serves 1 … {MaxRows} rows, not {p.M}");
-        if (p.N < 1 || p.K < 8 || p.K % 8 != 0 || p.XStride % 8 != 0 || p.YStride % 8 != 0)
-            throw new ArgumentException($"gemv of {p.N} × {p.K} with row strides {p.XStride} / {p.YStride}: k and the strides must be whole 16-byte chunks");
-        if (p.XStride < (p.Swiglu != 0 ? 2 * p.K : p.K) || p.YStride < p.N) throw new ArgumentException($"row strides {p.XStride} / {p.YStride} narrower than the rows");
-        uint blocks = (uint)((p.N + 4 * 2 - 1) / (4 * 2)); // four warps of GEMV_ROWS = 2 output rows each
+        if (p.N < 1 || p.K < 8 || p.K % 8 != 0 || p.XStride % 8 != 0 || p.XStride < p.K)
+            throw new ArgumentException($"gemv of {p.N} × {p.K} with input row stride {p.XStride}: k and the stride must be whole 16-byte chunks, the stride at least k");
+        if ((p.X | p.W) % 16 != 0 || p.Y % 2 != 0) throw new ArgumentException("gemv reads x and W in 16-byte chunks: their addresses must be 16-byte aligned");
+        int outputs = p.Swiglu != 0 ? p.N / 2 : p.N;
+        if (p.Swiglu != 0 && p.N % 2 != 0) throw new ArgumentException($"a stacked gate|up weight has an even row count, not {p.N}");
+        if (p.YStride < outputs) throw new ArgumentException($"output row stride {p.YStride} narrower than the {outputs} outputs");
+        uint blocks = (uint)(p.Swiglu != 0 ? p.N / 2 : (p.N + 1) / 2); // two weight rows a CTA
         cache.Get("gemv.cu", "gemv_bf16").Launch(stream, new Dim3(blocks), new Dim3(128), p, programmatic: programmatic);
     }
 }

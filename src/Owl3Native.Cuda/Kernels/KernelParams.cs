@@ -52,7 +52,7 @@ public struct ActivationParams
 [StructLayout(LayoutKind.Sequential)]
 public struct GemvParams
 {
-    /// <summary>Device address of the bf16 input rows, [m, XStride]; with Swiglu each row is [gate (K) | up (K)].</summary>
+    /// <summary>Device address of the bf16 input rows, [m, XStride].</summary>
     public ulong X;
     /// <summary>Device address of the bf16 weight, [n, k] row-major.</summary>
     public ulong W;
@@ -68,9 +68,9 @@ public struct GemvParams
     public int K;
     /// <summary>Row stride of X, in elements; a multiple of 8.</summary>
     public int XStride;
-    /// <summary>Row stride of Y, in elements; a multiple of 8.</summary>
+    /// <summary>Row stride of Y, in elements.</summary>
     public int YStride;
-    /// <summary>Nonzero: the input is the SwiGLU of each [gate | up] row (swiglu_bf16's bf16 values).</summary>
+    /// <summary>Nonzero: W stacks gate (N/2 rows) over up (N/2 rows) and y[r, i] = silu(gate_i)·up_i (swiglu_bf16's arithmetic on the bf16 sums), N/2 columns.</summary>
     public int Swiglu;
     /// <summary>Padding to the C struct's size; leave 0.</summary>
     public int Pad0;

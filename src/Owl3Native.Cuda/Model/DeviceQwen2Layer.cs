@@ -232,12 +232,12 @@ public sealed class DeviceQwen2Layer : IDisposable
         if (!inputNormed) k.Norm.RmsNorm(s, new NormParams { X = x, Weight = _inputNorm.Pointer, Y = ws.H, Rows = t, Hidden = h, Eps = sh.RmsEps });
         int qkvw = sh.QkvWidth; // the row stride of Q, K and V: one GEMM wrote them side by side
         // A decode step of few rows may run its projections on gemv_bf16 (opt-in, OWL3_GEMV=1): each weight row read once
-        // for all rows, and the down projection takes the SwiGLU of [gate | up] itself (no SwiGLU launch).
+        // for all rows, and the gate|up projection writes the SwiGLU itself (no SwiGLU launch).
         bool gemv = t <= GemvKernels.MaxRows && k.Gemv.Enabled;
-        void Project(ulong xIn, int xStride, DeviceBuffer<ushort> w, ulong bias, ulong y, int inF, int outF, bool swiglu = false)
+        void Project(ulong xIn, int xStride, DeviceBuffer<ushort> w, ulong bias, ulong y, int inF, int outF)
         {
             if (gemv)
-                k.Gemv.Gemv(s, new GemvParams { X = xIn, W = w.Pointer, Bias = bias == _zeros.Pointer ? 0 : bias, Y = y, M = t, N = outF, K = inF, XStride = xStride, YStride = outF, Swiglu = swiglu ? 1 : 0 });
+                k.Gemv.Gemv(s, new GemvParams { X = xIn, W = w.Pointer, Bias = bias == _zeros.Pointer ? 0 : bias, Y = y, M = t, N = outF, K = inF, XStride = xStride, YStride = outF });
             else
                 k.Blas.LinearBias(s, xIn, w.Pointer, bias, y, t, inF, outF);
         }
@@ -275,14 +275,14 @@ public sealed class DeviceQwen2Layer : IDisposable
         if (cross) CrossAttention(k, s, step, cache, ws, imgK, imgV, scaleLog2);
         Project(ws.Context, qw, _o, _zeros.Pointer, ws.A, qw, h);
         k.Norm.RmsNormResidual(s, new NormParams { X = ws.A, Residual = x, Weight = _postNorm.Pointer, Y = ws.H, Rows = t, Hidden = h, Eps = sh.RmsEps });
-        Project(ws.H, h, _gateUp, _zeros.Pointer, ws.GateUp, h, 2 * inter);
         if (gemv)
-            Project(ws.GateUp, 2 * inter, _down, _zeros.Pointer, ws.A, inter, h, swiglu: true);
+            k.Gemv.Gemv(s, new GemvParams { X = ws.H, W = _gateUp.Pointer, Y = ws.Mlp, M = t, N = 2 * inter, K = h, XStride = h, YStride = inter, Swiglu = 1 });
         else
         {
+            Project(ws.H, h, _gateUp, _zeros.Pointer, ws.GateUp, h, 2 * inter);
             k.Elementwise.SwiGlu(s, new ActivationParams { X = ws.GateUp, Y = ws.Mlp, Rows = t, Cols = inter });
-            Project(ws.Mlp, inter, _down, _zeros.Pointer, ws.A, inter, h);
         }
+        Project(ws.Mlp, inter, _down, _zeros.Pointer, ws.A, inter, h);
         k.Norm.RmsNormResidual(s, new NormParams { X = ws.A, Residual = x, Weight = nextNorm, Y = nextNormOut, Rows = t, Hidden = h, Eps = sh.RmsEps });
     }
 
