@@ -235,15 +235,5 @@ extern "C" __global__ void __launch_bounds__(128) attention_decode_combine_bf16(
 #define OWL3_DECODE_TC_S3(DP) \
     extern "C" __global__ void __launch_bounds__(128) attention_decode_tc_s3_d##DP##_bf16(const DecodeParams p) { decode_tc<DP, false, 3>(p); }
 
-OWL3_DECODE_TC(16)
-OWL3_DECODE_TC(32)
-OWL3_DECODE_TC(48)
-OWL3_DECODE_TC(64)
-OWL3_DECODE_TC(80)
-OWL3_DECODE_TC(96)
-OWL3_DECODE_TC(128)
-OWL3_DECODE_TC(160)
-OWL3_DECODE_TC(192)
-OWL3_DECODE_TC(256)
-OWL3_DECODE_TC_S3(64)
-OWL3_DECODE_TC_S3(128)
+OWL3_DECODE_DIMS(OWL3_DECODE_TC)
+OWL3_DECODE_STAGE_DIMS(OWL3_DECODE_TC_S3)

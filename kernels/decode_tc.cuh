@@ -10,6 +10,10 @@
 // Tensor-core decode. Tile = 64 virtual keys; warp w owns keys 16w .. 16w + 15 of every tile.
 #define DECODE_TC_KEYS 64
 
+// The padded head dims each form is instantiated for (X-macros over AttentionKernels.PrefillDims and DecodeStageDims).
+#define OWL3_DECODE_DIMS(X) X(16) X(32) X(48) X(64) X(80) X(96) X(128) X(160) X(192) X(256)
+#define OWL3_DECODE_STAGE_DIMS(X) X(64) X(128)
+
 // Row addresses of one tile: thread r < 64 resolves virtual key j0 + r (visual slab or block-table entry) once for its
 // K and its V row; null past the split's end. The kernel resolves tile i + STAGES while tile i is computed, so the
 // block-table read never stands between a tile's cp.async issue and its data.
